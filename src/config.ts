@@ -1,0 +1,230 @@
+/**
+ * Option schemas and their defaults, in one place. Every duration and size carries its unit
+ * in its name (`leaseMs`, `maxPayloadBytes`). Unknown or mistyped options are rejected with a
+ * ValidationError naming each problem; resolved options are frozen.
+ */
+import { Cluster, Redis } from 'ioredis';
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+
+export const DEFAULT_PREFIX = 'errand';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Names of queues, channels, topics and groups: safe in keys, URLs and HTML attributes. */
+export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const nameRule = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
+
+/** A caller-chosen task id: like a name, plus ':'; not all digits (those are generated ids). */
+const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function validateName(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new ValidationError(`invalid ${kind} name ${JSON.stringify(name)}: ${nameRule}`);
+  }
+  return name;
+}
+
+export function validateTaskId(id: unknown): string {
+  if (typeof id !== 'string' || !TASK_ID_PATTERN.test(id)) {
+    throw new ValidationError(`invalid task id ${JSON.stringify(id)}: use 1-128 characters from A-Z a-z 0-9 . _ : -`);
+  }
+  return id;
+}
+
+// ---- Connection ---------------------------------------------------------------------------
+
+/**
+ * Where Redis is: a URL (`redis://host:port/db`, `rediss://` for TLS), an ioredis client or
+ * Cluster (used as is and not closed by Errand; blocking connections are duplicated from
+ * it), or ioredis options. Default: `REDIS_URL` from the environment, else 127.0.0.1:6379.
+ */
+export type ConnectionOption = string | Redis | Cluster | Record<string, unknown>;
+
+const connectionSchema = z.union([
+  z.string().regex(/^rediss?:\/\//, 'a Redis URL starts with redis:// or rediss://'),
+  z.instanceof(Redis),
+  z.instanceof(Cluster),
+  z.looseObject({}),
+]);
+
+const prefixSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a prefix uses 1-64 characters from A-Z a-z 0-9 . _ -');
+
+const baseShape = {
+  connection: connectionSchema.optional(),
+  /** First part of every key. Default 'errand'. */
+  prefix: prefixSchema.default(DEFAULT_PREFIX),
+};
+
+// ---- Task options -------------------------------------------------------------------------
+
+const MAX_PRIORITY = 1_000_000;
+
+const backoffSchema = z
+  .object({
+    type: z.enum(['fixed', 'exponential']),
+    /** Fixed: the wait before each retry. Exponential: the first wait, doubled each retry. */
+    delayMs: z.number().int().min(0).max(2 ** 31),
+    /** Upper bound of any wait. Default: one hour. */
+    maxDelayMs: z.number().int().min(0).max(2 ** 31).optional(),
+    /** 0-1: the share of each wait that is randomized, to spread retries out. Default 0. */
+    jitter: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+export type BackoffOptions = z.input<typeof backoffSchema>;
+
+const taskOptionsShape = {
+  /** Start no earlier than this many ms from now (Redis server clock). */
+  delayMs: z.number().int().min(0).max(2 ** 40).optional(),
+  /** Start no earlier than this time (a Date or epoch ms). */
+  runAt: z.union([z.date(), z.number().int().min(0)]).optional(),
+  /** Higher runs first; FIFO within one priority. Integer in ±1,000,000. Default 0. */
+  priority: z.number().int().min(-MAX_PRIORITY).max(MAX_PRIORITY).optional(),
+  /** Total runs allowed, the first included. Default 3. */
+  attempts: z.number().int().min(1).max(10_000).optional(),
+  /** Wait between attempts. Default: exponential from 1 s, up to 1 h, jitter 0.2. */
+  backoff: backoffSchema.optional(),
+  /** Abort the handler's signal and fail the attempt after this many ms. Default: none. */
+  timeoutMs: z.number().int().min(1).max(2 ** 31).optional(),
+  /** While a task with this key is not finished, enqueues with the same key return it. */
+  dedupeKey: z.string().min(1).max(256).optional(),
+  /** Caller-chosen id; an enqueue with the id of an existing task returns that task. */
+  id: z.string().optional(),
+};
+
+const taskOptionsSchema = z.object(taskOptionsShape).strict();
+export type TaskOptions = z.input<typeof taskOptionsSchema>;
+
+const defaultTaskOptionsSchema = z
+  .object({
+    attempts: taskOptionsShape.attempts,
+    backoff: taskOptionsShape.backoff,
+    timeoutMs: taskOptionsShape.timeoutMs,
+    priority: taskOptionsShape.priority,
+  })
+  .strict();
+
+export const DEFAULT_BACKOFF = Object.freeze({
+  type: 'exponential',
+  delayMs: 1_000,
+  maxDelayMs: 3_600_000,
+  jitter: 0.2,
+} as const);
+export const DEFAULT_ATTEMPTS = 3;
+
+// ---- Retention ------------------------------------------------------------------------------
+
+const keepSchema = z
+  .object({
+    /** Keep at most this many finished tasks of this kind; 0 removes them at once. */
+    count: z.number().int().min(0).max(10_000_000),
+    /** Remove them after this many ms. */
+    maxAgeMs: z.number().int().min(0).max(2 ** 40),
+  })
+  .strict();
+
+const retentionSchema = z
+  .object({
+    completed: keepSchema.partial().strict().optional(),
+    failed: keepSchema.partial().strict().optional(),
+  })
+  .strict();
+
+export const DEFAULT_RETENTION = Object.freeze({
+  completed: Object.freeze({ count: 1_000, maxAgeMs: 24 * 3_600_000 }),
+  failed: Object.freeze({ count: 10_000, maxAgeMs: 7 * 24 * 3_600_000 }),
+});
+
+export interface Retention {
+  completed: { count: number; maxAgeMs: number };
+  failed: { count: number; maxAgeMs: number };
+}
+
+function resolveRetention(input: z.output<typeof retentionSchema> | undefined): Retention {
+  return {
+    completed: { ...DEFAULT_RETENTION.completed, ...input?.completed },
+    failed: { ...DEFAULT_RETENTION.failed, ...input?.failed },
+  };
+}
+
+// ---- Queue and Worker -------------------------------------------------------------------------
+
+const MiB = 1024 * 1024;
+
+const queueOptionsSchema = z
+  .object({
+    ...baseShape,
+    /** Largest accepted payload, as JSON bytes. Default 1 MiB. */
+    maxPayloadBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
+    /** Reject enqueues while this many tasks wait (waiting + delayed). Default: no limit. */
+    maxWaiting: z.number().int().min(1).optional(),
+    /** Options applied to every task of this queue unless the enqueue sets them. */
+    defaultTaskOptions: defaultTaskOptionsSchema.optional(),
+    /** How long finished tasks stay readable; applied when this Queue cancels tasks. */
+    retention: retentionSchema.optional(),
+  })
+  .strict();
+
+export type QueueOptions = z.input<typeof queueOptionsSchema>;
+export type ResolvedQueueOptions = Readonly<
+  Omit<z.output<typeof queueOptionsSchema>, 'retention'> & { retention: Retention }
+>;
+
+const workerOptionsSchema = z
+  .object({
+    ...baseShape,
+    /** Handlers running at once in this worker. Default 1. */
+    concurrency: z.number().int().min(1).max(10_000).default(1),
+    /** How long a claim is valid without a heartbeat; heartbeats run every leaseMs/3. Default 30 s. */
+    leaseMs: z.number().int().min(50).max(2 ** 31).default(30_000),
+    /** Largest accepted handler result, as JSON bytes. Default 1 MiB. */
+    maxResultBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
+    /** How long finished tasks stay readable; applied by this worker as it finishes them. */
+    retention: retentionSchema.optional(),
+    /** Start claiming at construction. Default true; otherwise call `run()`. */
+    autorun: z.boolean().default(true),
+  })
+  .strict();
+
+export type WorkerOptions = z.input<typeof workerOptionsSchema>;
+export type ResolvedWorkerOptions = Readonly<
+  Omit<z.output<typeof workerOptionsSchema>, 'retention'> & { retention: Retention }
+>;
+
+// ---- Parsing ---------------------------------------------------------------------------------
+
+/** Parses `input` with `schema`, turning every problem into one readable ValidationError. */
+export function parseOptions<S extends z.ZodType>(what: string, schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(`invalid ${what}: ${formatIssues(parsed.error.issues)}`, { cause: parsed.error });
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.length ? issue.path.join('.') : '(value)';
+      if (issue.code === 'unrecognized_keys') {
+        const where = issue.path.length ? ` in ${path}` : '';
+        return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}`;
+      }
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function resolveQueueOptions(input: QueueOptions | undefined): ResolvedQueueOptions {
+  const parsed = parseOptions('queue options', queueOptionsSchema, input);
+  return Object.freeze({ ...parsed, retention: resolveRetention(parsed.retention) });
+}
+
+export function resolveWorkerOptions(input: WorkerOptions | undefined): ResolvedWorkerOptions {
+  const parsed = parseOptions('worker options', workerOptionsSchema, input);
+  return Object.freeze({ ...parsed, retention: resolveRetention(parsed.retention) });
+}
+
+export function parseTaskOptions(input: unknown): z.output<typeof taskOptionsSchema> {
+  return parseOptions('task options', taskOptionsSchema, input);
+}

@@ -1,0 +1,202 @@
+/**
+ * The error registry: every error Errand raises has a stable `code`, the HTTP status the
+ * gateway answers with, and a message that names the fix. `docs/errors.md` lists the same
+ * codes; a test keeps the two in step.
+ *
+ * Handler signals (`UnrecoverableError`, `RetryAfterError`) are thrown by user handlers to
+ * steer retries; they are not system errors and live at the end of this file.
+ */
+
+export const errorCodes = {
+  INVALID_ARGUMENT: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  QUEUE_FULL: 429,
+  TASK_NOT_FOUND: 404,
+  INVALID_STATE: 409,
+  LEASE_LOST: 409,
+  TASK_FAILED: 422,
+  TASK_CANCELLED: 409,
+  WAIT_TIMEOUT: 408,
+  HANDLER_TIMEOUT: 500,
+  REDIS_UNAVAILABLE: 503,
+  CLOSED: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** Base class of every error Errand raises. `instanceof` works across the whole hierarchy. */
+export class ErrandError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = errorCodes[code];
+  }
+
+  /** The shape errors take over HTTP and in `--json` output. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** An argument, option, name or payload was not acceptable. Nothing reached Redis. */
+export class ValidationError extends ErrandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** A payload, result or message is larger than the configured limit. Nothing reached Redis. */
+export class PayloadTooLargeError extends ErrandError {
+  constructor(what: string, bytes: number, limitBytes: number) {
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `${what} is ${bytes} bytes, over the limit of ${limitBytes} bytes: store large data elsewhere and pass a reference, or raise maxPayloadBytes`,
+    );
+  }
+}
+
+/** The queue holds `maxWaiting` tasks already; the enqueue was rejected as a whole. */
+export class QueueFullError extends ErrandError {
+  constructor(
+    readonly queue: string,
+    readonly maxWaiting: number,
+    /** Tasks of the same `enqueueMany` call that were accepted before the rejected chunk. */
+    readonly enqueued: string[] = [],
+  ) {
+    super(
+      'QUEUE_FULL',
+      `queue "${queue}" is full (maxWaiting ${maxWaiting}): retry later, add workers, or raise maxWaiting`,
+    );
+  }
+}
+
+export class TaskNotFoundError extends ErrandError {
+  constructor(
+    readonly queue: string,
+    readonly taskId: string,
+  ) {
+    super('TASK_NOT_FOUND', `task "${taskId}" does not exist in queue "${queue}" (never created, removed, or past its retention)`);
+  }
+}
+
+/** The task is not in a state that allows the action (e.g. retrying a completed task). */
+export class InvalidStateError extends ErrandError {
+  constructor(
+    readonly taskId: string,
+    readonly state: string,
+    action: string,
+    allowed: string,
+  ) {
+    super('INVALID_STATE', `cannot ${action} task "${taskId}": it is ${state}, and only ${allowed} tasks can be`);
+  }
+}
+
+/**
+ * The caller no longer holds the task's lease: it expired and another worker may have the
+ * task, or the task was cancelled or removed. The write was refused and changed nothing.
+ */
+export class LeaseLostError extends ErrandError {
+  constructor(readonly taskId: string) {
+    super(
+      'LEASE_LOST',
+      `lease on task "${taskId}" was lost (expired, cancelled or removed): the result was not recorded. Raise leaseMs if handlers block the event loop`,
+    );
+  }
+}
+
+/** Details of a failed attempt as stored with the task. */
+export interface TaskErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** `task.result()` of a task that ended `failed`. `error` is its last attempt's error. */
+export class TaskFailedError extends ErrandError {
+  constructor(
+    readonly taskId: string,
+    readonly error: TaskErrorInfo,
+  ) {
+    super('TASK_FAILED', `task "${taskId}" failed: ${error.name}: ${error.message}`);
+  }
+}
+
+export class TaskCancelledError extends ErrandError {
+  constructor(readonly taskId: string) {
+    super('TASK_CANCELLED', `task "${taskId}" was cancelled`);
+  }
+}
+
+/** A wait for a result ended before the task did. The task itself is unaffected. */
+export class WaitTimeoutError extends ErrandError {
+  constructor(
+    readonly taskId: string,
+    readonly timeoutMs: number,
+  ) {
+    super('WAIT_TIMEOUT', `task "${taskId}" did not finish within ${timeoutMs} ms; it is still queued or running: wait again or raise timeoutMs`);
+  }
+}
+
+/** A handler ran past the task's `timeoutMs`; its signal was aborted and the attempt failed. */
+export class HandlerTimeoutError extends ErrandError {
+  constructor(
+    readonly taskId: string,
+    readonly timeoutMs: number,
+  ) {
+    super('HANDLER_TIMEOUT', `handler for task "${taskId}" ran longer than timeoutMs ${timeoutMs}`);
+  }
+}
+
+export class RedisUnavailableError extends ErrandError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('REDIS_UNAVAILABLE', `Redis is unavailable: ${message}. Check that redis-server runs and REDIS_URL points at it`, options);
+  }
+}
+
+/** The Queue, Worker or other object was closed; create a new one. */
+export class ClosedError extends ErrandError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed: create a new one`);
+  }
+}
+
+// ---- Handler signals -------------------------------------------------------------------
+
+/** Thrown by a handler: fail the task now, without its remaining attempts. */
+export class UnrecoverableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnrecoverableError';
+  }
+}
+
+/** Thrown by a handler: this attempt failed; retry after `delayMs` instead of the backoff. */
+export class RetryAfterError extends Error {
+  constructor(
+    readonly delayMs: number,
+    message = `retry requested after ${delayMs} ms`,
+  ) {
+    super(message);
+    this.name = 'RetryAfterError';
+  }
+}
+
+/** Turns anything thrown into the record stored with a failed attempt. */
+export function describeError(error: unknown): TaskErrorInfo {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  }
+  return { name: 'Error', message: typeof error === 'string' ? error : safeString(error) };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Errand's public API. Everything a user imports comes from here; everything else is
+ * internal and may change.
+ */
+export { Queue, Task } from './queue/queue.js';
+export type { EnqueueItem, ResultOptions, TaskCounts } from './queue/queue.js';
+export { Worker } from './queue/worker.js';
+export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
+export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
+export type { TaskState } from './redis/keys.js';
+export type { BackoffOptions, ConnectionOption, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
+export {
+  ClosedError,
+  ErrandError,
+  errorCodes,
+  HandlerTimeoutError,
+  InvalidStateError,
+  LeaseLostError,
+  PayloadTooLargeError,
+  QueueFullError,
+  RedisUnavailableError,
+  RetryAfterError,
+  TaskCancelledError,
+  TaskFailedError,
+  TaskNotFoundError,
+  UnrecoverableError,
+  ValidationError,
+  WaitTimeoutError,
+} from './errors.js';
+export type { ErrorCode, TaskErrorInfo } from './errors.js';

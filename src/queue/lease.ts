@@ -1,0 +1,81 @@
+/**
+ * The lease keeper: one worker's heartbeat.
+ *
+ * Every leaseMs/3 it extends all of the worker's live leases in one script call, records
+ * the worker as alive (for the dashboard), and reaps leases other workers let expire (so
+ * stalled tasks come back even while every slot here is busy). Leases the heartbeat finds
+ * lost are reported, so their handlers can be aborted.
+ */
+import type { QueueKeys } from '../redis/keys.js';
+import { pipeScript, type RedisClient } from '../redis/scripts.js';
+import type { Retention } from '../config.js';
+
+export interface HeldLease {
+  id: string;
+  token: string;
+}
+
+export interface LeaseKeeperOptions {
+  client: RedisClient;
+  keys: QueueKeys;
+  workerId: string;
+  leaseMs: number;
+  retention: Retention;
+  /** The leases to extend, read at each beat. */
+  leases(): Iterable<HeldLease>;
+  /** What the worker says about itself at each beat (a JSON object's fields). */
+  describe(): Record<string, unknown>;
+  onLost(ids: string[]): void;
+  onError(error: Error): void;
+}
+
+export class LeaseKeeper {
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+
+  constructor(private readonly options: LeaseKeeperOptions) {}
+
+  start(): void {
+    if (this.timer) return;
+    const intervalMs = Math.max(10, Math.floor(this.options.leaseMs / 3));
+    this.timer = setInterval(() => void this.beat(), intervalMs);
+    void this.beat();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.beating;
+  }
+
+  /** One heartbeat; a beat still in flight (Redis slow or down) makes this one a no-op. */
+  beat(): Promise<void> {
+    this.beating ??= this.send().finally(() => (this.beating = undefined));
+    return this.beating;
+  }
+
+  private async send(): Promise<void> {
+    const { client, keys, workerId, leaseMs, retention } = this.options;
+    const pairs: string[] = [];
+    for (const lease of this.options.leases()) pairs.push(lease.id, lease.token);
+    const pipeline = client.pipeline();
+    pipeScript(pipeline, 'extend', [keys.active, keys.workers], [
+      keys.base,
+      leaseMs,
+      workerId,
+      JSON.stringify(this.options.describe()),
+      ...pairs,
+    ]);
+    pipeScript(pipeline, 'reap', [keys.active], [keys.base, 100, retention.failed.count, retention.failed.maxAgeMs]);
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      const [extendError, lost] = replies[0] ?? [];
+      if (extendError) throw extendError;
+      if (replies[1]?.[0]) throw replies[1][0];
+      if (Array.isArray(lost) && lost.length) this.options.onLost(lost.map(String));
+    } catch (error) {
+      // A missed beat is survivable (leases last three beats); report it and beat again next tick.
+      this.options.onError(error as Error);
+    }
+  }
+}

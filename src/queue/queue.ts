@@ -1,0 +1,336 @@
+/**
+ * The producer side of a work queue, and its admin reads and actions.
+ *
+ * Responsible for: validating every task before anything reaches Redis, creating tasks in
+ * batches (one script call per chunk), handing out `Task` handles whose results can be
+ * awaited, and the admin actions (counts, pause, cancel, retry, remove, list). It never
+ * runs handlers: that is the Worker's job.
+ */
+import { ReplyError } from 'ioredis';
+import {
+  DEFAULT_ATTEMPTS,
+  parseTaskOptions,
+  resolveQueueOptions,
+  validateName,
+  validateTaskId,
+  type QueueOptions,
+  type ResolvedQueueOptions,
+  type TaskOptions,
+} from '../config.js';
+import { ClosedError, QueueFullError, RedisUnavailableError, ValidationError } from '../errors.js';
+import { encodeJson } from '../json.js';
+import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
+import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
+import { defineScripts, runScript } from '../redis/scripts.js';
+import { checkStatus, Status } from '../redis/status.js';
+import { ResultWaiter } from './results.js';
+import { decodeTask, type TaskInfo } from './task.js';
+
+/** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
+ * keep each script call short for other clients. */
+const ENQUEUE_CHUNK = 1000;
+
+export interface ResultOptions {
+  /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
+  timeoutMs?: number;
+}
+
+/** A handle on an enqueued task. */
+export class Task<R = unknown> {
+  constructor(
+    readonly queue: Queue<unknown, R>,
+    readonly id: string,
+    /** False when the enqueue returned an existing task (same id, or a live task with the same dedupeKey). */
+    readonly created: boolean,
+  ) {}
+
+  /**
+   * Resolves with the handler's result once the task completes. Rejects with
+   * TaskFailedError, TaskCancelledError, TaskNotFoundError or WaitTimeoutError.
+   */
+  result(options?: ResultOptions): Promise<R> {
+    return this.queue.result(this.id, options);
+  }
+}
+
+export type EnqueueItem<P> = { payload: P } & TaskOptions;
+
+export interface TaskCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  paused: boolean;
+}
+
+export class Queue<P = unknown, R = unknown> {
+  readonly name: string;
+  readonly options: ResolvedQueueOptions;
+  readonly keys: QueueKeys;
+  private readonly connection: OwnedClient;
+  private readonly results: ResultWaiter;
+  private registered: Promise<unknown> | undefined;
+  private closed = false;
+
+  constructor(name: string, options?: QueueOptions) {
+    this.name = validateName('queue', name);
+    this.options = resolveQueueOptions(options);
+    this.keys = new QueueKeys(this.options.prefix, this.name);
+    this.connection = openClient(this.options.connection);
+    // Commands report their own failures to callers; connection errors in between are
+    // retried by ioredis and need no listener of their own.
+    if (this.connection.owned) this.connection.client.on('error', () => {});
+    defineScripts(this.connection.client);
+    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () =>
+      openDedicatedClient(this.options.connection, { patient: true }),
+    );
+  }
+
+  /** The command client (shared with the admin layer). */
+  get client() {
+    return this.connection.client;
+  }
+
+  /** Adds one task. Resolves once it is in Redis. */
+  async enqueue(payload: P, options?: TaskOptions): Promise<Task<R>> {
+    const [task] = await this.enqueueMany([{ ...options, payload }]);
+    return task!;
+  }
+
+  /**
+   * Adds many tasks: one script call per chunk of 1,000, all chunks pipelined. Each chunk
+   * is atomic. With `maxWaiting`, a chunk that does not fit is rejected whole with
+   * QueueFullError, whose `enqueued` lists the ids accepted from other chunks.
+   */
+  async enqueueMany(items: readonly EnqueueItem<P>[]): Promise<Task<R>[]> {
+    this.assertOpen();
+    if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }');
+    const encoded = items.map((item, index) => {
+      if (item === null || typeof item !== 'object' || !('payload' in item)) {
+        throw new ValidationError(`item ${index} has no payload: pass { payload, ...options }`);
+      }
+      const { payload, ...options } = item;
+      try {
+        return this.encodeTask(payload, options);
+      } catch (error) {
+        if (items.length > 1 && error instanceof Error) error.message = `item ${index}: ${error.message}`;
+        throw error;
+      }
+    });
+    this.register();
+    const chunks: string[][][] = [];
+    for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
+      chunks.push(encoded.slice(start, start + ENQUEUE_CHUNK));
+    }
+    const keys = [this.keys.meta, this.keys.delayed, this.keys.priorities, this.keys.wake];
+    const maxWaiting = this.options.maxWaiting === undefined ? '' : String(this.options.maxWaiting);
+    const replies = await this.call(
+      Promise.all(chunks.map((chunk) => runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...chunk.flat()]))),
+    );
+    const tasks: Task<R>[] = [];
+    let full = false;
+    for (const reply of replies as (string | number)[][]) {
+      if (Number(reply[0]) === Status.QUEUE_FULL) {
+        full = true;
+        continue;
+      }
+      for (let i = 1; i < reply.length; i += 2) {
+        tasks.push(new Task<R>(this as Queue<unknown, R>, String(reply[i]), Number(reply[i + 1]) === 1));
+      }
+    }
+    if (full) {
+      throw new QueueFullError(this.name, this.options.maxWaiting ?? 0, tasks.map((task) => task.id));
+    }
+    return tasks;
+  }
+
+  /** Everything stored about a task, or null if there is no such task (any more). */
+  async getTask(id: string): Promise<TaskInfo<P, R> | null> {
+    this.assertOpen();
+    validateTaskId(id);
+    const hash = await this.call(this.client.hgetall(this.keys.task(id)));
+    return decodeTask<P, R>(this.name, id, hash);
+  }
+
+  /** A handle on an existing task, to await its result. */
+  task(id: string): Task<R> {
+    validateTaskId(id);
+    return new Task<R>(this as Queue<unknown, R>, id, false);
+  }
+
+  /** Awaits a task's result by id; see Task.result. */
+  result(id: string, options: ResultOptions = {}): Promise<R> {
+    this.assertOpen();
+    validateTaskId(id);
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
+      throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
+    }
+    return this.results.wait(id, timeoutMs) as Promise<R>;
+  }
+
+  /** One consistent snapshot of the queue's sizes. */
+  async counts(): Promise<TaskCounts> {
+    this.assertOpen();
+    const k = this.keys;
+    const keys = [k.meta, k.priorities, k.delayed, k.active, k.completed, k.failed, k.cancelled];
+    const reply = (await this.call(runScript(this.client, 'counts', keys, [k.base]))) as number[];
+    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = reply;
+    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
+  }
+
+  /** Stops workers from claiming this queue's tasks; running tasks go on. */
+  async pause(): Promise<void> {
+    await this.setPaused(true);
+  }
+
+  async resume(): Promise<void> {
+    await this.setPaused(false);
+  }
+
+  /** Ends a waiting, delayed or active task as cancelled. */
+  async cancel(id: string): Promise<void> {
+    const k = this.keys;
+    const { count, maxAgeMs } = this.options.retention.failed;
+    await this.admin('cancel', id, [k.delayed, k.active, k.cancelled], [count, maxAgeMs], 'waiting, delayed or active');
+  }
+
+  /** Puts a failed or cancelled task back in line with a fresh set of attempts. */
+  async retry(id: string): Promise<void> {
+    await this.admin('retry', id, [this.keys.failed, this.keys.cancelled], [], 'failed or cancelled');
+  }
+
+  /** Deletes a task in any state. */
+  async remove(id: string): Promise<void> {
+    const k = this.keys;
+    await this.admin('remove', id, [k.delayed, k.active, k.completed, k.failed, k.cancelled], [], 'existing');
+  }
+
+  /**
+   * Tasks in one state, newest first for finished states, next-to-run first for waiting
+   * and delayed. For admin views: each call reads up to `limit` task hashes.
+   */
+  async list(state: TaskState, { offset = 0, limit = 50 }: { offset?: number; limit?: number } = {}): Promise<TaskInfo<P, R>[]> {
+    this.assertOpen();
+    if (!TASK_STATES.includes(state)) throw new ValidationError(`unknown state ${JSON.stringify(state)}: use one of ${TASK_STATES.join(', ')}`);
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
+    }
+    const ids = await this.call(this.listIds(state, offset, limit));
+    const pipeline = this.client.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.task(id));
+    const replies = (await this.call(pipeline.exec())) ?? [];
+    return ids.flatMap((id, index) => {
+      const task = decodeTask<P, R>(this.name, id, (replies[index]?.[1] ?? {}) as Record<string, string>);
+      return task ? [task] : [];
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.results.close();
+    await closeClient(this.connection);
+  }
+
+  // ---- internals ----
+
+  private async listIds(state: TaskState, offset: number, limit: number): Promise<string[]> {
+    const k = this.keys;
+    const end = offset + limit - 1;
+    switch (state) {
+      case 'delayed':
+        return this.client.zrange(k.delayed, offset, end);
+      case 'active':
+        return this.client.zrange(k.active, offset, end);
+      case 'completed':
+      case 'failed':
+      case 'cancelled':
+        return this.client.lrange(k[state], offset, end);
+      case 'waiting': {
+        // Levels in claim order; within a level the next task is at the right end.
+        const levels = await this.client.zrange(k.priorities, 0, -1);
+        const ids: string[] = [];
+        let skip = offset;
+        for (const level of levels) {
+          const all = (await this.client.lrange(`${k.base}waiting:${level}`, 0, -1)).reverse();
+          const take = all.slice(skip, skip + limit - ids.length);
+          skip = Math.max(0, skip - all.length);
+          ids.push(...take);
+          if (ids.length >= limit) break;
+        }
+        return ids;
+      }
+    }
+  }
+
+  private encodeTask(payload: unknown, input: unknown): string[] {
+    const options = parseTaskOptions(input);
+    const defaults = this.options.defaultTaskOptions ?? {};
+    if (options.delayMs !== undefined && options.runAt !== undefined) {
+      throw new ValidationError('invalid task options: set delayMs or runAt, not both');
+    }
+    let id = '';
+    if (options.id !== undefined) {
+      id = validateTaskId(options.id);
+      if (/^\d+$/.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
+    }
+    const runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    if (runAt !== undefined && !Number.isFinite(runAt)) throw new ValidationError('invalid task options: runAt is not a valid date');
+    const backoff = options.backoff ?? defaults.backoff;
+    const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
+    return [
+      id,
+      encodeJson(payload, 'payload', this.options.maxPayloadBytes),
+      String(options.priority ?? defaults.priority ?? 0),
+      String(options.delayMs ?? 0),
+      runAt === undefined ? '' : String(runAt),
+      String(options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS),
+      backoff ? JSON.stringify(backoff) : '',
+      timeoutMs === undefined ? '' : String(timeoutMs),
+      options.dedupeKey ?? '',
+    ];
+  }
+
+  private async admin(
+    action: 'cancel' | 'retry' | 'remove',
+    id: string,
+    keys: string[],
+    extra: number[],
+    allowed: string,
+  ): Promise<void> {
+    this.assertOpen();
+    validateTaskId(id);
+    const reply = (await this.call(runScript(this.client, action, keys, [this.keys.base, id, ...extra]))) as [number, string?];
+    checkStatus(Number(reply[0]), { queue: this.name, taskId: id, action, allowed, state: reply[1] });
+  }
+
+  private async setPaused(paused: boolean): Promise<void> {
+    this.assertOpen();
+    this.register();
+    await this.call(runScript(this.client, 'set-paused', [this.keys.meta, this.keys.wake], [this.keys.base, paused ? 1 : 0]));
+  }
+
+  /** Records the queue's name in the prefix's registry, once per Queue object. */
+  private register(): void {
+    this.registered ??= this.client.sadd(queuesKey(this.options.prefix), this.name).catch(() => {
+      this.registered = undefined; // try again with the next call
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`queue "${this.name}"`);
+  }
+
+  /** Turns connection failures into RedisUnavailableError; script and reply errors pass. */
+  private async call<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+      throw new RedisUnavailableError(error.message, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,477 @@
+/**
+ * The worker loop: claims tasks, runs the handler, records outcomes.
+ *
+ * Responsible for: keeping up to `concurrency` handlers busy; claiming in batches and
+ * flushing completions and failures in batches, each pump one pipelined round trip;
+ * blocking on the queue's wake marker while idle (no polling), until the next delayed task
+ * or lease deadline falls due; timeouts (abort the handler's signal, fail the attempt);
+ * backoff decisions; graceful close. Lease upkeep is the LeaseKeeper's job; the atomic
+ * transitions are the scripts'.
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolveWorkerOptions, validateName, type BackoffOptions, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
+import {
+  ClosedError,
+  describeError,
+  HandlerTimeoutError,
+  LeaseLostError,
+  RetryAfterError,
+  UnrecoverableError,
+} from '../errors.js';
+import { encodeJson } from '../json.js';
+import { closeClient, openClient, openDedicatedClient, quit, type OwnedClient } from '../redis/connection.js';
+import { QueueKeys, queuesKey } from '../redis/keys.js';
+import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js';
+import { Status } from '../redis/status.js';
+import { backoffDelayMs } from './backoff.js';
+import { LeaseKeeper } from './lease.js';
+import type { ActiveTask } from './task.js';
+
+export interface HandlerContext {
+  /** Aborted when the task times out, its lease is lost (cancelled, expired) or the worker closes. */
+  signal: AbortSignal;
+}
+
+export type Handler<P, R> = (task: ActiveTask<P>, context: HandlerContext) => R | Promise<R>;
+
+export interface WorkerEvents<P, R> {
+  /** A handler started. */
+  active: [task: ActiveTask<P>];
+  /** A result was recorded. */
+  completed: [task: ActiveTask<P>, result: R];
+  /** An attempt failed and was recorded; `willRetry` tells whether another attempt follows. */
+  failed: [task: ActiveTask<P>, error: Error, willRetry: boolean];
+  /** This worker's lease on a task was lost; its outcome was not (or will not be) recorded. */
+  lost: [task: ActiveTask<P>, error: LeaseLostError];
+  /** A problem of the worker itself (Redis unreachable, ...). The worker keeps going. */
+  error: [error: Error];
+  closed: [];
+}
+
+export interface CloseOptions {
+  /** How long in-flight handlers may run on before their leases are released. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** The longest an idle worker blocks before claiming once more, whatever it expects. */
+const MAX_IDLE_WAIT_MS = 10_000;
+const MAX_STACK_CHARS = 4_000;
+
+interface Lease<P> {
+  task: ActiveTask<P>;
+  token: string;
+  controller: AbortController;
+  backoff: BackoffOptions | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Completion<P> {
+  lease: Lease<P>;
+  json: string;
+  value: unknown;
+}
+
+interface Failure<P> {
+  lease: Lease<P>;
+  error: Error;
+  json: string;
+  retryDelayMs: number;
+}
+
+export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<P, R>> {
+  readonly queue: string;
+  readonly id: string;
+  readonly options: ResolvedWorkerOptions;
+  private readonly keys: QueueKeys;
+  private readonly connection: OwnedClient;
+  private readonly blocker: RedisClient;
+  private readonly keeper: LeaseKeeper;
+  private readonly startedAt = Date.now();
+
+  private readonly leases = new Map<string, Lease<P>>();
+  private busy = 0;
+  private completions: Completion<P>[] = [];
+  private failures: Failure<P>[] = [];
+  private claiming = false;
+  private blocked = false;
+  private roundTrip: Promise<void> | undefined;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  private retryDelayMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    queue: string,
+    private readonly handler: Handler<P, R>,
+    options?: WorkerOptions,
+  ) {
+    super();
+    this.queue = validateName('queue', queue);
+    if (typeof handler !== 'function') throw new TypeError('a Worker needs a handler function: new Worker(queue, async (task) => ...)');
+    this.options = resolveWorkerOptions(options);
+    this.keys = new QueueKeys(this.options.prefix, this.queue);
+    this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.connection = openClient(this.options.connection, { patient: true });
+    this.blocker = openDedicatedClient(this.options.connection, { patient: true });
+    if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
+    this.blocker.on('error', () => {}); // the command client reports the same outage once
+    defineScripts(this.connection.client);
+    this.keeper = new LeaseKeeper({
+      client: this.connection.client,
+      keys: this.keys,
+      workerId: this.id,
+      leaseMs: this.options.leaseMs,
+      retention: this.options.retention,
+      leases: () => [...this.leases.values()].map((lease) => ({ id: lease.task.id, token: lease.token })),
+      describe: () => this.describe(),
+      onLost: (ids) => this.onLeasesLost(ids),
+      onError: (error) => this.report(error),
+    });
+    if (this.options.autorun) this.run();
+  }
+
+  /** Starts claiming (automatic unless `autorun: false`). */
+  run(): void {
+    if (this.closing) throw new ClosedError(`worker of queue "${this.queue}"`);
+    if (this.claiming) return;
+    this.claiming = true;
+    this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
+    this.keeper.start();
+    this.schedulePump();
+  }
+
+  /** Handlers running now. */
+  get running(): number {
+    return this.busy;
+  }
+
+  /**
+   * Stops claiming, lets running handlers finish (up to `timeoutMs`), then releases the
+   * leases of any still running (they go back to the front of the queue, without counting
+   * an attempt, and their signals are aborted), records every outcome, and disconnects.
+   */
+  close({ timeoutMs = 30_000 }: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutDown(timeoutMs);
+    return this.closing;
+  }
+
+  // ---- the pump: one pipelined round trip of finishes and a claim ----
+
+  private get client(): RedisClient {
+    return this.connection.client;
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.roundTrip) {
+      this.pumpAgain = true;
+      return;
+    }
+    if (this.retryTimer) return; // recovering from an error: the timer pumps
+    const completions = this.completions;
+    const failures = this.failures;
+    const want = this.claiming && !this.blocked ? this.options.concurrency - this.busy : 0;
+    if (!completions.length && !failures.length && want <= 0) return;
+    this.completions = [];
+    this.failures = [];
+    const { keys } = this;
+    const { retention, leaseMs } = this.options;
+    const pipeline = this.client.pipeline();
+    if (completions.length) {
+      pipeScript(pipeline, 'complete', [keys.meta, keys.active, keys.completed], [
+        keys.base,
+        retention.completed.count,
+        retention.completed.maxAgeMs,
+        ...completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]),
+      ]);
+    }
+    if (failures.length) {
+      pipeScript(pipeline, 'fail', [keys.meta, keys.active, keys.delayed, keys.failed], [
+        keys.base,
+        retention.failed.count,
+        retention.failed.maxAgeMs,
+        ...failures.flatMap(({ lease, json, retryDelayMs }) => [lease.task.id, lease.token, json, retryDelayMs]),
+      ]);
+    }
+    if (want > 0) {
+      pipeScript(pipeline, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
+        keys.base,
+        want,
+        leaseMs,
+        this.id,
+        retention.failed.count,
+        retention.failed.maxAgeMs,
+      ]);
+    }
+    const trip = pipeline.exec().then((replies) => this.onReplies(replies ?? [], completions, failures, want > 0));
+    this.roundTrip = trip.catch((error: Error) => {
+      // Nothing was lost: the finishes go back in line and are sent again; the leases
+      // stay valid meanwhile (and if they expire, the task runs again, as promised).
+      this.completions.unshift(...completions);
+      this.failures.unshift(...failures);
+      this.report(error);
+      this.retryLater();
+    });
+    await this.roundTrip;
+    this.roundTrip = undefined;
+    if (this.pumpAgain || this.completions.length || this.failures.length) {
+      this.pumpAgain = false;
+      this.schedulePump();
+    }
+  }
+
+  private retryLater(): void {
+    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedulePump();
+    }, this.retryDelayMs);
+  }
+
+  private onReplies(replies: [Error | null, unknown][], completions: Completion<P>[], failures: Failure<P>[], claimed: boolean): void {
+    let index = 0;
+    const next = (): unknown => {
+      const [error, value] = replies[index++] ?? [new Error('missing pipeline reply'), null];
+      if (error) throw error;
+      return value;
+    };
+    // Each reply is consumed in order; a failed command throws before later ones are
+    // read, and the catch in pump() puts everything back to be sent again.
+    const completeCodes = completions.length ? (next() as number[]) : [];
+    const failCodes = failures.length ? (next() as number[]) : [];
+    const claim = claimed ? (next() as (string | number)[]) : undefined;
+    this.retryDelayMs = 0;
+
+    completions.forEach(({ lease, value }, i) => {
+      if (completeCodes[i] === Status.OK) this.safeEmit('completed', lease.task, value as R);
+      else this.safeEmit('lost', lease.task, new LeaseLostError(lease.task.id));
+    });
+    failures.forEach(({ lease, error }, i) => {
+      const code = failCodes[i];
+      if (code === Status.LEASE_LOST) this.safeEmit('lost', lease.task, new LeaseLostError(lease.task.id));
+      else this.safeEmit('failed', lease.task, error, code === Status.OK);
+    });
+    if (claim) this.onClaim(claim);
+  }
+
+  private onClaim(reply: (string | number)[]): void {
+    const dueInMs = Number(reply[0]);
+    const paused = Number(reply[1]) === 1;
+    let count = 0;
+    for (let i = 2; i + 7 < reply.length; i += 8) {
+      count++;
+      const backoff = reply[i + 5] ? (JSON.parse(String(reply[i + 5])) as BackoffOptions) : undefined;
+      const timeoutMs = reply[i + 6] ? Number(reply[i + 6]) : undefined;
+      this.start(
+        {
+          id: String(reply[i]),
+          queue: this.queue,
+          payload: JSON.parse(String(reply[i + 4])) as P,
+          attempt: Number(reply[i + 2]),
+          maxAttempts: Number(reply[i + 3]),
+          createdAt: Number(reply[i + 7]),
+        },
+        String(reply[i + 1]),
+        backoff,
+        timeoutMs,
+      );
+    }
+    const free = this.options.concurrency - this.busy;
+    if (paused || (count === 0 && free > 0)) this.waitForWork(dueInMs);
+    else if (free > 0) this.schedulePump();
+  }
+
+  /** Blocks on the wake marker until work is announced or something falls due. */
+  private waitForWork(dueInMs: number): void {
+    if (this.blocked || !this.claiming) return;
+    if (dueInMs === 0) {
+      this.schedulePump(); // more was due than one claim reaps or promotes
+      return;
+    }
+    this.blocked = true;
+    const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+    this.blocker
+      .bzpopmin(this.keys.wake, (waitMs / 1000).toFixed(3))
+      .catch((error: Error) => {
+        if (this.claiming) this.report(error);
+      })
+      .finally(() => {
+        this.blocked = false;
+        if (this.claiming) this.schedulePump();
+      });
+  }
+
+  // ---- running handlers ----
+
+  private start(task: ActiveTask<P>, token: string, backoff: BackoffOptions | undefined, timeoutMs: number | undefined): void {
+    const lease: Lease<P> = { task, token, controller: new AbortController(), backoff, timer: undefined };
+    this.leases.set(task.id, lease);
+    this.busy++;
+    if (timeoutMs !== undefined) {
+      lease.timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(task.id, timeoutMs);
+        lease.controller.abort(error);
+        this.finish(lease, false, error);
+      }, timeoutMs);
+    }
+    this.safeEmit('active', task);
+    let outcome: Promise<R>;
+    try {
+      outcome = Promise.resolve(this.handler(task, { signal: lease.controller.signal }));
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome
+      .then(
+        (value) => this.finish(lease, true, value),
+        (error: unknown) => this.finish(lease, false, error),
+      )
+      .finally(() => {
+        // The slot frees only when the handler's promise settles, even after a timeout or
+        // a lost lease, so a handler that ignores its signal never oversubscribes the worker.
+        this.busy--;
+        if (this.busy === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+        this.schedulePump();
+      });
+  }
+
+  private finish(lease: Lease<P>, ok: boolean, outcome: unknown): void {
+    if (this.leases.get(lease.task.id) !== lease) return; // timed out, lost or released already
+    this.leases.delete(lease.task.id);
+    clearTimeout(lease.timer);
+    if (ok) {
+      try {
+        const json = outcome === undefined ? '' : encodeJson(outcome, 'result', this.options.maxResultBytes);
+        this.completions.push({ lease, json, value: outcome });
+      } catch (error) {
+        // A result that cannot be stored will not become storable by retrying.
+        this.fail(lease, new UnrecoverableError((error as Error).message, { cause: error }));
+      }
+    } else {
+      this.fail(lease, outcome);
+    }
+    this.schedulePump();
+  }
+
+  private fail(lease: Lease<P>, thrown: unknown): void {
+    const error = thrown instanceof Error ? thrown : new Error(describeError(thrown).message);
+    const info = describeError(error);
+    if (info.stack && info.stack.length > MAX_STACK_CHARS) info.stack = info.stack.slice(0, MAX_STACK_CHARS);
+    const { attempt, maxAttempts } = lease.task;
+    let retryDelayMs = -1;
+    if (!(error instanceof UnrecoverableError) && attempt < maxAttempts) {
+      retryDelayMs = error instanceof RetryAfterError ? Math.max(0, Math.round(error.delayMs)) : backoffDelayMs(attempt, lease.backoff);
+    }
+    this.failures.push({ lease, error, json: JSON.stringify(info), retryDelayMs });
+  }
+
+  private onLeasesLost(ids: string[]): void {
+    for (const id of ids) {
+      const lease = this.leases.get(id);
+      if (!lease) continue;
+      this.leases.delete(id);
+      clearTimeout(lease.timer);
+      const error = new LeaseLostError(id);
+      lease.controller.abort(error);
+      this.safeEmit('lost', lease.task, error);
+    }
+  }
+
+  // ---- closing ----
+
+  private async shutDown(timeoutMs: number): Promise<void> {
+    this.claiming = false;
+    this.blocker.disconnect(); // ends a pending BZPOPMIN at once
+    if (this.busy > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    const deadline = Date.now() + Math.max(timeoutMs, 1_000);
+    await this.releaseRemaining();
+    await this.flushFinishes(deadline);
+    await this.keeper.stop();
+    clearTimeout(this.retryTimer);
+    await this.client.hdel(this.keys.workers, this.id).catch(() => {});
+    await closeClient(this.connection);
+    await quit(this.blocker);
+    this.safeEmit('closed');
+  }
+
+  /** Leases of handlers still running at the close deadline go back to the queue. */
+  private async releaseRemaining(): Promise<void> {
+    const remaining = [...this.leases.values()];
+    if (!remaining.length) return;
+    this.leases.clear();
+    for (const lease of remaining) {
+      clearTimeout(lease.timer);
+      lease.controller.abort(new ClosedError('worker'));
+    }
+    const pairs = remaining.flatMap((lease) => [lease.task.id, lease.token]);
+    const { keys } = this;
+    const pipeline = this.client.pipeline();
+    pipeScript(pipeline, 'release', [keys.active, keys.wake], [keys.base, ...pairs]);
+    // If this fails, the leases simply expire and the tasks run again elsewhere.
+    await pipeline.exec().catch((error: Error) => this.report(error));
+  }
+
+  private async flushFinishes(deadline: number): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    while (Date.now() < deadline) {
+      if (this.roundTrip) {
+        await this.roundTrip;
+        continue;
+      }
+      if (!this.completions.length && !this.failures.length) return;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      await this.pump();
+    }
+  }
+
+  // ---- reporting ----
+
+  private describe(): Record<string, unknown> {
+    return {
+      id: this.id,
+      queue: this.queue,
+      host: hostname(),
+      pid: process.pid,
+      concurrency: this.options.concurrency,
+      running: this.busy,
+      tasks: [...this.leases.keys()].slice(0, 100),
+      leaseMs: this.options.leaseMs,
+      startedAt: this.startedAt,
+    };
+  }
+
+  private report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else console.error(`[errand] worker ${this.id} (queue "${this.queue}"): ${error.message}`);
+  }
+
+  /** Listeners are user code: one that throws must not break the loop. */
+  private safeEmit<K extends keyof WorkerEvents<P, R>>(event: K, ...args: WorkerEvents<P, R>[K]): void {
+    try {
+      (this.emit as (event: K, ...args: WorkerEvents<P, R>[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.report(error as Error);
+    }
+  }
+}

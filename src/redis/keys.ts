@@ -1,0 +1,115 @@
+/**
+ * The one place that builds Redis key names and task-hash field names.
+ *
+ * Every key of a queue shares the hash tag `{<queue>}`, so each script touches one slot and a
+ * Redis Cluster can host many queues. `docs/redis-layout.md` lists the same keys and fields;
+ * a test fails when the two disagree.
+ */
+
+/** Task hash fields. Short names because every retained task carries them; see the docs. */
+export const TASK_FIELDS = Object.freeze({
+  state: 's',
+  payload: 'p',
+  attempt: 'a',
+  maxAttempts: 'm',
+  priority: 'pr',
+  backoff: 'b',
+  timeoutMs: 'to',
+  dedupeKey: 'dk',
+  createdAt: 'c',
+  runAt: 'ra',
+  startedAt: 'st',
+  finishedAt: 'f',
+  lease: 'l',
+  worker: 'w',
+  result: 'r',
+  error: 'e',
+  history: 'h',
+} as const);
+
+export type TaskField = keyof typeof TASK_FIELDS;
+
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export const FINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
+
+/** Key roles of one queue, with the Redis type each holds (the layout doc's first columns). */
+export const QUEUE_KEY_ROLES = Object.freeze({
+  'task:<id>': 'hash',
+  'waiting:<priority>': 'list',
+  priorities: 'zset',
+  delayed: 'zset',
+  active: 'zset',
+  completed: 'list',
+  failed: 'list',
+  cancelled: 'list',
+  'dedupe:<key>': 'string',
+  meta: 'hash',
+  wake: 'zset',
+  workers: 'hash',
+  events: 'channel',
+} as const);
+
+/** Keys outside any queue's hash tag. */
+export const GLOBAL_KEY_ROLES = Object.freeze({
+  queues: 'set',
+} as const);
+
+/** Builds the keys of one queue: `<prefix>:{<queue>}:<role>`. */
+export class QueueKeys {
+  /** Everything up to the role; scripts receive it to build per-task keys. */
+  readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly queue: string,
+  ) {
+    this.base = `${prefix}:{${queue}}:`;
+  }
+
+  task(id: string): string {
+    return `${this.base}task:${id}`;
+  }
+  waiting(priority: number): string {
+    return `${this.base}waiting:${priority}`;
+  }
+  dedupe(key: string): string {
+    return `${this.base}dedupe:${key}`;
+  }
+  get priorities(): string {
+    return `${this.base}priorities`;
+  }
+  get delayed(): string {
+    return `${this.base}delayed`;
+  }
+  get active(): string {
+    return `${this.base}active`;
+  }
+  get completed(): string {
+    return `${this.base}completed`;
+  }
+  get failed(): string {
+    return `${this.base}failed`;
+  }
+  get cancelled(): string {
+    return `${this.base}cancelled`;
+  }
+  get meta(): string {
+    return `${this.base}meta`;
+  }
+  get wake(): string {
+    return `${this.base}wake`;
+  }
+  get workers(): string {
+    return `${this.base}workers`;
+  }
+  /** Pub/sub channel of state changes (`<state>|<id>,<id>...`); not a key. */
+  get events(): string {
+    return `${this.base}events`;
+  }
+}
+
+/** The set of queue names known under a prefix (written on first use of a queue). */
+export function queuesKey(prefix: string): string {
+  return `${prefix}:queues`;
+}

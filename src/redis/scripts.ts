@@ -1,0 +1,88 @@
+/**
+ * Loads the Lua scripts, one per atomic transition, and registers them on a client.
+ *
+ * Each script is assembled once per process: a generated prelude (the task-hash field names
+ * from keys.ts, so Lua and TypeScript cannot disagree), then the files named by its
+ * `--@include` lines, then its own text. ioredis calls them by SHA and loads them again on
+ * NOSCRIPT (after a Redis restart or failover), in pipelines too.
+ */
+import { readFileSync } from 'node:fs';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { TASK_FIELDS } from './keys.js';
+
+/** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
+export const SCRIPT_KEY_COUNTS = {
+  enqueue: 4,
+  claim: 5,
+  complete: 3,
+  fail: 4,
+  extend: 2,
+  release: 2,
+  reap: 1,
+  cancel: 3,
+  retry: 2,
+  remove: 5,
+  counts: 7,
+  'set-paused': 2,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPT_KEY_COUNTS;
+type Arg = string | number;
+export type RedisClient = Redis | Cluster;
+
+const scriptsDir = new URL('./scripts/', import.meta.url);
+let sources: Map<ScriptName, string> | undefined;
+
+function prelude(): string {
+  const fields = Object.entries(TASK_FIELDS)
+    .map(([name, field]) => `${name} = '${field}'`)
+    .join(', ');
+  return `local F = { ${fields} }\n`;
+}
+
+function assemble(name: string): string {
+  const text = readFileSync(new URL(`${name}.lua`, scriptsDir), 'utf8');
+  return text.replace(/^--@include (\S+)$/gm, (_line, path: string) =>
+    readFileSync(new URL(path, scriptsDir), 'utf8'),
+  );
+}
+
+/** Every script's full source (prelude and includes resolved), built on first use. */
+export function scriptSources(): Map<ScriptName, string> {
+  if (!sources) {
+    const head = prelude();
+    sources = new Map(
+      (Object.keys(SCRIPT_KEY_COUNTS) as ScriptName[]).map((name) => [name, head + assemble(name)]),
+    );
+  }
+  return sources;
+}
+
+function commandName(name: ScriptName): string {
+  return `errand_${name.replace('-', '_')}`;
+}
+
+/** Registers every script on a client (idempotent). */
+export function defineScripts(client: RedisClient): void {
+  for (const [name, lua] of scriptSources()) {
+    const command = commandName(name);
+    if (typeof (client as unknown as Record<string, unknown>)[command] === 'function') continue;
+    client.defineCommand(command, { numberOfKeys: SCRIPT_KEY_COUNTS[name], lua });
+  }
+}
+
+type ScriptCaller = (...args: Arg[]) => Promise<unknown>;
+
+/** Runs a script on a client on which `defineScripts` was called. */
+export function runScript(client: RedisClient, name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
+  const call = (client as unknown as Record<string, ScriptCaller>)[commandName(name)];
+  if (!call) throw new Error(`script ${name} is not defined on this client`);
+  return call.call(client, ...keys, ...args);
+}
+
+/** Queues a script call on a pipeline (one round trip for several transitions). */
+export function pipeScript(pipeline: ChainableCommander, name: ScriptName, keys: string[], args: Arg[]): void {
+  const call = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[commandName(name)];
+  if (!call) throw new Error(`script ${name} is not defined on this pipeline's client`);
+  call.call(pipeline, ...keys, ...args);
+}

@@ -1,0 +1,104 @@
+--[[ enqueue: create a batch of tasks, atomically.
+
+KEYS[1] meta       (hash: seq counter for generated ids)
+KEYS[2] delayed    (zset)
+KEYS[3] priorities (zset)
+KEYS[4] wake       (zset marker)
+ARGV[1] base "<prefix>:{<queue>}:"
+ARGV[2] maxWaiting, '' for no limit
+ARGV[3..] per task, 9 values: id ('' = generate), payload JSON, priority, delayMs,
+          runAt (epoch ms, '' = none), maxAttempts, backoff JSON (''), timeoutMs (''),
+          dedupeKey ('')
+
+Returns {0, id1, created1, id2, created2, ...}; created is 0 when an existing task was
+returned for the same id or a live task's dedupe key. Returns {4} (QUEUE_FULL), having
+written nothing, when the batch would take waiting + delayed past maxWaiting.
+
+Why one script: the capacity check, dedupe lookups and writes must see one state, and a
+batch is created whole or not at all.
+]]
+--@include lib/common.lua
+
+local base = ARGV[1]
+local count = (#ARGV - 2) / 9
+local now = now_ms()
+
+if ARGV[2] ~= '' then
+  local waiting = redis.call('ZCARD', KEYS[2])
+  for _, level in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    waiting = waiting + redis.call('LLEN', base .. 'waiting:' .. level)
+  end
+  if waiting + count > tonumber(ARGV[2]) then
+    return { 4 }
+  end
+end
+
+local out = { 0 }
+local created = 0
+for i = 0, count - 1 do
+  local a = 3 + i * 9
+  local id, payload, priority, delay_ms, run_at = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local max_attempts, backoff, timeout_ms, dedupe_key = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
+
+  local existing = false
+  if dedupe_key ~= '' then
+    existing = redis.call('GET', base .. 'dedupe:' .. dedupe_key)
+  end
+  if not existing and id ~= '' and redis.call('EXISTS', task_key(base, id)) == 1 then
+    existing = id
+  end
+
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 0
+  else
+    if id == '' then
+      id = int(redis.call('HINCRBY', KEYS[1], 'seq', 1))
+    end
+    local due = 0
+    if run_at ~= '' then
+      due = tonumber(run_at)
+    elseif delay_ms ~= '0' then
+      due = now + tonumber(delay_ms)
+    end
+    -- Optional fields are written only when set: every retained task carries its hash.
+    local fields = { F.payload, payload, F.maxAttempts, max_attempts, F.createdAt, int(now) }
+    if priority ~= '0' then
+      fields[#fields + 1] = F.priority
+      fields[#fields + 1] = priority
+    end
+    if backoff ~= '' then
+      fields[#fields + 1] = F.backoff
+      fields[#fields + 1] = backoff
+    end
+    if timeout_ms ~= '' then
+      fields[#fields + 1] = F.timeoutMs
+      fields[#fields + 1] = timeout_ms
+    end
+    if dedupe_key ~= '' then
+      fields[#fields + 1] = F.dedupeKey
+      fields[#fields + 1] = dedupe_key
+      redis.call('SET', base .. 'dedupe:' .. dedupe_key, id)
+    end
+    fields[#fields + 1] = F.state
+    if due > now then
+      fields[#fields + 1] = 'delayed'
+      fields[#fields + 1] = F.runAt
+      fields[#fields + 1] = int(due)
+      redis.call('ZADD', KEYS[2], due, id)
+    else
+      fields[#fields + 1] = 'waiting'
+      push_waiting(base, id, priority, false)
+    end
+    redis.call('HSET', task_key(base, id), unpack(fields))
+    created = created + 1
+    out[#out + 1] = id
+    out[#out + 1] = 1
+  end
+end
+
+if created > 0 then
+  redis.call('HINCRBY', KEYS[1], 'enqueued', created)
+  wake(base)
+end
+return out

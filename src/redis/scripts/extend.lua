@@ -1,0 +1,34 @@
+--[[ extend: a worker's heartbeat. Pushes the deadlines of its live leases and records
+the worker as alive.
+
+KEYS[1] active  (zset)
+KEYS[2] workers (hash: worker id -> JSON description)
+ARGV[1] base
+ARGV[2] leaseMs
+ARGV[3] worker id
+ARGV[4] worker description JSON (an object; heartbeatAt is added here)
+ARGV[5..] per lease, 2 values: id, lease token
+
+Returns the ids whose lease is lost (token changed, or no longer active): the worker
+aborts those handlers; their results would be refused anyway.
+
+Why one script: one round trip per worker per heartbeat, whatever its concurrency.
+]]
+--@include lib/common.lua
+
+local base = ARGV[1]
+local now = now_ms()
+local deadline = now + tonumber(ARGV[2])
+local lost = {}
+for i = 5, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local v = redis.call('HMGET', task_key(base, id), F.state, F.lease)
+  if v[1] == 'active' and v[2] == token then
+    redis.call('ZADD', KEYS[1], 'XX', deadline, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+local info = ARGV[4]
+redis.call('HSET', KEYS[2], ARGV[3], string.sub(info, 1, -2) .. ',"heartbeatAt":' .. int(now) .. '}')
+return lost

@@ -1,0 +1,169 @@
+-- Shared fragments of the queue scripts. Included (never copied) by scripts.ts, after a
+-- generated prelude that defines F, the task-hash field names from keys.ts.
+--
+-- Conventions: `base` is "<prefix>:{<queue>}:"; times are milliseconds on the Redis
+-- server's clock; ids travel as strings.
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Lua's tostring turns large numbers into exponent notation; ids and times must not.
+local function int(n)
+  return string.format('%d', n)
+end
+
+local function task_key(base, id)
+  return base .. 'task:' .. id
+end
+
+-- Waiting tasks live in one list per priority level (newest on the left, next on the
+-- right); `priorities` holds the non-empty levels, scored -priority so the highest sorts
+-- first. `front` puts a task next in line (requeued work that already waited its turn).
+local function push_waiting(base, id, priority, front)
+  local list = base .. 'waiting:' .. priority
+  local len
+  if front then
+    len = redis.call('RPUSH', list, id)
+  else
+    len = redis.call('LPUSH', list, id)
+  end
+  if len == 1 then
+    redis.call('ZADD', base .. 'priorities', -tonumber(priority), priority)
+  end
+end
+
+local function remove_waiting(base, id, priority)
+  local list = base .. 'waiting:' .. priority
+  local removed = redis.call('LREM', list, 1, id)
+  if removed > 0 and redis.call('LLEN', list) == 0 then
+    redis.call('ZREM', base .. 'priorities', priority)
+  end
+  return removed
+end
+
+-- One marker member: idle workers block on BZPOPMIN of this key, so a wake-up is never
+-- lost and never piles up.
+local function wake(base)
+  redis.call('ZADD', base .. 'wake', 0, 'w')
+end
+
+-- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ',').
+local function publish(base, state, ids)
+  if #ids > 0 then
+    redis.call('PUBLISH', base .. 'events', state .. '|' .. table.concat(ids, ','))
+  end
+end
+
+-- A finished task frees its dedupe key, so the next enqueue with that key creates a task.
+local function release_dedupe(base, id, dedupe_key)
+  if dedupe_key then
+    local key = base .. 'dedupe:' .. dedupe_key
+    if redis.call('GET', key) == id then
+      redis.call('DEL', key)
+    end
+  end
+end
+
+-- Appends a failed attempt to the task's history (a JSON array kept as text, so appending
+-- needs no decoding) and makes it the task's current error.
+local function record_attempt_error(tkey, attempt, started_at, now, error_json)
+  local entry = '{"attempt":' .. (attempt or '0') .. ',"startedAt":' .. (started_at or 'null') ..
+    ',"finishedAt":' .. int(now) .. ',"error":' .. error_json .. '}'
+  local history = redis.call('HGET', tkey, F.history)
+  if history then
+    history = string.sub(history, 1, -2) .. ',' .. entry .. ']'
+  else
+    history = '[' .. entry .. ']'
+  end
+  redis.call('HSET', tkey, F.history, history, F.error, error_json)
+end
+
+-- Finished-task lists (completed, failed, cancelled) are newest first; trimming pops the
+-- oldest off the right end and deletes their hashes. Bounded work per call: the rest goes
+-- at the next call.
+local function trim(base, list_name, keep_count, max_age_ms, now)
+  local list = base .. list_name
+  local excess = redis.call('LLEN', list) - keep_count
+  if excess > 0 then
+    local ids = redis.call('RPOP', list, math.min(excess, 1000))
+    for _, id in ipairs(ids) do
+      redis.call('DEL', task_key(base, id))
+    end
+  end
+  local cutoff = now - max_age_ms
+  for _ = 1, 100 do
+    local id = redis.call('LINDEX', list, -1)
+    if not id then
+      break
+    end
+    local finished_at = tonumber(redis.call('HGET', task_key(base, id), F.finishedAt))
+    if finished_at and finished_at > cutoff then
+      break
+    end
+    redis.call('RPOP', list)
+    redis.call('DEL', task_key(base, id))
+  end
+end
+
+local function dead_letter(base, id, tkey, now, dedupe_key)
+  redis.call('HSET', tkey, F.state, 'failed', F.finishedAt, int(now))
+  redis.call('HDEL', tkey, F.worker, F.runAt)
+  release_dedupe(base, id, dedupe_key)
+  redis.call('LPUSH', base .. 'failed', id)
+end
+
+local LEASE_EXPIRED = '{"name":"LeaseExpiredError","message":"the lease expired before the task finished: ' ..
+  'the worker crashed, stalled or lost its connection"}'
+
+-- Leases past their deadline: the attempt counts as failed; the task goes back to the
+-- front of its waiting list, or to the dead-letter list when no attempts remain.
+-- Returns how many leases were reaped.
+local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_ms)
+  local active = base .. 'active'
+  local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, limit)
+  local requeued, failed = {}, {}
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', active, id)
+    local tkey = task_key(base, id)
+    local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey)
+    if v[1] then
+      record_attempt_error(tkey, v[1], v[3], now, LEASE_EXPIRED)
+      if tonumber(v[1]) >= tonumber(v[2]) then
+        dead_letter(base, id, tkey, now, v[5])
+        failed[#failed + 1] = id
+      else
+        redis.call('HSET', tkey, F.state, 'waiting')
+        redis.call('HDEL', tkey, F.worker)
+        push_waiting(base, id, v[4] or '0', true)
+        requeued[#requeued + 1] = id
+      end
+    end
+  end
+  if #requeued > 0 then
+    wake(base)
+    publish(base, 'waiting', requeued)
+  end
+  if #failed > 0 then
+    redis.call('HINCRBY', base .. 'meta', 'failed', #failed)
+    trim(base, 'failed', failed_keep_count, failed_max_age_ms, now)
+    publish(base, 'failed', failed)
+  end
+  return #ids
+end
+
+-- The earliest time something becomes due (a delayed task or a lease deadline), or -1.
+local function next_due(base)
+  local due = -1
+  for _, key in ipairs({ base .. 'delayed', base .. 'active' }) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then
+      local score = tonumber(first[2])
+      if due < 0 or score < due then
+        due = score
+      end
+    end
+  end
+  return due
+end

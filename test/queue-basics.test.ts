@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import { TaskCancelledError, TaskNotFoundError, WaitTimeoutError, InvalidStateError } from '../src/index.js';
+import { deferred, next, useRedis, useScope } from './support/fixtures.js';
+
+const redis = useRedis();
+const scope = useScope(redis);
+
+describe('enqueue, work, await the result', () => {
+  it('runs a task once and hands its result to the producer', async () => {
+    const s = scope();
+    const queue = s.queue<{ a: number; b: number }, number>('sums');
+    const seen: number[] = [];
+    s.worker<{ a: number; b: number }, number>('sums', async (task) => {
+      seen.push(task.attempt);
+      return task.payload.a + task.payload.b;
+    });
+    const task = await queue.enqueue({ a: 2, b: 3 });
+    expect(task.created).toBe(true);
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe(5);
+    expect(seen).toEqual([1]);
+    const info = await queue.getTask(task.id);
+    expect(info).toMatchObject({ id: task.id, state: 'completed', payload: { a: 2, b: 3 }, result: 5, attempt: 1, maxAttempts: 3 });
+    expect(info!.finishedAt).toBeGreaterThanOrEqual(info!.startedAt!);
+    expect(info!.startedAt).toBeGreaterThanOrEqual(info!.createdAt);
+  });
+
+  it('awaits a result that was ready before the wait began', async () => {
+    const s = scope();
+    const queue = s.queue('early');
+    const worker = s.worker('early', async () => 'done');
+    const completed = next(worker, 'completed');
+    const task = await queue.enqueue(null);
+    await completed;
+    await expect(queue.result(task.id)).resolves.toBe('done');
+  });
+
+  it('keeps an undefined result undefined', async () => {
+    const s = scope();
+    const queue = s.queue('void');
+    s.worker('void', async () => undefined);
+    const task = await queue.enqueue(1);
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBeUndefined();
+  });
+
+  it('times out a wait without touching the task', async () => {
+    const s = scope();
+    const queue = s.queue('nobody');
+    const task = await queue.enqueue('x');
+    await expect(task.result({ timeoutMs: 50 })).rejects.toBeInstanceOf(WaitTimeoutError);
+    expect((await queue.getTask(task.id))?.state).toBe('waiting');
+  });
+
+  it('rejects a wait for a task that does not exist', async () => {
+    const queue = scope().queue('missing');
+    await expect(queue.result('nope', { timeoutMs: 1_000 })).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it('enqueues many in one call, each becoming a task', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('many');
+    const tasks = await queue.enqueueMany(Array.from({ length: 2_500 }, (_, i) => ({ payload: i })));
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(2_500);
+    expect(await queue.counts()).toMatchObject({ waiting: 2_500, active: 0 });
+    s.worker<number, number>('many', async (task) => task.payload * 2, { concurrency: 50 });
+    const results = await Promise.all(tasks.map((task) => task.result({ timeoutMs: 20_000 })));
+    expect(results).toEqual(Array.from({ length: 2_500 }, (_, i) => i * 2));
+    expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, completed: 1_000 });
+  });
+});
+
+describe('ordering', () => {
+  it('runs higher priorities first and FIFO within a priority', async () => {
+    const s = scope();
+    const queue = s.queue<string>('prio');
+    await queue.enqueue('low-1', { priority: -5 });
+    await queue.enqueue('mid-1');
+    await queue.enqueue('high-1', { priority: 10 });
+    await queue.enqueue('mid-2', { priority: 0 });
+    await queue.enqueue('high-2', { priority: 10 });
+    await queue.enqueue('low-2', { priority: -5 });
+    const waiting = await queue.list('waiting');
+    expect(waiting.map((t) => t.payload)).toEqual(['high-1', 'high-2', 'mid-1', 'mid-2', 'low-1', 'low-2']);
+    const order: string[] = [];
+    const done = deferred();
+    s.worker<string>('prio', async (task) => {
+      order.push(task.payload);
+      if (order.length === 6) done.resolve();
+    });
+    await done.promise;
+    expect(order).toEqual(['high-1', 'high-2', 'mid-1', 'mid-2', 'low-1', 'low-2']);
+  });
+
+  it('holds a delayed task until it is due, then runs it', async () => {
+    const s = scope();
+    const queue = s.queue('later');
+    const worker = s.worker('later', async () => 'ran');
+    const task = await queue.enqueue('x', { delayMs: 300 });
+    expect((await queue.getTask(task.id))?.state).toBe('delayed');
+    expect(await queue.counts()).toMatchObject({ delayed: 1, waiting: 0 });
+    await next(worker, 'completed');
+    const info = await queue.getTask(task.id);
+    expect(info?.state).toBe('completed');
+    // The server clock decides: the start is no earlier than the due time.
+    expect(info!.startedAt).toBeGreaterThanOrEqual(info!.createdAt + 300);
+  });
+
+  it('accepts runAt as a Date', async () => {
+    const s = scope();
+    const queue = s.queue('runat');
+    const task = await queue.enqueue('x', { runAt: new Date(Date.now() + 60_000) });
+    const info = await queue.getTask(task.id);
+    expect(info?.state).toBe('delayed');
+    expect(info!.runAt).toBeGreaterThan(info!.createdAt);
+  });
+});
+
+describe('dedupe and ids', () => {
+  it('returns the live task for a repeated dedupe key, and a new one after it finished', async () => {
+    const s = scope();
+    const queue = s.queue('dedupe');
+    const first = await queue.enqueue({ n: 1 }, { dedupeKey: 'user-7' });
+    const again = await queue.enqueue({ n: 2 }, { dedupeKey: 'user-7' });
+    expect(again.id).toBe(first.id);
+    expect(again.created).toBe(false);
+    expect(await queue.counts()).toMatchObject({ waiting: 1 });
+    s.worker('dedupe', async (task) => task.payload);
+    await first.result({ timeoutMs: 5_000 });
+    const third = await queue.enqueue({ n: 3 }, { dedupeKey: 'user-7' });
+    expect(third.created).toBe(true);
+    expect(third.id).not.toBe(first.id);
+  });
+
+  it('returns the existing task for a repeated custom id', async () => {
+    const queue = scope().queue('ids');
+    const a = await queue.enqueue(1, { id: 'order-42' });
+    const b = await queue.enqueue(2, { id: 'order-42' });
+    expect([a.id, a.created, b.id, b.created]).toEqual(['order-42', true, 'order-42', false]);
+    expect((await queue.getTask('order-42'))?.payload).toBe(1);
+  });
+});
+
+describe('pause and resume', () => {
+  it('stops claims while paused and resumes them', async () => {
+    const s = scope();
+    const queue = s.queue('pausable');
+    await queue.pause();
+    const worker = s.worker('pausable', async () => 'ok');
+    const task = await queue.enqueue('x');
+    // The worker claimed (paused reply) and blocks; nothing runs while paused.
+    await expect(task.result({ timeoutMs: 200 })).rejects.toBeInstanceOf(WaitTimeoutError);
+    expect(await queue.counts()).toMatchObject({ waiting: 1, paused: true });
+    const completed = next(worker, 'completed');
+    await queue.resume();
+    await completed;
+    expect(await queue.counts()).toMatchObject({ waiting: 0, completed: 1, paused: false });
+  });
+});
+
+describe('admin actions', () => {
+  it('cancels a waiting task; its waiter hears so', async () => {
+    const queue = scope().queue('cancel');
+    const task = await queue.enqueue('x');
+    const result = task.result();
+    await queue.cancel(task.id);
+    await expect(result).rejects.toBeInstanceOf(TaskCancelledError);
+    expect(await queue.counts()).toMatchObject({ waiting: 0, cancelled: 1 });
+    await expect(queue.cancel(task.id)).rejects.toBeInstanceOf(InvalidStateError);
+    await expect(queue.cancel('ghost')).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it('cancels a delayed task', async () => {
+    const queue = scope().queue('cancel-delayed');
+    const task = await queue.enqueue('x', { delayMs: 60_000 });
+    await queue.cancel(task.id);
+    expect(await queue.counts()).toMatchObject({ delayed: 0, cancelled: 1 });
+  });
+
+  it('cancels an active task: the handler is aborted and its result refused', async () => {
+    const s = scope();
+    const queue = s.queue('cancel-active');
+    const started = deferred();
+    const aborted = deferred<unknown>();
+    const worker = s.worker(
+      'cancel-active',
+      async (_task, { signal }) => {
+        started.resolve();
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        aborted.resolve(signal.reason);
+        return 'too late';
+      },
+      { leaseMs: 150 },
+    );
+    const lost = next(worker, 'lost');
+    const task = await queue.enqueue('x');
+    await started.promise;
+    await queue.cancel(task.id);
+    expect((await aborted.promise as Error).name).toBe('LeaseLostError');
+    await lost;
+    expect((await queue.getTask(task.id))?.state).toBe('cancelled');
+  });
+
+  it('retries a cancelled task and removes tasks', async () => {
+    const s = scope();
+    const queue = s.queue('retry');
+    const task = await queue.enqueue('x');
+    await queue.cancel(task.id);
+    await queue.retry(task.id);
+    expect((await queue.getTask(task.id))?.state).toBe('waiting');
+    await expect(queue.retry(task.id)).rejects.toBeInstanceOf(InvalidStateError);
+    await queue.remove(task.id);
+    expect(await queue.getTask(task.id)).toBeNull();
+    expect(await queue.counts()).toMatchObject({ waiting: 0, cancelled: 0 });
+    await expect(queue.remove(task.id)).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+});
