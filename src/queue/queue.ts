@@ -17,7 +17,14 @@ import {
   type ResolvedQueueOptions,
   type TaskOptions,
 } from '../config.js';
-import { ClosedError, QueueFullError, RedisUnavailableError, ValidationError } from '../errors.js';
+import {
+  ClosedError,
+  InvalidStateError,
+  QueueFullError,
+  RedisUnavailableError,
+  TaskNotFoundError,
+  ValidationError,
+} from '../errors.js';
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
 import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
@@ -63,6 +70,22 @@ export interface TaskCounts {
   failed: number;
   cancelled: number;
   paused: boolean;
+}
+
+/** A live worker, as its heartbeat describes it. Times are epoch ms. */
+export interface WorkerInfo {
+  id: string;
+  queue: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  /** Handlers running at the last heartbeat. */
+  running: number;
+  /** Ids of the tasks it held then (at most 100). */
+  tasks: string[];
+  leaseMs: number;
+  startedAt: number;
+  heartbeatAt: number;
 }
 
 export class Queue<P = unknown, R = unknown> {
@@ -226,6 +249,42 @@ export class Queue<P = unknown, R = unknown> {
       const task = decodeTask<P, R>(this.name, id, (replies[index]?.[1] ?? {}) as Record<string, string>);
       return task ? [task] : [];
     });
+  }
+
+  /**
+   * Retries every failed task (up to `limit`, default 10,000), oldest first. Returns the ids
+   * put back in line; tasks that changed state meanwhile are skipped.
+   */
+  async retryAllFailed({ limit = 10_000 }: { limit?: number } = {}): Promise<string[]> {
+    this.assertOpen();
+    const ids = (await this.call(this.client.lrange(this.keys.failed, -limit, -1))).reverse();
+    const retried: string[] = [];
+    for (const id of ids) {
+      try {
+        await this.retry(id);
+        retried.push(id);
+      } catch (error) {
+        // Removed, trimmed or retried by someone else since the read: nothing to do for it.
+        if (!(error instanceof InvalidStateError || error instanceof TaskNotFoundError)) throw error;
+      }
+    }
+    return retried;
+  }
+
+  /** Workers that sent a heartbeat within their lease time; stale records are dropped. */
+  async workers(): Promise<WorkerInfo[]> {
+    this.assertOpen();
+    const [records, time] = await this.call(Promise.all([this.client.hgetall(this.keys.workers), this.client.time()]));
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const live: WorkerInfo[] = [];
+    const stale: string[] = [];
+    for (const [id, json] of Object.entries(records)) {
+      const info = JSON.parse(json) as WorkerInfo;
+      if (nowMs - info.heartbeatAt > info.leaseMs) stale.push(id);
+      else live.push(info);
+    }
+    if (stale.length) await this.call(this.client.hdel(this.keys.workers, ...stale));
+    return live.sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async close(): Promise<void> {
