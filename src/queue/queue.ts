@@ -72,6 +72,18 @@ export interface TaskCounts {
   paused: boolean;
 }
 
+/**
+ * Cumulative counters of a queue since it was first used (they are never trimmed, unlike
+ * the completed and failed lists). Rates are the difference of two readings over time.
+ */
+export interface TaskTotals {
+  /** Tasks created (an enqueue that returned an existing task does not count). */
+  enqueued: number;
+  completed: number;
+  /** Tasks that failed for good (dead-lettered), not attempts that were retried. */
+  failed: number;
+}
+
 /** A live worker, as its heartbeat describes it. Times are epoch ms. */
 export interface WorkerInfo {
   id: string;
@@ -202,6 +214,13 @@ export class Queue<P = unknown, R = unknown> {
     const reply = (await this.call(runScript(this.client, 'counts', keys, [k.base]))) as number[];
     const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = reply;
     return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
+  }
+
+  /** The queue's cumulative counters; see TaskTotals. */
+  async totals(): Promise<TaskTotals> {
+    this.assertOpen();
+    const [enqueued, completed, failed] = await this.call(this.client.hmget(this.keys.meta, 'enqueued', 'completed', 'failed'));
+    return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
   }
 
   /** Stops workers from claiming this queue's tasks; running tasks go on. */

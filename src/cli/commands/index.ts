@@ -1,0 +1,30 @@
+/**
+ * The one list of `errand` commands. Each command is a module of its own that adds itself
+ * to the program; a new command (serve, publish, bench...) is one module plus one line here.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { registerCancel } from './cancel.js';
+import { registerEnqueue } from './enqueue.js';
+import { registerInspect } from './inspect.js';
+import { registerPause } from './pause.js';
+import { registerRemove } from './remove.js';
+import { registerResume } from './resume.js';
+import { registerRetry } from './retry.js';
+import { registerStats } from './stats.js';
+import { registerWorker } from './worker.js';
+
+export type RegisterCommand = (program: Command, cli: CliContext) => void;
+
+/** In the order `errand --help` lists them. */
+export const commands: readonly RegisterCommand[] = [
+  registerWorker,
+  registerEnqueue,
+  registerStats,
+  registerInspect,
+  registerRetry,
+  registerCancel,
+  registerRemove,
+  registerPause,
+  registerResume,
+];

@@ -1,0 +1,110 @@
+/**
+ * `errand worker <module>`: runs a Worker per queue of a handlers module, logs one line per
+ * task outcome, and shuts down gracefully: the first SIGINT or SIGTERM stops claiming and
+ * lets running handlers finish (up to --close-timeout, then their tasks go back to the
+ * queue); a second one exits at once (130 for SIGINT, 143 for SIGTERM), leaving running
+ * tasks to come back when their leases expire.
+ */
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { ValidationError, Worker } from '../../index.js';
+import type { CliContext } from '../context.js';
+import { loadHandlers, type Handlers } from '../handlers.js';
+import { createLogger } from '../logger.js';
+import { wholeNumber } from '../parse.js';
+import type { RegisterCommand } from './index.js';
+
+interface WorkerCommandOptions {
+  concurrency: number;
+  lease?: number;
+  closeTimeout: number;
+}
+
+const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+export const registerWorker: RegisterCommand = (program, cli) => {
+  program
+    .command('worker')
+    .summary('run handlers from a .js or .ts module until interrupted')
+    .description('run the handlers of a module until SIGINT or SIGTERM; a .js or .ts file whose default export maps queue names to handlers')
+    .argument('<module>', 'path of the handlers module, e.g. ./handlers.ts')
+    .option('-c, --concurrency <n>', 'handlers running at once, per queue', wholeNumber(1, 10_000), 1)
+    .option('--lease <ms>', 'how long a claim holds without a heartbeat (default 30000)', wholeNumber(50))
+    .option('--close-timeout <ms>', 'on the first signal, how long running handlers may finish before their tasks are released', wholeNumber(0), 30_000)
+    .addHelpText('after', '\nExample handlers module:\n  export default { emails: async (task, { signal }) => send(task.payload) };\n\nLog level: $ERRAND_LOG_LEVEL (default info; debug adds a line when each task starts).')
+    .action(async (modulePath: string, options: WorkerCommandOptions) => {
+      const level = process.env.ERRAND_LOG_LEVEL || 'info';
+      if (!(level in pino.levels.values) && level !== 'silent') {
+        throw new ValidationError(`ERRAND_LOG_LEVEL ${JSON.stringify(level)} is not a level: use ${Object.keys(pino.levels.values).join(', ')} or silent`);
+      }
+      const handlers = await loadHandlers(modulePath);
+      await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
+      await runWorkers(cli, handlers, options, createLogger(level));
+    });
+};
+
+async function runWorkers(cli: CliContext, handlers: Handlers, options: WorkerCommandOptions, logger: Logger): Promise<void> {
+  let stopping = false;
+  let requested!: (signal: NodeJS.Signals) => void;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (requested = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now; running tasks come back when their leases expire');
+      process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
+    }
+    stopping = true;
+    requested(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const workers = Object.entries(handlers).map(([queue, handler]) => {
+      const worker = new Worker(queue, handler, {
+        connection: cli.redisUrl,
+        prefix: cli.options.prefix,
+        concurrency: options.concurrency,
+        ...(options.lease === undefined ? {} : { leaseMs: options.lease }),
+      });
+      logOutcomes(worker, logger);
+      return worker;
+    });
+    logger.info({ queues: Object.keys(handlers), concurrency: options.concurrency }, 'worker started');
+    const signal = await stopRequested;
+    const running = workers.reduce((sum, worker) => sum + worker.running, 0);
+    logger.info({ signal, running }, 'closing: letting running tasks finish (send the signal again to exit at once)');
+    await Promise.all(workers.map((worker) => worker.close({ timeoutMs: options.closeTimeout })));
+    logger.info('closed');
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** One log line per outcome; the duration runs from the handler's start. */
+function logOutcomes(worker: Worker, logger: Logger): void {
+  const queue = worker.queue;
+  const started = new Map<string, number>();
+  const elapsed = (id: string) => {
+    const start = started.get(id);
+    started.delete(id);
+    return start === undefined ? undefined : Date.now() - start;
+  };
+  worker.on('active', (task) => {
+    started.set(task.id, Date.now());
+    logger.debug({ queue, task: task.id, attempt: task.attempt }, 'started');
+  });
+  worker.on('completed', (task) => {
+    logger.info({ queue, task: task.id, attempt: task.attempt, ms: elapsed(task.id) }, 'completed');
+  });
+  worker.on('failed', (task, error, willRetry) => {
+    const fields = { queue, task: task.id, attempt: task.attempt, maxAttempts: task.maxAttempts, ms: elapsed(task.id), error: `${error.name}: ${error.message}` };
+    if (willRetry) logger.warn(fields, 'failed, will retry');
+    else logger.error(fields, 'failed for good');
+  });
+  worker.on('lost', (task) => {
+    logger.warn({ queue, task: task.id, attempt: task.attempt, ms: elapsed(task.id) }, 'lease lost: outcome not recorded, the task runs again');
+  });
+  worker.on('error', (error) => {
+    logger.error({ queue, error: error.message }, 'worker error (it keeps going)');
+  });
+}

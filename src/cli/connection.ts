@@ -1,0 +1,88 @@
+/**
+ * Redis connections for one-shot CLI commands.
+ *
+ * Responsible for: checking the `--redis` / `REDIS_URL` value, opening one client that
+ * gives up quickly when nothing answers (a terminal command should say "cannot reach
+ * Redis" within a second, not hang through reconnects), remembering why the connection
+ * failed, and turning that into one line that names the fix. Workers do not use this
+ * client: they wait through outages with their own patient connections.
+ */
+import { Cluster, Redis } from 'ioredis';
+import { DEFAULT_REDIS_URL } from '../config.js';
+import { RedisUnavailableError, ValidationError } from '../index.js';
+
+const CLUSTER_SCHEME = 'redis+cluster://';
+const URL_RULE = 'use redis://host:port[/db], rediss://... for TLS, or redis+cluster://host:port,host:port';
+
+/** Fail-fast settings: one reconnect attempt, one retry per command, 2 s to connect. */
+const FAIL_FAST = {
+  connectTimeout: 2_000,
+  maxRetriesPerRequest: 1,
+  retryStrategy: (times: number) => (times > 1 ? null : 200),
+};
+
+/** The URL from `--redis`, else `REDIS_URL`, else the local default; checked. */
+export function resolveRedisUrl(flag: string | undefined): string {
+  const url = flag || process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  const where = flag ? '--redis' : process.env.REDIS_URL ? 'REDIS_URL' : 'default';
+  if (!/^(rediss?|redis\+cluster):\/\/./.test(url)) {
+    throw new ValidationError(`invalid Redis URL ${JSON.stringify(redactUrl(url))} (from ${where}): ${URL_RULE}`);
+  }
+  return url;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
+/** A fail-fast client for one command, and the last connection error it saw. */
+export class CliConnection {
+  readonly client: Redis | Cluster;
+  private lastError: Error | undefined;
+
+  constructor(readonly url: string) {
+    this.client = url.startsWith(CLUSTER_SCHEME)
+      ? new Cluster(clusterNodes(url), { clusterRetryStrategy: FAIL_FAST.retryStrategy, redisOptions: FAIL_FAST })
+      : new Redis(url, FAIL_FAST);
+    // Commands report failures to their callers; the event only tells us why.
+    this.client.on('error', (error: Error) => (this.lastError = error));
+  }
+
+  /** Resolves once Redis answers; rejects with RedisUnavailableError otherwise. */
+  async check(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (error) {
+      throw new RedisUnavailableError((error as Error).message, { cause: error });
+    }
+  }
+
+  /**
+   * The one line for an unreachable Redis, naming the address, the reason and the fix;
+   * undefined when the connection never failed (the error is about something else).
+   */
+  describeFailure(): string | undefined {
+    if (!this.lastError) return undefined;
+    return `cannot reach Redis at ${redactUrl(this.url)} (${this.lastError.message}): start redis-server there, or point --redis or REDIS_URL at a running one`;
+  }
+
+  async close(): Promise<void> {
+    if (this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+function clusterNodes(url: string): { host: string; port: number }[] {
+  return url
+    .slice(CLUSTER_SCHEME.length)
+    .split(',')
+    .map((hostPort) => {
+      const [host, port] = hostPort.split(':');
+      return { host: host || '127.0.0.1', port: Number(port || 6379) };
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * What every command shares during one run: the global flags, and the Redis connection
+ * and Admin opened on first use and closed when the command ends.
+ */
+import type { Command } from 'commander';
+import { Admin } from '../admin/admin.js';
+import { CliConnection, resolveRedisUrl } from './connection.js';
+
+export interface GlobalOptions {
+  redis?: string;
+  prefix?: string;
+  json: boolean;
+  debug: boolean;
+}
+
+export class CliContext {
+  private connection: CliConnection | undefined;
+  private adminApi: Admin | undefined;
+
+  constructor(private readonly program: Command) {}
+
+  get options(): GlobalOptions {
+    const opts = this.program.opts<Partial<GlobalOptions>>();
+    return {
+      redis: opts.redis,
+      prefix: opts.prefix || process.env.ERRAND_PREFIX || undefined,
+      json: opts.json === true,
+      debug: opts.debug === true,
+    };
+  }
+
+  get json(): boolean {
+    return this.options.json;
+  }
+
+  /** The checked Redis URL (for workers, which open their own patient connections). */
+  get redisUrl(): string {
+    return resolveRedisUrl(this.options.redis);
+  }
+
+  /** The fail-fast connection of this run, opened on first use. */
+  get redis(): CliConnection {
+    this.connection ??= new CliConnection(this.redisUrl);
+    return this.connection;
+  }
+
+  /** The admin API over the fail-fast connection. */
+  get admin(): Admin {
+    this.adminApi ??= new Admin({ connection: this.redis.client, prefix: this.options.prefix });
+    return this.adminApi;
+  }
+
+  /** Why Redis could not be reached, if that is what went wrong. */
+  describeRedisFailure(): string | undefined {
+    return this.connection?.describeFailure();
+  }
+
+  async close(): Promise<void> {
+    const admin = this.adminApi;
+    const connection = this.connection;
+    this.adminApi = undefined;
+    this.connection = undefined;
+    await admin?.close();
+    await connection?.close();
+  }
+}
