@@ -113,7 +113,10 @@ export function useCli(target: () => { url: string; prefix: string } = () => ({ 
     const processes = [...running];
     running.clear();
     for (const cli of processes) {
-      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.kill('SIGKILL');
+      if (cli.child.exitCode !== null || cli.child.signalCode !== null) continue;
+      // Still running after its test: say what it last printed, to explain a timeout.
+      console.warn(`killing errand still running after the test; its output ended with:\n${cli.stdout.slice(-1000)}\n${cli.stderr.slice(-1000)}`);
+      cli.kill('SIGKILL');
     }
     await Promise.all(processes.map((cli) => cli.exited.catch(() => undefined)));
   });
