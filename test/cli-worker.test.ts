@@ -114,7 +114,7 @@ describe('running handlers', () => {
     const result = await worker.exited;
     expect(result.code).toBe(code);
     expect(worker.records.at(-1)).toMatchObject({ level: 40, signal, msg: 'second signal: exiting now; running tasks come back when their leases expire' });
-    expect(worker.records.find((record) => record.msg.toString().startsWith('closing'))).toMatchObject({ running: 1 });
+    expect(worker.records.find((record) => String(record.msg).startsWith('closing'))).toMatchObject({ running: 1 });
   });
 });
 
