@@ -101,6 +101,15 @@ describe('running handlers', () => {
     expect((await worker.exited).code).toBe(0);
   });
 
+  it('runs a TypeScript module through the bin launcher, on plain Node', async () => {
+    const worker = cli.start(['worker', TS_HANDLERS], { viaBin: true });
+    await started(worker);
+    const task = await scope().queue<{ n: number }, number>('double').enqueue({ n: 8 });
+    await expect(task.result({ timeoutMs: 10_000 })).resolves.toBe(16);
+    worker.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+
   it.each([
     ['SIGINT', 130],
     ['SIGTERM', 143],

@@ -8,7 +8,15 @@ import pretty from 'pino-pretty';
 
 export function createLogger(level = process.env.ERRAND_LOG_LEVEL || 'info'): Logger {
   if (process.stdout.isTTY) {
-    return pino({ level }, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
+    const stream = pretty({
+      colorize: true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      messageFormat: '{if queue}{queue} {end}{if task}task {task} {end}{msg}',
+      ignore: 'pid,hostname,queue,task',
+      sync: true,
+    });
+    return pino({ level }, stream);
   }
   return pino({ level }, pino.destination({ dest: 1, sync: true }));
 }

@@ -12,6 +12,7 @@ import { afterEach } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = 'src/cli/main.ts';
+const BIN = 'bin/errand.js';
 
 export interface CliResult {
   code: number | null;
@@ -24,6 +25,8 @@ export interface CliOptions {
   /** Written to stdin, which is then closed (stdin is always closed, empty by default). */
   input?: string;
   env?: Record<string, string | undefined>;
+  /** Run through the `bin/errand.js` launcher (plain Node; the build if there is one). */
+  viaBin?: boolean;
 }
 
 export class CliProcess {
@@ -34,8 +37,9 @@ export class CliProcess {
   private readonly checks = new Set<() => void>();
   private result: CliResult | undefined;
 
-  constructor(args: readonly string[], env: Record<string, string | undefined>, input = '') {
-    this.child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  constructor(args: readonly string[], env: Record<string, string | undefined>, { input = '', viaBin = false }: CliOptions = {}) {
+    const entry = viaBin ? [BIN] : ['--import', 'tsx', MAIN];
+    this.child = spawn(process.execPath, [...entry, ...args], {
       cwd: ROOT,
       env: Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined)),
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -122,7 +126,7 @@ export function useCli(target: () => { url: string; prefix: string } = () => ({ 
   });
   const start = (args: readonly string[], options: CliOptions = {}) => {
     const env = { ...process.env, REDIS_URL: target().url, ERRAND_PREFIX: target().prefix, ERRAND_LOG_LEVEL: undefined, ...options.env };
-    const cli = new CliProcess(args, env, options.input);
+    const cli = new CliProcess(args, env, options);
     running.add(cli);
     return cli;
   };
