@@ -91,6 +91,13 @@ describe('usage errors exit 2 with one line', () => {
     expect(oneLine(result)).toBe('errand: invalid queue name "no spaces": use 1-128 characters from A-Z a-z 0-9 . _ -');
   });
 
+  it('rejects a key prefix that keys cannot hold, naming where it came from', async () => {
+    const [flag, env] = await Promise.all([cli.run(['stats', '--prefix', 'a b']), cli.run(['stats'], { env: { ERRAND_PREFIX: 'x:y' } })]);
+    expect([flag.code, env.code]).toEqual([2, 2]);
+    expect(oneLine(flag)).toBe('errand: invalid --prefix "a b": use 1-64 characters from A-Z a-z 0-9 . _ -');
+    expect(oneLine(env)).toBe('errand: invalid ERRAND_PREFIX "x:y": use 1-64 characters from A-Z a-z 0-9 . _ -');
+  });
+
   it('writes the error as JSON with --json', async () => {
     const result = await cli.run(['--json', 'stats', '--interval', '-1']);
     expect(result.code).toBe(2);

@@ -64,7 +64,7 @@ describe('running handlers', () => {
     expect(totals.completed + counts.waiting).toBe(10_000);
     const [last] = await queue.list('completed', { limit: 1 });
     expect(last!.result).toBe(last!.payload.n * 2);
-  });
+  }, 90_000); // three processes and 10,000 tasks on a shared two-core machine: a generous ceiling, not a margin
 
   it('loads a JavaScript module and logs failures with their error', async () => {
     const worker = cli.start(['worker', JS_HANDLERS]);
@@ -108,6 +108,16 @@ describe('running handlers', () => {
     await expect(task.result({ timeoutMs: 10_000 })).resolves.toBe(16);
     worker.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
+  });
+
+  it('exits after closing even when the handlers module keeps a handle open', async () => {
+    const file = join(dir, 'pool.mjs');
+    writeFileSync(file, 'const pool = setInterval(() => {}, 60_000); // like a database pool\nexport default { pooled: async () => "ok" };\n');
+    const worker = cli.start(['worker', file]);
+    await started(worker);
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toMatchObject({ code: 0, signal: null });
+    expect(worker.records.at(-1)).toMatchObject({ msg: 'closed' });
   });
 
   it.each([

@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { Admin } from '../admin/admin.js';
+import { resolveQueueOptions } from '../config.js';
+import { ValidationError } from '../index.js';
 import { CliConnection, resolveRedisUrl } from './connection.js';
 
 export interface GlobalOptions {
@@ -23,14 +25,19 @@ export class CliContext {
     const opts = this.program.opts<Partial<GlobalOptions>>();
     return {
       redis: opts.redis,
-      prefix: opts.prefix || process.env.ERRAND_PREFIX || undefined,
+      prefix: checkPrefix(opts.prefix ? '--prefix' : 'ERRAND_PREFIX', opts.prefix || process.env.ERRAND_PREFIX || undefined),
       json: opts.json === true,
       debug: opts.debug === true,
     };
   }
 
+  /** `--json`; read on its own, so an error in another flag can still be printed as JSON. */
   get json(): boolean {
-    return this.options.json;
+    return this.program.opts<Partial<GlobalOptions>>().json === true;
+  }
+
+  get debug(): boolean {
+    return this.program.opts<Partial<GlobalOptions>>().debug === true;
   }
 
   /** The checked Redis URL (for workers, which open their own patient connections). */
@@ -63,4 +70,15 @@ export class CliContext {
     await admin?.close();
     await connection?.close();
   }
+}
+
+/** The prefix, checked by the engine's own rule, with a message naming where it came from. */
+function checkPrefix(source: string, prefix: string | undefined): string | undefined {
+  if (prefix === undefined) return undefined;
+  try {
+    resolveQueueOptions({ prefix });
+  } catch {
+    throw new ValidationError(`invalid ${source} ${JSON.stringify(prefix)}: use 1-64 characters from A-Z a-z 0-9 . _ -`);
+  }
+  return prefix;
 }

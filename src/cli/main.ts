@@ -16,7 +16,7 @@ import { ErrandError, RedisUnavailableError, ValidationError } from '../index.js
 import { commands } from './commands/index.js';
 import { CliContext } from './context.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** Commander's codes for output that is not an error. */
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -27,7 +27,7 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(): { program: Command; cli: CliContext; usage: UsageNote } {
+function buildProgram(): { program: Command; cli: CliContext; usage: UsageNote } {
   const program = new Command('errand');
   const cli = new CliContext(program);
   const usage: UsageNote = {};
@@ -61,7 +61,7 @@ interface UsageNote {
   command?: string;
 }
 
-export async function run(argv: readonly string[]): Promise<number> {
+async function run(argv: readonly string[]): Promise<number> {
   const { program, cli, usage } = buildProgram();
   let code: number = EXIT.ok;
   try {
@@ -73,14 +73,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     await cli.close();
   } catch (error) {
     // Closing only quits connections; a failure there does not change what the command did.
-    if (cli.options.debug) process.stderr.write(`errand: while closing: ${String(error)}\n`);
+    if (cli.debug) process.stderr.write(`errand: while closing: ${String(error)}\n`);
   }
   return code;
 }
 
 /** Prints one error (and its stack with --debug); returns the exit code. */
 function report(error: unknown, cli: CliContext, usage: UsageNote): number {
-  const { json, debug } = safeOptions(cli);
+  const { json, debug } = cli;
   let exitCode: number;
   let code: string;
   let message: string;
@@ -119,14 +119,6 @@ function report(error: unknown, cli: CliContext, usage: UsageNote): number {
 function isConnectionFailure(error: unknown, cli: CliContext): boolean {
   if (error instanceof RedisUnavailableError) return true;
   return !(error instanceof ErrandError) && cli.describeRedisFailure() !== undefined;
-}
-
-function safeOptions(cli: CliContext): { json: boolean; debug: boolean } {
-  try {
-    return cli.options;
-  } catch {
-    return { json: false, debug: false };
-  }
 }
 
 function stackWithCauses(error: Error): string {

@@ -20,6 +20,8 @@ interface WorkerCommandOptions {
   closeTimeout: number;
 }
 
+/** How long the process may linger after the workers closed before it exits anyway. */
+const LINGER_MS = 2_000;
 const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export const registerWorker: RegisterCommand = (program, cli) => {
@@ -39,7 +41,11 @@ export const registerWorker: RegisterCommand = (program, cli) => {
       }
       const handlers = await loadHandlers(modulePath);
       await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
+      await cli.close(); // the workers open their own patient connections
       await runWorkers(cli, handlers, options, createLogger(level));
+      // The handlers module may hold handles of its own (a database pool, a timer) that
+      // keep Node running after the workers are done: give them a moment, then exit.
+      setTimeout(() => process.exit(), LINGER_MS).unref();
     });
 };
 
