@@ -85,7 +85,7 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
   if (hash[F.result] !== undefined) info.result = optionalJson<R>(hash[F.result]);
   const error = optionalJson<TaskErrorInfo>(hash[F.error]);
   if (error) info.error = error;
-  if (hash[F.worker] !== undefined) info.worker = hash[F.worker];
+  if (hash[F.worker]) info.worker = hash[F.worker]; // blanked once the task finished
   if (hash[F.dedupeKey] !== undefined) info.dedupeKey = hash[F.dedupeKey];
   const backoff = optionalJson<BackoffOptions>(hash[F.backoff]);
   if (backoff) info.backoff = backoff;

@@ -56,6 +56,7 @@ end
 
 local out = { 0, 0 }
 local claimed = {}
+local leases = {}
 local deadline = now + lease_ms
 local now_text = int(now)
 while wanted > 0 do
@@ -74,7 +75,8 @@ while wanted > 0 do
     local attempt = (tonumber(v[1]) or 0) + 1
     local token = (tonumber(v[2]) or 0) + 1
     redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.lease, token, F.startedAt, now_text, F.worker, worker)
-    redis.call('ZADD', KEYS[4], deadline, id)
+    leases[#leases + 1] = deadline
+    leases[#leases + 1] = id
     out[#out + 1] = id
     out[#out + 1] = token
     out[#out + 1] = attempt
@@ -89,11 +91,17 @@ while wanted > 0 do
 end
 
 if #claimed > 0 then
+  call_many('ZADD', KEYS[4], leases, 2)
   publish(base, 'active', claimed)
   -- More work is left: pass the marker on so another idle worker wakes for it.
   if redis.call('ZCARD', KEYS[2]) > 0 then
     wake(base)
   end
 end
-out[1] = due_in()
+-- A worker that got all it asked for will not block, so it needs no due time.
+if wanted > 0 then
+  out[1] = due_in()
+else
+  out[1] = -1
+end
 return out
