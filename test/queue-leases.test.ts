@@ -109,6 +109,7 @@ describe('graceful close', () => {
     });
     const task = await queue.enqueue('x');
     await started.promise;
+    const firstStart = (await queue.getTask(task.id))!.startedAt!;
     await worker.close({ timeoutMs: 50 });
     expect(reasons).toEqual(['ClosedError']);
     const info = await queue.getTask(task.id);
@@ -116,6 +117,8 @@ describe('graceful close', () => {
     expect(info?.worker).toBeUndefined();
     const other = s.worker('deadline', async () => 'second worker');
     await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe('second worker');
+    // The start time is the fencing token: each claim's is later than the one before.
+    expect((await queue.getTask(task.id))!.startedAt!).toBeGreaterThan(firstStart);
     await other.close();
   });
 });

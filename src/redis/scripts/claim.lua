@@ -58,7 +58,6 @@ local out = { 0, 0 }
 local claimed = {}
 local leases = {}
 local deadline = now + lease_ms
-local now_text = int(now)
 while wanted > 0 do
   local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not level then
@@ -71,16 +70,23 @@ while wanted > 0 do
   end
   for _, id in ipairs(ids or {}) do
     local tkey = task_key(base, id)
-    local v = redis.call('HMGET', tkey, F.attempt, F.lease, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
+    local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
     local attempt = (tonumber(v[1]) or 0) + 1
-    local token = (tonumber(v[2]) or 0) + 1
-    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.lease, token, F.startedAt, now_text, F.worker, worker)
+    -- The start time is the lease's fencing token: strictly increasing per task, even for
+    -- two claims within one millisecond (the later one is dated a millisecond on).
+    local started = now
+    local previous = tonumber(v[2])
+    if previous and previous >= started then
+      started = previous + 1
+    end
+    local token = int(started)
+    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.startedAt, token, F.worker, worker)
     leases[#leases + 1] = deadline
     leases[#leases + 1] = id
     out[#out + 1] = id
     out[#out + 1] = token
     out[#out + 1] = attempt
-    out[#out + 1] = v[3]
+    out[#out + 1] = v[3] or DEFAULT_ATTEMPTS
     out[#out + 1] = v[4]
     out[#out + 1] = v[5] or ''
     out[#out + 1] = v[6] or ''

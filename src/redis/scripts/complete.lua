@@ -24,7 +24,7 @@ local out, done = {}, {}
 for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.lease, F.dedupeKey)
+  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey)
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 1
   else

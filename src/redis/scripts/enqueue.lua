@@ -62,7 +62,11 @@ for i = 0, count - 1 do
       due = now + tonumber(delay_ms)
     end
     -- Optional fields are written only when set: every retained task carries its hash.
-    local fields = { F.payload, payload, F.maxAttempts, max_attempts, F.createdAt, int(now) }
+    local fields = { F.payload, payload, F.createdAt, int(now) }
+    if tonumber(max_attempts) ~= DEFAULT_ATTEMPTS then
+      fields[#fields + 1] = F.maxAttempts
+      fields[#fields + 1] = max_attempts
+    end
     if priority ~= '0' then
       fields[#fields + 1] = F.priority
       fields[#fields + 1] = priority

@@ -149,7 +149,7 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
     local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey)
     if v[1] then
       record_attempt_error(tkey, v[1], v[3], now, LEASE_EXPIRED)
-      if tonumber(v[1]) >= tonumber(v[2]) then
+      if tonumber(v[1]) >= (tonumber(v[2]) or DEFAULT_ATTEMPTS) then
         dead_letter(base, id, tkey, now, v[5])
         failed[#failed + 1] = id
       else
