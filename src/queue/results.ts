@@ -90,22 +90,27 @@ export class ResultWaiter {
 
   private subscribe(): Promise<unknown> {
     if (!this.subscribed) {
-      const subscriber = this.openSubscriber();
-      this.subscriber = subscriber;
-      // Connection errors are retried by ioredis; pending waiters are re-checked on 'ready'.
-      subscriber.on('error', () => {});
-      subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
-      let first = true;
-      subscriber.on('ready', () => {
-        if (first) return void (first = false);
-        void this.check([...this.waiters.keys()]).catch(() => {});
-      });
+      // A failed subscribe (Redis down) is retried on the same connection, never a new one.
+      const subscriber = (this.subscriber ??= this.openConnection());
       this.subscribed = subscriber.subscribe(this.keys.events).catch((error: unknown) => {
         this.subscribed = undefined;
         throw error;
       });
     }
     return this.subscribed;
+  }
+
+  private openConnection(): RedisClient {
+    const subscriber = this.openSubscriber();
+    // Connection errors are retried by ioredis; pending waiters are re-checked on 'ready'.
+    subscriber.on('error', () => {});
+    subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
+    let first = true;
+    subscriber.on('ready', () => {
+      if (first) return void (first = false);
+      void this.check([...this.waiters.keys()]).catch(() => {});
+    });
+    return subscriber;
   }
 
   private onEvent(message: string): void {
