@@ -12,7 +12,7 @@ import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
-import { queuesKey } from '../redis/keys.js';
+import { queuesKey, TASK_FIELDS as F } from '../redis/keys.js';
 
 export interface AdminOptions {
   connection?: ConnectionOption;
@@ -34,6 +34,14 @@ export interface QueueTotals {
   enqueued: number;
   completed: number;
   failed: number;
+}
+
+/** When a task was created, became due, last started and finished (epoch ms, Redis clock). */
+export interface TaskTimes {
+  createdAt: number;
+  runAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
 }
 
 export class Admin {
@@ -73,6 +81,23 @@ export class Admin {
     const meta = this.queue(name).keys.meta;
     const [enqueued, completed, failed] = await this.call(this.client().hmget(meta, 'enqueued', 'completed', 'failed'));
     return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+  }
+
+  /** The timestamps of some tasks in one round trip (null for tasks that are gone). */
+  async taskTimes(name: string, ids: readonly string[]): Promise<(TaskTimes | null)[]> {
+    const keys = this.queue(name).keys;
+    const pipeline = this.client().pipeline();
+    for (const id of ids) pipeline.hmget(keys.task(id), F.createdAt, F.runAt, F.startedAt, F.finishedAt);
+    const replies = (await this.call(pipeline.exec())) ?? [];
+    return replies.map(([error, value]) => {
+      const [createdAt, runAt, startedAt, finishedAt] = (error ? [] : value) as (string | null)[];
+      if (!createdAt) return null;
+      const times: TaskTimes = { createdAt: Number(createdAt) };
+      if (runAt) times.runAt = Number(runAt);
+      if (startedAt) times.startedAt = Number(startedAt);
+      if (finishedAt) times.finishedAt = Number(finishedAt);
+      return times;
+    });
   }
 
   /** Resolves when Redis answers a PING; rejects with RedisUnavailableError otherwise. */
