@@ -5,12 +5,12 @@
  * `startGateway`). Closing the gateway ends its event streams, then its Redis connections.
  */
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Admin } from '../admin/admin.js';
 import { assertSafeListen, installAuth } from './auth.js';
 import type { GatewayContext, RoutePlugin } from './context.js';
 import { demoRoutes } from './demo.js';
-import { installErrorHandlers } from './errors.js';
+import { errorBody, installErrorHandlers, toErrandError } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
@@ -53,6 +53,13 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
     // Event streams stay open until closed by us (preClose); other idle sockets close at once.
     forceCloseConnections: 'idle',
+    // Names and ids are checked by the route schemas (at most 128 characters), which say why.
+    routerOptions: { maxParamLength: 1024 },
+    // Malformed URLs are answered by the router before any hook: give them our error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const mapped = toErrandError(error, options.bodyLimitBytes);
+      void (reply as FastifyReply).status(mapped.httpStatus).send(errorBody(mapped));
+    },
     // Errors are logged by the error handler; a line per request would drown the demo's output.
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
@@ -62,6 +69,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   const ctx: GatewayContext = { admin, options, metrics, closing: closing.signal };
 
   useZod(app);
+  app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
   installErrorHandlers(app, options.bodyLimitBytes);
   installAuth(app, options.token);
   app.addHook('onResponse', async (request, reply) => {

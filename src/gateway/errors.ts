@@ -36,6 +36,8 @@ export function toErrandError(error: unknown, bodyLimitBytes: number, contentTyp
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ValidationError(`${fastifyError.message}: names and ids have at most 128 characters`);
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_INVALID_URL':
       return new ValidationError(`${fastifyError.message}: send a valid JSON body with "Content-Type: application/json"`);

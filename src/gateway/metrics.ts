@@ -98,8 +98,11 @@ export class GatewayMetrics {
 
   constructor(private readonly admin: Admin) {}
 
-  /** Starts listening to a queue's completions (once), and retries its subscription if it failed. */
-  observe(queue: string): void {
+  /**
+   * Starts listening to a queue's completions (once); resolves when the subscription is
+   * active, or failed (Redis down: the next scrape tries again on the same subscription).
+   */
+  async observe(queue: string): Promise<void> {
     const events = this.admin.queue(queue).events;
     if (!this.observed.has(queue)) {
       this.observed.add(queue);
@@ -107,8 +110,7 @@ export class GatewayMetrics {
         if (state === 'completed' || state === 'failed') void this.record(queue, state, ids).catch(() => {});
       });
     }
-    // Redis down: the next scrape tries again on the same subscription.
-    void events.ready().catch(() => {});
+    await events.ready().catch(() => {});
   }
 
   private async record(queue: string, outcome: string, ids: readonly string[]): Promise<void> {
@@ -147,7 +149,7 @@ export class GatewayMetrics {
         lines.push(`errand_tasks_${kind}_total${formatLabels({ queue: queue.name })} ${totals[index]![kind]}`);
       });
     }
-    for (const queue of overview) this.observe(queue.name);
+    await Promise.all(overview.map((queue) => this.observe(queue.name)));
     for (const metric of [this.taskLatency, this.taskWait, this.taskRun, this.httpRequests, this.httpDuration]) {
       lines.push(...metric.render());
     }

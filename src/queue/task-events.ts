@@ -12,7 +12,8 @@
  * the task's states that always ends with the final one. After a reconnect every watcher
  * reads again, since announcements published while the connection was down are lost.
  */
-import { ClosedError, TaskNotFoundError } from '../errors.js';
+import { ReplyError } from 'ioredis';
+import { ClosedError, RedisUnavailableError, TaskNotFoundError } from '../errors.js';
 import { quit } from '../redis/connection.js';
 import { FINAL_STATES, type TaskState } from '../redis/keys.js';
 import type { RedisClient } from '../redis/scripts.js';
@@ -125,7 +126,8 @@ export class TaskEvents<P = unknown, R = unknown> {
       const subscriber = (this.subscriber ??= this.openConnection());
       this.subscribed = subscriber.subscribe(this.channel).catch((error: unknown) => {
         this.subscribed = undefined;
-        throw error;
+        if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+        throw new RedisUnavailableError(error.message, { cause: error });
       });
     }
     return this.subscribed;
