@@ -61,7 +61,7 @@ describe('/openapi.json', () => {
     const body = enqueue.requestBody.content['application/json'].schema;
     expect(body).toMatchObject({ type: 'object', required: ['payload'], additionalProperties: false });
     expect(body.properties.priority).toMatchObject({ type: 'integer', minimum: -1_000_000, maximum: 1_000_000 });
-    expect(Object.keys(enqueue.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '429', '503']);
+    expect(Object.keys(enqueue.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '503']);
     expect(doc.paths['/v1/queues/{queue}/tasks/{id}/events']!.get!.responses['200'].content).toHaveProperty(['text/event-stream']);
     expect(doc.components.schemas).toHaveProperty('Task');
     // With a token, everything but the health probes asks for it.

@@ -37,7 +37,6 @@ const STATUS_TEXT: Record<string, string> = {
   404: 'No such task or route (TASK_NOT_FOUND, NOT_FOUND)',
   409: 'The task is not in a state that allows this (INVALID_STATE)',
   413: 'Body or payload over the limit (PAYLOAD_TOO_LARGE)',
-  429: 'The queue is full (QUEUE_FULL)',
   503: 'Redis is unavailable (REDIS_UNAVAILABLE)',
 };
 

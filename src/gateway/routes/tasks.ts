@@ -98,7 +98,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
         params: queueParams,
         querystring: waitQuery,
         body: newTaskSchema,
-        response: { 201: enqueuedSchema, 200: enqueuedSchema, ...errors, 413: errorSchema, 429: errorSchema },
+        response: { 201: enqueuedSchema, 200: enqueuedSchema, ...errors, 413: errorSchema },
       },
     },
     async (request, reply) => {
@@ -127,7 +127,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
         tags,
         params: queueParams,
         body: batchSchema,
-        response: { 201: z.object({ tasks: z.array(z.object({ id: z.string(), created: z.boolean() })) }), ...errors, 413: errorSchema, 429: errorSchema },
+        response: { 201: z.object({ tasks: z.array(z.object({ id: z.string(), created: z.boolean() })) }), ...errors, 413: errorSchema },
       },
     },
     async (request, reply) => {
