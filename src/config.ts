@@ -40,14 +40,14 @@ export function validateTaskId(id: unknown): string {
  */
 export type ConnectionOption = string | Redis | Cluster | Record<string, unknown>;
 
-const connectionSchema = z.union([
+export const connectionSchema = z.union([
   z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'a Redis URL starts with redis://, rediss:// or redis+cluster://'),
   z.instanceof(Redis),
   z.instanceof(Cluster),
   z.looseObject({}),
 ]);
 
-const prefixSchema = z
+export const prefixSchema = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a prefix uses 1-64 characters from A-Z a-z 0-9 . _ -');
 
@@ -75,7 +75,8 @@ const backoffSchema = z
 
 export type BackoffOptions = z.input<typeof backoffSchema>;
 
-const taskOptionsShape = {
+/** The fields of task options, shared with the gateway's request schemas. */
+export const taskOptionsShape = {
   /** Start no earlier than this many ms from now (Redis server clock). */
   delayMs: z.number().int().min(0).max(2 ** 40).optional(),
   /** Start no earlier than this time (a Date or epoch ms). */

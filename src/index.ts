@@ -7,6 +7,8 @@ export type { EnqueueItem, ResultOptions, TaskCounts, WorkerInfo } from './queue
 export { Worker } from './queue/worker.js';
 export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
+export { TaskEvents } from './queue/task-events.js';
+export type { StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './redis/keys.js';
 export type { BackoffOptions, ConnectionOption, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {
@@ -14,16 +16,20 @@ export {
   ErrandError,
   errorCodes,
   HandlerTimeoutError,
+  InternalError,
   InvalidStateError,
   LeaseLostError,
   PayloadTooLargeError,
   QueueFullError,
   RedisUnavailableError,
   RetryAfterError,
+  RouteNotFoundError,
   TaskCancelledError,
   TaskFailedError,
   TaskNotFoundError,
+  UnauthorizedError,
   UnrecoverableError,
+  UnsupportedMediaTypeError,
   ValidationError,
   WaitTimeoutError,
 } from './errors.js';

@@ -19,6 +19,7 @@ import {
 } from '../config.js';
 import {
   ClosedError,
+  ErrandError,
   InvalidStateError,
   QueueFullError,
   RedisUnavailableError,
@@ -32,6 +33,7 @@ import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
 import { ResultWaiter } from './results.js';
+import { TaskEvents, type WatchOptions } from './task-events.js';
 import { decodeTask, type TaskInfo } from './task.js';
 
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
@@ -95,6 +97,7 @@ export class Queue<P = unknown, R = unknown> {
   readonly keys: QueueKeys;
   private readonly connection: OwnedClient;
   private readonly results: ResultWaiter;
+  private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   private closed = false;
 
@@ -107,9 +110,7 @@ export class Queue<P = unknown, R = unknown> {
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
     defineScripts(this.connection.client);
-    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () =>
-      subscribers.acquire(this.options.connection),
-    );
+    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
   }
 
   /** The command client (shared with the admin layer). */
@@ -192,7 +193,28 @@ export class Queue<P = unknown, R = unknown> {
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
-    return this.results.wait(id, timeoutMs) as Promise<R>;
+    return this.call(this.results.wait(id, timeoutMs)) as Promise<R>;
+  }
+
+  /** State changes of this queue's tasks, from one subscription opened on first use. */
+  get events(): TaskEvents<P, R> {
+    this.assertOpen();
+    this.taskEvents ??= new TaskEvents<P, R>(
+      this.name,
+      this.keys.events,
+      () => subscribers.acquire(this.options.connection),
+      (id) => this.getTask(id),
+    );
+    return this.taskEvents;
+  }
+
+  /**
+   * The task each time it is seen in a new state, starting with its current one, until it
+   * is final or removed (see task-events.ts). Throws TaskNotFoundError if it does not exist.
+   */
+  watchTask(id: string, options?: WatchOptions): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
+    validateTaskId(id);
+    return this.events.watch(id, options);
   }
 
   /** One consistent snapshot of the queue's sizes. */
@@ -291,7 +313,7 @@ export class Queue<P = unknown, R = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.results.close();
+    await Promise.all([this.results.close(), this.taskEvents?.close()]);
     await closeClient(this.connection);
   }
 
@@ -389,7 +411,7 @@ export class Queue<P = unknown, R = unknown> {
     try {
       return await promise;
     } catch (error) {
-      if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+      if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
       throw new RedisUnavailableError(error.message, { cause: error });
     }
   }

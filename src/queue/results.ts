@@ -1,16 +1,16 @@
 /**
  * Awaits task results without polling Redis per waiter.
  *
- * One subscription per queue (opened on the first wait) listens to the queue's events
- * channel, on a pub/sub connection shared by the whole process (redis/subscriber.ts);
- * scripts publish the ids of every batch that reaches a final state. A
+ * It listens to the queue's task events (task-events.ts: one subscription per queue, on a
+ * pub/sub connection shared by the whole process), where scripts announce the ids of every
+ * batch that reaches a final state. A
  * waiter first registers, then reads the task once (it may already be finished), then
  * waits for its id to be announced. After a reconnect, every pending waiter reads its task
  * again, since announcements published while the connection was down are not replayed.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
-import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
+import type { TaskEvents } from './task-events.js';
 import {
   ClosedError,
   TaskCancelledError,
@@ -28,8 +28,7 @@ interface Waiter {
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
 
 export class ResultWaiter {
-  private subscriber: SharedSubscriber | undefined;
-  private subscription: Subscription | undefined;
+  private listening = false;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed = false;
 
@@ -37,7 +36,7 @@ export class ResultWaiter {
     private readonly queue: string,
     private readonly keys: QueueKeys,
     private readonly client: RedisClient,
-    private readonly acquireSubscriber: () => SharedSubscriber,
+    private readonly events: () => TaskEvents,
   ) {}
 
   /** Resolves with the task's result; rejects with a typed error if it did not complete. */
@@ -68,8 +67,6 @@ export class ResultWaiter {
     for (const [id, set] of this.waiters) {
       for (const waiter of set) this.settle(id, waiter, undefined, new ClosedError('queue'));
     }
-    await this.subscription?.close();
-    await this.subscriber?.release();
   }
 
   private add(id: string, waiter: Waiter): void {
@@ -91,29 +88,18 @@ export class ResultWaiter {
   }
 
   private async subscribe(): Promise<void> {
-    if (!this.subscription) {
-      this.subscriber ??= this.acquireSubscriber();
-      this.subscription = this.subscriber.subscribe(
-        this.keys.events,
-        (message) => this.onEvent(message),
-        () => void this.check([...this.waiters.keys()]).catch(() => {}),
-      );
+    const events = this.events();
+    if (!this.listening) {
+      this.listening = true;
+      events.onChange((state, ids) => this.onEvent(state, ids));
+      events.onReconnect(() => void this.check([...this.waiters.keys()]).catch(() => {}));
     }
-    try {
-      await this.subscription.ready;
-    } catch (error) {
-      this.subscription = undefined; // subscribe again with the next wait
-      throw error;
-    }
+    await events.ready();
   }
 
-  private onEvent(message: string): void {
-    const bar = message.indexOf('|');
-    if (!FINAL_EVENTS.has(message.slice(0, bar))) return;
-    const ids = message
-      .slice(bar + 1)
-      .split(',')
-      .filter((id) => this.waiters.has(id));
+  private onEvent(state: string, announced: readonly string[]): void {
+    if (!FINAL_EVENTS.has(state)) return;
+    const ids = announced.filter((id) => this.waiters.has(id));
     if (ids.length) void this.check(ids).catch(() => {});
   }
 

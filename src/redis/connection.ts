@@ -8,7 +8,8 @@
  *   subscriber connections are duplicated from it, since they cannot share a socket.
  *
  * Workers' clients wait through outages (`maxRetriesPerRequest: null`), so a Redis restart
- * pauses them instead of failing their commands.
+ * pauses them instead of failing their commands. Request-serving faces (the gateway) ask
+ * for the opposite, `failFastMs`: a request must get its 503 at once, not hang.
  */
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
@@ -23,11 +24,19 @@ export interface OwnedClient {
 export interface ClientRole {
   /** Keep commands queued through reconnects, without a retry limit (workers, blocking). */
   patient?: boolean;
+  /**
+   * Fail commands while disconnected (at the next failed reconnect, retried at least every
+   * 500 ms) and any command unanswered after this many ms.
+   */
+  failFastMs?: number;
 }
 
 const CLUSTER_SCHEME = 'redis+cluster://';
 
 function patientOptions(role: ClientRole): RedisOptions {
+  if (role.failFastMs !== undefined && !role.patient) {
+    return { commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
+  }
   return role.patient ? { maxRetriesPerRequest: null } : {};
 }
 
