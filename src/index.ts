@@ -3,7 +3,7 @@
  * internal and may change.
  */
 export { Queue, Task } from './queue/queue.js';
-export type { EnqueueItem, ResultOptions, TaskCounts, WorkerInfo } from './queue/queue.js';
+export type { EnqueueItem, ResultOptions, TaskCounts, ThroughputPoint, WorkerInfo } from './queue/queue.js';
 export { Worker } from './queue/worker.js';
 export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';

@@ -232,3 +232,25 @@ describe('result subscriptions', () => {
     expect(await subscriberConnections()).toBe(0);
   });
 });
+
+describe('throughput history', () => {
+  it('counts finished tasks per minute, in Redis', async () => {
+    const s = scope();
+    const queue = s.queue<number>('rates');
+    s.worker<number>('rates', async (task) => {
+      if (task.payload === 0) throw new Error('no');
+      return task.payload;
+    });
+    const tasks = await queue.enqueueMany([0, 1, 2, 3].map((n) => ({ payload: n, attempts: 1 })));
+    await Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 }).catch(() => {})));
+    const points = await queue.throughput({ minutes: 5 });
+    expect(points).toHaveLength(5);
+    expect(points[4]!.minute - points[0]!.minute).toBe(4);
+    const sum = (list: typeof points) =>
+      list.reduce((acc, p) => ({ completed: acc.completed + p.completed, failed: acc.failed + p.failed }), { completed: 0, failed: 0 });
+    expect(sum(points)).toEqual({ completed: 3, failed: 1 });
+    // A second Queue object (a restarted dashboard) reads the same history.
+    expect(sum(await s.queue('rates').throughput({ minutes: 5 }))).toEqual({ completed: 3, failed: 1 });
+    await expect(queue.throughput({ minutes: 0 })).rejects.toThrow(/minutes/);
+  });
+});

@@ -91,6 +91,13 @@ export interface WorkerInfo {
   heartbeatAt: number;
 }
 
+/** Tasks that finished in one minute (`minute` = epoch ms / 60,000, floored). */
+export interface ThroughputPoint {
+  minute: number;
+  completed: number;
+  failed: number;
+}
+
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
   readonly options: ResolvedQueueOptions;
@@ -292,6 +299,32 @@ export class Queue<P = unknown, R = unknown> {
       }
     }
     return retried;
+  }
+
+  /**
+   * Tasks finished per minute over the last `minutes` (default 60, at most 1,440), oldest
+   * first, from counters the scripts keep in Redis: the history survives restarts of
+   * everything but Redis. Minutes are epoch minutes on the Redis server's clock.
+   */
+  async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
+    this.assertOpen();
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      throw new ValidationError(`minutes must be a whole number from 1 to 1440, got ${JSON.stringify(minutes)}`);
+    }
+    const time = await this.call(this.client.time());
+    const nowMinute = Math.floor((Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)) / 60_000);
+    const first = nowMinute - minutes + 1;
+    const hours: number[] = [];
+    for (let hour = Math.floor(first / 60); hour <= Math.floor(nowMinute / 60); hour++) hours.push(hour);
+    const pipeline = this.client.pipeline();
+    for (const hour of hours) pipeline.hgetall(this.keys.stats(hour));
+    const replies = (await this.call(pipeline.exec())) ?? [];
+    const counts = new Map<string, number>();
+    for (const [, hash] of replies) for (const [field, n] of Object.entries((hash ?? {}) as Record<string, string>)) counts.set(field, Number(n));
+    return Array.from({ length: minutes }, (_, i) => {
+      const minute = first + i;
+      return { minute, completed: counts.get(`${minute}:completed`) ?? 0, failed: counts.get(`${minute}:failed`) ?? 0 };
+    });
   }
 
   /** Workers that sent a heartbeat within their lease time; stale records are dropped. */

@@ -44,6 +44,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   cancelled: 'list',
   'dedupe:<key>': 'string',
   meta: 'hash',
+  'stats:<hour>': 'hash',
   wake: 'zset',
   workers: 'hash',
   events: 'channel',
@@ -98,6 +99,10 @@ export class QueueKeys {
   }
   get wake(): string {
     return `${this.base}wake`;
+  }
+  /** Per-minute finished counts of one hour (`hour` = epoch ms / 3,600,000, floored). */
+  stats(hour: number): string {
+    return `${this.base}stats:${hour}`;
   }
   get workers(): string {
     return `${this.base}workers`;

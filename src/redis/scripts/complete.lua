@@ -45,7 +45,7 @@ end
 
 if #done > 0 then
   call_many('ZREM', KEYS[2], done)
-  redis.call('HINCRBY', KEYS[1], 'completed', #done)
+  count_finished(base, 'completed', #done, now)
   if keep_count > 0 then
     call_many('LPUSH', KEYS[3], done)
     trim(base, 'completed', keep_count, tonumber(ARGV[3]), now)

@@ -49,7 +49,7 @@ if #retrying > 0 then
   publish(base, 'delayed', retrying)
 end
 if #failed > 0 then
-  redis.call('HINCRBY', KEYS[1], 'failed', #failed)
+  count_finished(base, 'failed', #failed, now)
   trim(base, 'failed', tonumber(ARGV[2]), tonumber(ARGV[3]), now)
   publish(base, 'failed', failed)
 end

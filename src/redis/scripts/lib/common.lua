@@ -71,6 +71,17 @@ local function wake(base)
   redis.call('ZADD', base .. 'wake', 0, 'w')
 end
 
+-- Counts finished tasks in the queue's lifetime totals (meta) and in per-minute buckets for
+-- throughput charts: one hash per hour, `stats:<epoch hour>`, fields `<epoch minute>:<kind>`,
+-- expiring a day after its hour. Two calls per batch, none per task.
+local function count_finished(base, kind, n, now)
+  redis.call('HINCRBY', base .. 'meta', kind, n)
+  local minute = math.floor(now / 60000)
+  local key = base .. 'stats:' .. int(math.floor(minute / 60))
+  redis.call('HINCRBY', key, int(minute) .. ':' .. kind, n)
+  redis.call('PEXPIRE', key, 25 * 3600000)
+end
+
 -- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ',').
 local function publish(base, state, ids)
   if #ids > 0 then
@@ -165,7 +176,7 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
     publish(base, 'waiting', requeued)
   end
   if #failed > 0 then
-    redis.call('HINCRBY', base .. 'meta', 'failed', #failed)
+    count_finished(base, 'failed', #failed, now)
     trim(base, 'failed', failed_keep_count, failed_max_age_ms, now)
     publish(base, 'failed', failed)
   end
