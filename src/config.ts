@@ -98,7 +98,8 @@ const taskOptionsShape = {
 const taskOptionsSchema = z.object(taskOptionsShape).strict();
 export type TaskOptions = z.input<typeof taskOptionsSchema>;
 
-const defaultTaskOptionsSchema = z
+/** Task options a queue (or a bridge) applies to every task it creates. */
+export const defaultTaskOptionsSchema = z
   .object({
     attempts: taskOptionsShape.attempts,
     backoff: taskOptionsShape.backoff,

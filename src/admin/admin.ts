@@ -11,6 +11,7 @@ import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { queuesKey } from '../redis/keys.js';
+import { TopicAdmin } from './topics.js';
 
 export interface AdminOptions {
   connection?: ConnectionOption;
@@ -25,9 +26,12 @@ export class Admin {
   readonly prefix: string;
   private readonly queues = new Map<string, Queue>();
   private registry: OwnedClient | undefined;
+  /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters. */
+  readonly topics: TopicAdmin;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.topics = new TopicAdmin({ connection: options.connection, prefix: this.prefix });
   }
 
   /** The Queue object for a name (validated), created on first use and kept. */
@@ -62,6 +66,6 @@ export class Admin {
     this.queues.clear();
     const registry = this.registry;
     this.registry = undefined;
-    await Promise.all([...queues.map((queue) => queue.close()), registry && closeClient(registry)]);
+    await Promise.all([...queues.map((queue) => queue.close()), registry && closeClient(registry), this.topics.close()]);
   }
 }
