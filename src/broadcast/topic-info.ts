@@ -2,10 +2,11 @@
  * Reads about one topic for admins: its stream, its groups (members, pending, lag, and
  * how many messages were trimmed before the group read them) and its dead letters.
  *
- * Lag comes from Redis (XINFO GROUPS, Redis 7). Redis counts trimmed-but-unread messages
- * as lag; here they are reported apart as `missed`, so `lag` is what the group can still
- * read. Both are null when Redis cannot tell (after XDEL, or a group started mid-stream
- * that has not caught up yet).
+ * Lag is what the group can still read: exact when the group is caught up (0) or entirely
+ * behind the retained messages (the stream's length); otherwise Redis's count (XINFO
+ * GROUPS, Redis 7), at most the length, or null when Redis cannot tell. Messages trimmed
+ * before a group read them are skipped for that group and are not counted anywhere: Redis
+ * keeps no such tally (its own lag counter goes wrong after such a skip, hence the checks).
  */
 import type { TaskErrorInfo } from '../errors.js';
 import type { TopicKeys } from '../redis/keys.js';
@@ -19,8 +20,6 @@ export interface TopicGroupInfo {
   pending: number;
   /** Retained messages the group has not read yet; null when Redis cannot tell. */
   lag: number | null;
-  /** Messages trimmed by retention before the group read them; null when unknown. */
-  missed: number | null;
   /** Id of the last message handed to a member. */
   lastDeliveredId: string;
 }
@@ -58,8 +57,12 @@ function toMap(flat: Flat): Record<string, unknown> {
   return map;
 }
 
-function numberOrNull(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
+/** Orders stream ids (`<ms>-<seq>`) numerically. */
+function compareIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
 }
 
 export async function readTopicInfo(client: RedisClient, keys: TopicKeys, name: string): Promise<TopicInfo> {
@@ -78,19 +81,20 @@ export async function readTopicInfo(client: RedisClient, keys: TopicKeys, name: 
   const published = Number(stream['entries-added']);
   const first = stream['first-entry'] as Flat | null;
   const last = stream['last-entry'] as Flat | null;
-  const trimmed = published - length;
+  const lastGenerated = String(stream['last-generated-id']);
   const groups = (groupsReply as Flat[]).map((flat): TopicGroupInfo => {
     const group = toMap(flat);
-    const entriesRead = numberOrNull(group['entries-read']);
-    const redisLag = numberOrNull(group['lag']);
-    const missed = entriesRead === null ? null : Math.max(0, trimmed - entriesRead);
+    const lastDeliveredId = String(group['last-delivered-id']);
+    let lag: number | null;
+    if (compareIds(lastDeliveredId, lastGenerated) >= 0) lag = 0;
+    else if (!first || compareIds(lastDeliveredId, String(first[0])) < 0) lag = length;
+    else lag = group['lag'] === null || group['lag'] === undefined ? null : Math.min(Number(group['lag']), length);
     return {
       name: String(group['name']),
       members: Number(group['consumers']),
       pending: Number(group['pending']),
-      lag: redisLag === null || missed === null ? redisLag : Math.max(0, redisLag - missed),
-      missed,
-      lastDeliveredId: String(group['last-delivered-id']),
+      lag,
+      lastDeliveredId,
     };
   });
   return {
