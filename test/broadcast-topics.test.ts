@@ -157,6 +157,24 @@ describe('failures and dead letters', () => {
     expect(info.groups[0]).toMatchObject({ name: 'billing', pending: 0 });
   });
 
+  it('dead-letters a message whose member died holding it on its last attempt', async () => {
+    const s = scope();
+    const topic = topicOf<string>(s);
+    await topic.replay('g', 'new');
+    const id = await topic.publish('orphan');
+    // A member that takes the message and dies without a word.
+    await s.client().xreadgroup('GROUP', 'g', 'ghost', 'COUNT', 1, 'STREAMS', topic.keys.stream, '>');
+    const handled: string[] = [];
+    const sub = member(s, topic, 'g', (m) => void handled.push(m), { leaseMs: 100, attempts: 1 });
+    const [ids] = await next<[string[]]>(sub, 'exhausted');
+    expect(ids).toEqual([id]);
+    expect(handled).toEqual([]);
+    expect(await topic.deadLetters()).toMatchObject([
+      { id, group: 'g', attempts: 1, message: 'orphan', error: { name: 'LeaseExpiredError' } },
+    ]);
+    expect((await topic.info()).groups[0]).toMatchObject({ pending: 0 });
+  });
+
   it('lets a failed message succeed on a later attempt', async () => {
     const s = scope();
     const topic = topicOf<string>(s);

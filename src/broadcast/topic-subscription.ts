@@ -40,6 +40,11 @@ export interface TopicSubscriptionEvents {
   completed: [meta: TopicMessageMeta];
   /** A handler failed; `deadLettered` tells whether that was the message's last attempt. */
   failed: [meta: TopicMessageMeta, error: Error, deadLettered: boolean];
+  /**
+   * This member moved messages to the dead letters whose last allowed attempt ran out of
+   * time (the member holding them died or stalled); their ids.
+   */
+  exhausted: [ids: string[]];
   /** The member lost a message (another member took it over); its outcome was not recorded. */
   lost: [meta: TopicMessageMeta];
   /** A problem of the member itself (Redis unreachable, ...). It keeps going. */
@@ -201,11 +206,12 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     const reply = (await runScript(this.client, 'topic-reclaim', [this.keys.stream, this.keys.dead, this.keys.errors], [
       this.group, this.consumer, leaseMs, this.cursor, free, attempts, DEAD_LETTERS_KEPT, 2 * leaseMs + 10_000,
     ])) as [string, (string | number)[], string[]];
-    const [cursor, taken] = reply;
+    const [cursor, taken, dead] = reply;
     this.cursor = String(cursor);
     // A scan that did not reach the end goes on at the next turn; otherwise wait a while.
     this.lastReclaimAt = this.cursor === '0-0' ? Date.now() : 0;
     for (let i = 0; i + 2 < taken.length; i += 3) this.start(String(taken[i]), taken[i + 1] as string | null, Number(taken[i + 2]));
+    if (dead.length) this.safeEmit('exhausted', dead.map(String));
   }
 
   // ---- handling ----
