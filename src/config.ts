@@ -41,7 +41,7 @@ export function validateTaskId(id: unknown): string {
 export type ConnectionOption = string | Redis | Cluster | Record<string, unknown>;
 
 const connectionSchema = z.union([
-  z.string().regex(/^rediss?:\/\//, 'a Redis URL starts with redis:// or rediss://'),
+  z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'a Redis URL starts with redis://, rediss:// or redis+cluster://'),
   z.instanceof(Redis),
   z.instanceof(Cluster),
   z.looseObject({}),

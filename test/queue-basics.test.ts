@@ -213,3 +213,22 @@ describe('admin actions', () => {
     await expect(queue.remove(task.id)).rejects.toBeInstanceOf(TaskNotFoundError);
   });
 });
+
+describe('result subscriptions', () => {
+  it('share one pub/sub connection per process, closed with the last queue', async () => {
+    const s = scope();
+    const client = s.client();
+    const subscriberConnections = async () =>
+      (await client.client('LIST') as string).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
+    const [a, b] = [s.queue('shared-a'), s.queue('shared-b')];
+    s.worker('shared-a', async () => 'a');
+    s.worker('shared-b', async () => 'b');
+    const [ta, tb] = [await a.enqueue(1), await b.enqueue(2)];
+    expect([await ta.result({ timeoutMs: 5_000 }), await tb.result({ timeoutMs: 5_000 })]).toEqual(['a', 'b']);
+    expect(await subscriberConnections()).toBe(1);
+    await a.close();
+    expect(await subscriberConnections()).toBe(1);
+    await b.close();
+    expect(await subscriberConnections()).toBe(0);
+  });
+});

@@ -26,7 +26,8 @@ import {
   ValidationError,
 } from '../errors.js';
 import { encodeJson } from '../json.js';
-import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { subscribers } from '../redis/subscriber.js';
 import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
@@ -108,7 +109,7 @@ export class Queue<P = unknown, R = unknown> {
     if (this.connection.owned) this.connection.client.on('error', () => {});
     defineScripts(this.connection.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () =>
-      openDedicatedClient(this.options.connection, { patient: true }),
+      subscribers.acquire(this.options.connection),
     );
   }
 

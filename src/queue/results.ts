@@ -1,15 +1,16 @@
 /**
  * Awaits task results without polling Redis per waiter.
  *
- * One subscription per Queue object (opened on the first wait) listens to the queue's
- * events channel; scripts publish the ids of every batch that reaches a final state. A
+ * One subscription per queue (opened on the first wait) listens to the queue's events
+ * channel, on a pub/sub connection shared by the whole process (redis/subscriber.ts);
+ * scripts publish the ids of every batch that reaches a final state. A
  * waiter first registers, then reads the task once (it may already be finished), then
  * waits for its id to be announced. After a reconnect, every pending waiter reads its task
  * again, since announcements published while the connection was down are not replayed.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
-import { quit } from '../redis/connection.js';
+import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
 import {
   ClosedError,
   TaskCancelledError,
@@ -27,8 +28,8 @@ interface Waiter {
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
 
 export class ResultWaiter {
-  private subscriber: RedisClient | undefined;
-  private subscribed: Promise<unknown> | undefined;
+  private subscriber: SharedSubscriber | undefined;
+  private subscription: Subscription | undefined;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed = false;
 
@@ -36,7 +37,7 @@ export class ResultWaiter {
     private readonly queue: string,
     private readonly keys: QueueKeys,
     private readonly client: RedisClient,
-    private readonly openSubscriber: () => RedisClient,
+    private readonly acquireSubscriber: () => SharedSubscriber,
   ) {}
 
   /** Resolves with the task's result; rejects with a typed error if it did not complete. */
@@ -67,7 +68,8 @@ export class ResultWaiter {
     for (const [id, set] of this.waiters) {
       for (const waiter of set) this.settle(id, waiter, undefined, new ClosedError('queue'));
     }
-    if (this.subscriber) await quit(this.subscriber);
+    await this.subscription?.close();
+    await this.subscriber?.release();
   }
 
   private add(id: string, waiter: Waiter): void {
@@ -88,24 +90,21 @@ export class ResultWaiter {
     else waiter.resolve(value);
   }
 
-  private subscribe(): Promise<unknown> {
-    if (!this.subscribed) {
-      const subscriber = this.openSubscriber();
-      this.subscriber = subscriber;
-      // Connection errors are retried by ioredis; pending waiters are re-checked on 'ready'.
-      subscriber.on('error', () => {});
-      subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
-      let first = true;
-      subscriber.on('ready', () => {
-        if (first) return void (first = false);
-        void this.check([...this.waiters.keys()]).catch(() => {});
-      });
-      this.subscribed = subscriber.subscribe(this.keys.events).catch((error: unknown) => {
-        this.subscribed = undefined;
-        throw error;
-      });
+  private async subscribe(): Promise<void> {
+    if (!this.subscription) {
+      this.subscriber ??= this.acquireSubscriber();
+      this.subscription = this.subscriber.subscribe(
+        this.keys.events,
+        (message) => this.onEvent(message),
+        () => void this.check([...this.waiters.keys()]).catch(() => {}),
+      );
     }
-    return this.subscribed;
+    try {
+      await this.subscription.ready;
+    } catch (error) {
+      this.subscription = undefined; // subscribe again with the next wait
+      throw error;
+    }
   }
 
   private onEvent(message: string): void {

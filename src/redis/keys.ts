@@ -20,7 +20,6 @@ export const TASK_FIELDS = Object.freeze({
   runAt: 'ra',
   startedAt: 'st',
   finishedAt: 'f',
-  lease: 'l',
   worker: 'w',
   result: 'r',
   error: 'e',

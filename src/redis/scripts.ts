@@ -2,12 +2,14 @@
  * Loads the Lua scripts, one per atomic transition, and registers them on a client.
  *
  * Each script is assembled once per process: a generated prelude (the task-hash field names
- * from keys.ts, so Lua and TypeScript cannot disagree), then the files named by its
+ * from keys.ts and the default attempts from config.ts, so Lua and TypeScript cannot
+ * disagree), then the files named by its
  * `--@include` lines, then its own text. ioredis calls them by SHA and loads them again on
  * NOSCRIPT (after a Redis restart or failover), in pipelines too.
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { DEFAULT_ATTEMPTS } from '../config.js';
 import { TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -45,7 +47,7 @@ function prelude(): string {
   const fields = Object.entries(TASK_FIELDS)
     .map(([name, field]) => `${name} = '${field}'`)
     .join(', ');
-  return `local F = { ${fields} }\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`;
+  return `local F = { ${fields} }\nlocal DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`;
 }
 
 function assemble(name: string): string {
