@@ -33,7 +33,7 @@ export type { BroadcastEvents, ChannelHandler, ChannelMeta } from './broadcast/c
 export type { BroadcastOptions, SubscribeOptions, TopicOptions, TopicStart } from './broadcast/options.js';
 export { Topic } from './broadcast/topic.js';
 export { TopicSubscription } from './broadcast/topic-subscription.js';
-export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './broadcast/topic-subscription.js';
+export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './broadcast/topic-types.js';
 export type { DeadLetter, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
 export { ListBridge } from './queue/list-bridge.js';
 export type { AdoptListOptions, ListBridgeEvents } from './queue/list-bridge.js';

@@ -4,58 +4,25 @@
  * Responsible for: joining the group (creating it at its start point); keeping up to
  * `concurrency` handlers busy, blocking on the stream while idle (no polling); taking over
  * messages whose lease ran out (a crashed member's, or failed ones due another attempt)
- * and dead-lettering those past their attempts; a heartbeat that keeps its own messages'
- * leases fresh; acknowledging in batches, only after a handler resolved and only messages
- * it still holds; graceful close. The atomic steps are the topic-*.lua scripts.
+ * and dead-lettering those past their attempts; aborting handlers whose message the
+ * heartbeat (TopicHeartbeat) found taken over; acknowledging in batches, only after a
+ * handler resolved and only messages it still holds; graceful close. The atomic steps are
+ * the topic-*.lua scripts.
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, describeError, ValidationError } from '../errors.js';
 import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
-import type { TopicKeys } from '../redis/keys.js';
-import { TOPIC_MESSAGE_FIELD } from '../redis/keys.js';
+import { TOPIC_MESSAGE_FIELD, type TopicKeys } from '../redis/keys.js';
 import { defineScripts, runScript, type RedisClient } from '../redis/scripts.js';
 import { Status } from '../redis/status.js';
 import { DEAD_LETTERS_KEPT, type ResolvedSubscribeOptions, type ResolvedTopicOptions } from './options.js';
 import { publishedAt, startPosition } from './stream-ids.js';
+import { TopicHeartbeat } from './topic-heartbeat.js';
+import type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './topic-types.js';
 
-export interface TopicMessageMeta {
-  /** The message's id in the topic (also its publish time: `<ms>-<seq>`). */
-  id: string;
-  topic: string;
-  group: string;
-  /** Deliveries of this message to the group so far, this one included. */
-  attempt: number;
-  /** Epoch ms (Redis clock), read from the id. */
-  publishedAt: number;
-  /** Aborted when this member loses the message (its lease ran out) or closes past its timeout. */
-  signal: AbortSignal;
-}
-
-export type TopicHandler<M> = (message: M, meta: TopicMessageMeta) => unknown;
-
-export interface TopicSubscriptionEvents {
-  /** A message was handled and acknowledged. */
-  completed: [meta: TopicMessageMeta];
-  /** A handler failed; `deadLettered` tells whether that was the message's last attempt. */
-  failed: [meta: TopicMessageMeta, error: Error, deadLettered: boolean];
-  /**
-   * This member moved messages to the dead letters whose last allowed attempt ran out of
-   * time (the member holding them died or stalled); their ids.
-   */
-  exhausted: [ids: string[]];
-  /** The member lost a message (another member took it over); its outcome was not recorded. */
-  lost: [meta: TopicMessageMeta];
-  /** A problem of the member itself (Redis unreachable, ...). It keeps going. */
-  error: [error: Error];
-  closed: [];
-}
-
-export interface SubscriptionCloseOptions {
-  /** How long running handlers may go on; after it their signals abort. Default 30 s. */
-  timeoutMs?: number;
-}
+export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './topic-types.js';
 
 interface Flight {
   meta: TopicMessageMeta;
@@ -92,8 +59,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
   private readonly loop: Promise<void>;
   private wake: (() => void) | undefined;
   private drained: (() => void) | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private beating: Promise<void> | undefined;
+  private readonly heartbeat: TopicHeartbeat;
   private cursor = '0-0';
   private lastReclaimAt = 0;
   private errorDelayMs = 0;
@@ -118,6 +84,16 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
     defineScripts(this.connection.client);
+    this.heartbeat = new TopicHeartbeat({
+      client: this.connection.client,
+      keys: this.keys,
+      group,
+      consumer: this.consumer,
+      leaseMs: options.leaseMs,
+      held: () => [...this.flights.keys()],
+      onLost: (ids) => this.onLost(ids),
+      onError: (error) => this.report(error),
+    });
     this.joined = this.join();
     this.joined.catch(() => {}); // ready() hands the rejection to whoever asks
     this.loop = this.joined.then(() => this.run()).catch(() => {});
@@ -155,7 +131,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
       if (this.stopping) throw new ClosedError(`subscription of group "${this.group}"`);
       try {
         await runScript(this.client, 'topic-join', [this.keys.stream], [this.group, position, '0']);
-        this.startHeartbeat();
+        if (!this.stopping) this.heartbeat.start();
         return;
       } catch (error) {
         this.report(error as Error);
@@ -305,32 +281,14 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     }
   }
 
-  // ---- heartbeat ----
-
-  private startHeartbeat(): void {
-    if (this.heartbeat || this.closing) return;
-    const intervalMs = Math.max(10, Math.floor(this.options.leaseMs / 3));
-    this.heartbeat = setInterval(() => {
-      this.beating ??= this.beat().finally(() => (this.beating = undefined));
-    }, intervalMs);
-  }
-
-  /** Restarts the lease clock of every held message; handlers of lost ones are aborted. */
-  private async beat(): Promise<void> {
-    const ids = [...this.flights.keys()];
-    if (!ids.length) return;
-    try {
-      const lost = (await runScript(this.client, 'topic-extend', [this.keys.stream], [this.group, this.consumer, ...ids])) as string[];
-      for (const id of lost.map(String)) {
-        const flight = this.flights.get(id);
-        if (!flight || flight.lost) continue;
-        flight.lost = true;
-        flight.controller.abort(new Error(`lease on message ${id} was lost: another member of group "${this.group}" took it over`));
-        this.safeEmit('lost', flight.meta);
-      }
-    } catch (error) {
-      // A missed beat is survivable (a lease lasts three beats); the next one tries again.
-      this.report(error as Error);
+  /** The heartbeat found messages taken over by another member: abort their handlers. */
+  private onLost(ids: string[]): void {
+    for (const id of ids) {
+      const flight = this.flights.get(id);
+      if (!flight || flight.lost) continue;
+      flight.lost = true;
+      flight.controller.abort(new Error(`lease on message ${id} was lost: another member of group "${this.group}" took it over`));
+      this.safeEmit('lost', flight.meta);
     }
   }
 
@@ -348,8 +306,8 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     if (this.flights.size) await Promise.race([new Promise<void>((resolve) => (this.drained = resolve)), deadline]);
     for (const flight of this.flights.values()) flight.controller.abort(new ClosedError(`subscription of group "${this.group}"`));
     while (this.ackFlush && !expired) await Promise.race([this.ackFlush, deadline]);
-    clearInterval(this.heartbeat);
-    if (!expired) await Promise.race([this.beating, deadline]);
+    if (!expired) await Promise.race([this.heartbeat.stop(), deadline]);
+    else void this.heartbeat.stop();
     if (!expired && this.flights.size === 0) {
       try {
         await Promise.race([runScript(this.client, 'topic-leave', [this.keys.stream], [this.group, this.consumer]), deadline]);
