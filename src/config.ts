@@ -51,7 +51,8 @@ export const prefixSchema = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a prefix uses 1-64 characters from A-Z a-z 0-9 . _ -');
 
-const baseShape = {
+/** Options every Errand object takes: where Redis is and the key prefix. */
+export const baseShape = {
   connection: connectionSchema.optional(),
   /** First part of every key. Default 'errand'. */
   prefix: prefixSchema.default(DEFAULT_PREFIX),
@@ -98,7 +99,8 @@ export const taskOptionsShape = {
 const taskOptionsSchema = z.object(taskOptionsShape).strict();
 export type TaskOptions = z.input<typeof taskOptionsSchema>;
 
-const defaultTaskOptionsSchema = z
+/** Task options a queue (or a bridge) applies to every task it creates. */
+export const defaultTaskOptionsSchema = z
   .object({
     attempts: taskOptionsShape.attempts,
     backoff: taskOptionsShape.backoff,

@@ -34,3 +34,12 @@ export {
   WaitTimeoutError,
 } from './errors.js';
 export type { ErrorCode, TaskErrorInfo } from './errors.js';
+export { Broadcast, ChannelSubscription } from './broadcast/channel.js';
+export type { BroadcastEvents, ChannelHandler, ChannelMeta } from './broadcast/channel.js';
+export type { BroadcastOptions, SubscribeOptions, TopicOptions, TopicStart } from './broadcast/options.js';
+export { Topic } from './broadcast/topic.js';
+export { TopicSubscription } from './broadcast/topic-subscription.js';
+export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './broadcast/topic-types.js';
+export type { DeadLetter, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
+export { ListBridge } from './queue/list-bridge.js';
+export type { AdoptListOptions, ListBridgeEvents } from './queue/list-bridge.js';

@@ -13,6 +13,7 @@ import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { queuesKey, TASK_FIELDS as F } from '../redis/keys.js';
+import { TopicAdmin } from './topics.js';
 
 export interface AdminOptions {
   connection?: ConnectionOption;
@@ -48,9 +49,17 @@ export class Admin {
   readonly prefix: string;
   private readonly queues = new Map<string, Queue>();
   private shared: OwnedClient | undefined;
+  private topicAdmin: TopicAdmin | undefined;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.topics = new TopicAdmin({ connection: options.connection, prefix: this.prefix });
+  }
+
+  /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters. */
+  get topics(): TopicAdmin {
+    this.topicAdmin ??= new TopicAdmin({ connection: this.client(), prefix: this.prefix });
+    return this.topicAdmin;
   }
 
   /** The Queue object for a name (validated), created on first use and kept. */
@@ -108,7 +117,9 @@ export class Admin {
   async close(): Promise<void> {
     const queues = [...this.queues.values()];
     this.queues.clear();
-    await Promise.all(queues.map((queue) => queue.close()));
+    const topics = this.topicAdmin;
+    this.topicAdmin = undefined;
+    await Promise.all([...queues.map((queue) => queue.close()), topics?.close()]);
     const shared = this.shared;
     this.shared = undefined;
     if (shared) await closeClient(shared);

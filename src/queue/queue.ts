@@ -32,6 +32,7 @@ import { subscribers } from '../redis/subscriber.js';
 import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
+import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
 import { ResultWaiter } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
 import { decodeTask, type TaskInfo } from './task.js';
@@ -341,6 +342,17 @@ export class Queue<P = unknown, R = unknown> {
     }
     if (stale.length) await this.call(this.client.hdel(this.keys.workers, ...stale));
     return live.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Moves the items of a plain Redis list (filled by legacy `LPUSH` producers) into this
+   * queue as tasks, oldest first, and keeps doing so as items arrive, until the returned
+   * bridge is closed. Each item becomes a task whose payload is the item's string; an item
+   * is always either still in the list or a task. See docs/broadcast.md for its limits.
+   */
+  adoptList(listKey: string, options?: AdoptListOptions): Promise<ListBridge> {
+    this.assertOpen();
+    return adoptList(this as Queue, listKey, options);
   }
 
   async close(): Promise<void> {

@@ -11,8 +11,9 @@
  * pauses them instead of failing their commands. Request-serving faces (the gateway) ask
  * for the opposite, `failFastMs`: a request must get its 503 at once, not hang.
  */
-import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
+import { RedisUnavailableError } from '../errors.js';
 import type { RedisClient } from './scripts.js';
 
 export interface OwnedClient {
@@ -97,5 +98,18 @@ export async function quit(client: RedisClient): Promise<void> {
   } catch {
     // The connection dropped while quitting: nothing is left to close.
     client.disconnect();
+  }
+}
+
+/**
+ * Awaits a command, turning connection failures into RedisUnavailableError; Redis's own
+ * replies (script and command errors) pass unchanged.
+ */
+export async function orUnavailable<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+    throw new RedisUnavailableError(error.message, { cause: error });
   }
 }

@@ -197,3 +197,52 @@ local function next_due(base)
   end
   return due
 end
+
+-- Tasks in line (waiting at any priority, or delayed): what maxWaiting limits.
+local function waiting_count(base)
+  local waiting = redis.call('ZCARD', base .. 'delayed')
+  for _, level in ipairs(redis.call('ZRANGE', base .. 'priorities', 0, -1)) do
+    waiting = waiting + redis.call('LLEN', base .. 'waiting:' .. level)
+  end
+  return waiting
+end
+
+-- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
+-- `now`, else waiting. Options are the encoded strings of enqueue's contract ('' = unset).
+-- The caller chose the id, checked dedupe and capacity, and wakes the workers.
+local function create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key)
+  -- Optional fields are written only when set: every retained task carries its hash.
+  local fields = { F.payload, payload, F.createdAt, int(now) }
+  if tonumber(max_attempts) ~= DEFAULT_ATTEMPTS then
+    fields[#fields + 1] = F.maxAttempts
+    fields[#fields + 1] = max_attempts
+  end
+  if priority ~= '0' then
+    fields[#fields + 1] = F.priority
+    fields[#fields + 1] = priority
+  end
+  if backoff ~= '' then
+    fields[#fields + 1] = F.backoff
+    fields[#fields + 1] = backoff
+  end
+  if timeout_ms ~= '' then
+    fields[#fields + 1] = F.timeoutMs
+    fields[#fields + 1] = timeout_ms
+  end
+  if dedupe_key ~= '' then
+    fields[#fields + 1] = F.dedupeKey
+    fields[#fields + 1] = dedupe_key
+    redis.call('SET', base .. 'dedupe:' .. dedupe_key, id)
+  end
+  fields[#fields + 1] = F.state
+  if due > now then
+    fields[#fields + 1] = 'delayed'
+    fields[#fields + 1] = F.runAt
+    fields[#fields + 1] = int(due)
+    redis.call('ZADD', base .. 'delayed', due, id)
+  else
+    fields[#fields + 1] = 'waiting'
+    push_waiting(base, id, priority, false)
+  end
+  redis.call('HSET', task_key(base, id), unpack(fields))
+end
