@@ -53,7 +53,6 @@ export class Admin {
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
-    this.topics = new TopicAdmin({ connection: options.connection, prefix: this.prefix });
   }
 
   /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters. */
