@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { ClosedError, PayloadTooLargeError, ValidationError } from '../errors.js';
 import { encodeJson } from '../json.js';
-import { closeClient, openClient, openDedicatedClient, orUnavailable, quit, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, openDedicatedClient, orUnavailable, quit, whenReady, type OwnedClient } from '../redis/connection.js';
 import { channelName } from '../redis/keys.js';
 import type { RedisClient } from '../redis/scripts.js';
 import { isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
@@ -107,7 +107,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     if (!registration) {
       const subscriber = this.openSubscriber();
       const target = this.redisName(name);
-      const ready = pattern ? subscriber.psubscribe(target) : subscriber.subscribe(target);
+      const ready = whenReady(subscriber).then(() => (pattern ? subscriber.psubscribe(target) : subscriber.subscribe(target)));
       registration = { ready, handlers: new Set() };
       this.registrations.set(key, registration);
       ready.catch(() => {

@@ -113,3 +113,24 @@ export async function orUnavailable<T>(promise: Promise<T>): Promise<T> {
     throw new RedisUnavailableError(error.message, { cause: error });
   }
 }
+
+/**
+ * Resolves once a client finished its connection handshake. A (P)SUBSCRIBE sent before
+ * that can interleave with ioredis's own handshake commands, which Redis then refuses in
+ * subscriber mode (ioredis issue 2037): subscriber connections wait for this first.
+ */
+export function whenReady(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      client.off('ready', onReady);
+      reject(new Error('Connection is closed.'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
+}

@@ -7,7 +7,7 @@
  * equal options objects.
  */
 import type { ConnectionOption } from '../config.js';
-import { defaultConnection, openDedicatedClient, quit } from './connection.js';
+import { defaultConnection, openDedicatedClient, quit, whenReady } from './connection.js';
 import type { RedisClient } from './scripts.js';
 
 type Listener = (message: string) => void;
@@ -53,7 +53,11 @@ export class SharedSubscriber {
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(listener);
     if (onReconnect) this.reconnectListeners.add(onReconnect);
-    const ready = first ? this.client.subscribe(channel).then(() => undefined) : Promise.resolve();
+    const ready = first
+      ? whenReady(this.client)
+          .then(() => this.client.subscribe(channel))
+          .then(() => undefined)
+      : Promise.resolve();
     return {
       ready,
       close: async () => {
