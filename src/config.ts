@@ -40,18 +40,19 @@ export function validateTaskId(id: unknown): string {
  */
 export type ConnectionOption = string | Redis | Cluster | Record<string, unknown>;
 
-const connectionSchema = z.union([
-  z.string().regex(/^rediss?:\/\//, 'a Redis URL starts with redis:// or rediss://'),
+export const connectionSchema = z.union([
+  z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'a Redis URL starts with redis://, rediss:// or redis+cluster://'),
   z.instanceof(Redis),
   z.instanceof(Cluster),
   z.looseObject({}),
 ]);
 
-const prefixSchema = z
+export const prefixSchema = z
   .string()
   .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a prefix uses 1-64 characters from A-Z a-z 0-9 . _ -');
 
-const baseShape = {
+/** Options every Errand object takes: where Redis is and the key prefix. */
+export const baseShape = {
   connection: connectionSchema.optional(),
   /** First part of every key. Default 'errand'. */
   prefix: prefixSchema.default(DEFAULT_PREFIX),
@@ -75,7 +76,8 @@ const backoffSchema = z
 
 export type BackoffOptions = z.input<typeof backoffSchema>;
 
-const taskOptionsShape = {
+/** The fields of task options, shared with the gateway's request schemas. */
+export const taskOptionsShape = {
   /** Start no earlier than this many ms from now (Redis server clock). */
   delayMs: z.number().int().min(0).max(2 ** 40).optional(),
   /** Start no earlier than this time (a Date or epoch ms). */
@@ -97,7 +99,8 @@ const taskOptionsShape = {
 const taskOptionsSchema = z.object(taskOptionsShape).strict();
 export type TaskOptions = z.input<typeof taskOptionsSchema>;
 
-const defaultTaskOptionsSchema = z
+/** Task options a queue (or a bridge) applies to every task it creates. */
+export const defaultTaskOptionsSchema = z
   .object({
     attempts: taskOptionsShape.attempts,
     backoff: taskOptionsShape.backoff,

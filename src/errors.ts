@@ -20,6 +20,11 @@ export const errorCodes = {
   HANDLER_TIMEOUT: 500,
   REDIS_UNAVAILABLE: 503,
   CLOSED: 503,
+  // Raised by the HTTP gateway only.
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -161,6 +166,36 @@ export class RedisUnavailableError extends ErrandError {
 export class ClosedError extends ErrandError {
   constructor(what: string) {
     super('CLOSED', `${what} is closed: create a new one`);
+  }
+}
+
+// ---- HTTP gateway -----------------------------------------------------------------------
+
+/** A gateway request without the bearer token the gateway was started with. */
+export class UnauthorizedError extends ErrandError {
+  constructor() {
+    super('UNAUTHORIZED', 'missing or wrong bearer token: send the header "Authorization: Bearer <ERRAND_TOKEN>"');
+  }
+}
+
+/** No gateway route has this method and path. */
+export class RouteNotFoundError extends ErrandError {
+  constructor(method: string, path: string) {
+    super('NOT_FOUND', `no route ${method} ${path}: the routes are listed in /openapi.json`);
+  }
+}
+
+/** A gateway request body in a format other than JSON. */
+export class UnsupportedMediaTypeError extends ErrandError {
+  constructor(contentType: string | undefined) {
+    super('UNSUPPORTED_MEDIA_TYPE', `unsupported content type ${JSON.stringify(contentType ?? '')}: send JSON with "Content-Type: application/json"`);
+  }
+}
+
+/** An unexpected failure inside the gateway; its details are in the gateway's log. */
+export class InternalError extends ErrandError {
+  constructor(options?: { cause?: unknown }) {
+    super('INTERNAL', 'internal error: the gateway log has the details (please report it if it repeats)', options);
   }
 }
 

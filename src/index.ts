@@ -3,10 +3,12 @@
  * internal and may change.
  */
 export { Queue, Task } from './queue/queue.js';
-export type { EnqueueItem, ResultOptions, TaskCounts, TaskTotals, WorkerInfo } from './queue/queue.js';
+export type { EnqueueItem, ResultOptions, TaskCounts, ThroughputPoint, WorkerInfo } from './queue/queue.js';
 export { Worker } from './queue/worker.js';
 export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
+export { TaskEvents } from './queue/task-events.js';
+export type { StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './redis/keys.js';
 export type { BackoffOptions, ConnectionOption, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {
@@ -14,17 +16,30 @@ export {
   ErrandError,
   errorCodes,
   HandlerTimeoutError,
+  InternalError,
   InvalidStateError,
   LeaseLostError,
   PayloadTooLargeError,
   QueueFullError,
   RedisUnavailableError,
   RetryAfterError,
+  RouteNotFoundError,
   TaskCancelledError,
   TaskFailedError,
   TaskNotFoundError,
+  UnauthorizedError,
   UnrecoverableError,
+  UnsupportedMediaTypeError,
   ValidationError,
   WaitTimeoutError,
 } from './errors.js';
 export type { ErrorCode, TaskErrorInfo } from './errors.js';
+export { Broadcast, ChannelSubscription } from './broadcast/channel.js';
+export type { BroadcastEvents, ChannelHandler, ChannelMeta } from './broadcast/channel.js';
+export type { BroadcastOptions, SubscribeOptions, TopicOptions, TopicStart } from './broadcast/options.js';
+export { Topic } from './broadcast/topic.js';
+export { TopicSubscription } from './broadcast/topic-subscription.js';
+export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './broadcast/topic-types.js';
+export type { DeadLetter, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
+export { ListBridge } from './queue/list-bridge.js';
+export type { AdoptListOptions, ListBridgeEvents } from './queue/list-bridge.js';

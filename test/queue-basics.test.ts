@@ -213,3 +213,44 @@ describe('admin actions', () => {
     await expect(queue.remove(task.id)).rejects.toBeInstanceOf(TaskNotFoundError);
   });
 });
+
+describe('result subscriptions', () => {
+  it('share one pub/sub connection per process, closed with the last queue', async () => {
+    const s = scope();
+    const client = s.client();
+    const subscriberConnections = async () =>
+      (await client.client('LIST') as string).split('\n').filter((line) => / sub=[1-9]/.test(line)).length;
+    const [a, b] = [s.queue('shared-a'), s.queue('shared-b')];
+    s.worker('shared-a', async () => 'a');
+    s.worker('shared-b', async () => 'b');
+    const [ta, tb] = [await a.enqueue(1), await b.enqueue(2)];
+    expect([await ta.result({ timeoutMs: 5_000 }), await tb.result({ timeoutMs: 5_000 })]).toEqual(['a', 'b']);
+    expect(await subscriberConnections()).toBe(1);
+    await a.close();
+    expect(await subscriberConnections()).toBe(1);
+    await b.close();
+    expect(await subscriberConnections()).toBe(0);
+  });
+});
+
+describe('throughput history', () => {
+  it('counts finished tasks per minute, in Redis', async () => {
+    const s = scope();
+    const queue = s.queue<number>('rates');
+    s.worker<number>('rates', async (task) => {
+      if (task.payload === 0) throw new Error('no');
+      return task.payload;
+    });
+    const tasks = await queue.enqueueMany([0, 1, 2, 3].map((n) => ({ payload: n, attempts: 1 })));
+    await Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 }).catch(() => {})));
+    const points = await queue.throughput({ minutes: 5 });
+    expect(points).toHaveLength(5);
+    expect(points[4]!.minute - points[0]!.minute).toBe(4);
+    const sum = (list: typeof points) =>
+      list.reduce((acc, p) => ({ completed: acc.completed + p.completed, failed: acc.failed + p.failed }), { completed: 0, failed: 0 });
+    expect(sum(points)).toEqual({ completed: 3, failed: 1 });
+    // A second Queue object (a restarted dashboard) reads the same history.
+    expect(sum(await s.queue('rates').throughput({ minutes: 5 }))).toEqual({ completed: 3, failed: 1 });
+    await expect(queue.throughput({ minutes: 0 })).rejects.toThrow(/minutes/);
+  });
+});

@@ -2,32 +2,63 @@
  * The read/act API shared by the gateway, the dashboard and the CLI.
  *
  * Responsible for: knowing which queues exist under a prefix, keeping one Queue object per
- * queue name (so each face holds one connection and one result subscription per queue),
- * and summaries across queues. The faces never build keys or call scripts: everything
- * goes through here or the public API.
+ * queue name (all sharing one command connection, so a face holds one connection plus one
+ * result subscription per queue), and summaries across queues. The faces never build keys
+ * or call scripts: everything goes through here or the public API.
  */
+import { ReplyError } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
+import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
-import { queuesKey } from '../redis/keys.js';
+import { queuesKey, TASK_FIELDS as F } from '../redis/keys.js';
+import { TopicAdmin } from './topics.js';
 
 export interface AdminOptions {
   connection?: ConnectionOption;
   prefix?: string;
+  /**
+   * For request-serving faces: fail Redis commands at once while disconnected and after
+   * this many ms without an answer (RedisUnavailableError), instead of waiting for Redis.
+   * Default: wait, like the library.
+   */
+  failFastMs?: number;
 }
 
 export interface QueueSummary extends TaskCounts {
   name: string;
 }
 
+/** Tasks a queue has seen since it was created, from counters its scripts keep. */
+export interface QueueTotals {
+  enqueued: number;
+  completed: number;
+  failed: number;
+}
+
+/** When a task was created, became due, last started and finished (epoch ms, Redis clock). */
+export interface TaskTimes {
+  createdAt: number;
+  runAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
 export class Admin {
   readonly prefix: string;
   private readonly queues = new Map<string, Queue>();
-  private registry: OwnedClient | undefined;
+  private shared: OwnedClient | undefined;
+  private topicAdmin: TopicAdmin | undefined;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters. */
+  get topics(): TopicAdmin {
+    this.topicAdmin ??= new TopicAdmin({ connection: this.client(), prefix: this.prefix });
+    return this.topicAdmin;
   }
 
   /** The Queue object for a name (validated), created on first use and kept. */
@@ -35,7 +66,7 @@ export class Admin {
     validateName('queue', name);
     let queue = this.queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.options.connection, prefix: this.prefix });
+      queue = new Queue(name, { connection: this.client(), prefix: this.prefix });
       this.queues.set(name, queue);
     }
     return queue as Queue<P, R>;
@@ -43,11 +74,7 @@ export class Admin {
 
   /** Names of every queue that was ever used under this prefix, sorted. */
   async queueNames(): Promise<string[]> {
-    if (!this.registry) {
-      this.registry = openClient(this.options.connection);
-      if (this.registry.owned) this.registry.client.on('error', () => {}); // commands report failures
-    }
-    const names = await this.registry.client.smembers(queuesKey(this.prefix));
+    const names = await this.call(this.client().smembers(queuesKey(this.prefix)));
     return names.sort();
   }
 
@@ -57,11 +84,63 @@ export class Admin {
     return Promise.all(names.map(async (name) => ({ name, ...(await this.queue(name).counts()) })));
   }
 
+  /** Lifetime counters of a queue (0 for a queue never used). */
+  async totals(name: string): Promise<QueueTotals> {
+    const meta = this.queue(name).keys.meta;
+    const [enqueued, completed, failed] = await this.call(this.client().hmget(meta, 'enqueued', 'completed', 'failed'));
+    return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+  }
+
+  /** The timestamps of some tasks in one round trip (null for tasks that are gone). */
+  async taskTimes(name: string, ids: readonly string[]): Promise<(TaskTimes | null)[]> {
+    const keys = this.queue(name).keys;
+    const pipeline = this.client().pipeline();
+    for (const id of ids) pipeline.hmget(keys.task(id), F.createdAt, F.runAt, F.startedAt, F.finishedAt);
+    const replies = (await this.call(pipeline.exec())) ?? [];
+    return replies.map(([error, value]) => {
+      const [createdAt, runAt, startedAt, finishedAt] = (error ? [] : value) as (string | null)[];
+      if (!createdAt) return null;
+      const times: TaskTimes = { createdAt: Number(createdAt) };
+      if (runAt) times.runAt = Number(runAt);
+      if (startedAt) times.startedAt = Number(startedAt);
+      if (finishedAt) times.finishedAt = Number(finishedAt);
+      return times;
+    });
+  }
+
+  /** Resolves when Redis answers a PING; rejects with RedisUnavailableError otherwise. */
+  async ping(): Promise<void> {
+    await this.call(this.client().ping());
+  }
+
   async close(): Promise<void> {
     const queues = [...this.queues.values()];
     this.queues.clear();
-    const registry = this.registry;
-    this.registry = undefined;
-    await Promise.all([...queues.map((queue) => queue.close()), registry && closeClient(registry)]);
+    const topics = this.topicAdmin;
+    this.topicAdmin = undefined;
+    await Promise.all([...queues.map((queue) => queue.close()), topics?.close()]);
+    const shared = this.shared;
+    this.shared = undefined;
+    if (shared) await closeClient(shared);
+  }
+
+  /** The command connection every Queue of this Admin shares, opened on first use. */
+  private client() {
+    if (!this.shared) {
+      const { failFastMs } = this.options;
+      this.shared = openClient(this.options.connection, failFastMs === undefined ? {} : { failFastMs });
+      if (this.shared.owned) this.shared.client.on('error', () => {}); // commands report failures
+    }
+    return this.shared.client;
+  }
+
+  /** Turns connection failures into RedisUnavailableError; reply errors pass. */
+  private async call<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
+      throw new RedisUnavailableError(error.message, { cause: error });
+    }
   }
 }

@@ -7,12 +7,12 @@
  * by the time between them. A face that refreshes (CLI `stats --watch`, the dashboard)
  * keeps its previous reading and passes it back in.
  */
-import type { TaskCounts, TaskTotals } from '../queue/queue.js';
-import type { Admin } from './admin.js';
+import type { TaskCounts } from '../queue/queue.js';
+import type { Admin, QueueTotals } from './admin.js';
 
 export interface QueueStats extends TaskCounts {
   name: string;
-  totals: TaskTotals;
+  totals: QueueTotals;
   /** Workers with a recent heartbeat. */
   workers: number;
   /** When the reading was taken (epoch ms, this process's clock; only differences matter). */
@@ -32,7 +32,7 @@ export async function readQueueStats(admin: Admin, names?: readonly string[]): P
   return Promise.all(
     queueNames.map(async (name) => {
       const queue = admin.queue(name);
-      const [counts, totals, workers] = await Promise.all([queue.counts(), queue.totals(), queue.workers()]);
+      const [counts, totals, workers] = await Promise.all([queue.counts(), admin.totals(name), queue.workers()]);
       return { name, ...counts, totals, workers: workers.length, sampledAt: Date.now() };
     }),
   );
@@ -47,6 +47,6 @@ export function throughput(before: QueueStats | undefined, after: QueueStats): T
   if (!before) return null;
   const seconds = (after.sampledAt - before.sampledAt) / 1000;
   if (seconds <= 0) return null;
-  const rate = (key: keyof TaskTotals) => Math.max(0, after.totals[key] - before.totals[key]) / seconds;
+  const rate = (key: keyof QueueTotals) => Math.max(0, after.totals[key] - before.totals[key]) / seconds;
   return { enqueuedPerSec: rate('enqueued'), completedPerSec: rate('completed'), failedPerSec: rate('failed') };
 }

@@ -19,6 +19,7 @@ import {
 } from '../config.js';
 import {
   ClosedError,
+  ErrandError,
   InvalidStateError,
   QueueFullError,
   RedisUnavailableError,
@@ -26,11 +27,14 @@ import {
   ValidationError,
 } from '../errors.js';
 import { encodeJson } from '../json.js';
-import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { subscribers } from '../redis/subscriber.js';
 import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
+import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
 import { ResultWaiter } from './results.js';
+import { TaskEvents, type WatchOptions } from './task-events.js';
 import { decodeTask, type TaskInfo } from './task.js';
 
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
@@ -72,18 +76,6 @@ export interface TaskCounts {
   paused: boolean;
 }
 
-/**
- * Cumulative counters of a queue since it was first used (they are never trimmed, unlike
- * the completed and failed lists). Rates are the difference of two readings over time.
- */
-export interface TaskTotals {
-  /** Tasks created (an enqueue that returned an existing task does not count). */
-  enqueued: number;
-  completed: number;
-  /** Tasks that failed for good (dead-lettered), not attempts that were retried. */
-  failed: number;
-}
-
 /** A live worker, as its heartbeat describes it. Times are epoch ms. */
 export interface WorkerInfo {
   id: string;
@@ -100,12 +92,20 @@ export interface WorkerInfo {
   heartbeatAt: number;
 }
 
+/** Tasks that finished in one minute (`minute` = epoch ms / 60,000, floored). */
+export interface ThroughputPoint {
+  minute: number;
+  completed: number;
+  failed: number;
+}
+
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
   readonly options: ResolvedQueueOptions;
   readonly keys: QueueKeys;
   private readonly connection: OwnedClient;
   private readonly results: ResultWaiter;
+  private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   private closed = false;
 
@@ -118,9 +118,7 @@ export class Queue<P = unknown, R = unknown> {
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
     defineScripts(this.connection.client);
-    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () =>
-      openDedicatedClient(this.options.connection, { patient: true }),
-    );
+    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
   }
 
   /** The command client (shared with the admin layer). */
@@ -203,7 +201,28 @@ export class Queue<P = unknown, R = unknown> {
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
-    return this.results.wait(id, timeoutMs) as Promise<R>;
+    return this.call(this.results.wait(id, timeoutMs)) as Promise<R>;
+  }
+
+  /** State changes of this queue's tasks, from one subscription opened on first use. */
+  get events(): TaskEvents<P, R> {
+    this.assertOpen();
+    this.taskEvents ??= new TaskEvents<P, R>(
+      this.name,
+      this.keys.events,
+      () => subscribers.acquire(this.options.connection),
+      (id) => this.getTask(id),
+    );
+    return this.taskEvents;
+  }
+
+  /**
+   * The task each time it is seen in a new state, starting with its current one, until it
+   * is final or removed (see task-events.ts). Throws TaskNotFoundError if it does not exist.
+   */
+  watchTask(id: string, options?: WatchOptions): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
+    validateTaskId(id);
+    return this.events.watch(id, options);
   }
 
   /** One consistent snapshot of the queue's sizes. */
@@ -214,13 +233,6 @@ export class Queue<P = unknown, R = unknown> {
     const reply = (await this.call(runScript(this.client, 'counts', keys, [k.base]))) as number[];
     const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = reply;
     return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
-  }
-
-  /** The queue's cumulative counters; see TaskTotals. */
-  async totals(): Promise<TaskTotals> {
-    this.assertOpen();
-    const [enqueued, completed, failed] = await this.call(this.client.hmget(this.keys.meta, 'enqueued', 'completed', 'failed'));
-    return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
   }
 
   /** Stops workers from claiming this queue's tasks; running tasks go on. */
@@ -290,6 +302,32 @@ export class Queue<P = unknown, R = unknown> {
     return retried;
   }
 
+  /**
+   * Tasks finished per minute over the last `minutes` (default 60, at most 1,440), oldest
+   * first, from counters the scripts keep in Redis: the history survives restarts of
+   * everything but Redis. Minutes are epoch minutes on the Redis server's clock.
+   */
+  async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
+    this.assertOpen();
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      throw new ValidationError(`minutes must be a whole number from 1 to 1440, got ${JSON.stringify(minutes)}`);
+    }
+    const time = await this.call(this.client.time());
+    const nowMinute = Math.floor((Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)) / 60_000);
+    const first = nowMinute - minutes + 1;
+    const hours: number[] = [];
+    for (let hour = Math.floor(first / 60); hour <= Math.floor(nowMinute / 60); hour++) hours.push(hour);
+    const pipeline = this.client.pipeline();
+    for (const hour of hours) pipeline.hgetall(this.keys.stats(hour));
+    const replies = (await this.call(pipeline.exec())) ?? [];
+    const counts = new Map<string, number>();
+    for (const [, hash] of replies) for (const [field, n] of Object.entries((hash ?? {}) as Record<string, string>)) counts.set(field, Number(n));
+    return Array.from({ length: minutes }, (_, i) => {
+      const minute = first + i;
+      return { minute, completed: counts.get(`${minute}:completed`) ?? 0, failed: counts.get(`${minute}:failed`) ?? 0 };
+    });
+  }
+
   /** Workers that sent a heartbeat within their lease time; stale records are dropped. */
   async workers(): Promise<WorkerInfo[]> {
     this.assertOpen();
@@ -306,10 +344,21 @@ export class Queue<P = unknown, R = unknown> {
     return live.sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * Moves the items of a plain Redis list (filled by legacy `LPUSH` producers) into this
+   * queue as tasks, oldest first, and keeps doing so as items arrive, until the returned
+   * bridge is closed. Each item becomes a task whose payload is the item's string; an item
+   * is always either still in the list or a task. See docs/broadcast.md for its limits.
+   */
+  adoptList(listKey: string, options?: AdoptListOptions): Promise<ListBridge> {
+    this.assertOpen();
+    return adoptList(this as Queue, listKey, options);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.results.close();
+    await Promise.all([this.results.close(), this.taskEvents?.close()]);
     await closeClient(this.connection);
   }
 
@@ -407,7 +456,7 @@ export class Queue<P = unknown, R = unknown> {
     try {
       return await promise;
     } catch (error) {
-      if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+      if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
       throw new RedisUnavailableError(error.message, { cause: error });
     }
   }

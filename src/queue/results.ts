@@ -1,15 +1,16 @@
 /**
  * Awaits task results without polling Redis per waiter.
  *
- * One subscription per Queue object (opened on the first wait) listens to the queue's
- * events channel; scripts publish the ids of every batch that reaches a final state. A
+ * It listens to the queue's task events (task-events.ts: one subscription per queue, on a
+ * pub/sub connection shared by the whole process), where scripts announce the ids of every
+ * batch that reaches a final state. A
  * waiter first registers, then reads the task once (it may already be finished), then
  * waits for its id to be announced. After a reconnect, every pending waiter reads its task
  * again, since announcements published while the connection was down are not replayed.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
-import { quit } from '../redis/connection.js';
+import type { TaskEvents } from './task-events.js';
 import {
   ClosedError,
   TaskCancelledError,
@@ -27,8 +28,7 @@ interface Waiter {
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
 
 export class ResultWaiter {
-  private subscriber: RedisClient | undefined;
-  private subscribed: Promise<unknown> | undefined;
+  private listening = false;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed = false;
 
@@ -36,7 +36,7 @@ export class ResultWaiter {
     private readonly queue: string,
     private readonly keys: QueueKeys,
     private readonly client: RedisClient,
-    private readonly openSubscriber: () => RedisClient,
+    private readonly events: () => TaskEvents,
   ) {}
 
   /** Resolves with the task's result; rejects with a typed error if it did not complete. */
@@ -67,7 +67,6 @@ export class ResultWaiter {
     for (const [id, set] of this.waiters) {
       for (const waiter of set) this.settle(id, waiter, undefined, new ClosedError('queue'));
     }
-    if (this.subscriber) await quit(this.subscriber);
   }
 
   private add(id: string, waiter: Waiter): void {
@@ -88,33 +87,19 @@ export class ResultWaiter {
     else waiter.resolve(value);
   }
 
-  private subscribe(): Promise<unknown> {
-    if (!this.subscribed) {
-      const subscriber = this.openSubscriber();
-      this.subscriber = subscriber;
-      // Connection errors are retried by ioredis; pending waiters are re-checked on 'ready'.
-      subscriber.on('error', () => {});
-      subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
-      let first = true;
-      subscriber.on('ready', () => {
-        if (first) return void (first = false);
-        void this.check([...this.waiters.keys()]).catch(() => {});
-      });
-      this.subscribed = subscriber.subscribe(this.keys.events).catch((error: unknown) => {
-        this.subscribed = undefined;
-        throw error;
-      });
+  private async subscribe(): Promise<void> {
+    const events = this.events();
+    if (!this.listening) {
+      this.listening = true;
+      events.onChange((state, ids) => this.onEvent(state, ids));
+      events.onReconnect(() => void this.check([...this.waiters.keys()]).catch(() => {}));
     }
-    return this.subscribed;
+    await events.ready();
   }
 
-  private onEvent(message: string): void {
-    const bar = message.indexOf('|');
-    if (!FINAL_EVENTS.has(message.slice(0, bar))) return;
-    const ids = message
-      .slice(bar + 1)
-      .split(',')
-      .filter((id) => this.waiters.has(id));
+  private onEvent(state: string, announced: readonly string[]): void {
+    if (!FINAL_EVENTS.has(state)) return;
+    const ids = announced.filter((id) => this.waiters.has(id));
     if (ids.length) void this.check(ids).catch(() => {});
   }
 

@@ -4,7 +4,7 @@
  */
 import type { TaskErrorInfo } from '../errors.js';
 import { TASK_FIELDS as F, type TaskState } from '../redis/keys.js';
-import type { BackoffOptions } from '../config.js';
+import { DEFAULT_ATTEMPTS, type BackoffOptions } from '../config.js';
 
 /** One failed attempt, as recorded with the task. */
 export interface TaskAttempt {
@@ -71,7 +71,7 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
     state,
     payload: JSON.parse(hash[F.payload] ?? 'null') as P,
     attempt: Number(hash[F.attempt] ?? 0),
-    maxAttempts: Number(hash[F.maxAttempts] ?? 1),
+    maxAttempts: Number(hash[F.maxAttempts] ?? DEFAULT_ATTEMPTS), // absent: the default
     priority: Number(hash[F.priority] ?? 0),
     createdAt: Number(hash[F.createdAt] ?? 0),
     attempts: optionalJson<TaskAttempt[]>(hash[F.history]) ?? [],
@@ -85,7 +85,7 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
   if (hash[F.result] !== undefined) info.result = optionalJson<R>(hash[F.result]);
   const error = optionalJson<TaskErrorInfo>(hash[F.error]);
   if (error) info.error = error;
-  if (hash[F.worker] !== undefined) info.worker = hash[F.worker];
+  if (hash[F.worker]) info.worker = hash[F.worker]; // blanked once the task finished
   if (hash[F.dedupeKey] !== undefined) info.dedupeKey = hash[F.dedupeKey];
   const backoff = optionalJson<BackoffOptions>(hash[F.backoff]);
   if (backoff) info.backoff = backoff;

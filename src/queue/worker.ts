@@ -55,6 +55,11 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Round trips a worker keeps in flight: with two, Redis runs one batch while this process
+ * handles the replies of the other, instead of each waiting on the other in turn.
+ */
+const MAX_TRIPS_IN_FLIGHT = 2;
 /** The longest an idle worker blocks before claiming once more, whatever it expects. */
 const MAX_IDLE_WAIT_MS = 10_000;
 const MAX_STACK_CHARS = 4_000;
@@ -62,7 +67,7 @@ const MAX_STACK_CHARS = 4_000;
 interface Lease<P> {
   task: ActiveTask<P>;
   token: string;
-  controller: AbortController;
+  controller: AbortController | undefined;
   backoff: BackoffOptions | undefined;
   timer: NodeJS.Timeout | undefined;
 }
@@ -78,6 +83,12 @@ interface Failure<P> {
   error: Error;
   json: string;
   retryDelayMs: number;
+}
+
+/** Aborts a lease's signal, if its handler ever asked for one (a later ask sees it aborted). */
+function abort(lease: Lease<unknown>, reason: Error): void {
+  lease.controller ??= new AbortController();
+  lease.controller.abort(reason);
 }
 
 export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<P, R>> {
@@ -96,7 +107,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private failures: Failure<P>[] = [];
   private claiming = false;
   private blocked = false;
-  private roundTrip: Promise<void> | undefined;
+  /** Round trips in flight, and how many tasks their claims asked for. */
+  private readonly trips = new Set<Promise<void>>();
+  private claimsInFlight = 0;
+  private readonly claimBatch: number;
   private pumpAgain = false;
   private pumpScheduled = false;
   private retryDelayMs = 0;
@@ -114,6 +128,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (typeof handler !== 'function') throw new TypeError('a Worker needs a handler function: new Worker(queue, async (task) => ...)');
     this.options = resolveWorkerOptions(options);
     this.keys = new QueueKeys(this.options.prefix, this.queue);
+    this.claimBatch = Math.ceil(this.options.concurrency / MAX_TRIPS_IN_FLIGHT);
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.connection = openClient(this.options.connection, { patient: true });
     this.blocker = openDedicatedClient(this.options.connection, { patient: true });
@@ -175,14 +190,16 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   private async pump(): Promise<void> {
-    if (this.roundTrip) {
+    if (this.trips.size >= MAX_TRIPS_IN_FLIGHT) {
       this.pumpAgain = true;
       return;
     }
     if (this.retryTimer) return; // recovering from an error: the timer pumps
     const completions = this.completions;
     const failures = this.failures;
-    const want = this.claiming && !this.blocked ? this.options.concurrency - this.busy : 0;
+    const free = this.options.concurrency - this.busy - this.claimsInFlight;
+    // Claims are split so the trips in flight share the work and overlap.
+    const want = this.claiming && !this.blocked ? Math.min(free, this.claimBatch) : 0;
     if (!completions.length && !failures.length && want <= 0) return;
     this.completions = [];
     this.failures = [];
@@ -215,17 +232,23 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         retention.failed.maxAgeMs,
       ]);
     }
-    const trip = pipeline.exec().then((replies) => this.onReplies(replies ?? [], completions, failures, want > 0));
-    this.roundTrip = trip.catch((error: Error) => {
-      // Nothing was lost: the finishes go back in line and are sent again; the leases
-      // stay valid meanwhile (and if they expire, the task runs again, as promised).
-      this.completions.unshift(...completions);
-      this.failures.unshift(...failures);
-      this.report(error);
-      this.retryLater();
-    });
-    await this.roundTrip;
-    this.roundTrip = undefined;
+    const claimed = Math.max(want, 0);
+    this.claimsInFlight += claimed;
+    const trip = pipeline
+      .exec()
+      .finally(() => (this.claimsInFlight -= claimed))
+      .then((replies) => this.onReplies(replies ?? [], completions, failures, claimed > 0))
+      .catch((error: Error) => {
+        // Nothing was lost: the finishes go back in line and are sent again; the leases
+        // stay valid meanwhile (and if they expire, the task runs again, as promised).
+        this.completions.unshift(...completions);
+        this.failures.unshift(...failures);
+        this.report(error);
+        this.retryLater();
+      });
+    this.trips.add(trip);
+    await trip;
+    this.trips.delete(trip);
     if (this.pumpAgain || this.completions.length || this.failures.length) {
       this.pumpAgain = false;
       this.schedulePump();
@@ -316,35 +339,39 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   // ---- running handlers ----
 
   private start(task: ActiveTask<P>, token: string, backoff: BackoffOptions | undefined, timeoutMs: number | undefined): void {
-    const lease: Lease<P> = { task, token, controller: new AbortController(), backoff, timer: undefined };
+    const lease: Lease<P> = { task, token, controller: undefined, backoff, timer: undefined };
     this.leases.set(task.id, lease);
     this.busy++;
     if (timeoutMs !== undefined) {
       lease.timer = setTimeout(() => {
         const error = new HandlerTimeoutError(task.id, timeoutMs);
-        lease.controller.abort(error);
+        abort(lease, error);
         this.finish(lease, false, error);
       }, timeoutMs);
     }
     this.safeEmit('active', task);
-    let outcome: Promise<R>;
+    void this.runHandler(lease);
+  }
+
+  private async runHandler(lease: Lease<P>): Promise<void> {
+    // Most handlers never look at their signal: its AbortController is made on first use.
+    const context: HandlerContext = {
+      get signal() {
+        lease.controller ??= new AbortController();
+        return lease.controller.signal;
+      },
+    };
     try {
-      outcome = Promise.resolve(this.handler(task, { signal: lease.controller.signal }));
+      const value = await this.handler(lease.task, context);
+      this.finish(lease, true, value);
     } catch (error) {
-      outcome = Promise.reject(error);
+      this.finish(lease, false, error);
     }
-    outcome
-      .then(
-        (value) => this.finish(lease, true, value),
-        (error: unknown) => this.finish(lease, false, error),
-      )
-      .finally(() => {
-        // The slot frees only when the handler's promise settles, even after a timeout or
-        // a lost lease, so a handler that ignores its signal never oversubscribes the worker.
-        this.busy--;
-        if (this.busy === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
-        this.schedulePump();
-      });
+    // The slot frees only when the handler's promise settles, even after a timeout or a
+    // lost lease, so a handler that ignores its signal never oversubscribes the worker.
+    this.busy--;
+    if (this.busy === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    this.schedulePump();
   }
 
   private finish(lease: Lease<P>, ok: boolean, outcome: unknown): void {
@@ -384,7 +411,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.leases.delete(id);
       clearTimeout(lease.timer);
       const error = new LeaseLostError(id);
-      lease.controller.abort(error);
+      abort(lease, error);
       this.safeEmit('lost', lease.task, error);
     }
   }
@@ -420,7 +447,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.leases.clear();
     for (const lease of remaining) {
       clearTimeout(lease.timer);
-      lease.controller.abort(new ClosedError('worker'));
+      abort(lease, new ClosedError('worker'));
     }
     const pairs = remaining.flatMap((lease) => [lease.task.id, lease.token]);
     const { keys } = this;
@@ -434,8 +461,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     while (Date.now() < deadline) {
-      if (this.roundTrip) {
-        await this.roundTrip;
+      if (this.trips.size) {
+        await Promise.all(this.trips);
         continue;
       }
       if (!this.completions.length && !this.failures.length) return;

@@ -8,10 +8,12 @@
  *   subscriber connections are duplicated from it, since they cannot share a socket.
  *
  * Workers' clients wait through outages (`maxRetriesPerRequest: null`), so a Redis restart
- * pauses them instead of failing their commands.
+ * pauses them instead of failing their commands. Request-serving faces (the gateway) ask
+ * for the opposite, `failFastMs`: a request must get its 503 at once, not hang.
  */
-import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
+import { RedisUnavailableError } from '../errors.js';
 import type { RedisClient } from './scripts.js';
 
 export interface OwnedClient {
@@ -23,11 +25,19 @@ export interface OwnedClient {
 export interface ClientRole {
   /** Keep commands queued through reconnects, without a retry limit (workers, blocking). */
   patient?: boolean;
+  /**
+   * Fail commands while disconnected (at the next failed reconnect, retried at least every
+   * 500 ms) and any command unanswered after this many ms.
+   */
+  failFastMs?: number;
 }
 
 const CLUSTER_SCHEME = 'redis+cluster://';
 
 function patientOptions(role: ClientRole): RedisOptions {
+  if (role.failFastMs !== undefined && !role.patient) {
+    return { commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
+  }
   return role.patient ? { maxRetriesPerRequest: null } : {};
 }
 
@@ -89,4 +99,38 @@ export async function quit(client: RedisClient): Promise<void> {
     // The connection dropped while quitting: nothing is left to close.
     client.disconnect();
   }
+}
+
+/**
+ * Awaits a command, turning connection failures into RedisUnavailableError; Redis's own
+ * replies (script and command errors) pass unchanged.
+ */
+export async function orUnavailable<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+    throw new RedisUnavailableError(error.message, { cause: error });
+  }
+}
+
+/**
+ * Resolves once a client finished its connection handshake. A (P)SUBSCRIBE sent before
+ * that can interleave with ioredis's own handshake commands, which Redis then refuses in
+ * subscriber mode (ioredis issue 2037): subscriber connections wait for this first.
+ */
+export function whenReady(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      client.off('end', onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      client.off('ready', onReady);
+      reject(new Error('Connection is closed.'));
+    };
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+  });
 }

@@ -20,7 +20,6 @@ export const TASK_FIELDS = Object.freeze({
   runAt: 'ra',
   startedAt: 'st',
   finishedAt: 'f',
-  lease: 'l',
   worker: 'w',
   result: 'r',
   error: 'e',
@@ -45,6 +44,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   cancelled: 'list',
   'dedupe:<key>': 'string',
   meta: 'hash',
+  'stats:<hour>': 'hash',
   wake: 'zset',
   workers: 'hash',
   events: 'channel',
@@ -53,6 +53,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
 /** Keys outside any queue's hash tag. */
 export const GLOBAL_KEY_ROLES = Object.freeze({
   queues: 'set',
+  topics: 'set',
 } as const);
 
 /** Builds the keys of one queue: `<prefix>:{<queue>}:<role>`. */
@@ -100,6 +101,10 @@ export class QueueKeys {
   get wake(): string {
     return `${this.base}wake`;
   }
+  /** Per-minute finished counts of one hour (`hour` = epoch ms / 3,600,000, floored). */
+  stats(hour: number): string {
+    return `${this.base}stats:${hour}`;
+  }
   get workers(): string {
     return `${this.base}workers`;
   }
@@ -112,4 +117,54 @@ export class QueueKeys {
 /** The set of queue names known under a prefix (written on first use of a queue). */
 export function queuesKey(prefix: string): string {
   return `${prefix}:queues`;
+}
+
+// ---- Broadcast: durable topics and live channels ----------------------------------------------
+
+/** Key roles of one durable topic, with the Redis type each holds. */
+export const TOPIC_KEY_ROLES = Object.freeze({
+  stream: 'stream',
+  dead: 'list',
+  errors: 'hash',
+} as const);
+
+/** The stream entry field that holds a topic message's JSON. */
+export const TOPIC_MESSAGE_FIELD = 'm';
+
+/**
+ * Builds the keys of one topic: `<prefix>:topic:{<topic>}:<role>`. The hash tag keeps a
+ * topic's stream, dead letters and error notes in one slot, so each script touches one.
+ */
+export class TopicKeys {
+  readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly topic: string,
+  ) {
+    this.base = `${prefix}:topic:{${topic}}:`;
+  }
+
+  /** The stream of messages; one consumer group per subscriber group. */
+  get stream(): string {
+    return `${this.base}stream`;
+  }
+  /** Dead letters, newest first: messages that failed every attempt, with their errors. */
+  get dead(): string {
+    return `${this.base}dead`;
+  }
+  /** The last error of messages that failed and wait for another attempt (`<group>|<id>`). */
+  get errors(): string {
+    return `${this.base}errors`;
+  }
+}
+
+/** The set of topic names known under a prefix (written on first use of a topic). */
+export function topicsKey(prefix: string): string {
+  return `${prefix}:topics`;
+}
+
+/** The Redis channel of a live (non-raw) channel or pattern: `<prefix>:ch:<name>`; not a key. */
+export function channelName(prefix: string, name: string): string {
+  return `${prefix}:ch:${name}`;
 }

@@ -2,13 +2,15 @@
  * Loads the Lua scripts, one per atomic transition, and registers them on a client.
  *
  * Each script is assembled once per process: a generated prelude (the task-hash field names
- * from keys.ts, so Lua and TypeScript cannot disagree), then the files named by its
+ * from keys.ts and the default attempts from config.ts, so Lua and TypeScript cannot
+ * disagree), then the files named by its
  * `--@include` lines, then its own text. ioredis calls them by SHA and loads them again on
  * NOSCRIPT (after a Redis restart or failover), in pipelines too.
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { TASK_FIELDS } from './keys.js';
+import { DEFAULT_ATTEMPTS } from '../config.js';
+import { TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
 export const SCRIPT_KEY_COUNTS = {
@@ -24,6 +26,14 @@ export const SCRIPT_KEY_COUNTS = {
   remove: 5,
   counts: 7,
   'set-paused': 2,
+  'adopt-list': 5,
+  'topic-publish': 1,
+  'topic-join': 1,
+  'topic-reclaim': 3,
+  'topic-ack': 2,
+  'topic-fail': 3,
+  'topic-extend': 1,
+  'topic-leave': 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEY_COUNTS;
@@ -37,7 +47,7 @@ function prelude(): string {
   const fields = Object.entries(TASK_FIELDS)
     .map(([name, field]) => `${name} = '${field}'`)
     .join(', ');
-  return `local F = { ${fields} }\n`;
+  return `local F = { ${fields} }\nlocal DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`;
 }
 
 function assemble(name: string): string {

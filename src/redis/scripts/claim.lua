@@ -56,8 +56,8 @@ end
 
 local out = { 0, 0 }
 local claimed = {}
+local leases = {}
 local deadline = now + lease_ms
-local now_text = int(now)
 while wanted > 0 do
   local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not level then
@@ -70,15 +70,23 @@ while wanted > 0 do
   end
   for _, id in ipairs(ids or {}) do
     local tkey = task_key(base, id)
-    local v = redis.call('HMGET', tkey, F.attempt, F.lease, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
+    local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
     local attempt = (tonumber(v[1]) or 0) + 1
-    local token = (tonumber(v[2]) or 0) + 1
-    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.lease, token, F.startedAt, now_text, F.worker, worker)
-    redis.call('ZADD', KEYS[4], deadline, id)
+    -- The start time is the lease's fencing token: strictly increasing per task, even for
+    -- two claims within one millisecond (the later one is dated a millisecond on).
+    local started = now
+    local previous = tonumber(v[2])
+    if previous and previous >= started then
+      started = previous + 1
+    end
+    local token = int(started)
+    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.startedAt, token, F.worker, worker)
+    leases[#leases + 1] = deadline
+    leases[#leases + 1] = id
     out[#out + 1] = id
     out[#out + 1] = token
     out[#out + 1] = attempt
-    out[#out + 1] = v[3]
+    out[#out + 1] = v[3] or DEFAULT_ATTEMPTS
     out[#out + 1] = v[4]
     out[#out + 1] = v[5] or ''
     out[#out + 1] = v[6] or ''
@@ -89,11 +97,17 @@ while wanted > 0 do
 end
 
 if #claimed > 0 then
+  call_many('ZADD', KEYS[4], leases, 2)
   publish(base, 'active', claimed)
   -- More work is left: pass the marker on so another idle worker wakes for it.
   if redis.call('ZCARD', KEYS[2]) > 0 then
     wake(base)
   end
 end
-out[1] = due_in()
+-- A worker that got all it asked for will not block, so it needs no due time.
+if wanted > 0 then
+  out[1] = due_in()
+else
+  out[1] = -1
+end
 return out

@@ -24,22 +24,19 @@ local out, done = {}, {}
 for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.lease, F.dedupeKey)
+  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey)
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 1
   else
-    redis.call('ZREM', KEYS[2], id)
     release_dedupe(base, id, v[3])
-    if keep_count == 0 then
-      redis.call('DEL', tkey)
-    else
+    if keep_count > 0 then
+      -- The lease holder is blanked in the same call rather than deleted in another: an
+      -- empty field reads as absent and costs a few bytes.
       if result == '' then
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text)
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text, F.worker, '')
       else
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text, F.result, result)
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text, F.worker, '', F.result, result)
       end
-      redis.call('HDEL', tkey, F.worker)
-      redis.call('LPUSH', KEYS[3], id)
     end
     done[#done + 1] = id
     out[#out + 1] = 0
@@ -47,9 +44,13 @@ for i = 4, #ARGV, 3 do
 end
 
 if #done > 0 then
-  redis.call('HINCRBY', KEYS[1], 'completed', #done)
+  call_many('ZREM', KEYS[2], done)
+  count_finished(base, 'completed', #done, now)
   if keep_count > 0 then
+    call_many('LPUSH', KEYS[3], done)
     trim(base, 'completed', keep_count, tonumber(ARGV[3]), now)
+  else
+    call_many('DEL', nil, task_keys(base, done))
   end
   publish(base, 'completed', done)
 end

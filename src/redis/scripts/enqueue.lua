@@ -23,14 +23,8 @@ local base = ARGV[1]
 local count = (#ARGV - 2) / 9
 local now = now_ms()
 
-if ARGV[2] ~= '' then
-  local waiting = redis.call('ZCARD', KEYS[2])
-  for _, level in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-    waiting = waiting + redis.call('LLEN', base .. 'waiting:' .. level)
-  end
-  if waiting + count > tonumber(ARGV[2]) then
-    return { 4 }
-  end
+if ARGV[2] ~= '' and waiting_count(base) + count > tonumber(ARGV[2]) then
+  return { 4 }
 end
 
 local out = { 0 }
@@ -61,36 +55,7 @@ for i = 0, count - 1 do
     elseif delay_ms ~= '0' then
       due = now + tonumber(delay_ms)
     end
-    -- Optional fields are written only when set: every retained task carries its hash.
-    local fields = { F.payload, payload, F.maxAttempts, max_attempts, F.createdAt, int(now) }
-    if priority ~= '0' then
-      fields[#fields + 1] = F.priority
-      fields[#fields + 1] = priority
-    end
-    if backoff ~= '' then
-      fields[#fields + 1] = F.backoff
-      fields[#fields + 1] = backoff
-    end
-    if timeout_ms ~= '' then
-      fields[#fields + 1] = F.timeoutMs
-      fields[#fields + 1] = timeout_ms
-    end
-    if dedupe_key ~= '' then
-      fields[#fields + 1] = F.dedupeKey
-      fields[#fields + 1] = dedupe_key
-      redis.call('SET', base .. 'dedupe:' .. dedupe_key, id)
-    end
-    fields[#fields + 1] = F.state
-    if due > now then
-      fields[#fields + 1] = 'delayed'
-      fields[#fields + 1] = F.runAt
-      fields[#fields + 1] = int(due)
-      redis.call('ZADD', KEYS[2], due, id)
-    else
-      fields[#fields + 1] = 'waiting'
-      push_waiting(base, id, priority, false)
-    end
-    redis.call('HSET', task_key(base, id), unpack(fields))
+    create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key)
     created = created + 1
     out[#out + 1] = id
     out[#out + 1] = 1

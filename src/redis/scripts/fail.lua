@@ -23,13 +23,13 @@ local out, retrying, failed = {}, {}, {}
 for i = 4, #ARGV, 4 do
   local id, token, error_json, retry_delay = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.lease, F.attempt, F.maxAttempts, F.startedAt, F.dedupeKey)
+  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.attempt, F.maxAttempts, F.dedupeKey)
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 1
   else
     redis.call('ZREM', KEYS[2], id)
-    record_attempt_error(tkey, v[3], v[5], now, error_json)
-    if retry_delay >= 0 and tonumber(v[3]) < tonumber(v[4]) then
+    record_attempt_error(tkey, v[3], v[2], now, error_json)
+    if retry_delay >= 0 and tonumber(v[3]) < (tonumber(v[4]) or DEFAULT_ATTEMPTS) then
       local due = now + retry_delay
       redis.call('HSET', tkey, F.state, 'delayed', F.runAt, int(due))
       redis.call('HDEL', tkey, F.worker)
@@ -37,7 +37,7 @@ for i = 4, #ARGV, 4 do
       retrying[#retrying + 1] = id
       out[#out + 1] = 0
     else
-      dead_letter(base, id, tkey, now, v[6])
+      dead_letter(base, id, tkey, now, v[5])
       failed[#failed + 1] = id
       out[#out + 1] = 5
     end
@@ -49,7 +49,7 @@ if #retrying > 0 then
   publish(base, 'delayed', retrying)
 end
 if #failed > 0 then
-  redis.call('HINCRBY', KEYS[1], 'failed', #failed)
+  count_finished(base, 'failed', #failed, now)
   trim(base, 'failed', tonumber(ARGV[2]), tonumber(ARGV[3]), now)
   publish(base, 'failed', failed)
 end

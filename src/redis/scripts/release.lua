@@ -15,7 +15,7 @@ local out, released = {}, {}
 for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.lease, F.priority)
+  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.priority)
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 1
   else

@@ -18,6 +18,28 @@ local function task_key(base, id)
   return base .. 'task:' .. id
 end
 
+-- One variadic command for many items (ZADD, ZREM, LPUSH, DEL ...): a call from Lua costs
+-- about as much as the work of one item, so batches use one call per 1,000 items
+-- (unpack's stack limit is near 8,000) rather than one per item.
+local function call_many(command, key, items, per_item)
+  local step = 1000 * (per_item or 1)
+  for i = 1, #items, step do
+    if key then
+      redis.call(command, key, unpack(items, i, math.min(i + step - 1, #items)))
+    else
+      redis.call(command, unpack(items, i, math.min(i + step - 1, #items)))
+    end
+  end
+end
+
+local function task_keys(base, ids)
+  local keys = {}
+  for i, id in ipairs(ids) do
+    keys[i] = task_key(base, id)
+  end
+  return keys
+end
+
 -- Waiting tasks live in one list per priority level (newest on the left, next on the
 -- right); `priorities` holds the non-empty levels, scored -priority so the highest sorts
 -- first. `front` puts a task next in line (requeued work that already waited its turn).
@@ -47,6 +69,17 @@ end
 -- lost and never piles up.
 local function wake(base)
   redis.call('ZADD', base .. 'wake', 0, 'w')
+end
+
+-- Counts finished tasks in the queue's lifetime totals (meta) and in per-minute buckets for
+-- throughput charts: one hash per hour, `stats:<epoch hour>`, fields `<epoch minute>:<kind>`,
+-- expiring a day after its hour. Two calls per batch, none per task.
+local function count_finished(base, kind, n, now)
+  redis.call('HINCRBY', base .. 'meta', kind, n)
+  local minute = math.floor(now / 60000)
+  local key = base .. 'stats:' .. int(math.floor(minute / 60))
+  redis.call('HINCRBY', key, int(minute) .. ':' .. kind, n)
+  redis.call('PEXPIRE', key, 25 * 3600000)
 end
 
 -- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ',').
@@ -87,10 +120,7 @@ local function trim(base, list_name, keep_count, max_age_ms, now)
   local list = base .. list_name
   local excess = redis.call('LLEN', list) - keep_count
   if excess > 0 then
-    local ids = redis.call('RPOP', list, math.min(excess, 1000))
-    for _, id in ipairs(ids) do
-      redis.call('DEL', task_key(base, id))
-    end
+    call_many('DEL', nil, task_keys(base, redis.call('RPOP', list, math.min(excess, 1000))))
   end
   local cutoff = now - max_age_ms
   for _ = 1, 100 do
@@ -130,7 +160,7 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
     local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey)
     if v[1] then
       record_attempt_error(tkey, v[1], v[3], now, LEASE_EXPIRED)
-      if tonumber(v[1]) >= tonumber(v[2]) then
+      if tonumber(v[1]) >= (tonumber(v[2]) or DEFAULT_ATTEMPTS) then
         dead_letter(base, id, tkey, now, v[5])
         failed[#failed + 1] = id
       else
@@ -146,7 +176,7 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
     publish(base, 'waiting', requeued)
   end
   if #failed > 0 then
-    redis.call('HINCRBY', base .. 'meta', 'failed', #failed)
+    count_finished(base, 'failed', #failed, now)
     trim(base, 'failed', failed_keep_count, failed_max_age_ms, now)
     publish(base, 'failed', failed)
   end
@@ -166,4 +196,53 @@ local function next_due(base)
     end
   end
   return due
+end
+
+-- Tasks in line (waiting at any priority, or delayed): what maxWaiting limits.
+local function waiting_count(base)
+  local waiting = redis.call('ZCARD', base .. 'delayed')
+  for _, level in ipairs(redis.call('ZRANGE', base .. 'priorities', 0, -1)) do
+    waiting = waiting + redis.call('LLEN', base .. 'waiting:' .. level)
+  end
+  return waiting
+end
+
+-- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
+-- `now`, else waiting. Options are the encoded strings of enqueue's contract ('' = unset).
+-- The caller chose the id, checked dedupe and capacity, and wakes the workers.
+local function create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key)
+  -- Optional fields are written only when set: every retained task carries its hash.
+  local fields = { F.payload, payload, F.createdAt, int(now) }
+  if tonumber(max_attempts) ~= DEFAULT_ATTEMPTS then
+    fields[#fields + 1] = F.maxAttempts
+    fields[#fields + 1] = max_attempts
+  end
+  if priority ~= '0' then
+    fields[#fields + 1] = F.priority
+    fields[#fields + 1] = priority
+  end
+  if backoff ~= '' then
+    fields[#fields + 1] = F.backoff
+    fields[#fields + 1] = backoff
+  end
+  if timeout_ms ~= '' then
+    fields[#fields + 1] = F.timeoutMs
+    fields[#fields + 1] = timeout_ms
+  end
+  if dedupe_key ~= '' then
+    fields[#fields + 1] = F.dedupeKey
+    fields[#fields + 1] = dedupe_key
+    redis.call('SET', base .. 'dedupe:' .. dedupe_key, id)
+  end
+  fields[#fields + 1] = F.state
+  if due > now then
+    fields[#fields + 1] = 'delayed'
+    fields[#fields + 1] = F.runAt
+    fields[#fields + 1] = int(due)
+    redis.call('ZADD', base .. 'delayed', due, id)
+  else
+    fields[#fields + 1] = 'waiting'
+    push_waiting(base, id, priority, false)
+  end
+  redis.call('HSET', task_key(base, id), unpack(fields))
 end

@@ -1,0 +1,63 @@
+/**
+ * Topic reads for the faces (gateway, dashboard, CLI): which topics exist under a prefix,
+ * and per topic its length, groups (members, pending, lag, missed) and dead letters.
+ *
+ * Keeps one Topic object per name, like Admin does for queues, so each face holds one
+ * connection per topic. Never subscribes: reading a topic's state joins no group.
+ */
+import type { ConnectionOption } from '../config.js';
+import { DEFAULT_PREFIX, validateName } from '../config.js';
+import { Topic } from '../broadcast/topic.js';
+import type { TopicInfo } from '../broadcast/topic-info.js';
+import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
+import { topicsKey } from '../redis/keys.js';
+
+export interface TopicAdminOptions {
+  connection?: ConnectionOption;
+  prefix?: string;
+}
+
+export class TopicAdmin {
+  readonly prefix: string;
+  private readonly topics = new Map<string, Topic>();
+  private registry: OwnedClient | undefined;
+
+  constructor(private readonly options: TopicAdminOptions = {}) {
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+  }
+
+  /** The Topic object for a name (validated), created on first use and kept. */
+  topic<M = unknown>(name: string): Topic<M> {
+    validateName('topic', name);
+    let topic = this.topics.get(name);
+    if (!topic) {
+      topic = new Topic(name, { connection: this.options.connection, prefix: this.prefix });
+      this.topics.set(name, topic);
+    }
+    return topic as Topic<M>;
+  }
+
+  /** Names of every topic published to or subscribed under this prefix, sorted. */
+  async names(): Promise<string[]> {
+    if (!this.registry) {
+      this.registry = openClient(this.options.connection);
+      if (this.registry.owned) this.registry.client.on('error', () => {}); // commands report failures
+    }
+    const names = await orUnavailable(this.registry.client.smembers(topicsKey(this.prefix)));
+    return names.sort();
+  }
+
+  /** Every known topic with its groups, lag and pending counts. */
+  async overview(): Promise<TopicInfo[]> {
+    const names = await this.names();
+    return Promise.all(names.map((name) => this.topic(name).info()));
+  }
+
+  async close(): Promise<void> {
+    const topics = [...this.topics.values()];
+    this.topics.clear();
+    const registry = this.registry;
+    this.registry = undefined;
+    await Promise.all([...topics.map((topic) => topic.close()), registry && closeClient(registry)]);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Builds the gateway: a Fastify app from resolved options, with zod validation, one error
+ * shape, bearer auth, metrics and OpenAPI, and the route plugins. `buildGateway` is for
+ * in-process use (tests inject requests; the benchmark and `npm start` listen through
+ * `startGateway`). Closing the gateway ends its event streams, then its Redis connections.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Admin } from '../admin/admin.js';
+import { assertSafeListen, installAuth } from './auth.js';
+import type { GatewayContext, RoutePlugin } from './context.js';
+import { demoRoutes } from './demo.js';
+import { errorBody, installErrorHandlers, toErrandError } from './errors.js';
+import { GatewayMetrics } from './metrics.js';
+import { collectRoutes, openApiRoutes } from './openapi.js';
+import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { queueRoutes } from './routes/queues.js';
+import { taskRoutes } from './routes/tasks.js';
+import { useZod } from './schema.js';
+
+/** The routes under /v1. Channel and topic routes join this list as their own plugins. */
+const API_ROUTES: RoutePlugin[] = [queueRoutes, taskRoutes];
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly admin: Admin;
+  readonly options: ResolvedGatewayOptions;
+  /** Ends event streams, stops listening, closes Redis connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ListeningGateway extends Gateway {
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0'; // running from a copy without its package.json
+  }
+}
+
+export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
+  const options = resolveGatewayOptions(input);
+  const { logger } = options;
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes,
+    ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
+    // Event streams stay open until closed by us (preClose); other idle sockets close at once.
+    forceCloseConnections: 'idle',
+    // Names and ids are checked by the route schemas (at most 128 characters), which say why.
+    routerOptions: { maxParamLength: 1024 },
+    // Malformed URLs are answered by the router before any hook: give them our error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const mapped = toErrandError(error, options.bodyLimitBytes);
+      void (reply as FastifyReply).status(mapped.httpStatus).send(errorBody(mapped));
+    },
+    // Errors are logged by the error handler; a line per request would drown the demo's output.
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+  const admin = new Admin({ connection: options.connection, prefix: options.prefix, failFastMs: options.redisTimeoutMs });
+  const closing = new AbortController();
+  const metrics = new GatewayMetrics(admin);
+  const ctx: GatewayContext = { admin, options, metrics, closing: closing.signal };
+
+  useZod(app);
+  app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
+  installErrorHandlers(app, options.bodyLimitBytes);
+  installAuth(app, options.token);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.addHook('preClose', async () => closing.abort());
+  app.addHook('onClose', async () => admin.close());
+
+  const routes = collectRoutes(app);
+  await app.register(healthRoutes(ctx));
+  await app.register(metricsRoutes(ctx));
+  await app.register(openApiRoutes(routes, packageVersion())(ctx));
+  await app.register(
+    async (v1) => {
+      for (const plugin of API_ROUTES) await v1.register(plugin(ctx));
+    },
+    { prefix: '/v1' },
+  );
+  if (options.demo) await app.register(demoRoutes(ctx));
+  await app.ready();
+
+  let closed: Promise<void> | undefined;
+  return { app, admin, options, close: () => (closed ??= app.close()) };
+}
+
+/** Builds the gateway and listens on options.host:options.port (refusing an open gateway beyond loopback). */
+export async function startGateway(input?: GatewayOptions): Promise<ListeningGateway> {
+  const options = resolveGatewayOptions(input);
+  assertSafeListen(options.host, options.token);
+  const gateway = await buildGateway(input);
+  try {
+    await gateway.app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
+  const address = gateway.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return { ...gateway, url: `http://${host}:${port}` };
+}

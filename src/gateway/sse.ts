@@ -1,0 +1,58 @@
+/**
+ * Server-Sent Events over a Fastify reply: takes the response over from Fastify, writes
+ * the stream's headers, frames events, sends a comment every `heartbeatMs` so proxies keep
+ * the connection open, and aborts its `signal` when the client goes away or the gateway
+ * closes, so whatever feeds the stream can stop.
+ */
+import type { FastifyReply } from 'fastify';
+
+export interface EventStream {
+  /** Aborted when the client disconnects, the stream ends or the gateway closes. */
+  readonly signal: AbortSignal;
+  send(event: string, data: unknown, id?: string): void;
+  end(): void;
+}
+
+export interface EventStreamOptions {
+  heartbeatMs: number;
+  /** Aborted when the gateway closes. */
+  closing: AbortSignal;
+}
+
+export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: EventStreamOptions): EventStream {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no', // nginx: do not buffer the stream
+  });
+  raw.write(': stream open\n\n');
+  const controller = new AbortController();
+  let ended = false;
+  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), heartbeatMs);
+  heartbeat.unref();
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    closing.removeEventListener('abort', end);
+    controller.abort();
+    if (!raw.writableEnded) raw.end();
+  };
+  raw.on('close', end);
+  if (closing.aborted) end();
+  else closing.addEventListener('abort', end);
+
+  return {
+    signal: controller.signal,
+    send(event, data, id) {
+      if (ended) return;
+      // JSON never contains a raw newline, so each event's data is one `data:` line.
+      raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end,
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * State changes of a queue's tasks, for watchers (the gateway's task SSE, metrics).
+ *
+ * Responsible for: one subscription per Queue object to the queue's events channel (opened
+ * on first use, on the process's shared pub/sub connection), where the scripts publish
+ * `<state>|<id>,<id>` for each batch of tasks that changed state; handing those batches to
+ * listeners (the result waiter is one); and `watch(id)`, which yields a task's snapshot
+ * each time it is seen in a new state until it is final or removed.
+ *
+ * A watcher reads the task itself (once at the start, then after each announcement of its
+ * id), so what it yields is always what Redis holds, never a reconstruction. Changes that
+ * follow each other faster than a read may be coalesced: a watcher sees a subsequence of
+ * the task's states that always ends with the final one. After a reconnect every watcher
+ * reads again, since announcements published while the connection was down are lost.
+ */
+import { ReplyError } from 'ioredis';
+import { ClosedError, RedisUnavailableError, TaskNotFoundError } from '../errors.js';
+import { FINAL_STATES, type TaskState } from '../redis/keys.js';
+import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
+import type { TaskInfo } from './task.js';
+
+/** A batch announcement: these tasks moved to `state` (or 'removed'). */
+export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[]) => void;
+
+export interface WatchOptions {
+  /** Stops the watch: the iterator ends quietly. */
+  signal?: AbortSignal;
+}
+
+interface Watcher {
+  /** Set when an announcement arrives; cleared before each read, so none is missed. */
+  dirty: boolean;
+  wake(): void;
+}
+
+export class TaskEvents<P = unknown, R = unknown> {
+  private subscriber: SharedSubscriber | undefined;
+  private subscription: Subscription | undefined;
+  private subscribed: Promise<void> | undefined;
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly listeners = new Set<StateChangeListener>();
+  private readonly reconnectListeners = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    private readonly queue: string,
+    private readonly channel: string,
+    private readonly acquireSubscriber: () => SharedSubscriber,
+    private readonly read: (id: string) => Promise<TaskInfo<P, R> | null>,
+  ) {}
+
+  /** Resolves once the subscription is active (opening it if needed). */
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('task events'));
+    return this.subscribe().then(() => undefined);
+  }
+
+  /** Calls `listener` for every announced batch; returns the function that stops it. */
+  onChange(listener: StateChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Calls `listener` after each reconnection: announcements may have been missed. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => void this.reconnectListeners.delete(listener);
+  }
+
+  /**
+   * The task each time it is seen in a new state, starting with its current one; ends after
+   * a final state (completed, failed, cancelled), when the task is removed, or on abort.
+   * Throws TaskNotFoundError if the task does not exist at the start.
+   */
+  async *watch(id: string, { signal }: WatchOptions = {}): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
+    if (this.closed) throw new ClosedError('task events');
+    let wake: () => void = () => {};
+    const watcher: Watcher = { dirty: false, wake: () => wake() };
+    const onAbort = () => watcher.wake();
+    signal?.addEventListener('abort', onAbort);
+    this.add(id, watcher);
+    try {
+      await this.subscribe();
+      let last: TaskState | undefined;
+      while (!signal?.aborted) {
+        watcher.dirty = false;
+        const task = await this.read(id);
+        if (this.closed) throw new ClosedError('task events');
+        if (!task) {
+          if (last === undefined) throw new TaskNotFoundError(this.queue, id);
+          return; // removed
+        }
+        if (task.state !== last) {
+          last = task.state;
+          yield task;
+          if (FINAL_STATES.includes(task.state)) return;
+        }
+        if (!watcher.dirty && !signal?.aborted) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = () => {};
+          if (this.closed) throw new ClosedError('task events');
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.remove(id, watcher);
+    }
+  }
+
+  /** Ends every watch (with ClosedError) and closes the subscription. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.reconnectListeners.clear();
+    for (const set of this.watchers.values()) for (const watcher of set) watcher.wake();
+    await this.subscription?.close();
+    await this.subscriber?.release();
+  }
+
+  private add(id: string, watcher: Watcher): void {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(watcher);
+  }
+
+  private remove(id: string, watcher: Watcher): void {
+    const set = this.watchers.get(id);
+    set?.delete(watcher);
+    if (set?.size === 0) this.watchers.delete(id);
+  }
+
+  private subscribe(): Promise<void> {
+    if (!this.subscribed) {
+      this.subscriber ??= this.acquireSubscriber();
+      this.subscription ??= this.subscriber.subscribe(
+        this.channel,
+        (message) => this.onMessage(message),
+        () => this.onReconnected(),
+      );
+      this.subscribed = this.subscription.ready.catch((error: unknown) => {
+        // Subscribe again with the next caller, on the same shared connection.
+        this.subscribed = undefined;
+        if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+        throw new RedisUnavailableError(error.message, { cause: error });
+      });
+    }
+    return this.subscribed;
+  }
+
+  private onReconnected(): void {
+    for (const set of this.watchers.values()) for (const watcher of set) this.poke(watcher);
+    for (const listener of this.reconnectListeners) listener();
+  }
+
+  private onMessage(message: string): void {
+    const bar = message.indexOf('|');
+    const state = message.slice(0, bar) as TaskState | 'removed';
+    const ids = message.slice(bar + 1).split(',');
+    for (const id of ids) {
+      const set = this.watchers.get(id);
+      if (set) for (const watcher of set) this.poke(watcher);
+    }
+    for (const listener of this.listeners) listener(state, ids);
+  }
+
+  private poke(watcher: Watcher): void {
+    watcher.dirty = true;
+    watcher.wake();
+  }
+}

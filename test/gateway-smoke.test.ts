@@ -1,0 +1,154 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { startGateway } from '../src/gateway/app.js';
+import { DEMO_CHANNEL, startDemoConsumers } from '../src/gateway/demo.js';
+import { deferred, next, useRedis, useScope } from './support/fixtures.js';
+
+const redis = useRedis();
+const scope = useScope(redis);
+
+/** Reads an event stream as it arrives, one parsed event at a time. */
+function eventReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  return {
+    async next(): Promise<{ event: string; data: any } | undefined> {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const lines = block.split('\n').filter((line) => !line.startsWith(':'));
+          if (lines.length === 0) continue; // a comment (stream open, keep-alive)
+          const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+          return { event: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null') };
+        }
+        const chunk = await reader.read();
+        if (chunk.done) return undefined;
+        buffer += decoder.decode(chunk.value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** A pino logger whose records a test can await. */
+function capturedLog() {
+  type Line = { msg: string; worker?: string; subscriber?: string };
+  const stream = new PassThrough();
+  const lines: Line[] = [];
+  const waiters: { match: (line: Line) => boolean; resolve: (line: Line) => void }[] = [];
+  stream.on('data', (chunk: Buffer) => {
+    for (const text of chunk.toString().split('\n').filter(Boolean)) {
+      const line = JSON.parse(text) as Line;
+      lines.push(line);
+      for (const waiter of waiters.filter((w) => w.match(line))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+  return {
+    log: pino(stream),
+    waitFor(match: (line: Line) => boolean): Promise<Line> {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+  };
+}
+
+describe('over a real port', () => {
+  it('enqueues, awaits a result and streams task events over HTTP', async () => {
+    const s = scope();
+    const gw = s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0 }));
+    expect(gw.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const created = await fetch(`${gw.url}/v1/queues/smoke/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ payload: { n: 20 } }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    const response = await fetch(`${gw.url}/v1/queues/smoke/tasks/${id}/events`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = eventReader(response.body!);
+    expect(await events.next()).toMatchObject({ event: 'state', data: { id, state: 'waiting' } });
+
+    const release = deferred();
+    const worker = s.worker<{ n: number }, number>('smoke', async (task) => {
+      await release.promise;
+      return task.payload.n + 1;
+    });
+    await next(worker, 'active');
+    expect(await events.next()).toMatchObject({ event: 'state', data: { state: 'active', attempt: 1 } });
+    release.resolve();
+    expect(await events.next()).toMatchObject({ event: 'state', data: { state: 'completed', result: 21 } });
+    expect(await events.next()).toEqual({ event: 'end', data: { reason: 'final' } });
+    expect(await events.next()).toBeUndefined();
+
+    const waited = await fetch(`${gw.url}/v1/queues/smoke/tasks?wait=10000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ payload: { n: 1 } }),
+    });
+    expect(await waited.json()).toMatchObject({ state: 'completed', finished: true, result: 2 });
+  });
+
+  it('ends a task stream with reason removed when the task is deleted', async () => {
+    const s = scope();
+    const gw = s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0 }));
+    const queue = s.queue('rm');
+    const task = await queue.enqueue('x');
+    const events = eventReader((await fetch(`${gw.url}/v1/queues/rm/tasks/${task.id}/events`)).body!);
+    expect(await events.next()).toMatchObject({ event: 'state', data: { state: 'waiting' } });
+    await queue.remove(task.id);
+    expect(await events.next()).toEqual({ event: 'end', data: { reason: 'removed' } });
+  });
+
+  it('ends open event streams when the gateway closes', async () => {
+    const s = scope();
+    const gw = await startGateway({ connection: redis.url, prefix: s.prefix, port: 0 });
+    const task = await s.queue('open').enqueue('x');
+    const events = eventReader((await fetch(`${gw.url}/v1/queues/open/tasks/${task.id}/events`)).body!);
+    expect(await events.next()).toMatchObject({ event: 'state' });
+    await gw.close();
+    expect(await events.next()).toBeUndefined();
+  });
+
+  it('serves the demo: page, producer-consumer and publish-subscribe links, worker and subscriber logs', async () => {
+    const s = scope();
+    const captured = capturedLog();
+    const gw = s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0, demo: true }));
+    const consumers = s.add(await startDemoConsumers({ connection: redis.url, prefix: s.prefix, log: captured.log }));
+    expect(consumers).toBeDefined();
+
+    const page = await fetch(`${gw.url}/`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain('href="/demo/prodcons"');
+    expect(html).toContain('href="/demo/pubsub"');
+
+    const prodcons = await fetch(`${gw.url}/demo/prodcons`, { redirect: 'manual' });
+    expect([prodcons.status, prodcons.headers.get('location')]).toEqual([302, '/']);
+    const got = await captured.waitFor((line) => line.worker === 'demo');
+    expect(got.msg).toMatch(/^Task get [0-9]$/);
+    const demoQueue = s.queue('demo');
+    expect((await demoQueue.list('completed')).map((t) => typeof t.payload)).toEqual(['number']);
+
+    const listener = s.client().duplicate();
+    s.add({ close: async () => void listener.disconnect() });
+    const heard = new Promise<string>((resolve) => listener.on('message', (_channel: string, message: string) => resolve(message)));
+    await listener.subscribe(DEMO_CHANNEL);
+    const pubsub = await fetch(`${gw.url}/demo/pubsub`, { redirect: 'manual' });
+    expect([pubsub.status, pubsub.headers.get('location')]).toEqual([302, '/']);
+    const message = await heard; // any Redis client hears the plain PUBLISH
+    expect(message).toMatch(/^[0-9]$/);
+    expect((await captured.waitFor((line) => line.subscriber === 'demo')).msg).toBe(`Task get ${message}`);
+  });
+});

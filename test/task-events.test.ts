@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { ClosedError, TaskNotFoundError } from '../src/index.js';
+import { deferred, next, useRedis, useScope } from './support/fixtures.js';
+
+const redis = useRedis();
+const scope = useScope(redis);
+
+/** Collects the states a watch yields until it ends. */
+async function states(iterator: AsyncIterable<{ state: string }>): Promise<string[]> {
+  const seen: string[] = [];
+  for await (const task of iterator) seen.push(task.state);
+  return seen;
+}
+
+describe('Queue.watchTask', () => {
+  it('yields each state a task is seen in, ending with its result', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('watched');
+    const task = await queue.enqueue(20);
+    const watch = queue.watchTask(task.id);
+    const first = await watch.next();
+    expect(first.value).toMatchObject({ id: task.id, state: 'waiting', payload: 20 });
+
+    const release = deferred();
+    const worker = s.worker<number, number>('watched', async (t) => {
+      await release.promise;
+      return t.payload + 1;
+    });
+    await next(worker, 'active');
+    const second = await watch.next();
+    expect(second.value).toMatchObject({ state: 'active', attempt: 1 });
+
+    release.resolve();
+    const third = await watch.next();
+    expect(third.value).toMatchObject({ state: 'completed', result: 21 });
+    expect((await watch.next()).done).toBe(true);
+  });
+
+  it('ends at once for a task that is already final', async () => {
+    const s = scope();
+    const queue = s.queue('done');
+    const task = await queue.enqueue('x');
+    await queue.cancel(task.id);
+    expect(await states(queue.watchTask(task.id))).toEqual(['cancelled']);
+  });
+
+  it('ends when the task is removed', async () => {
+    const s = scope();
+    const queue = s.queue('gone');
+    const task = await queue.enqueue('x');
+    const watch = queue.watchTask(task.id);
+    expect((await watch.next()).value).toMatchObject({ state: 'waiting' });
+    const ended = watch.next();
+    await queue.remove(task.id);
+    expect((await ended).done).toBe(true);
+  });
+
+  it('rejects a task that does not exist', async () => {
+    const queue = scope().queue('none');
+    await expect(queue.watchTask('missing').next()).rejects.toBeInstanceOf(TaskNotFoundError);
+  });
+
+  it('ends quietly when its signal aborts', async () => {
+    const s = scope();
+    const queue = s.queue('abort');
+    const task = await queue.enqueue('x');
+    const controller = new AbortController();
+    const watch = queue.watchTask(task.id, { signal: controller.signal });
+    expect((await watch.next()).value).toMatchObject({ state: 'waiting' });
+    const ended = watch.next();
+    controller.abort();
+    expect((await ended).done).toBe(true);
+  });
+
+  it('ends with ClosedError when the queue closes', async () => {
+    const s = scope();
+    const queue = s.queue('closing');
+    const task = await queue.enqueue('x');
+    const watch = queue.watchTask(task.id);
+    await watch.next();
+    const ended = expect(watch.next()).rejects.toBeInstanceOf(ClosedError);
+    await queue.close();
+    await ended;
+  });
+
+  it('tells listeners about every batch of state changes', async () => {
+    const s = scope();
+    const queue = s.queue('listen');
+    const seen: string[] = [];
+    const allDone = deferred();
+    const stop = queue.events.onChange((state, ids) => {
+      seen.push(`${state}:${ids.length}`);
+      if (state === 'completed') allDone.resolve();
+    });
+    await queue.events.ready();
+    const task = await queue.enqueue('x');
+    s.worker('listen', async () => 'ok');
+    await allDone.promise;
+    stop();
+    expect(seen).toEqual(['active:1', 'completed:1']);
+    expect(await queue.result(task.id)).toBe('ok');
+  });
+});
