@@ -12,7 +12,8 @@ import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
-import { queuesKey, TASK_FIELDS as F } from '../redis/keys.js';
+import { queuesKey } from '../redis/keys.js';
+import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { TopicAdmin } from './topics.js';
 
 export interface AdminOptions {
@@ -38,12 +39,7 @@ export interface QueueTotals {
 }
 
 /** When a task was created, became due, last started and finished (epoch ms, Redis clock). */
-export interface TaskTimes {
-  createdAt: number;
-  runAt?: number;
-  startedAt?: number;
-  finishedAt?: number;
-}
+export type { TaskTimes };
 
 export class Admin {
   readonly prefix: string;
@@ -95,16 +91,11 @@ export class Admin {
   async taskTimes(name: string, ids: readonly string[]): Promise<(TaskTimes | null)[]> {
     const keys = this.queue(name).keys;
     const pipeline = this.client().pipeline();
-    for (const id of ids) pipeline.hmget(keys.task(id), F.createdAt, F.runAt, F.startedAt, F.finishedAt);
+    for (const id of ids) pipeline.hmget(keys.task(id), ...TIME_FIELDS);
     const replies = (await this.call(pipeline.exec())) ?? [];
     return replies.map(([error, value]) => {
       const [createdAt, runAt, startedAt, finishedAt] = (error ? [] : value) as (string | null)[];
-      if (!createdAt) return null;
-      const times: TaskTimes = { createdAt: Number(createdAt) };
-      if (runAt) times.runAt = Number(runAt);
-      if (startedAt) times.startedAt = Number(startedAt);
-      if (finishedAt) times.finishedAt = Number(finishedAt);
-      return times;
+      return createdAt ? decodeTaskTimes(createdAt, runAt, startedAt, finishedAt) : null;
     });
   }
 

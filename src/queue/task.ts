@@ -62,6 +62,38 @@ function optionalJson<T>(value: string | undefined): T | undefined {
   return value === undefined ? undefined : (JSON.parse(value) as T);
 }
 
+export interface TaskTimes {
+  createdAt: number;
+  runAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+/** The task-hash time fields, in their order for HMGET. */
+export const TIME_FIELDS = [F.createdAt, F.runAt, F.startedAt, F.finishedAt] as const;
+
+/**
+ * Epoch-ms times from the stored fields: createdAt is absolute, the others are stored as ms
+ * after it (see docs/redis-layout.md).
+ */
+export function decodeTaskTimes(
+  createdAt: string | null | undefined,
+  runAt: string | null | undefined,
+  startedAt: string | null | undefined,
+  finishedAt: string | null | undefined,
+): TaskTimes {
+  const created = Number(createdAt ?? 0);
+  const times: TaskTimes = { createdAt: created };
+  const after = (offset: string | null | undefined) => (offset === null || offset === undefined || offset === '' ? undefined : created + Number(offset));
+  const run = after(runAt);
+  if (run !== undefined) times.runAt = run;
+  const started = after(startedAt);
+  if (started !== undefined) times.startedAt = started;
+  const finished = after(finishedAt);
+  if (finished !== undefined) times.finishedAt = finished;
+  return times;
+}
+
 export function decodeTask<P, R>(queue: string, id: string, hash: Record<string, string>): TaskInfo<P, R> | null {
   const state = hash[F.state] as TaskState | undefined;
   if (!state) return null;
@@ -73,15 +105,10 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
     attempt: Number(hash[F.attempt] ?? 0),
     maxAttempts: Number(hash[F.maxAttempts] ?? DEFAULT_ATTEMPTS), // absent: the default
     priority: Number(hash[F.priority] ?? 0),
-    createdAt: Number(hash[F.createdAt] ?? 0),
+    createdAt: 0, // set with the other times below
     attempts: optionalJson<TaskAttempt[]>(hash[F.history]) ?? [],
   };
-  const runAt = optionalNumber(hash[F.runAt]);
-  if (runAt !== undefined) info.runAt = runAt;
-  const startedAt = optionalNumber(hash[F.startedAt]);
-  if (startedAt !== undefined) info.startedAt = startedAt;
-  const finishedAt = optionalNumber(hash[F.finishedAt]);
-  if (finishedAt !== undefined) info.finishedAt = finishedAt;
+  Object.assign(info, decodeTaskTimes(hash[F.createdAt], hash[F.runAt], hash[F.startedAt], hash[F.finishedAt]));
   if (hash[F.result] !== undefined) info.result = optionalJson<R>(hash[F.result]);
   const error = optionalJson<TaskErrorInfo>(hash[F.error]);
   if (error) info.error = error;

@@ -15,7 +15,7 @@ handler's signal) and its result is refused.
 
 local base, id = ARGV[1], ARGV[2]
 local tkey = task_key(base, id)
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey)
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.createdAt)
 local state = v[1]
 if not state then
   return { 2 }
@@ -30,7 +30,7 @@ else
   return { 3, state }
 end
 local now = now_ms()
-redis.call('HSET', tkey, F.state, 'cancelled', F.finishedAt, int(now))
+redis.call('HSET', tkey, F.state, 'cancelled', F.finishedAt, since_created(v[4], now))
 redis.call('HDEL', tkey, F.worker, F.runAt)
 release_dedupe(base, id, v[3])
 redis.call('LPUSH', KEYS[3], id)

@@ -74,7 +74,7 @@ while wanted > 0 do
     local attempt = (tonumber(v[1]) or 0) + 1
     -- The start time is the lease's fencing token: strictly increasing per task, even for
     -- two claims within one millisecond (the later one is dated a millisecond on).
-    local started = now
+    local started = now - tonumber(v[7])
     local previous = tonumber(v[2])
     if previous and previous >= started then
       started = previous + 1

@@ -19,12 +19,11 @@ holder could overwrite the result of the worker that holds the task now.
 local base = ARGV[1]
 local keep_count = tonumber(ARGV[2])
 local now = now_ms()
-local now_text = int(now)
 local out, done = {}, {}
 for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey)
+  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 1
   else
@@ -32,10 +31,11 @@ for i = 4, #ARGV, 3 do
     if keep_count > 0 then
       -- The lease holder is blanked in the same call rather than deleted in another: an
       -- empty field reads as absent and costs a few bytes.
+      local finished = since_created(v[4], now)
       if result == '' then
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text, F.worker, '')
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.worker, '')
       else
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, now_text, F.worker, '', F.result, result)
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.worker, '', F.result, result)
       end
     end
     done[#done + 1] = id

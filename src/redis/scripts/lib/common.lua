@@ -14,6 +14,18 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- Task times other than createdAt are stored as ms after createdAt: small numbers take a
+-- few bytes in a hash where an epoch time takes nine, and every retained task has them.
+local function since_created(created_at, t)
+  return int(t - tonumber(created_at))
+end
+
+local function after_created(created_at, offset)
+  if offset and offset ~= '' then
+    return tonumber(created_at) + tonumber(offset)
+  end
+end
+
 local function task_key(base, id)
   return base .. 'task:' .. id
 end
@@ -102,7 +114,7 @@ end
 -- Appends a failed attempt to the task's history (a JSON array kept as text, so appending
 -- needs no decoding) and makes it the task's current error.
 local function record_attempt_error(tkey, attempt, started_at, now, error_json)
-  local entry = '{"attempt":' .. (attempt or '0') .. ',"startedAt":' .. (started_at or 'null') ..
+  local entry = '{"attempt":' .. (attempt or '0') .. ',"startedAt":' .. (started_at and int(started_at) or 'null') ..
     ',"finishedAt":' .. int(now) .. ',"error":' .. error_json .. '}'
   local history = redis.call('HGET', tkey, F.history)
   if history then
@@ -128,7 +140,8 @@ local function trim(base, list_name, keep_count, max_age_ms, now)
     if not id then
       break
     end
-    local finished_at = tonumber(redis.call('HGET', task_key(base, id), F.finishedAt))
+    local t = redis.call('HMGET', task_key(base, id), F.finishedAt, F.createdAt)
+    local finished_at = t[2] and after_created(t[2], t[1])
     if finished_at and finished_at > cutoff then
       break
     end
@@ -137,8 +150,8 @@ local function trim(base, list_name, keep_count, max_age_ms, now)
   end
 end
 
-local function dead_letter(base, id, tkey, now, dedupe_key)
-  redis.call('HSET', tkey, F.state, 'failed', F.finishedAt, int(now))
+local function dead_letter(base, id, tkey, now, dedupe_key, created_at)
+  redis.call('HSET', tkey, F.state, 'failed', F.finishedAt, since_created(created_at, now))
   redis.call('HDEL', tkey, F.worker, F.runAt)
   release_dedupe(base, id, dedupe_key)
   redis.call('LPUSH', base .. 'failed', id)
@@ -157,11 +170,11 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
   for _, id in ipairs(ids) do
     redis.call('ZREM', active, id)
     local tkey = task_key(base, id)
-    local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey)
+    local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey, F.createdAt)
     if v[1] then
-      record_attempt_error(tkey, v[1], v[3], now, LEASE_EXPIRED)
+      record_attempt_error(tkey, v[1], after_created(v[6], v[3]), now, LEASE_EXPIRED)
       if tonumber(v[1]) >= (tonumber(v[2]) or DEFAULT_ATTEMPTS) then
-        dead_letter(base, id, tkey, now, v[5])
+        dead_letter(base, id, tkey, now, v[5], v[6])
         failed[#failed + 1] = id
       else
         redis.call('HSET', tkey, F.state, 'waiting')
@@ -238,7 +251,7 @@ local function create_task(base, id, payload, priority, due, now, max_attempts, 
   if due > now then
     fields[#fields + 1] = 'delayed'
     fields[#fields + 1] = F.runAt
-    fields[#fields + 1] = int(due)
+    fields[#fields + 1] = int(due - now)
     redis.call('ZADD', base .. 'delayed', due, id)
   else
     fields[#fields + 1] = 'waiting'
