@@ -1,24 +1,29 @@
 /**
- * The parent's side of the worker processes: forks one per system (node with the same
- * loader flags as the bench, so TypeScript runs as is), sends it start/stop commands and
+ * The parent's side of the worker processes: forks one per system (node with the tsx
+ * loader, so TypeScript runs as is, however the bench was launched), sends it start/stop commands and
  * awaits its replies, each bounded in time. A process that stops answering is killed and
  * replaced, so one bad run cannot stall the rest of the bench.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SystemName } from './systems/types.js';
-import type { ChildMessage, ParentMessage, StartCommand, WorkerReport } from './worker-protocol.js';
+import type { ChildMessage, DoneTiming, ParentMessage, StartCommand, WorkerReport } from './worker-protocol.js';
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+/** tsx's loader by absolute URL, so the child finds it whatever its working directory. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const REPLY_TIMEOUT_MS = 30_000;
+/** Extra node flags for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=prof" to profile them. */
+const EXTRA_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const OUTPUT_LINES_KEPT = 20;
 
 type Reply = Exclude<ChildMessage, { type: 'done' }>;
 
 export class WorkerProcess {
   private pending: { resolve(message: Reply): void; reject(error: Error): void } | undefined;
-  private doneWaiter: { resolve(elapsedMs: number): void; reject(error: Error): void } | undefined;
-  private doneElapsedMs: number | undefined;
+  private doneWaiter: { resolve(timing: DoneTiming): void; reject(error: Error): void } | undefined;
+  private doneTiming: DoneTiming | undefined;
   private exited = false;
   private readonly output: string[] = [];
 
@@ -48,7 +53,7 @@ export class WorkerProcess {
 
   /** Forks the process and waits until it has loaded its library. */
   static async spawn(system: SystemName, log: (line: string) => void): Promise<WorkerProcess> {
-    const child = fork(SCRIPT, [system], { execArgv: process.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(SCRIPT, [system], { execArgv: [...EXTRA_NODE_ARGS, '--import', TSX_LOADER], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const worker = new WorkerProcess(system, child, log);
     await worker.request(undefined, 'ready');
     return worker;
@@ -56,22 +61,22 @@ export class WorkerProcess {
 
   /** Starts a worker in the process; resolves once it is constructed. */
   async start(command: Omit<StartCommand, 'type'>): Promise<void> {
-    this.doneElapsedMs = undefined;
+    this.doneTiming = undefined;
     await this.request({ type: 'start', ...command }, 'started');
   }
 
-  /** Resolves with the ms from worker construction to its `expect`-th completion. */
-  waitDone(timeoutMs: number): Promise<number> {
-    if (this.doneElapsedMs !== undefined) return Promise.resolve(this.doneElapsedMs);
-    return new Promise<number>((resolve, reject) => {
+  /** Resolves with the times from worker construction to its first start and `expect`-th completion. */
+  waitDone(timeoutMs: number): Promise<DoneTiming> {
+    if (this.doneTiming !== undefined) return Promise.resolve(this.doneTiming);
+    return new Promise<DoneTiming>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.doneWaiter = undefined;
         reject(new Error(`the ${this.system} worker did not complete its tasks within ${timeoutMs} ms`));
       }, timeoutMs);
       this.doneWaiter = {
-        resolve: (elapsedMs) => {
+        resolve: (timing) => {
           clearTimeout(timer);
-          resolve(elapsedMs);
+          resolve(timing);
         },
         reject: (error) => {
           clearTimeout(timer);
@@ -104,8 +109,8 @@ export class WorkerProcess {
 
   private onMessage(message: ChildMessage): void {
     if (message.type === 'done') {
-      this.doneElapsedMs = message.elapsedMs;
-      this.doneWaiter?.resolve(message.elapsedMs);
+      this.doneTiming = { elapsedMs: message.elapsedMs, firstStartMs: message.firstStartMs };
+      this.doneWaiter?.resolve(this.doneTiming);
       this.doneWaiter = undefined;
       return;
     }

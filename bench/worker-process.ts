@@ -50,6 +50,7 @@ async function start(command: StartCommand): Promise<void> {
 
 function startWorker(command: StartCommand, current: Run, startedUs: number): Promise<WorkerHandle> {
   const { report } = current;
+  let firstStartUs = startedUs;
   return system.startWorker({
     redis: command.redis,
     queue: command.queue,
@@ -57,13 +58,15 @@ function startWorker(command: StartCommand, current: Run, startedUs: number): Pr
     removeCompleted: command.removeCompleted,
     onStart(payload: BenchPayload) {
       const startUs = nowUs();
-      report.starts++;
+      if (report.starts++ === 0) firstStartUs = startUs;
       current.seen.add(payload.i);
       if (command.recordStarts && !payload.w) report.startLatenciesUs.push(startUs - payload.t);
     },
     onCompleted() {
       report.completed++;
-      if (report.completed === command.expect) send({ type: 'done', elapsedMs: (nowUs() - startedUs) / 1000 });
+      if (report.completed === command.expect) {
+        send({ type: 'done', elapsedMs: (nowUs() - startedUs) / 1000, firstStartMs: (firstStartUs - startedUs) / 1000 });
+      }
     },
     onError(error) {
       if (report.errors.length < MAX_ERRORS) report.errors.push(error.message);

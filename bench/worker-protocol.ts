@@ -31,10 +31,17 @@ export interface WorkerReport {
   errors: string[];
 }
 
+/** Times of a processing run, in ms from just before the worker was constructed. */
+export interface DoneTiming {
+  /** Until the library's `expect`-th completion event. */
+  elapsedMs: number;
+  /** Until the first handler started (connecting, loading scripts, the first claim). */
+  firstStartMs: number;
+}
+
 export type ChildMessage =
   | { type: 'ready'; system: SystemName }
   | { type: 'started' }
-  /** `expect` completions were seen, `elapsedMs` after the worker was constructed. */
-  | { type: 'done'; elapsedMs: number }
+  | ({ type: 'done' } & DoneTiming)
   | { type: 'stopped'; report: WorkerReport }
   | { type: 'failed'; message: string };

@@ -8,8 +8,9 @@
  * Bytes per retained completed task = (bytes with default retention − bytes with completed
  * removed) / completed tasks the library retains by default (its own count: Errand keeps
  * the last 1,000, the peers keep all). The difference cancels what does not depend on
- * retention (id counters, BullMQ's capped event stream). `used_memory` deltas from INFO are
- * kept in the JSON as a cross-check; they also move with allocator and script-cache noise.
+ * retention (id counters, BullMQ's capped event stream). `used_memory` deltas from INFO
+ * (from the flushed server to the end of each pass) are kept in the JSON as a cross-check;
+ * a small untimed pass first loads the scripts, whose cache survives FLUSHALL.
  */
 import type { Harness } from '../harness.js';
 import type { BenchSystem } from '../systems/types.js';

@@ -29,11 +29,11 @@ function processingCase(settings: BenchSettings, concurrency: number): ScenarioC
       try {
         await enqueueInBatches(producer, tasks, bulkBatch);
         await worker.start({ redis: harness.redis, queue, concurrency, removeCompleted: false, recordStarts: false, expect: tasks });
-        const ms = await worker.waitDone(10_000 + (tasks / MIN_TASKS_PER_S) * 1000);
+        const { elapsedMs: ms, firstStartMs } = await worker.waitDone(10_000 + (tasks / MIN_TASKS_PER_S) * 1000);
         const report = await worker.stop();
         const sample = emptySample();
         sample.metrics[id] = (tasks / ms) * 1000;
-        sample.detail = { tasks, concurrency, ms };
+        sample.detail = { tasks, concurrency, ms, firstStartMs };
         sample.problems = [...checkWorker(report, tasks), ...checkCounts(await producer.counts(), { waiting: 0, active: 0, failed: 0 })];
         return sample;
       } finally {
