@@ -14,6 +14,23 @@ const SCAN_COUNT = 1_000;
 /** An upper bound on SCAN steps, so a runaway keyspace cannot loop for ever. */
 const MAX_SCAN_STEPS = 100_000;
 
+/** Redis's own work: CPU seconds used by the server and per-command call counts and time. */
+export interface RedisStats {
+  cpuMs: number;
+  commands: Record<string, { calls: number; usec: number }>;
+}
+
+/** What Redis did between two snapshots; `perTask` divides its CPU by the run's tasks. */
+export function redisWork(before: RedisStats, after: RedisStats, tasks: number): Record<string, unknown> {
+  const commands: Record<string, { calls: number; usec: number }> = {};
+  for (const [name, now] of Object.entries(after.commands)) {
+    const then = before.commands[name] ?? { calls: 0, usec: 0 };
+    if (now.calls > then.calls) commands[name] = { calls: now.calls - then.calls, usec: now.usec - then.usec };
+  }
+  const cpuMs = after.cpuMs - before.cpuMs;
+  return { cpuMs, cpuUsPerTask: (cpuMs * 1000) / tasks, commands };
+}
+
 export class Harness {
   private readonly workers = new Map<SystemName, WorkerProcess>();
   private runs = 0;
@@ -98,6 +115,17 @@ export class Harness {
       if (cursor === '0') return { keys, bytes };
     }
     throw new Error(`SCAN did not finish within ${MAX_SCAN_STEPS} steps`);
+  }
+
+  /** A snapshot of Redis's CPU time and command statistics (diff two with redisWork). */
+  async redisStats(): Promise<RedisStats> {
+    const [cpu, commandstats] = await Promise.all([this.control.info('cpu'), this.control.info('commandstats')]);
+    const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
+    const commands: RedisStats['commands'] = {};
+    for (const match of commandstats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      commands[match[1]!] = { calls: Number(match[2]), usec: Number(match[3]) };
+    }
+    return { cpuMs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000, commands };
   }
 
   async redisVersion(): Promise<string> {

@@ -6,7 +6,7 @@
  */
 import { REFERENCE, type BenchResults, type FigureDef } from './results.js';
 import { SCENARIOS } from './scenarios/index.js';
-import type { Spread } from './stats.js';
+import { spread, type Spread } from './stats.js';
 import { checkTargets } from './targets.js';
 
 function number(value: number, digits: number): string {
@@ -37,6 +37,22 @@ function figureLabel(figure: FigureDef): string {
   return `${figure.label} (${figure.unit} ${figure.better === 'higher' ? '↑' : '↓'})`;
 }
 
+/** Median Redis CPU µs per task of the timed part, for cases that record it. */
+function redisCpuRows(results: BenchResults): string[][] {
+  const cpuOf = (run: BenchResults['runs'][number]) => (run.detail.redis as { cpuUsPerTask?: number } | undefined)?.cpuUsPerTask;
+  const cases = [...new Set(results.runs.filter((run) => cpuOf(run) !== undefined).map((run) => run.case))];
+  return cases.map((id) => {
+    const label = results.figures.find((figure) => figure.case === id)?.label ?? id;
+    return [
+      label,
+      ...results.systems.map((system) => {
+        const values = results.runs.filter((run) => run.case === id && run.subject === system.name && !run.error).map((run) => cpuOf(run) ?? Number.NaN);
+        return cell(spread(values), 1);
+      }),
+    ];
+  });
+}
+
 export function renderReport(results: BenchResults): string {
   const out: string[] = [];
   const systems = results.systems;
@@ -63,6 +79,12 @@ export function renderReport(results: BenchResults): string {
       ];
     });
     out.push(table(header, rows), '');
+  }
+
+  const redisRows = redisCpuRows(results);
+  if (redisRows.length) {
+    out.push('### Redis CPU per task (µs, median; where Redis spends its time, to find the bound)', '');
+    out.push(table(['Case', ...systems.map((system) => system.label)], redisRows), '');
   }
 
   const targets = checkTargets(results);

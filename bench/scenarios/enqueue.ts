@@ -5,9 +5,11 @@
  * - bulk, with each library's batch call (Errand enqueueMany, BullMQ addBulk, Bee-Queue
  *   saveAll), batches sent one after another.
  * Timing starts once the producer's connection is ready and ends when the last call
- * resolved; the run then checks that every task is waiting.
+ * resolved; the run then checks that every task is waiting. The JSON keeps Redis's CPU per
+ * task and its command statistics for the timed part.
  */
 import { elapsedMs, nowUs } from '../clock.js';
+import { redisWork } from '../harness.js';
 import type { BenchSettings } from '../settings.js';
 import type { Producer } from '../systems/types.js';
 import { checkCounts, enqueueInBatches, payload } from './common.js';
@@ -27,12 +29,14 @@ function enqueueCase(
       const system = requireSystem(maybeSystem);
       const producer = await system.openProducer({ redis: harness.redis, queue: harness.queueName(id), awaitResults: false });
       try {
+        const before = await harness.redisStats();
         const startUs = nowUs();
         await send(producer);
         const ms = elapsedMs(startUs);
+        const after = await harness.redisStats();
         const sample = emptySample();
         sample.metrics[id] = (tasks / ms) * 1000;
-        sample.detail = { tasks, ms };
+        sample.detail = { tasks, ms, redis: redisWork(before, after, tasks) };
         sample.problems = checkCounts(await producer.counts(), { waiting: tasks, active: 0, completed: 0, failed: 0 });
         return sample;
       } finally {
