@@ -17,7 +17,11 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
   await queue.waitUntilReady();
   let events: QueueEvents | undefined;
   if (awaitResults) {
+    // job.waitUntilFinished adds listeners per waiting job (on the Queue and QueueEvents):
+    // thousands at once are expected here, not a leak.
+    queue.setMaxListeners(0);
     events = new QueueEvents(name, { connection });
+    events.setMaxListeners(0);
     events.on('error', () => {});
     await events.waitUntilReady();
   }
