@@ -1,0 +1,116 @@
+/**
+ * Turns results into the printed report: one Markdown table per scenario with each
+ * system's median and min–max and the ratio Errand/peer for every figure, the targets of
+ * issue 3, the problems any run met, and the machine and load it ran on. The same text
+ * pastes into docs/performance.md.
+ */
+import { REFERENCE, type BenchResults, type FigureDef } from './results.js';
+import { SCENARIOS } from './scenarios/index.js';
+import { spread, type Spread } from './stats.js';
+import { checkTargets } from './targets.js';
+
+function number(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function cell(result: Spread | undefined, digits: number): string {
+  if (!result) return '—';
+  if (result.n === 1) return number(result.median, digits);
+  return `${number(result.median, digits)} (${number(result.min, digits)}–${number(result.max, digits)})`;
+}
+
+function ratio(errand: Spread | undefined, peer: Spread | undefined): string {
+  if (!errand || !peer || peer.median === 0 || !Number.isFinite(errand.median / peer.median)) return '—';
+  return `${(errand.median / peer.median).toFixed(2)}×`;
+}
+
+/** A Markdown table with its columns padded, so it reads in a terminal too. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((text, column) => text.padEnd(widths[column]!)).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (column === 0 ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+function figureLabel(figure: FigureDef): string {
+  return `${figure.label} (${figure.unit} ${figure.better === 'higher' ? '↑' : '↓'})`;
+}
+
+/** Median Redis CPU µs per task of the timed part, for cases that record it. */
+function redisCpuRows(results: BenchResults): string[][] {
+  const cpuOf = (run: BenchResults['runs'][number]) => (run.detail.redis as { cpuUsPerTask?: number } | undefined)?.cpuUsPerTask;
+  const cases = [...new Set(results.runs.filter((run) => cpuOf(run) !== undefined).map((run) => run.case))];
+  return cases.map((id) => {
+    const label = results.figures.find((figure) => figure.case === id)?.label ?? id;
+    return [
+      label,
+      ...results.systems.map((system) => {
+        const values = results.runs.filter((run) => run.case === id && run.subject === system.name && !run.error).map((run) => cpuOf(run) ?? Number.NaN);
+        return cell(spread(values), 1);
+      }),
+    ];
+  });
+}
+
+export function renderReport(results: BenchResults): string {
+  const out: string[] = [];
+  const systems = results.systems;
+  const errand = systems.find((system) => system.name === 'errand');
+  const peers = systems.filter((system) => system.name !== 'errand');
+  const header = ['Figure', ...systems.map((system) => system.label), ...(errand ? peers.map((peer) => `Errand/${peer.label.split(' ')[0]}`) : [])];
+
+  for (const name of results.settings.scenarios) {
+    const scenario = SCENARIOS[name];
+    const figures = results.figures.filter((figure) => figure.scenario === name);
+    if (!figures.length) continue;
+    out.push(`### ${scenario.title}`, '');
+    if (!scenario.perSystem) {
+      const rows = figures.map((figure) => [figureLabel(figure), cell(results.summary[figure.key]?.[REFERENCE], figure.digits)]);
+      out.push(table(['Figure', 'Median (min–max)'], rows), '');
+      continue;
+    }
+    const rows = figures.map((figure) => {
+      const medians = results.summary[figure.key] ?? {};
+      return [
+        figureLabel(figure),
+        ...systems.map((system) => cell(medians[system.name], figure.digits)),
+        ...(errand ? peers.map((peer) => ratio(medians.errand, medians[peer.name])) : []),
+      ];
+    });
+    out.push(table(header, rows), '');
+  }
+
+  const redisRows = redisCpuRows(results);
+  if (redisRows.length) {
+    out.push('### Redis CPU per task (µs, median; where Redis spends its time, to find the bound)', '');
+    out.push(table(['Case', ...systems.map((system) => system.label)], redisRows), '');
+  }
+
+  const targets = checkTargets(results);
+  if (targets.length) {
+    out.push('### Targets (issue 3)', '');
+    for (const target of targets) out.push(`- ${target.met ? '[met]   ' : '[missed]'} ${target.text}: ${target.measured}`);
+    out.push('');
+  }
+
+  const troubled = results.runs.filter((run) => run.error || run.problems.length);
+  if (troubled.length) {
+    out.push('### Problems', '');
+    for (const run of troubled) {
+      const what = `${run.case} · ${run.subject} · run ${run.rep + 1}`;
+      if (run.error) out.push(`- ${what}: failed: ${run.error}`);
+      for (const problem of run.problems) out.push(`- ${what}: ${problem}`);
+    }
+    out.push('');
+  }
+
+  const { machine, settings, load } = results;
+  out.push(
+    `Median of ${settings.reps} runs per system (min–max in brackets); ratios are Errand's median over the peer's.`,
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; Node ${machine.node}; Redis ${machine.redis}.`,
+    `Load average (1/5/15 min): ${load.before.join(' / ')} before, ${load.after.join(' / ')} after.`,
+    `Mode: ${settings.quick ? 'quick (a harness check, not a quote)' : 'full'}; ${settings.tasks.toLocaleString('en-US')} tasks per run; latency ${settings.latency.durationMs / 1000} s per rate, idle worker at concurrency ${settings.latency.concurrency}; took ${Math.round(results.durationS)} s.`,
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,18 @@
+/**
+ * Every scenario, in the order the bench runs them.
+ */
+import type { ScenarioName } from '../settings.js';
+import { enqueueScenario } from './enqueue.js';
+import { latencyScenario } from './latency.js';
+import { memoryScenario } from './memory.js';
+import { processingScenario } from './processing.js';
+import { referenceScenario } from './reference.js';
+import type { Scenario } from './types.js';
+
+export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
+  reference: referenceScenario,
+  enqueue: enqueueScenario,
+  processing: processingScenario,
+  latency: latencyScenario,
+  memory: memoryScenario,
+};

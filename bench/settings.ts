@@ -1,0 +1,124 @@
+/**
+ * The bench's command line and the sizes each mode uses. Full mode follows the spec of
+ * issue 3 (20,000 tasks, 5 s per latency rate, median of 3); `--quick` shrinks sizes so a
+ * run takes under two minutes, to check the harness rather than to quote.
+ */
+import { parseArgs } from 'node:util';
+import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
+
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export interface LatencySettings {
+  /** Steady enqueue rates, tasks per second. */
+  rates: number[];
+  /** Measured time at each rate. */
+  durationMs: number;
+  /** Time at the same rate before measuring (connections, scripts, JIT); not recorded. */
+  warmupMs: number;
+  /** Concurrency of the idle worker that waits for the tasks. */
+  concurrency: number;
+}
+
+export interface BenchSettings {
+  quick: boolean;
+  /** Runs of each scenario case per system; the report shows their median and range. */
+  reps: number;
+  systems: SystemName[];
+  scenarios: ScenarioName[];
+  /** Where the raw results go; default bench/results/<time>.json. */
+  jsonOut: string | undefined;
+  progress: boolean;
+  /** Tasks per enqueue, processing and memory run. */
+  tasks: number;
+  /** Tasks per batch call in bulk enqueue, and when pre-loading. */
+  bulkBatch: number;
+  /** Enqueue calls in flight in the one-at-a-time enqueue run. */
+  inFlight: number;
+  /** Worker concurrencies of the processing runs. */
+  concurrencies: number[];
+  latency: LatencySettings;
+  /** Requests per redis-benchmark run in the reference scenario. */
+  referenceRequests: number;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off).
+
+  --quick                   smaller sizes, finishes in under 2 minutes (a check, not a quote)
+  --only <names>            scenarios, comma-separated: ${SCENARIO_NAMES.join(', ')}
+  --systems <names>         systems, comma-separated: ${SYSTEM_NAMES.join(', ')}
+  --reps <n>                runs per scenario and system (default 3; the median is reported)
+  --tasks <n>               tasks per enqueue/processing/memory run (default 20000, quick 5000)
+  --latency-concurrency <n> concurrency of the idle worker in latency runs (default 10)
+  --json-out <path>         where to write the raw results (default bench/results/<time>.json)
+  --no-progress             no progress bar
+  -h, --help                this text
+`;
+
+export class UsageError extends Error {}
+
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !allowed.includes(name as T));
+  if (unknown.length || names.length === 0) {
+    throw new UsageError(`${flag}: unknown ${unknown.join(', ') || '(empty)'}; use any of ${allowed.join(', ')}`);
+  }
+  return [...new Set(names)] as T[];
+}
+
+function whole(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw new UsageError(`${flag}: expected a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return number;
+}
+
+/** Parses the command line; returns undefined when help was asked for. */
+export function parseSettings(argv: string[]): BenchSettings | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        systems: { type: 'string' },
+        reps: { type: 'string' },
+        tasks: { type: 'string' },
+        'latency-concurrency': { type: 'string' },
+        'json-out': { type: 'string' },
+        'no-progress': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return undefined;
+  const quick = values.quick ?? false;
+  return {
+    quick,
+    reps: whole('--reps', values.reps, 3, 1, 50),
+    systems: values.systems ? list('--systems', values.systems, SYSTEM_NAMES) : [...SYSTEM_NAMES],
+    scenarios: values.only ? list('--only', values.only, SCENARIO_NAMES) : [...SCENARIO_NAMES],
+    jsonOut: values['json-out'],
+    progress: !values['no-progress'],
+    tasks: whole('--tasks', values.tasks, quick ? 5_000 : 20_000, 100, 1_000_000),
+    bulkBatch: 1_000,
+    inFlight: 100,
+    concurrencies: [1, 10, 100],
+    latency: {
+      rates: [500, 2_000],
+      durationMs: quick ? 1_000 : 5_000,
+      warmupMs: quick ? 300 : 1_000,
+      concurrency: whole('--latency-concurrency', values['latency-concurrency'], 10, 1, 1_000),
+    },
+    referenceRequests: quick ? 20_000 : 100_000,
+  };
+}

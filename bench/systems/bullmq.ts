@@ -1,0 +1,82 @@
+/**
+ * BullMQ (pinned devDependency), with its defaults: jobs added by a Queue, results seen
+ * through QueueEvents (job.waitUntilFinished), completed jobs kept unless removed.
+ */
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import type { BenchPayload, BenchSystem, Producer, ProducerOptions, QueueCounts, WorkerHandle, WorkerStartOptions } from './types.js';
+import { HANDLER_RESULT } from './types.js';
+import { installedVersion } from './versions.js';
+
+const version = installedVersion('bullmq');
+const JOB_NAME = 'task';
+
+async function openProducer({ redis, queue: name, awaitResults }: ProducerOptions): Promise<Producer> {
+  const connection = { host: redis.host, port: redis.port };
+  const queue = new Queue<BenchPayload, unknown, string>(name, { connection });
+  queue.on('error', () => {}); // failures surface through the awaited calls
+  await queue.waitUntilReady();
+  let events: QueueEvents | undefined;
+  if (awaitResults) {
+    // job.waitUntilFinished adds listeners per waiting job (on the Queue and QueueEvents):
+    // thousands at once are expected here, not a leak.
+    queue.setMaxListeners(0);
+    events = new QueueEvents(name, { connection });
+    events.setMaxListeners(0);
+    events.on('error', () => {});
+    await events.waitUntilReady();
+  }
+  return {
+    async enqueueOne(payload) {
+      await queue.add(JOB_NAME, payload);
+    },
+    async enqueueBulk(payloads) {
+      await queue.addBulk(payloads.map((data) => ({ name: JOB_NAME, data })));
+    },
+    async enqueueAndWait(payload) {
+      if (!events) throw new Error('open the BullMQ producer with awaitResults to wait for results');
+      const job = await queue.add(JOB_NAME, payload);
+      return job.waitUntilFinished(events);
+    },
+    async counts(): Promise<QueueCounts> {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+        delayed: c.delayed ?? 0,
+      };
+    },
+    async close() {
+      await events?.close();
+      await queue.close();
+    },
+  };
+}
+
+async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  const worker = new Worker<BenchPayload, unknown, string>(
+    options.queue,
+    async (job) => {
+      options.onStart(job.data);
+      return HANDLER_RESULT;
+    },
+    {
+      connection: { host: options.redis.host, port: options.redis.port },
+      concurrency: options.concurrency,
+      // Worker-level, like the other two systems' settings; count 0 removes at completion.
+      ...(options.removeCompleted ? { removeOnComplete: { count: 0 } } : {}),
+    },
+  );
+  worker.on('completed', () => options.onCompleted());
+  worker.on('error', (error) => options.onError(error));
+  return { close: () => worker.close() };
+}
+
+export const bullmq: BenchSystem = {
+  name: 'bullmq',
+  label: `BullMQ ${version}`,
+  version,
+  openProducer,
+  startWorker,
+};

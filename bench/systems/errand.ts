@@ -1,0 +1,57 @@
+/**
+ * Errand, driven through its public API only (src/index.ts), with its defaults.
+ */
+import { Queue, Worker } from '../../src/index.js';
+import type { BenchPayload, BenchSystem, Producer, ProducerOptions, QueueCounts, WorkerHandle, WorkerStartOptions } from './types.js';
+import { HANDLER_RESULT } from './types.js';
+import { errandVersion } from './versions.js';
+
+const version = errandVersion();
+
+async function openProducer({ redis, queue: name }: ProducerOptions): Promise<Producer> {
+  const queue = new Queue<BenchPayload, unknown>(name, { connection: redis.url });
+  await queue.counts(); // connects and loads scripts outside any timing
+  return {
+    async enqueueOne(payload) {
+      await queue.enqueue(payload);
+    },
+    async enqueueBulk(payloads) {
+      await queue.enqueueMany(payloads.map((payload) => ({ payload })));
+    },
+    async enqueueAndWait(payload) {
+      const task = await queue.enqueue(payload);
+      return task.result();
+    },
+    async counts(): Promise<QueueCounts> {
+      const { waiting, active, completed, failed, delayed } = await queue.counts();
+      return { waiting, active, completed, failed, delayed };
+    },
+    close: () => queue.close(),
+  };
+}
+
+async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  const worker = new Worker<BenchPayload, unknown>(
+    options.queue,
+    async (task) => {
+      options.onStart(task.payload);
+      return HANDLER_RESULT;
+    },
+    {
+      connection: options.redis.url,
+      concurrency: options.concurrency,
+      ...(options.removeCompleted ? { retention: { completed: { count: 0 } } } : {}),
+    },
+  );
+  worker.on('completed', () => options.onCompleted());
+  worker.on('error', (error) => options.onError(error));
+  return { close: () => worker.close({ timeoutMs: 10_000 }) };
+}
+
+export const errand: BenchSystem = {
+  name: 'errand',
+  label: `Errand ${version}`,
+  version,
+  openProducer,
+  startWorker,
+};

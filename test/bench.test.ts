@@ -1,0 +1,159 @@
+/**
+ * The benchmark harness (bench/): its statistics, command line, target checks and report,
+ * and one small end-to-end run against a private redis-server that checks the harness's
+ * own correctness checks hold for all three systems. Nothing here asserts a speed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { renderReport } from '../bench/report.js';
+import { summarize, type BenchResults, type FigureDef, type RunRecord } from '../bench/results.js';
+import { main } from '../bench/run.js';
+import { parseSettings, UsageError } from '../bench/settings.js';
+import { percentile, spread, summarizeLatencyUs } from '../bench/stats.js';
+import { checkTargets } from '../bench/targets.js';
+
+describe('bench statistics', () => {
+  it('takes percentiles by nearest rank', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile(values, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('summarizes microsecond latencies in milliseconds', () => {
+    expect(summarizeLatencyUs([3000, 1000, 2000, 4000])).toEqual({ count: 4, p50: 2, p95: 4, p99: 4, max: 4 });
+  });
+
+  it('gives the median with its range, leaving out values that are not numbers', () => {
+    expect(spread([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3, n: 3 });
+    expect(spread([4, 1, 2, 3])).toEqual({ median: 2.5, min: 1, max: 4, n: 4 });
+    expect(spread([Number.NaN, 5])).toEqual({ median: 5, min: 5, max: 5, n: 1 });
+    expect(spread([])).toBeUndefined();
+  });
+});
+
+describe('bench command line', () => {
+  it('defaults to the full spec and shrinks sizes with --quick', () => {
+    const full = parseSettings([])!;
+    expect(full).toMatchObject({ quick: false, reps: 3, tasks: 20_000, systems: ['errand', 'bullmq', 'beequeue'] });
+    expect(full.latency).toMatchObject({ rates: [500, 2_000], durationMs: 5_000 });
+    const quick = parseSettings(['--quick', '--only', 'processing,memory', '--systems', 'errand,bullmq'])!;
+    expect(quick).toMatchObject({ quick: true, tasks: 5_000, scenarios: ['processing', 'memory'], systems: ['errand', 'bullmq'] });
+    expect(parseSettings(['--help'])).toBeUndefined();
+  });
+
+  it('rejects unknown names and bad numbers, naming what is allowed', () => {
+    expect(() => parseSettings(['--only', 'speed'])).toThrow(UsageError);
+    expect(() => parseSettings(['--only', 'speed'])).toThrow(/use any of reference, enqueue, processing, latency, memory/);
+    expect(() => parseSettings(['--systems', 'kue'])).toThrow(/errand, bullmq, beequeue/);
+    expect(() => parseSettings(['--reps', '0'])).toThrow(/--reps: expected a whole number from 1 to 50/);
+    expect(() => parseSettings(['--fast'])).toThrow(UsageError);
+  });
+});
+
+/** Results with one figure per target, from given medians (one run each). */
+function syntheticResults(medians: Record<string, Record<string, number>>): BenchResults {
+  const settings = parseSettings(['--reps', '1', '--only', 'enqueue,processing,latency,memory'])!;
+  const figures: FigureDef[] = Object.keys(medians).map((key) => ({
+    key,
+    label: key,
+    unit: key.startsWith('latency') ? 'ms' : 'tasks/s',
+    better: key.startsWith('latency') || key.startsWith('memory') ? 'lower' : 'higher',
+    digits: 1,
+    scenario: key.startsWith('process') ? 'processing' : key.startsWith('latency') ? 'latency' : key.startsWith('memory') ? 'memory' : 'enqueue',
+    case: key,
+  }));
+  const runs: RunRecord[] = Object.entries(medians).flatMap(([key, bySystem]) =>
+    Object.entries(bySystem).map(([subject, value]) => ({
+      scenario: 'enqueue',
+      case: key,
+      subject: subject as RunRecord['subject'],
+      rep: 0,
+      startedAt: '',
+      load1: 0,
+      metrics: { [key]: value },
+      detail: {},
+      problems: [],
+    })),
+  );
+  return {
+    schema: 1,
+    startedAt: '',
+    finishedAt: '',
+    durationS: 1,
+    argv: [],
+    settings,
+    machine: { cpuModel: 'test', cores: 2, memoryGiB: 1, os: 'test', node: 'v20', redis: '7' },
+    load: { before: [0, 0, 0], after: [0, 0, 0] },
+    systems: [
+      { name: 'errand', label: 'Errand 0', version: '0' },
+      { name: 'bullmq', label: 'BullMQ 6', version: '6' },
+      { name: 'beequeue', label: 'Bee-Queue 2', version: '2' },
+    ],
+    figures,
+    runs,
+    summary: summarize(figures, runs),
+  };
+}
+
+describe('bench targets and report', () => {
+  const results = syntheticResults({
+    'process.c100': { errand: 60_000, bullmq: 16_000, beequeue: 20_000 },
+    'latency.2000.start.p99': { errand: 1.5, bullmq: 4, beequeue: 1 },
+    'memory.retained': { errand: 150, bullmq: 400, beequeue: 220 },
+  });
+
+  it('judges each target from the medians', () => {
+    const checks = Object.fromEntries(checkTargets(results).map((check) => [check.text, check]));
+    expect(checks['processing at concurrency 100 ≥ 3× BullMQ']).toEqual({ text: 'processing at concurrency 100 ≥ 3× BullMQ', met: true, measured: '3.75×' });
+    expect(checks['processing at concurrency 100 ≥ 2× Bee-Queue']?.met).toBe(true);
+    expect(checks['p99 enqueue → start at 2,000/s no worse than BullMQ']?.met).toBe(true);
+    expect(checks['p99 enqueue → start at 2,000/s no worse than Bee-Queue']?.met).toBe(false);
+    expect(checks['p99 enqueue → start at 2,000/s under 1 ms']).toMatchObject({ met: false, measured: '1.50 ms' });
+    expect(checks['memory per retained completed task ≤ ½ BullMQ']?.met).toBe(true);
+    // Figures this run did not measure are not judged.
+    expect(checks['bulk enqueue ≥ 2× BullMQ']).toBeUndefined();
+  });
+
+  it('prints every figure with each system and the ratio Errand/peer', () => {
+    const report = renderReport(results);
+    expect(report).toContain('| Figure');
+    expect(report).toContain('Errand/BullMQ');
+    expect(report).toContain('Errand/Bee-Queue');
+    const row = report.split('\n').find((line) => line.startsWith('| process.c100'))!;
+    expect(row.split('|').map((cell) => cell.trim())).toEqual(['', 'process.c100 (tasks/s ↑)', '60,000.0', '16,000.0', '20,000.0', '3.75×', '3.00×', '']);
+  });
+});
+
+describe('bench end to end', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'errand-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every system through enqueue, processing and memory with nothing lost or run twice', async () => {
+    const out = join(dir, 'results.json');
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
+    let code: number;
+    try {
+      code = await main(['--only', 'enqueue,processing,memory', '--tasks', '300', '--reps', '1', '--no-progress', '--json-out', out]);
+    } finally {
+      log.mockRestore();
+    }
+    const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+    const troubles = results.runs.filter((run) => run.error || run.problems.length).map((run) => [run.case, run.subject, run.error, run.problems]);
+    expect(troubles).toEqual([]);
+    expect(code).toBe(0);
+    // 2 enqueue cases + 3 concurrencies + 1 memory case, each for 3 systems.
+    expect(results.runs).toHaveLength(18);
+    for (const system of ['errand', 'bullmq', 'beequeue'] as const) {
+      expect(results.summary['process.c100']?.[system]?.median).toBeGreaterThan(0);
+      expect(results.summary['memory.retained']?.[system]?.median).toBeGreaterThan(0);
+    }
+    expect(results.runs.find((run) => run.case === 'memory' && run.subject === 'errand')?.detail).toMatchObject({ retainedByDefault: 300 });
+    expect(printed.join('\n')).toContain('Errand/BullMQ');
+  }, 120_000);
+});
