@@ -170,3 +170,20 @@ describe('retention', () => {
     expect(await s.client().keys(`${s.prefix}:*:task:*`)).toHaveLength(1);
   });
 });
+
+describe('results announced with completion', () => {
+  it('reach waiters even when retention deletes the task at once', async () => {
+    const s = scope();
+    const queue = s.queue<number, { doubled: number }>('announced');
+    const worker = s.worker<number, { doubled: number }>('announced', async (task) => ({ doubled: task.payload * 2 }), {
+      retention: { completed: { count: 0 } },
+      autorun: false,
+    });
+    const tasks = await queue.enqueueMany([1, 2, 3].map((n) => ({ payload: n })));
+    const results = Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 })));
+    await queue.events.ready(); // the waiters are listening before any task completes
+    worker.run();
+    expect(await results).toEqual([{ doubled: 2 }, { doubled: 4 }, { doubled: 6 }]);
+    expect(await queue.getTask(tasks[0]!.id)).toBeNull();
+  });
+});

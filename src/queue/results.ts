@@ -91,16 +91,25 @@ export class ResultWaiter {
     const events = this.events();
     if (!this.listening) {
       this.listening = true;
-      events.onChange((state, ids) => this.onEvent(state, ids));
+      events.onChange((state, ids, results) => this.onEvent(state, ids, results));
       events.onReconnect(() => void this.check([...this.waiters.keys()]).catch(() => {}));
     }
     await events.ready();
   }
 
-  private onEvent(state: string, announced: readonly string[]): void {
+  private onEvent(state: string, announced: readonly string[], results?: readonly string[]): void {
     if (!FINAL_EVENTS.has(state)) return;
-    const ids = announced.filter((id) => this.waiters.has(id));
-    if (ids.length) void this.check(ids).catch(() => {});
+    const unread: string[] = [];
+    announced.forEach((id, index) => {
+      const set = this.waiters.get(id);
+      if (!set) return;
+      const result = results?.[index];
+      // Results that came with the announcement settle their waiters without a read.
+      if (state !== 'completed' || result === undefined) return void unread.push(id);
+      const value = result === '' ? undefined : (JSON.parse(result) as unknown);
+      for (const waiter of set) this.settle(id, waiter, value);
+    });
+    if (unread.length) void this.check(unread).catch(() => {});
   }
 
   /** Reads the tasks in one pipeline and settles the waiters of those that are final. */

@@ -19,8 +19,11 @@ import { FINAL_STATES, type TaskState } from '../redis/keys.js';
 import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
 import type { TaskInfo } from './task.js';
 
-/** A batch announcement: these tasks moved to `state` (or 'removed'). */
-export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[]) => void;
+/**
+ * A batch announcement: these tasks moved to `state` (or 'removed'). For a completed batch
+ * `results` may hold each task's result as JSON text ('' when undefined), in `ids` order.
+ */
+export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
 
 export interface WatchOptions {
   /** Stops the watch: the iterator ends quietly. */
@@ -156,12 +159,14 @@ export class TaskEvents<P = unknown, R = unknown> {
   private onMessage(message: string): void {
     const bar = message.indexOf('|');
     const state = message.slice(0, bar) as TaskState | 'removed';
-    const ids = message.slice(bar + 1).split(',');
+    const newline = message.indexOf('\n', bar);
+    const ids = message.slice(bar + 1, newline < 0 ? undefined : newline).split(',');
+    const results = newline < 0 ? undefined : message.slice(newline + 1).split('\n');
     for (const id of ids) {
       const set = this.watchers.get(id);
       if (set) for (const watcher of set) this.poke(watcher);
     }
-    for (const listener of this.listeners) listener(state, ids);
+    for (const listener of this.listeners) listener(state, ids, results);
   }
 
   private poke(watcher: Watcher): void {

@@ -8,6 +8,10 @@ ARGV[2] completed retention count (0 = delete the task at once)
 ARGV[3] completed retention maxAgeMs
 ARGV[4..] per task, 3 values: id, lease token, result JSON ('' = undefined)
 
+The batch is announced on the events channel with the results when they total at most
+64 KiB, so waiters need not read them back (and get them even if retention already
+removed the task).
+
 Returns one status per task: 0 OK, 1 LEASE_LOST (the token is not the current lease, or
 the task is no longer active: the write changed nothing).
 
@@ -19,7 +23,8 @@ holder could overwrite the result of the worker that holds the task now.
 local base = ARGV[1]
 local keep_count = tonumber(ARGV[2])
 local now = now_ms()
-local out, done = {}, {}
+local out, done, results = {}, {}, {}
+local results_bytes = 0
 for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tkey = task_key(base, id)
@@ -39,6 +44,8 @@ for i = 4, #ARGV, 3 do
       end
     end
     done[#done + 1] = id
+    results[#done] = result
+    results_bytes = results_bytes + #result + 1
     out[#out + 1] = 0
   end
 end
@@ -52,6 +59,10 @@ if #done > 0 then
   else
     call_many('DEL', nil, task_keys(base, done))
   end
-  publish(base, 'completed', done)
+  if results_bytes <= 65536 then
+    publish(base, 'completed', done, results)
+  else
+    publish(base, 'completed', done)
+  end
 end
 return out

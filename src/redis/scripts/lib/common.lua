@@ -94,10 +94,16 @@ local function count_finished(base, kind, n, now)
   redis.call('PEXPIRE', key, 25 * 3600000)
 end
 
--- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ',').
-local function publish(base, state, ids)
+-- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','),
+-- optionally followed by "\n" and `details`, one line per id (results of a completed
+-- batch: JSON never holds a raw newline).
+local function publish(base, state, ids, details)
   if #ids > 0 then
-    redis.call('PUBLISH', base .. 'events', state .. '|' .. table.concat(ids, ','))
+    local message = state .. '|' .. table.concat(ids, ',')
+    if details then
+      message = message .. '\n' .. table.concat(details, '\n')
+    end
+    redis.call('PUBLISH', base .. 'events', message)
   end
 end
 
