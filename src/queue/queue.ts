@@ -85,7 +85,7 @@ export interface WorkerInfo {
   concurrency: number;
   /** Handlers running at the last heartbeat. */
   running: number;
-  /** Ids of the tasks it held then (at most 100). */
+  /** Ids of the tasks it held then. */
   tasks: string[];
   leaseMs: number;
   startedAt: number;
@@ -184,7 +184,9 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     validateTaskId(id);
     const hash = await this.call(this.client.hgetall(this.keys.task(id)));
-    return decodeTask<P, R>(this.name, id, hash);
+    const task = decodeTask<P, R>(this.name, id, hash);
+    if (task) await this.attachHolders([task]);
+    return task;
   }
 
   /** A handle on an existing task, to await its result. */
@@ -276,10 +278,12 @@ export class Queue<P = unknown, R = unknown> {
     const pipeline = this.client.pipeline();
     for (const id of ids) pipeline.hgetall(this.keys.task(id));
     const replies = (await this.call(pipeline.exec())) ?? [];
-    return ids.flatMap((id, index) => {
+    const tasks = ids.flatMap((id, index) => {
       const task = decodeTask<P, R>(this.name, id, (replies[index]?.[1] ?? {}) as Record<string, string>);
       return task ? [task] : [];
     });
+    await this.attachHolders(tasks);
+    return tasks;
   }
 
   /**
@@ -363,6 +367,21 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   // ---- internals ----
+
+  /**
+   * Names the lease holder of active tasks from the workers' heartbeats (which list the
+   * tasks each holds): the hot path keeps no holder in the task hash.
+   */
+  private async attachHolders(tasks: TaskInfo<P, R>[]): Promise<void> {
+    const active = tasks.filter((task) => task.state === 'active');
+    if (!active.length) return;
+    const holders = new Map<string, string>();
+    for (const worker of await this.workers()) for (const id of worker.tasks) holders.set(id, worker.id);
+    for (const task of active) {
+      const holder = holders.get(task.id);
+      if (holder) task.worker = holder;
+    }
+  }
 
   private async listIds(state: TaskState, offset: number, limit: number): Promise<string[]> {
     const k = this.keys;

@@ -36,7 +36,7 @@ export interface TaskInfo<P = unknown, R = unknown> {
   error?: TaskErrorInfo;
   /** Every failed attempt, oldest first. */
   attempts: TaskAttempt[];
-  /** Id of the worker holding the lease, while active. */
+  /** While active: the worker holding the lease, as of that worker's last heartbeat. */
   worker?: string;
   dedupeKey?: string;
   backoff?: BackoffOptions;
@@ -112,7 +112,6 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
   if (hash[F.result] !== undefined) info.result = optionalJson<R>(hash[F.result]);
   const error = optionalJson<TaskErrorInfo>(hash[F.error]);
   if (error) info.error = error;
-  if (hash[F.worker]) info.worker = hash[F.worker]; // blanked once the task finished
   if (hash[F.dedupeKey] !== undefined) info.dedupeKey = hash[F.dedupeKey];
   const backoff = optionalJson<BackoffOptions>(hash[F.backoff]);
   if (backoff) info.backoff = backoff;

@@ -482,7 +482,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       pid: process.pid,
       concurrency: this.options.concurrency,
       running: this.busy,
-      tasks: [...this.leases.keys()].slice(0, 100),
+      tasks: [...this.leases.keys()],
       leaseMs: this.options.leaseMs,
       startedAt: this.startedAt,
     };

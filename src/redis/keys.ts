@@ -20,7 +20,6 @@ export const TASK_FIELDS = Object.freeze({
   runAt: 'ra',
   startedAt: 'st',
   finishedAt: 'f',
-  worker: 'w',
   result: 'r',
   error: 'e',
   history: 'h',

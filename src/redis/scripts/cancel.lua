@@ -31,7 +31,7 @@ else
 end
 local now = now_ms()
 redis.call('HSET', tkey, F.state, 'cancelled', F.finishedAt, since_created(v[4], now))
-redis.call('HDEL', tkey, F.worker, F.runAt)
+redis.call('HDEL', tkey, F.runAt)
 release_dedupe(base, id, v[3])
 redis.call('LPUSH', KEYS[3], id)
 trim(base, 'cancelled', tonumber(ARGV[3]), tonumber(ARGV[4]), now)

@@ -8,7 +8,7 @@ KEYS[5] wake       (zset marker)
 ARGV[1] base
 ARGV[2] max tasks to claim
 ARGV[3] leaseMs
-ARGV[4] worker id (recorded as the lease holder)
+ARGV[4] worker id (unused by the script; its heartbeat names the tasks it holds)
 ARGV[5] failed retention count, ARGV[6] failed retention maxAgeMs (for reaped tasks)
 
 Returns {dueIn, paused, then 8 values per claimed task: id, lease token, attempt,
@@ -80,7 +80,7 @@ while wanted > 0 do
       started = previous + 1
     end
     local token = int(started)
-    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.startedAt, token, F.worker, worker)
+    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.startedAt, token)
     leases[#leases + 1] = deadline
     leases[#leases + 1] = id
     out[#out + 1] = id

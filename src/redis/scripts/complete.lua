@@ -34,13 +34,11 @@ for i = 4, #ARGV, 3 do
   else
     release_dedupe(base, id, v[3])
     if keep_count > 0 then
-      -- The lease holder is blanked in the same call rather than deleted in another: an
-      -- empty field reads as absent and costs a few bytes.
       local finished = since_created(v[4], now)
       if result == '' then
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.worker, '')
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished)
       else
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.worker, '', F.result, result)
+        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.result, result)
       end
     end
     done[#done + 1] = id

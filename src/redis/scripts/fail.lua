@@ -32,7 +32,6 @@ for i = 4, #ARGV, 4 do
     if retry_delay >= 0 and tonumber(v[3]) < (tonumber(v[4]) or DEFAULT_ATTEMPTS) then
       local due = now + retry_delay
       redis.call('HSET', tkey, F.state, 'delayed', F.runAt, since_created(v[6], due))
-      redis.call('HDEL', tkey, F.worker)
       redis.call('ZADD', KEYS[3], due, id)
       retrying[#retrying + 1] = id
       out[#out + 1] = 0

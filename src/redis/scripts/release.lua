@@ -22,7 +22,6 @@ for i = 2, #ARGV, 2 do
     redis.call('ZREM', KEYS[1], id)
     redis.call('HINCRBY', tkey, F.attempt, -1)
     redis.call('HSET', tkey, F.state, 'waiting')
-    redis.call('HDEL', tkey, F.worker)
     push_waiting(base, id, v[3] or '0', true)
     released[#released + 1] = id
     out[#out + 1] = 0

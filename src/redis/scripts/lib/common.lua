@@ -158,7 +158,7 @@ end
 
 local function dead_letter(base, id, tkey, now, dedupe_key, created_at)
   redis.call('HSET', tkey, F.state, 'failed', F.finishedAt, since_created(created_at, now))
-  redis.call('HDEL', tkey, F.worker, F.runAt)
+  redis.call('HDEL', tkey, F.runAt)
   release_dedupe(base, id, dedupe_key)
   redis.call('LPUSH', base .. 'failed', id)
 end
@@ -184,7 +184,6 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
         failed[#failed + 1] = id
       else
         redis.call('HSET', tkey, F.state, 'waiting')
-        redis.call('HDEL', tkey, F.worker)
         push_waiting(base, id, v[4] or '0', true)
         requeued[#requeued + 1] = id
       end
