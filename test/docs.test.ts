@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
 import { errorCodes } from '../src/errors.js';
-import { GLOBAL_KEY_ROLES, QUEUE_KEY_ROLES, TASK_FIELDS, TOPIC_KEY_ROLES } from '../src/redis/keys.js';
+import { GLOBAL_KEY_ROLES, QUEUE_KEY_ROLES, STATE_CODES, TASK_FIELDS, TOPIC_KEY_ROLES } from '../src/redis/keys.js';
 
 function section(doc: string, heading: string): string {
   const start = doc.indexOf(`## ${heading}\n`);
@@ -33,6 +33,10 @@ describe('docs/redis-layout.md', () => {
 
   it('lists every topic key with its type', () => {
     expect(Object.fromEntries(rows(section(doc, 'Topic keys')))).toEqual(TOPIC_KEY_ROLES);
+  });
+
+  it('lists every task state with its stored code', () => {
+    expect(Object.fromEntries(rows(section(doc, 'Task states')))).toEqual(STATE_CODES);
   });
 
   it('lists every task field with its stored name', () => {

@@ -29,7 +29,7 @@ import {
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
-import { QueueKeys, queuesKey, TASK_STATES, type TaskState } from '../redis/keys.js';
+import { QueueKeys, queuesKey, stateFromCode, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
@@ -450,7 +450,7 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     validateTaskId(id);
     const reply = (await this.call(runScript(this.client, action, keys, [this.keys.base, id, ...extra]))) as [number, string?];
-    checkStatus(Number(reply[0]), { queue: this.name, taskId: id, action, allowed, state: reply[1] });
+    checkStatus(Number(reply[0]), { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply[1]) ?? reply[1] });
   }
 
   private async setPaused(paused: boolean): Promise<void> {

@@ -9,7 +9,7 @@
  * again, since announcements published while the connection was down are not replayed.
  */
 import type { RedisClient } from '../redis/scripts.js';
-import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
+import { stateFromCode, TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
 import type { TaskEvents } from './task-events.js';
 import {
   ClosedError,
@@ -126,7 +126,7 @@ export class ResultWaiter {
         return;
       }
       const [state, result, taskError] = value as (string | null)[];
-      const outcome = outcomeOf(this.queue, id, state ?? null, result ?? null, taskError ?? null);
+      const outcome = outcomeOf(this.queue, id, stateFromCode(state) ?? null, result ?? null, taskError ?? null);
       if (!outcome) return;
       for (const waiter of set) this.settle(id, waiter, outcome.value, outcome.error);
     });

@@ -3,7 +3,7 @@
  * Field names come from keys.ts; nothing else reads a task hash.
  */
 import type { TaskErrorInfo } from '../errors.js';
-import { TASK_FIELDS as F, type TaskState } from '../redis/keys.js';
+import { stateFromCode, TASK_FIELDS as F, type TaskState } from '../redis/keys.js';
 import { DEFAULT_ATTEMPTS, type BackoffOptions } from '../config.js';
 
 /** One failed attempt, as recorded with the task. */
@@ -95,7 +95,7 @@ export function decodeTaskTimes(
 }
 
 export function decodeTask<P, R>(queue: string, id: string, hash: Record<string, string>): TaskInfo<P, R> | null {
-  const state = hash[F.state] as TaskState | undefined;
+  const state = stateFromCode(hash[F.state]);
   if (!state) return null;
   const info: TaskInfo<P, R> = {
     id,

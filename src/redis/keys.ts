@@ -31,6 +31,23 @@ export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed
 export type TaskState = (typeof TASK_STATES)[number];
 export const FINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
 
+/** How each state is stored in a task hash: one letter, since every retained task has one. */
+export const STATE_CODES = Object.freeze({
+  waiting: 'w',
+  delayed: 'd',
+  active: 'a',
+  completed: 'c',
+  failed: 'f',
+  cancelled: 'x',
+} as const satisfies Record<TaskState, string>);
+
+const STATES_BY_CODE = new Map<string, TaskState>(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
+
+/** The state a stored code stands for (undefined for no or an unknown code). */
+export function stateFromCode(code: string | null | undefined): TaskState | undefined {
+  return code ? STATES_BY_CODE.get(code) : undefined;
+}
+
 /** Key roles of one queue, with the Redis type each holds (the layout doc's first columns). */
 export const QUEUE_KEY_ROLES = Object.freeze({
   'task:<id>': 'hash',

@@ -2,7 +2,7 @@
  * Loads the Lua scripts, one per atomic transition, and registers them on a client.
  *
  * Each script is assembled once per process: a generated prelude (the task-hash field names
- * from keys.ts and the default attempts from config.ts, so Lua and TypeScript cannot
+ * and state codes from keys.ts and the default attempts from config.ts, so Lua and TypeScript cannot
  * disagree), then the files named by its
  * `--@include` lines, then its own text. ioredis calls them by SHA and loads them again on
  * NOSCRIPT (after a Redis restart or failover), in pipelines too.
@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS } from '../config.js';
-import { TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
 export const SCRIPT_KEY_COUNTS = {
@@ -47,7 +47,13 @@ function prelude(): string {
   const fields = Object.entries(TASK_FIELDS)
     .map(([name, field]) => `${name} = '${field}'`)
     .join(', ');
-  return `local F = { ${fields} }\nlocal DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`;
+  const states = Object.entries(STATE_CODES)
+    .map(([state, code]) => `${state} = '${code}'`)
+    .join(', ');
+  return (
+    `local F = { ${fields} }\nlocal S = { ${states} }\n` +
+    `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`
+  );
 }
 
 function assemble(name: string): string {

@@ -20,17 +20,17 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == 'waiting' then
+if state == S.waiting then
   remove_waiting(base, id, v[2] or '0')
-elseif state == 'delayed' then
+elseif state == S.delayed then
   redis.call('ZREM', KEYS[1], id)
-elseif state == 'active' then
+elseif state == S.active then
   redis.call('ZREM', KEYS[2], id)
 else
   return { 3, state }
 end
 local now = now_ms()
-redis.call('HSET', tkey, F.state, 'cancelled', F.finishedAt, since_created(v[4], now))
+redis.call('HSET', tkey, F.state, S.cancelled, F.finishedAt, since_created(v[4], now))
 redis.call('HDEL', tkey, F.runAt)
 release_dedupe(base, id, v[3])
 redis.call('LPUSH', KEYS[3], id)

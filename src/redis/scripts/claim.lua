@@ -42,7 +42,7 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
 if #due > 0 then
   for _, id in ipairs(due) do
     local tkey = task_key(base, id)
-    redis.call('HSET', tkey, F.state, 'waiting')
+    redis.call('HSET', tkey, F.state, S.waiting)
     redis.call('HDEL', tkey, F.runAt)
     push_waiting(base, id, redis.call('HGET', tkey, F.priority) or '0', false)
   end
@@ -80,7 +80,7 @@ while wanted > 0 do
       started = previous + 1
     end
     local token = int(started)
-    redis.call('HSET', tkey, F.state, 'active', F.attempt, attempt, F.startedAt, token)
+    redis.call('HSET', tkey, F.state, S.active, F.attempt, attempt, F.startedAt, token)
     leases[#leases + 1] = deadline
     leases[#leases + 1] = id
     out[#out + 1] = id

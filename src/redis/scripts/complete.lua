@@ -29,16 +29,16 @@ for i = 4, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tkey = task_key(base, id)
   local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
-  if v[1] ~= 'active' or v[2] ~= token then
+  if v[1] ~= S.active or v[2] ~= token then
     out[#out + 1] = 1
   else
     release_dedupe(base, id, v[3])
     if keep_count > 0 then
       local finished = since_created(v[4], now)
       if result == '' then
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished)
+        redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished)
       else
-        redis.call('HSET', tkey, F.state, 'completed', F.finishedAt, finished, F.result, result)
+        redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
       end
     end
     done[#done + 1] = id

@@ -23,7 +23,7 @@ local lost = {}
 for i = 5, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local v = redis.call('HMGET', task_key(base, id), F.state, F.startedAt)
-  if v[1] == 'active' and v[2] == token then
+  if v[1] == S.active and v[2] == token then
     redis.call('ZADD', KEYS[1], 'XX', deadline, id)
   else
     lost[#lost + 1] = id

@@ -24,14 +24,14 @@ for i = 4, #ARGV, 4 do
   local id, token, error_json, retry_delay = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local tkey = task_key(base, id)
   local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.attempt, F.maxAttempts, F.dedupeKey, F.createdAt)
-  if v[1] ~= 'active' or v[2] ~= token then
+  if v[1] ~= S.active or v[2] ~= token then
     out[#out + 1] = 1
   else
     redis.call('ZREM', KEYS[2], id)
     record_attempt_error(tkey, v[3], after_created(v[6], v[2]), now, error_json)
     if retry_delay >= 0 and tonumber(v[3]) < (tonumber(v[4]) or DEFAULT_ATTEMPTS) then
       local due = now + retry_delay
-      redis.call('HSET', tkey, F.state, 'delayed', F.runAt, since_created(v[6], due))
+      redis.call('HSET', tkey, F.state, S.delayed, F.runAt, since_created(v[6], due))
       redis.call('ZADD', KEYS[3], due, id)
       retrying[#retrying + 1] = id
       out[#out + 1] = 0

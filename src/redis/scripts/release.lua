@@ -16,12 +16,12 @@ for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local tkey = task_key(base, id)
   local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.priority)
-  if v[1] ~= 'active' or v[2] ~= token then
+  if v[1] ~= S.active or v[2] ~= token then
     out[#out + 1] = 1
   else
     redis.call('ZREM', KEYS[1], id)
     redis.call('HINCRBY', tkey, F.attempt, -1)
-    redis.call('HSET', tkey, F.state, 'waiting')
+    redis.call('HSET', tkey, F.state, S.waiting)
     push_waiting(base, id, v[3] or '0', true)
     released[#released + 1] = id
     out[#out + 1] = 0

@@ -16,17 +16,17 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == 'waiting' then
+if state == S.waiting then
   remove_waiting(base, id, v[2] or '0')
-elseif state == 'delayed' then
+elseif state == S.delayed then
   redis.call('ZREM', KEYS[1], id)
-elseif state == 'active' then
+elseif state == S.active then
   redis.call('ZREM', KEYS[2], id)
-elseif state == 'completed' then
+elseif state == S.completed then
   redis.call('LREM', KEYS[3], 1, id)
-elseif state == 'failed' then
+elseif state == S.failed then
   redis.call('LREM', KEYS[4], 1, id)
-elseif state == 'cancelled' then
+elseif state == S.cancelled then
   redis.call('LREM', KEYS[5], 1, id)
 end
 release_dedupe(base, id, v[3])

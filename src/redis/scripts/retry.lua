@@ -18,14 +18,14 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == 'failed' then
+if state == S.failed then
   redis.call('LREM', KEYS[1], 1, id)
-elseif state == 'cancelled' then
+elseif state == S.cancelled then
   redis.call('LREM', KEYS[2], 1, id)
 else
   return { 3, state }
 end
-redis.call('HSET', tkey, F.state, 'waiting', F.attempt, 0)
+redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0)
 redis.call('HDEL', tkey, F.finishedAt, F.error)
 if v[3] then
   redis.call('SET', base .. 'dedupe:' .. v[3], id, 'NX')

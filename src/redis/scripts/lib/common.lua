@@ -157,7 +157,7 @@ local function trim(base, list_name, keep_count, max_age_ms, now)
 end
 
 local function dead_letter(base, id, tkey, now, dedupe_key, created_at)
-  redis.call('HSET', tkey, F.state, 'failed', F.finishedAt, since_created(created_at, now))
+  redis.call('HSET', tkey, F.state, S.failed, F.finishedAt, since_created(created_at, now))
   redis.call('HDEL', tkey, F.runAt)
   release_dedupe(base, id, dedupe_key)
   redis.call('LPUSH', base .. 'failed', id)
@@ -183,7 +183,7 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
         dead_letter(base, id, tkey, now, v[5], v[6])
         failed[#failed + 1] = id
       else
-        redis.call('HSET', tkey, F.state, 'waiting')
+        redis.call('HSET', tkey, F.state, S.waiting)
         push_waiting(base, id, v[4] or '0', true)
         requeued[#requeued + 1] = id
       end
@@ -254,12 +254,12 @@ local function create_task(base, id, payload, priority, due, now, max_attempts, 
   end
   fields[#fields + 1] = F.state
   if due > now then
-    fields[#fields + 1] = 'delayed'
+    fields[#fields + 1] = S.delayed
     fields[#fields + 1] = F.runAt
     fields[#fields + 1] = int(due - now)
     redis.call('ZADD', base .. 'delayed', due, id)
   else
-    fields[#fields + 1] = 'waiting'
+    fields[#fields + 1] = S.waiting
     push_waiting(base, id, priority, false)
   end
   redis.call('HSET', task_key(base, id), unpack(fields))
