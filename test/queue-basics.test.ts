@@ -254,3 +254,31 @@ describe('throughput history', () => {
     await expect(queue.throughput({ minutes: 0 })).rejects.toThrow(/minutes/);
   });
 });
+
+describe('single enqueues made together', () => {
+  it('share one script call, each still getting its own task in call order', async () => {
+    const s = scope();
+    const queue = s.queue<number>('coalesced');
+    await queue.enqueue(-1); // scripts loaded, connection up
+    const client = s.client();
+    const evalCalls = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const before = await evalCalls();
+    const tasks = await Promise.all(Array.from({ length: 100 }, (_, i) => queue.enqueue(i)));
+    expect(await evalCalls()).toBe(before + 1);
+    const ids = tasks.map((t) => Number(t.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect((await queue.list('waiting', { limit: 200 })).map((t) => t.payload)).toEqual([-1, ...Array.from({ length: 100 }, (_, i) => i)]);
+  });
+
+  it('keep dedupe between calls of the same batch', async () => {
+    const queue = scope().queue('coalesced-dedupe');
+    const [a, b] = await Promise.all([queue.enqueue(1, { dedupeKey: 'k' }), queue.enqueue(2, { dedupeKey: 'k' })]);
+    expect([a.created, b.created, b.id]).toEqual([true, false, a.id]);
+  });
+
+  it('reject only the call with bad input', async () => {
+    const queue = scope().queue('coalesced-bad');
+    const results = await Promise.allSettled([queue.enqueue(1), queue.enqueue((() => 1) as never), queue.enqueue(3)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+});

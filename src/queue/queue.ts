@@ -107,6 +107,8 @@ export class Queue<P = unknown, R = unknown> {
   private readonly results: ResultWaiter;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
+  /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
+  private coalescing: { encoded: string[]; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
   private closed = false;
 
   constructor(name: string, options?: QueueOptions) {
@@ -128,8 +130,34 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Adds one task. Resolves once it is in Redis. */
   async enqueue(payload: P, options?: TaskOptions): Promise<Task<R>> {
-    const [task] = await this.enqueueMany([{ ...options, payload }]);
-    return task!;
+    this.assertOpen();
+    // With a capacity, each enqueue is its own atomic check: it is never batched with others.
+    if (this.options.maxWaiting !== undefined) {
+      const [task] = await this.enqueueMany([{ ...options, payload }]);
+      return task!;
+    }
+    const encoded = this.encodeTask(payload, options);
+    return new Promise<Task<R>>((resolve, reject) => {
+      if (!this.coalescing) {
+        this.coalescing = [];
+        queueMicrotask(() => this.flushCoalesced());
+      }
+      this.coalescing.push({ encoded, resolve, reject });
+    });
+  }
+
+  /**
+   * Sends the single enqueues made since the last flush as one batch: callers that each
+   * await their own enqueue (a web server under load) share round trips and script calls.
+   * Each still gets its own task, in call order, as if enqueued one after another.
+   */
+  private flushCoalesced(): void {
+    const pending = this.coalescing ?? [];
+    this.coalescing = undefined;
+    this.sendEnqueues(pending.map((item) => item.encoded)).then(
+      ({ tasks }) => pending.forEach((item, index) => item.resolve(tasks[index]!)),
+      (error: unknown) => pending.forEach((item) => item.reject(error)),
+    );
   }
 
   /**
@@ -152,6 +180,15 @@ export class Queue<P = unknown, R = unknown> {
         throw error;
       }
     });
+    const { tasks, full } = await this.sendEnqueues(encoded);
+    if (full) {
+      throw new QueueFullError(this.name, this.options.maxWaiting ?? 0, tasks.map((task) => task.id));
+    }
+    return tasks;
+  }
+
+  /** Runs the enqueue script over encoded tasks, one call per chunk, all pipelined. */
+  private async sendEnqueues(encoded: string[][]): Promise<{ tasks: Task<R>[]; full: boolean }> {
     this.register();
     const chunks: string[][][] = [];
     for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
@@ -173,10 +210,7 @@ export class Queue<P = unknown, R = unknown> {
         tasks.push(new Task<R>(this as Queue<unknown, R>, String(reply[i]), Number(reply[i + 1]) === 1));
       }
     }
-    if (full) {
-      throw new QueueFullError(this.name, this.options.maxWaiting ?? 0, tasks.map((task) => task.id));
-    }
-    return tasks;
+    return { tasks, full };
   }
 
   /** Everything stored about a task, or null if there is no such task (any more). */
