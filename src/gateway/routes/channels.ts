@@ -106,7 +106,9 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
         }
         stream.send('message', { channel: meta.channel, message, ...(meta.pattern === undefined ? {} : { pattern: meta.pattern }) });
       };
-      // Errors before the stream opens (bad name, Redis away) are answered as JSON.
+      // Errors before the stream opens (bad name, Redis away) are answered as JSON. A channel
+      // this gateway already listens to needs no word with Redis: ask it first, failing fast.
+      await ctx.admin.ping();
       const subscription: ChannelSubscription = await channels.subscribe(channel, forward, { raw });
       const onResubscribed = (kind: { raw: boolean }) => {
         if (kind.raw === raw) stream?.send('resubscribed', { channel });
