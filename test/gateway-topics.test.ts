@@ -53,7 +53,7 @@ async function groupOf(gw: ListeningGateway, topic: string, group: string) {
 async function untilRedisTimePasses(s: TestScope, ms: number): Promise<void> {
   const client = s.client();
   for (;;) {
-    const [seconds, micros] = (await client.time()) as [string, string];
+    const [seconds, micros] = (await client.time()) as unknown as [string, string];
     if (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) > ms) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
