@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startGateway } from '../src/gateway/app.js';
@@ -8,6 +10,7 @@ import { eventReader } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
+const run = promisify(execFile);
 
 /** A pino logger whose records a test can await. */
 function capturedLog() {
@@ -125,5 +128,10 @@ describe('over a real port', () => {
     const message = await heard; // any Redis client hears the plain PUBLISH
     expect(message).toMatch(/^[0-9]$/);
     expect((await captured.waitFor((line) => line.subscriber === 'demo')).msg).toBe(`Task get ${message}`);
+
+    // The demo channel is a plain Redis channel: redis-cli PUBLISH reaches the demo subscriber too.
+    const { stdout } = await run('redis-cli', ['-p', String(redis.server.port), 'PUBLISH', DEMO_CHANNEL, '17']);
+    expect(Number(stdout.trim())).toBeGreaterThanOrEqual(1);
+    expect((await captured.waitFor((line) => line.subscriber === 'demo' && line.msg === 'Task get 17')).msg).toBe('Task get 17');
   });
 });
