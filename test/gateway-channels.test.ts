@@ -112,7 +112,7 @@ describe('channel requests that are wrong get their status and write nothing', (
     ['a pattern to publish to', 'POST', '/v1/channels/news.*/messages', { message: 1 }, 400, /invalid channel name "news\.\*"/],
     ['a missing message', 'POST', '/v1/channels/news/messages', {}, 400, /message: required/],
     ['an unknown field', 'POST', '/v1/channels/news/messages', { message: 1, ttl: 5 }, 400, /unknown option "ttl"/],
-    ['a raw message that is not a string', 'POST', '/v1/channels/news/messages?raw=1', { message: { a: 1 } }, 400, /raw channel carries strings/],
+    ['a raw message that is not a string', 'POST', '/v1/channels/news/messages?raw=1', { message: { a: 1 } }, 400, /with raw=1 the message must be a string, got object: raw channels carry plain strings/],
     ['a raw flag that is not one', 'POST', '/v1/channels/news/messages?raw=yes', { message: 'x' }, 400, /query: raw/],
     ['an unknown query parameter', 'POST', '/v1/channels/news/messages?row=1', { message: 'x' }, 400, /row/],
     ['an oversized body', 'POST', '/v1/channels/news/messages', { message: 'x'.repeat(1024 * 1024) }, 413, /limit of 1048576 bytes/],

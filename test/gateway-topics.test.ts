@@ -195,7 +195,7 @@ describe('topic requests that are wrong get their status and write nothing', () 
     ['a stream without a group', 'GET', '/v1/topics/t/events', undefined, 400, /query: group: required/],
     ['a bad group name', 'GET', '/v1/topics/t/events?group=a%20b', undefined, 400, /invalid group name/],
     ['a bad topic name to stream', 'GET', '/v1/topics/bad%20name!/events?group=g', undefined, 400, /invalid topic name/],
-    ['a bad start', 'GET', '/v1/topics/t/events?group=g&from=yesterday', undefined, 400, /from/],
+    ['a bad start', 'GET', '/v1/topics/t/events?group=g&from=yesterday', undefined, 400, /from: use new, earliest, a message id/],
     ['a lease too short', 'GET', '/v1/topics/t/events?group=g&leaseMs=10', undefined, 400, /leaseMs/],
     ['a prefetch of zero', 'GET', '/v1/topics/t/events?group=g&prefetch=0', undefined, 400, /prefetch/],
     ['an unknown query parameter', 'GET', '/v1/topics/t/events?group=g&ack=manual', undefined, 400, /ack/],

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import type { ChannelMeta, ChannelSubscription } from '../../broadcast/channel.js';
+import { ValidationError } from '../../errors.js';
 import type { RoutePlugin } from '../context.js';
 import { openEventStream, type EventStream } from '../sse.js';
 import { errorSchema, type ZodTypeProvider } from '../schema.js';
@@ -72,7 +73,14 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
     },
     async (request) => {
       const { channel } = request.params;
-      const receivers = await channels.publish(channel, request.body.message, { raw: request.query.raw });
+      const { message } = request.body;
+      const { raw } = request.query;
+      if (raw && typeof message !== 'string') {
+        throw new ValidationError(
+          `with raw=1 the message must be a string, got ${message === null ? 'null' : typeof message}: raw channels carry plain strings (drop raw=1 for an Errand JSON channel)`,
+        );
+      }
+      const receivers = await channels.publish(channel, message, { raw });
       return { channel, receivers };
     },
   );

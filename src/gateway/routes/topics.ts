@@ -66,7 +66,7 @@ const fromParam = z
     z.literal('earliest'),
     z.string().regex(STREAM_ID, 'a message id like 1700000000000-0 (or epoch ms)'),
     z.iso.datetime({ offset: true }),
-  ])
+  ], { error: 'use new, earliest, a message id like 1700000000000-0, or an ISO 8601 date-time like 2030-01-01T09:00:00Z' })
   .default('new')
   .transform((from): TopicStart => (from === 'new' || from === 'earliest' || STREAM_ID.test(from) ? from : new Date(from)))
   .meta({
