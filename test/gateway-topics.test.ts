@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { startGateway, type ListeningGateway } from '../src/gateway/app.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
@@ -165,6 +166,52 @@ describe('durable topics over HTTP', () => {
     const got = await take(events, 3);
     expect(got.map((m) => [m.id, m.attempt]).sort()).toEqual([[ids[0], 2], [ids[1], 1], [ids[2], 1]].sort());
     await vi.waitFor(async () => expect(await groupOf(gw, 'jobs', 'crew')).toMatchObject({ pending: 0, lag: 0 }));
+  });
+
+  it('delivers again what could not be written to a client that hung up, to the client that connects next', async () => {
+    const s = scope();
+    const gw = await listening(s);
+    // A client that subscribes, then stops reading: the gateway's writes back up once the
+    // sockets' buffers (a few MB at most) are full, so some of 12 MB of events stay unwritten.
+    const port = Number(new URL(gw.url).port);
+    const socket = connect(port, '127.0.0.1');
+    s.add({ close: async () => void socket.destroy() });
+    socket.write(`GET /v1/topics/big/events?group=app&prefetch=12 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    let head = '';
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        head += chunk.toString();
+        if (!head.includes('event: subscribed')) return;
+        socket.off('data', onData);
+        socket.pause(); // reads no more
+        resolve();
+      };
+      socket.on('data', onData);
+    });
+    const library = s.add(new Topic<string>('big', { connection: redis.url, prefix: s.prefix }));
+    const ids = await library.publishMany(Array.from({ length: 12 }, (_, n) => `${n}`.padEnd(1_000_000, '.')));
+    // All twelve were handed to that client's member (the group read them all).
+    await vi.waitFor(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ lag: 0 }));
+    socket.destroy();
+    // Each message is now either acknowledged (written before the hang-up) or recorded as a
+    // failed attempt: settled once the failures recorded equal the messages still pending.
+    const client = s.client();
+    let unwritten = -1;
+    await vi.waitFor(async () => {
+      const pending = (await groupOf(gw, 'big', 'app')).pending as number;
+      expect(await client.hlen(`${s.prefix}:topic:{big}:errors`)).toBe(pending);
+      unwritten = pending;
+    });
+    expect(unwritten).toBeGreaterThan(0); // 12 MB do not fit in the sockets' buffers
+
+    const next = await member(s, gw, 'big', 'group=app&leaseMs=300');
+    const again = await take(next, unwritten);
+    // Those, and only those, come again: second attempts, none of them twice.
+    expect(again.every((m) => m.attempt === 2)).toBe(true);
+    expect(new Set(again.map((m) => m.id)).size).toBe(unwritten);
+    expect(again.every((m) => ids.includes(m.id))).toBe(true);
+    await vi.waitFor(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ pending: 0, lag: 0 }));
+    expect((await call(gw, 'GET', '/v1/topics/big/dead-letters')).body.deadLetters).toEqual([]);
   });
 
   it('ends topic streams when the gateway closes, and their members leave the group', async () => {
