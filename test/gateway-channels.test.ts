@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGateway, type ListeningGateway } from '../src/gateway/app.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
 import { Broadcast } from '../src/index.js';
 import { useRedis, useScope, type TestScope } from './support/fixtures.js';
-import { call, openEvents } from './support/gateway.js';
+import { call, eventually, openEvents } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -41,7 +41,7 @@ describe('live channels over HTTP', () => {
     const gw = await listening(s);
     const bus = s.add(new Broadcast({ connection: redis.url, prefix: s.prefix }));
     const heard = new Promise<unknown>((resolve) => void bus.subscribe('orders', (message) => resolve(message)));
-    await vi.waitFor(async () => expect(await s.client().pubsub('NUMSUB', `${s.prefix}:ch:orders`)).toEqual([`${s.prefix}:ch:orders`, 1]));
+    await eventually(async () => expect(await s.client().pubsub('NUMSUB', `${s.prefix}:ch:orders`)).toEqual([`${s.prefix}:ch:orders`, 1]));
     await call(gw, 'POST', '/v1/channels/orders/messages', { message: { id: 7 } });
     expect(await heard).toEqual({ id: 7 });
 
@@ -95,7 +95,7 @@ describe('live channels over HTTP', () => {
     const first = await subscribed(s, gw, '/v1/channels/a/events');
     expect(await numsub()).toBe(1);
     await first.close();
-    await vi.waitFor(async () => expect(await numsub()).toBe(0), { timeout: 5_000, interval: 20 });
+    await eventually(async () => expect(await numsub()).toBe(0));
 
     const second = await subscribed(s, gw, '/v1/channels/a/events');
     await gw.close();

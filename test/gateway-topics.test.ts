@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGateway, type ListeningGateway } from '../src/gateway/app.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
 import { Topic } from '../src/index.js';
 import { Child } from './support/child.js';
 import { useRedis, useScope, type TestScope } from './support/fixtures.js';
-import { call, openEvents } from './support/gateway.js';
+import { call, eventually, openEvents } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -73,7 +73,7 @@ describe('durable topics over HTTP', () => {
     const library = s.add(new Topic('orders', { connection: redis.url, prefix: s.prefix }));
     const got: unknown[] = [];
     const sub = library.subscribe('audit', (message) => void got.push(message), { from: 'earliest' });
-    await vi.waitFor(() => expect(got).toEqual([{ id: 'o-1', total: 42 }, { id: 'o-2' }, { id: 'o-3' }]));
+    await eventually(() => expect(got).toEqual([{ id: 'o-1', total: 42 }, { id: 'o-2' }, { id: 'o-3' }]));
     await sub.close();
 
     const info = await call(gw, 'GET', '/v1/topics/orders');
@@ -112,8 +112,8 @@ describe('durable topics over HTTP', () => {
     expect([...billed.keys()].sort()).toEqual([...ids].sort());
     expect([...billed.values()].every((times) => times === 1)).toBe(true);
 
-    await vi.waitFor(async () => expect(await groupOf(gw, 'orders', 'audit')).toMatchObject({ pending: 0, lag: 0 }));
-    await vi.waitFor(async () => expect(await groupOf(gw, 'orders', 'billing')).toMatchObject({ pending: 0, lag: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'orders', 'audit')).toMatchObject({ pending: 0, lag: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'orders', 'billing')).toMatchObject({ pending: 0, lag: 0 }));
   });
 
   it('goes on where the group was when a client reconnects, without repeating what it was sent', async () => {
@@ -123,7 +123,7 @@ describe('durable topics over HTTP', () => {
     const ids = await publish(gw, 'feed', ['a', 'b', 'c']);
     expect((await take(first, 3)).map((m) => m.id)).toEqual(ids);
     await first.close();
-    await vi.waitFor(async () => expect(await groupOf(gw, 'feed', 'app')).toMatchObject({ members: 0, pending: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'feed', 'app')).toMatchObject({ members: 0, pending: 0 }));
 
     const more = await publish(gw, 'feed', ['d', 'e']);
     // `from` applies to a new group only: an existing one goes on.
@@ -165,7 +165,7 @@ describe('durable topics over HTTP', () => {
     const events = await member(s, gw, 'jobs', 'group=crew&leaseMs=300&prefetch=1');
     const got = await take(events, 3);
     expect(got.map((m) => [m.id, m.attempt]).sort()).toEqual([[ids[0], 2], [ids[1], 1], [ids[2], 1]].sort());
-    await vi.waitFor(async () => expect(await groupOf(gw, 'jobs', 'crew')).toMatchObject({ pending: 0, lag: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'jobs', 'crew')).toMatchObject({ pending: 0, lag: 0 }));
   });
 
   it('delivers again what could not be written to a client that hung up, to the client that connects next', async () => {
@@ -191,13 +191,13 @@ describe('durable topics over HTTP', () => {
     const library = s.add(new Topic<string>('big', { connection: redis.url, prefix: s.prefix }));
     const ids = await library.publishMany(Array.from({ length: 12 }, (_, n) => `${n}`.padEnd(1_000_000, '.')));
     // All twelve were handed to that client's member (the group read them all).
-    await vi.waitFor(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ lag: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ lag: 0 }));
     socket.destroy();
     // Each message is now either acknowledged (written before the hang-up) or recorded as a
     // failed attempt: settled once the failures recorded equal the messages still pending.
     const client = s.client();
     let unwritten = -1;
-    await vi.waitFor(async () => {
+    await eventually(async () => {
       const pending = (await groupOf(gw, 'big', 'app')).pending as number;
       expect(await client.hlen(`${s.prefix}:topic:{big}:errors`)).toBe(pending);
       unwritten = pending;
@@ -210,7 +210,7 @@ describe('durable topics over HTTP', () => {
     expect(again.every((m) => m.attempt === 2)).toBe(true);
     expect(new Set(again.map((m) => m.id)).size).toBe(unwritten);
     expect(again.every((m) => ids.includes(m.id))).toBe(true);
-    await vi.waitFor(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ pending: 0, lag: 0 }));
+    await eventually(async () => expect(await groupOf(gw, 'big', 'app')).toMatchObject({ pending: 0, lag: 0 }));
     expect((await call(gw, 'GET', '/v1/topics/big/dead-letters')).body.deadLetters).toEqual([]);
   });
 

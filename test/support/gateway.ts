@@ -3,6 +3,7 @@
  * prefix (closed with the scope), JSON requests through `inject`, an SSE body parser, and an
  * SSE reader for streams over a real port.
  */
+import { vi } from 'vitest';
 import { buildGateway, type Gateway } from '../../src/gateway/app.js';
 import type { GatewayOptions } from '../../src/gateway/options.js';
 import type { RedisFixture, TestScope } from './fixtures.js';
@@ -94,4 +95,13 @@ export async function openEvents(s: TestScope, url: string, headers: Record<stri
   };
   s.add({ close });
   return { response, next: reader.next, close };
+}
+
+/**
+ * Retries an assertion about state that follows an event the test cannot await (an
+ * acknowledgement written, a member gone) until it holds; the long timeout is for loaded
+ * machines, not a margin the test relies on.
+ */
+export function eventually<T>(assertion: () => T | Promise<T>): Promise<T> {
+  return vi.waitFor(assertion, { timeout: 10_000, interval: 20 });
 }
