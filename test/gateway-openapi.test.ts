@@ -51,6 +51,14 @@ describe('/openapi.json', () => {
         'DELETE /v1/queues/{queue}/tasks/{id}',
         'POST /v1/queues/{queue}/tasks/{id}/retry',
         'GET /v1/queues/{queue}/tasks/{id}/events',
+        'POST /v1/channels/{channel}/messages',
+        'GET /v1/channels/{channel}/events',
+        'POST /v1/topics/{topic}/messages',
+        'POST /v1/topics/{topic}/messages/batch',
+        'GET /v1/topics',
+        'GET /v1/topics/{topic}',
+        'GET /v1/topics/{topic}/dead-letters',
+        'GET /v1/topics/{topic}/events',
       ].sort(),
     );
     const enqueue = doc.paths['/v1/queues/{queue}/tasks']!.post!;
@@ -64,6 +72,19 @@ describe('/openapi.json', () => {
     expect(Object.keys(enqueue.responses).sort()).toEqual(['200', '201', '400', '401', '404', '409', '413', '503']);
     expect(doc.paths['/v1/queues/{queue}/tasks/{id}/events']!.get!.responses['200'].content).toHaveProperty(['text/event-stream']);
     expect(doc.components.schemas).toHaveProperty('Task');
+    const topicEvents = doc.paths['/v1/topics/{topic}/events']!.get!;
+    expect(topicEvents.responses['200'].content).toHaveProperty(['text/event-stream']);
+    expect(topicEvents.parameters.map((p) => [p.name, p.in, p.required])).toEqual([
+      ['topic', 'path', true],
+      ['group', 'query', true],
+      ['from', 'query', false],
+      ['leaseMs', 'query', false],
+      ['prefetch', 'query', false],
+    ]);
+    const publish = doc.paths['/v1/channels/{channel}/messages']!.post!;
+    expect(publish.parameters.map((p) => [p.name, p.in])).toEqual([['channel', 'path'], ['raw', 'query']]);
+    expect(publish.requestBody.content['application/json'].schema).toMatchObject({ required: ['message'], additionalProperties: false });
+    expect(doc.components.schemas).toHaveProperty('TopicInfo');
     // With a token, everything but the health probes asks for it.
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/healthz']!.get!.security).toEqual([]);

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { useRedis, useScope } from './support/fixtures.js';
-import { call, useGatewayIn } from './support/gateway.js';
+import { startGateway } from '../src/gateway/app.js';
+import { call, openEvents, useGatewayIn } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -45,5 +46,57 @@ describe('Redis stopped and started again', () => {
     const after = await call(gw, 'POST', '/v1/queues/q/tasks?wait=10000', { payload: 4 });
     expect(after.body).toMatchObject({ state: 'completed', result: 40 });
     expect((await call(gw, 'GET', '/v1/queues/q')).status).toBe(200);
+  });
+
+  it('answers 503 at once on the channel and topic routes too, and open broadcast streams come back with Redis', async () => {
+    const s = scope();
+    const gw = s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0 }));
+    // Streams open before the outage (so their connections exist), as in a running gateway.
+    const channel = await openEvents(s, `${gw.url}/v1/channels/news/events`);
+    const raw = await openEvents(s, `${gw.url}/v1/channels/task:pubsub:channel/events?raw=1`);
+    const topic = await openEvents(s, `${gw.url}/v1/topics/t/events?group=g`);
+    for (const events of [channel, raw, topic]) expect((await events.next())?.event).toBe('subscribed');
+    expect((await call(gw, 'POST', '/v1/topics/t/messages', { message: 0 })).status).toBe(201);
+    expect(await topic.next()).toMatchObject({ event: 'message', data: { message: 0 } });
+
+    await redis.server.stop({ keepDir: true });
+    try {
+      const requests: [string, 'GET' | 'POST', string, unknown?][] = [
+        ['channel publish', 'POST', '/v1/channels/news/messages', { message: 1 }],
+        ['raw channel publish', 'POST', '/v1/channels/task:pubsub:channel/messages?raw=1', { message: '1' }],
+        ['channel events', 'GET', '/v1/channels/news/events'],
+        ['raw channel events', 'GET', '/v1/channels/other/events?raw=1'],
+        ['pattern events', 'GET', '/v1/channels/news.*/events'],
+        ['topic publish', 'POST', '/v1/topics/t/messages', { message: 1 }],
+        ['topic batch', 'POST', '/v1/topics/t/messages/batch', { messages: [1, 2] }],
+        ['topic publish on a topic never used', 'POST', '/v1/topics/fresh/messages', { message: 1 }],
+        ['topic list', 'GET', '/v1/topics'],
+        ['topic info', 'GET', '/v1/topics/t'],
+        ['dead letters', 'GET', '/v1/topics/t/dead-letters'],
+        ['topic events', 'GET', '/v1/topics/t/events?group=g'],
+        ['topic events of a new group', 'GET', '/v1/topics/t/events?group=new-group&from=earliest'],
+      ];
+      for (const [what, method, url, payload] of requests) {
+        const started = Date.now();
+        const reply = await call(gw, method, url, payload);
+        expect([what, reply.status, reply.body?.error?.code]).toEqual([what, 503, 'REDIS_UNAVAILABLE']);
+        expect(reply.body.error.message).toMatch(/Redis is unavailable.*REDIS_URL/);
+        // The promise is "within a second" (redisTimeoutMs is 900 ms); the test's own timeout is the backstop.
+        expect([what, Date.now() - started < 2_000]).toEqual([what, true]);
+      }
+    } finally {
+      await redis.server.restart();
+    }
+
+    // The open streams are still there: the channel ones say they are back, and all carry new messages.
+    expect(await channel.next()).toEqual({ event: 'resubscribed', data: { channel: 'news' } });
+    expect(await raw.next()).toEqual({ event: 'resubscribed', data: { channel: 'task:pubsub:channel' } });
+    await vi.waitFor(async () => expect((await call(gw, 'GET', '/readyz')).status).toBe(200), { timeout: 10_000, interval: 50 });
+    expect((await call(gw, 'POST', '/v1/channels/news/messages', { message: 2 })).body.receivers).toBe(1);
+    expect(await channel.next()).toMatchObject({ event: 'message', data: { message: 2 } });
+    expect((await call(gw, 'POST', '/v1/channels/task:pubsub:channel/messages?raw=1', { message: '3' })).body.receivers).toBe(1);
+    expect(await raw.next()).toMatchObject({ event: 'message', data: { message: '3' } });
+    expect((await call(gw, 'POST', '/v1/topics/t/messages', { message: 4 })).status).toBe(201);
+    expect(await topic.next()).toMatchObject({ event: 'message', data: { message: 4 } });
   });
 });

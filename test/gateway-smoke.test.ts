@@ -1,38 +1,16 @@
+import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { startGateway } from '../src/gateway/app.js';
 import { DEMO_CHANNEL, startDemoConsumers } from '../src/gateway/demo.js';
 import { deferred, next, useRedis, useScope } from './support/fixtures.js';
+import { eventReader } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
-
-/** Reads an event stream as it arrives, one parsed event at a time. */
-function eventReader(body: ReadableStream<Uint8Array>) {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  return {
-    async next(): Promise<{ event: string; data: any } | undefined> {
-      for (;;) {
-        const end = buffer.indexOf('\n\n');
-        if (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const lines = block.split('\n').filter((line) => !line.startsWith(':'));
-          if (lines.length === 0) continue; // a comment (stream open, keep-alive)
-          const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
-          return { event: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null') };
-        }
-        const chunk = await reader.read();
-        if (chunk.done) return undefined;
-        buffer += decoder.decode(chunk.value, { stream: true });
-      }
-    },
-    cancel: () => reader.cancel(),
-  };
-}
+const run = promisify(execFile);
 
 /** A pino logger whose records a test can await. */
 function capturedLog() {
@@ -150,5 +128,10 @@ describe('over a real port', () => {
     const message = await heard; // any Redis client hears the plain PUBLISH
     expect(message).toMatch(/^[0-9]$/);
     expect((await captured.waitFor((line) => line.subscriber === 'demo')).msg).toBe(`Task get ${message}`);
+
+    // The demo channel is a plain Redis channel: redis-cli PUBLISH reaches the demo subscriber too.
+    const { stdout } = await run('redis-cli', ['-p', String(redis.server.port), 'PUBLISH', DEMO_CHANNEL, '17']);
+    expect(Number(stdout.trim())).toBeGreaterThanOrEqual(1);
+    expect((await captured.waitFor((line) => line.subscriber === 'demo' && line.msg === 'Task get 17')).msg).toBe('Task get 17');
   });
 });

@@ -3,8 +3,9 @@
  *
  * Responsible for: knowing which queues exist under a prefix, keeping one Queue object per
  * queue name (all sharing one command connection, so a face holds one connection plus one
- * result subscription per queue), and summaries across queues. The faces never build keys
- * or call scripts: everything goes through here or the public API.
+ * result subscription per queue), and summaries across queues; topics (`topics`) and live
+ * channels (`channels`) for the faces. The faces never build keys or call scripts:
+ * everything goes through here or the public API.
  */
 import { ReplyError } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
@@ -14,6 +15,7 @@ import { Queue, type TaskCounts } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { queuesKey } from '../redis/keys.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
+import { ChannelAdmin } from './channels.js';
 import { TopicAdmin } from './topics.js';
 
 export interface AdminOptions {
@@ -45,16 +47,25 @@ export class Admin {
   readonly prefix: string;
   private readonly queues = new Map<string, Queue>();
   private shared: OwnedClient | undefined;
+  /** Waits through outages, for topic members' reads (see TopicAdmin). */
+  private patient: OwnedClient | undefined;
   private topicAdmin: TopicAdmin | undefined;
+  private channelAdmin: ChannelAdmin | undefined;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
   }
 
-  /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters. */
+  /** Topic reads: names, overview (groups, lag, pending), one topic's info and dead letters; and members. */
   get topics(): TopicAdmin {
-    this.topicAdmin ??= new TopicAdmin({ connection: this.client(), prefix: this.prefix });
+    this.topicAdmin ??= new TopicAdmin({ connection: this.client(), prefix: this.prefix, memberConnection: () => this.patientClient() });
     return this.topicAdmin;
+  }
+
+  /** Live channels: publish and subscribe, Errand JSON channels or raw ones. */
+  get channels(): ChannelAdmin {
+    this.channelAdmin ??= new ChannelAdmin({ connection: this.client(), prefix: this.prefix, failFastMs: this.options.failFastMs });
+    return this.channelAdmin;
   }
 
   /** The Queue object for a name (validated), created on first use and kept. */
@@ -109,10 +120,12 @@ export class Admin {
     this.queues.clear();
     const topics = this.topicAdmin;
     this.topicAdmin = undefined;
-    await Promise.all([...queues.map((queue) => queue.close()), topics?.close()]);
-    const shared = this.shared;
-    this.shared = undefined;
-    if (shared) await closeClient(shared);
+    const channels = this.channelAdmin;
+    this.channelAdmin = undefined;
+    await Promise.all([...queues.map((queue) => queue.close()), topics?.close(), channels?.close()]);
+    const clients = [this.shared, this.patient];
+    this.shared = this.patient = undefined;
+    await Promise.all(clients.map((client) => client && closeClient(client)));
   }
 
   /** The command connection every Queue of this Admin shares, opened on first use. */
@@ -123,6 +136,15 @@ export class Admin {
       if (this.shared.owned) this.shared.client.on('error', () => {}); // commands report failures
     }
     return this.shared.client;
+  }
+
+  /** The connection topic members share for their commands, opened on first use. */
+  private patientClient() {
+    if (!this.patient) {
+      this.patient = openClient(this.options.connection, { patient: true });
+      if (this.patient.owned) this.patient.client.on('error', () => {}); // members report failures
+    }
+    return this.patient.client;
   }
 
   /** Turns connection failures into RedisUnavailableError; reply errors pass. */

@@ -2,24 +2,31 @@
  * Topic reads for the faces (gateway, dashboard, CLI): which topics exist under a prefix,
  * and per topic its length, groups (members, pending, lag, missed) and dead letters.
  *
- * Keeps one Topic object per name, like Admin does for queues, so each face holds one
- * connection per topic. Never subscribes: reading a topic's state joins no group.
+ * Keeps one Topic object per name, like Admin does for queues, on the admin's connection.
+ * Reading a topic's state joins no group. Subscribing (the gateway's topic event streams)
+ * goes through a second set of Topic objects on `memberConnection`: a member's blocking
+ * read must not run on a connection that times out slow commands, as the gateway's does.
  */
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
+import type { SubscribeOptions } from '../broadcast/options.js';
 import { Topic } from '../broadcast/topic.js';
 import type { TopicInfo } from '../broadcast/topic-info.js';
+import type { TopicHandler, TopicSubscription } from '../broadcast/topic-subscription.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { topicsKey } from '../redis/keys.js';
 
 export interface TopicAdminOptions {
   connection?: ConnectionOption;
   prefix?: string;
+  /** Where subscription members read (asked for on first subscribe). Default: `connection`. */
+  memberConnection?: () => ConnectionOption | undefined;
 }
 
 export class TopicAdmin {
   readonly prefix: string;
   private readonly topics = new Map<string, Topic>();
+  private readonly memberTopics = new Map<string, Topic>();
   private registry: OwnedClient | undefined;
 
   constructor(private readonly options: TopicAdminOptions = {}) {
@@ -35,6 +42,21 @@ export class TopicAdmin {
       this.topics.set(name, topic);
     }
     return topic as Topic<M>;
+  }
+
+  /**
+   * Adds a member to group `group` of a topic (see Topic.subscribe). The admin closes it
+   * on close, if its owner did not first.
+   */
+  subscribe<M = unknown>(name: string, group: string, handler: TopicHandler<M>, options?: SubscribeOptions): TopicSubscription<M> {
+    validateName('topic', name);
+    let topic = this.memberTopics.get(name);
+    if (!topic) {
+      const connection = this.options.memberConnection ? this.options.memberConnection() : this.options.connection;
+      topic = new Topic(name, { connection, prefix: this.prefix });
+      this.memberTopics.set(name, topic);
+    }
+    return (topic as Topic<M>).subscribe(group, handler, options);
   }
 
   /** Names of every topic published to or subscribed under this prefix, sorted. */
@@ -54,8 +76,9 @@ export class TopicAdmin {
   }
 
   async close(): Promise<void> {
-    const topics = [...this.topics.values()];
+    const topics = [...this.topics.values(), ...this.memberTopics.values()];
     this.topics.clear();
+    this.memberTopics.clear();
     const registry = this.registry;
     this.registry = undefined;
     await Promise.all([...topics.map((topic) => topic.close()), registry && closeClient(registry)]);

@@ -14,14 +14,16 @@ import { errorBody, installErrorHandlers, toErrandError } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { collectRoutes, openApiRoutes } from './openapi.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queueRoutes } from './routes/queues.js';
 import { taskRoutes } from './routes/tasks.js';
+import { topicRoutes } from './routes/topics.js';
 import { useZod } from './schema.js';
 
-/** The routes under /v1. Channel and topic routes join this list as their own plugins. */
-const API_ROUTES: RoutePlugin[] = [queueRoutes, taskRoutes];
+/** The routes under /v1, each a plugin of its own. */
+const API_ROUTES: RoutePlugin[] = [queueRoutes, taskRoutes, channelRoutes, topicRoutes];
 
 export interface Gateway {
   readonly app: FastifyInstance;

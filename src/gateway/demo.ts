@@ -6,15 +6,16 @@
  * http://127.0.0.1:8080/demo/prodcons` works as is), and the demo worker and subscriber
  * that log "Task get <n>" for what they receive.
  *
- * Publishing goes through `publishDemo` alone, a plain Redis PUBLISH that any Redis client
- * can subscribe to; it moves to Errand's live channels when those exist.
+ * The channel is a raw live channel (`Broadcast` with `raw: true`): its exact name and
+ * plain-string messages, as in the seed article, so `redis-cli PUBLISH task:pubsub:channel 7`
+ * reaches the demo subscriber too, and `redis-cli SUBSCRIBE task:pubsub:channel` hears the
+ * demo's messages.
  */
 import { randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { Broadcast } from '../broadcast/channel.js';
 import type { ConnectionOption } from '../config.js';
-import { RedisUnavailableError } from '../errors.js';
 import { Worker } from '../queue/worker.js';
-import { closeClient, openClient, openDedicatedClient, quit, type OwnedClient } from '../redis/connection.js';
 import type { RoutePlugin } from './context.js';
 
 export const DEMO_QUEUE = 'demo';
@@ -37,17 +38,7 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-/** Publishes the demo message: a plain PUBLISH, readable by any Redis client. */
-export async function publishDemo(client: OwnedClient['client'], value: number): Promise<number> {
-  return client.publish(DEMO_CHANNEL, String(value));
-}
-
 export const demoRoutes: RoutePlugin = (ctx) => async (app) => {
-  let publisher: OwnedClient | undefined;
-  app.addHook('onClose', async () => {
-    if (publisher) await closeClient(publisher);
-  });
-
   app.get('/', async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
@@ -64,15 +55,7 @@ export const demoRoutes: RoutePlugin = (ctx) => async (app) => {
 
   app.get('/demo/pubsub', async (request, reply) => {
     const value = randomInt(10);
-    if (!publisher) {
-      publisher = openClient(ctx.options.connection, { failFastMs: ctx.options.redisTimeoutMs });
-      if (publisher.owned) publisher.client.on('error', () => {}); // commands report failures
-    }
-    try {
-      await publishDemo(publisher.client, value);
-    } catch (error) {
-      throw new RedisUnavailableError((error as Error).message, { cause: error }); // PUBLISH fails only that way
-    }
+    await ctx.admin.channels.publish(DEMO_CHANNEL, String(value), { raw: true });
     request.log.info({ channel: DEMO_CHANNEL, value }, `publish ${DEMO_CHANNEL} -- ${value}`);
     return reply.redirect('/');
   });
@@ -97,14 +80,20 @@ export async function startDemoConsumers(options: {
     { connection: options.connection, prefix: options.prefix, concurrency: 10 },
   );
   worker.on('error', (error) => log.warn({ err: error }, 'demo worker error (it keeps trying)'));
-  const subscriber = openDedicatedClient(options.connection, { patient: true });
-  subscriber.on('error', () => {}); // reconnects by itself; the worker's log reports outages
-  subscriber.on('message', (_channel: string, message: string) => log.info({ subscriber: 'demo' }, `Task get ${message}`));
-  await subscriber.subscribe(DEMO_CHANNEL);
+  // Its connections reconnect by themselves; the worker's log reports outages.
+  const bus = new Broadcast<string>({ connection: options.connection, prefix: options.prefix, raw: true });
+  bus.on('error', (error) => log.warn({ err: error }, 'demo subscriber error'));
+  bus.on('resubscribed', () => log.info({ subscriber: 'demo' }, 'demo subscriber is back (messages during the outage were missed)'));
+  try {
+    await bus.subscribe(DEMO_CHANNEL, (message) => log.info({ subscriber: 'demo' }, `Task get ${message}`));
+  } catch (error) {
+    await Promise.all([worker.close({ timeoutMs: 5_000 }), bus.close()]);
+    throw error;
+  }
   log.info(`demo worker listens on queue "${DEMO_QUEUE}", demo subscriber on channel "${DEMO_CHANNEL}"`);
   return {
     async close() {
-      await Promise.all([worker.close({ timeoutMs: 5_000 }), quit(subscriber)]);
+      await Promise.all([worker.close({ timeoutMs: 5_000 }), bus.close()]);
     },
   };
 }

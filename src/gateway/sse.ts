@@ -2,7 +2,8 @@
  * Server-Sent Events over a Fastify reply: takes the response over from Fastify, writes
  * the stream's headers, frames events, sends a comment every `heartbeatMs` so proxies keep
  * the connection open, and aborts its `signal` when the client goes away or the gateway
- * closes, so whatever feeds the stream can stop.
+ * closes, so whatever feeds the stream can stop. `deliver` tells when an event was handed
+ * to the operating system (durable topic streams acknowledge a message only then).
  */
 import type { FastifyReply } from 'fastify';
 
@@ -10,6 +11,13 @@ export interface EventStream {
   /** Aborted when the client disconnects, the stream ends or the gateway closes. */
   readonly signal: AbortSignal;
   send(event: string, data: unknown, id?: string): void;
+  /**
+   * Writes an event and resolves once it was handed to the operating system's socket;
+   * rejects if the stream ended first or the write failed (the client went away).
+   */
+  deliver(event: string, data: unknown, id?: string): Promise<void>;
+  /** Bytes written but not yet handed to the socket (a client reading slower than we write). */
+  readonly bufferedBytes: number;
   end(): void;
 }
 
@@ -46,12 +54,32 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
   if (closing.aborted) end();
   else closing.addEventListener('abort', end);
 
+  // JSON never contains a raw newline, so each event's data is one `data:` line.
+  const frame = (event: string, data: unknown, id: string | undefined) =>
+    `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  const gone = () => new Error('the client disconnected before the event was written');
+
   return {
     signal: controller.signal,
     send(event, data, id) {
       if (ended) return;
-      // JSON never contains a raw newline, so each event's data is one `data:` line.
-      raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      raw.write(frame(event, data, id));
+    },
+    deliver(event, data, id) {
+      if (ended) return Promise.reject(gone());
+      return new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(gone());
+        controller.signal.addEventListener('abort', onAbort, { once: true });
+        raw.write(frame(event, data, id), (error) => {
+          controller.signal.removeEventListener('abort', onAbort);
+          // A callback after the stream ended cannot prove the client got the bytes.
+          if (error || ended) reject(error ?? gone());
+          else resolve();
+        });
+      });
+    },
+    get bufferedBytes() {
+      return raw.writableLength;
     },
     end,
   };

@@ -1,7 +1,9 @@
 /**
  * Gateway helpers for tests: a gateway per test on the test file's Redis and the test's
- * prefix (closed with the scope), JSON requests through `inject`, and an SSE body parser.
+ * prefix (closed with the scope), JSON requests through `inject`, an SSE body parser, and an
+ * SSE reader for streams over a real port.
  */
+import { vi } from 'vitest';
 import { buildGateway, type Gateway } from '../../src/gateway/app.js';
 import type { GatewayOptions } from '../../src/gateway/options.js';
 import type { RedisFixture, TestScope } from './fixtures.js';
@@ -50,4 +52,56 @@ export function parseSse(text: string): SseEvent[] {
       const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
       return { event: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null') };
     });
+}
+
+/** Reads an event stream as it arrives, one parsed event at a time. */
+export function eventReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  return {
+    async next(): Promise<{ event: string; data: any; id?: string } | undefined> {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const lines = block.split('\n').filter((line) => !line.startsWith(':'));
+          if (lines.length === 0) continue; // a comment (stream open, keep-alive)
+          const field = (name: string) => lines.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+          const id = field('id');
+          return { event: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null'), ...(id === undefined ? {} : { id }) };
+        }
+        const chunk = await reader.read();
+        if (chunk.done) return undefined;
+        buffer += decoder.decode(chunk.value, { stream: true });
+      }
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/**
+ * Opens an event stream over a real port; the answer's status and headers, and its events
+ * one at a time. Closed (the client hangs up) with the scope, or earlier by `close()`.
+ */
+export async function openEvents(s: TestScope, url: string, headers: Record<string, string> = {}) {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  const reader = eventReader(response.body!);
+  const close = async () => {
+    controller.abort();
+    await reader.cancel().catch(() => {}); // already aborted
+  };
+  s.add({ close });
+  return { response, next: reader.next, close };
+}
+
+/**
+ * Retries an assertion about state that follows an event the test cannot await (an
+ * acknowledgement written, a member gone) until it holds; the long timeout is for loaded
+ * machines, not a margin the test relies on.
+ */
+export function eventually<T>(assertion: () => T | Promise<T>): Promise<T> {
+  return vi.waitFor(assertion, { timeout: 10_000, interval: 20 });
 }
