@@ -92,7 +92,7 @@ export class Admin {
   }
 
   /** Finds a queue's task by id and by payload text, reading a bounded number of tasks (see search.ts). */
-  search(name: string, options: SearchOptions): Promise<SearchResult> {
+  async search(name: string, options: SearchOptions): Promise<SearchResult> {
     return searchTasks(this.queue(name), options);
   }
 
