@@ -138,7 +138,8 @@ describe('with a token', () => {
     expect(csrf).toMatch(/^[\w-]{43}$/);
     expect(other.csrf).not.toBe(csrf); // bound to its session
 
-    for (const headers of [{ cookie }, { cookie, 'x-errand-csrf': 'guess' }, { cookie, 'x-errand-csrf': other.csrf }]) {
+    const attempts: Record<string, string>[] = [{ cookie }, { cookie, 'x-errand-csrf': 'guess' }, { cookie, 'x-errand-csrf': other.csrf }];
+    for (const headers of attempts) {
       const reply = await call(gw, 'POST', '/ui/api/queues/emails/pause', undefined, headers);
       expect(reply.status).toBe(403);
       expect(reply.body.error.code).toBe('FORBIDDEN');

@@ -39,7 +39,7 @@ export const queueView: View = {
   render(ctx, route: Route) {
     const queue = route.params.queue!;
     if (!QUEUE_NAME.test(queue)) {
-      fill(ctx.root, h('h1', null, 'No such queue'), problemBanner(`${JSON.stringify(queue)} is not a queue name: names have 1-128 characters from A-Z a-z 0-9 . _ -`));
+      fill(ctx.root, h('p', { class: 'crumbs' }, link('/', 'Queues'), ' / ', queue), h('h1', null, 'No such queue'), problemBanner(`${JSON.stringify(queue)} is not a queue name: names have 1-128 characters from A-Z a-z 0-9 . _ -`));
       return;
     }
     const state = parseState(route.query.get('state'));
