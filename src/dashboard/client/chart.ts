@@ -13,11 +13,11 @@ const RIGHT = 8;
 const TOP = 10;
 const BOTTOM = 24;
 
-/** The smallest 1, 2 or 5 times a power of ten that is at least `n` (and at least 1). */
+/** The smallest 2, 4 or 10 times a power of ten that is at least `n` (at least 2): its half is a whole number too. */
 function niceMax(n: number): number {
-  if (n <= 1) return 1;
+  if (n <= 2) return 2;
   const power = 10 ** Math.floor(Math.log10(n));
-  for (const step of [1, 2, 5, 10]) if (step * power >= n) return step * power;
+  for (const step of [1, 2, 4, 10]) if (step * power >= n) return step * power;
   return 10 * power;
 }
 
@@ -36,7 +36,7 @@ export function throughputChart(points: readonly MinutePoint[]): SVGSVGElement {
       'g',
       { class: 'grid' },
       s('line', { x1: LEFT, x2: WIDTH - RIGHT, y1: y(value), y2: y(value) }),
-      s('text', { x: LEFT - 6, y: y(value) + 4, 'text-anchor': 'end' }, Number.isInteger(value) ? count(value) : value.toFixed(1)),
+      s('text', { x: LEFT - 6, y: y(value) + 4, 'text-anchor': 'end' }, count(value)),
     ),
   );
   const bars = points.map((point, index) => {

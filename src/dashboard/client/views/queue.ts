@@ -176,7 +176,8 @@ export const queueView: View = {
         live: ctx.setLive,
         events: {
           snapshot: (next: QueueSnapshot) => {
-            const changed = snapshot && JSON.stringify(snapshot.counts) !== JSON.stringify(next.counts);
+            // The first snapshot brings the state's total for the pager; later ones, changes to show.
+            const changed = !snapshot || JSON.stringify(snapshot.counts) !== JSON.stringify(next.counts);
             fill(problem);
             showSnapshot(next);
             if (changed && !searchText) void loadList();
