@@ -25,6 +25,8 @@ export const errorCodes = {
   NOT_FOUND: 404,
   UNSUPPORTED_MEDIA_TYPE: 415,
   INTERNAL: 500,
+  // Raised by the dashboard only.
+  FORBIDDEN: 403,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -196,6 +198,19 @@ export class UnsupportedMediaTypeError extends ErrandError {
 export class InternalError extends ErrandError {
   constructor(options?: { cause?: unknown }) {
     super('INTERNAL', 'internal error: the gateway log has the details (please report it if it repeats)', options);
+  }
+}
+
+// ---- Dashboard ----------------------------------------------------------------------------
+
+/**
+ * A dashboard request that is authenticated but not allowed as sent: a state-changing call
+ * without the session's CSRF token, a cross-site request, or (without a token) a Host that
+ * is not a loopback name. The message names the fix.
+ */
+export class ForbiddenError extends ErrandError {
+  constructor(reason: string) {
+    super('FORBIDDEN', reason);
   }
 }
 

@@ -15,6 +15,7 @@ export {
   ClosedError,
   ErrandError,
   errorCodes,
+  ForbiddenError,
   HandlerTimeoutError,
   InternalError,
   InvalidStateError,

@@ -105,15 +105,14 @@ describe('over a real port', () => {
     const consumers = s.add(await startDemoConsumers({ connection: redis.url, prefix: s.prefix, log: captured.log }));
     expect(consumers).toBeDefined();
 
-    const page = await fetch(`${gw.url}/`);
+    // The demo page is the dashboard's (its links are drawn by the client: test/dashboard-browser.test.ts).
+    const page = await fetch(`${gw.url}/demo`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
-    const html = await page.text();
-    expect(html).toContain('href="/demo/prodcons"');
-    expect(html).toContain('href="/demo/pubsub"');
+    expect(await page.text()).toContain('<script src="/ui/assets/app.js" defer></script>');
 
     const prodcons = await fetch(`${gw.url}/demo/prodcons`, { redirect: 'manual' });
-    expect([prodcons.status, prodcons.headers.get('location')]).toEqual([302, '/']);
+    expect([prodcons.status, prodcons.headers.get('location')]).toEqual([302, '/demo']);
     const got = await captured.waitFor((line) => line.worker === 'demo');
     expect(got.msg).toMatch(/^Task get [0-9]$/);
     const demoQueue = s.queue('demo');
@@ -124,7 +123,7 @@ describe('over a real port', () => {
     const heard = new Promise<string>((resolve) => listener.on('message', (_channel: string, message: string) => resolve(message)));
     await listener.subscribe(DEMO_CHANNEL);
     const pubsub = await fetch(`${gw.url}/demo/pubsub`, { redirect: 'manual' });
-    expect([pubsub.status, pubsub.headers.get('location')]).toEqual([302, '/']);
+    expect([pubsub.status, pubsub.headers.get('location')]).toEqual([302, '/demo']);
     const message = await heard; // any Redis client hears the plain PUBLISH
     expect(message).toMatch(/^[0-9]$/);
     expect((await captured.waitFor((line) => line.subscriber === 'demo')).msg).toBe(`Task get ${message}`);

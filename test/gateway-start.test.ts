@@ -105,7 +105,7 @@ describe('npm start', () => {
     const start = runStart({ REDIS_URL: redis.url, PORT: '0', ERRAND_PREFIX: s.prefix, HOST: '127.0.0.1' });
     s.add({ close: async () => void (start.child.exitCode === null && start.child.kill('SIGKILL')) });
     const ready = await start.waitFor(/^Errand is ready/);
-    const url = /demo page (http:\/\/\S+)\//.exec(ready)![1]!;
+    const url = /dashboard (http:\/\/\S+)\//.exec(ready)![1]!;
 
     for (let i = 0; i < 3; i++) {
       const reply = await fetch(`${url}/demo/prodcons`, { redirect: 'manual' });
@@ -116,7 +116,8 @@ describe('npm start', () => {
     expect(pubsub.status).toBe(302);
     const published = await start.waitFor(/^publish task:pubsub:channel -- [0-9]$/);
     await start.waitFor(new RegExp(`^Task get ${published.slice(-1)}$`));
-    expect((await fetch(`${url}/`)).status).toBe(200);
+    expect((await fetch(`${url}/`)).status).toBe(200); // the dashboard, built by npm start
+    expect((await fetch(`${url}/ui/assets/app.js`)).status).toBe(200);
 
     start.child.kill('SIGTERM');
     expect(await start.exited).toBe(0);

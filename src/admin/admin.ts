@@ -11,12 +11,13 @@ import { ReplyError } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { ErrandError, RedisUnavailableError } from '../errors.js';
-import { Queue, type TaskCounts } from '../queue/queue.js';
+import { Queue, type TaskCounts, type WorkerInfo } from '../queue/queue.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { queuesKey } from '../redis/keys.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { ChannelAdmin } from './channels.js';
 import { TopicAdmin } from './topics.js';
+import { searchTasks, type SearchOptions, type SearchResult } from './search.js';
 
 export interface AdminOptions {
   connection?: ConnectionOption;
@@ -96,6 +97,18 @@ export class Admin {
     const meta = this.queue(name).keys.meta;
     const [enqueued, completed, failed] = await this.call(this.client().hmget(meta, 'enqueued', 'completed', 'failed'));
     return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+  }
+
+  /** Live workers of every known queue, by queue name then worker id. */
+  async workers(): Promise<WorkerInfo[]> {
+    const names = await this.queueNames();
+    const perQueue = await Promise.all(names.map((name) => this.queue(name).workers()));
+    return perQueue.flat();
+  }
+
+  /** Finds a queue's task by id and by payload text, reading a bounded number of tasks (see search.ts). */
+  async search(name: string, options: SearchOptions): Promise<SearchResult> {
+    return searchTasks(this.queue(name), options);
   }
 
   /** The timestamps of some tasks in one round trip (null for tasks that are gone). */

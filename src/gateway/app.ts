@@ -1,12 +1,14 @@
 /**
  * Builds the gateway: a Fastify app from resolved options, with zod validation, one error
- * shape, bearer auth, metrics and OpenAPI, and the route plugins. `buildGateway` is for
+ * shape, bearer auth, metrics and OpenAPI, the route plugins and the dashboard. `buildGateway` is for
  * in-process use (tests inject requests; the benchmark and `npm start` listen through
  * `startGateway`). Closing the gateway ends its event streams, then its Redis connections.
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Admin } from '../admin/admin.js';
+import { dashboardRoutes } from '../dashboard/plugin.js';
+import { SessionKeys } from '../dashboard/session.js';
 import { assertSafeListen, installAuth } from './auth.js';
 import type { GatewayContext, RoutePlugin } from './context.js';
 import { demoRoutes } from './demo.js';
@@ -73,7 +75,8 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   useZod(app);
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
   installErrorHandlers(app, options.bodyLimitBytes);
-  installAuth(app, options.token);
+  const sessions = new SessionKeys(options.token);
+  installAuth(app, options.token, sessions);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route, status: String(reply.statusCode) };
@@ -93,6 +96,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
     },
     { prefix: '/v1' },
   );
+  if (options.dashboard) await app.register(dashboardRoutes(sessions)(ctx));
   if (options.demo) await app.register(demoRoutes(ctx));
   await app.ready();
 

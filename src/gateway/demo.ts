@@ -1,10 +1,10 @@
 /**
- * The classic two-link demo Errand grew from, served by `npm start`: a page at / with a
- * producer-consumer link (enqueue a random number on queue "demo") and a publish-subscribe
- * link (publish one on the live channel "task:pubsub:channel"), the same as GET
- * /demo/prodcons and /demo/pubsub (which redirect back to /, so `siege -c10 -r 5
- * http://127.0.0.1:8080/demo/prodcons` works as is), and the demo worker and subscriber
- * that log "Task get <n>" for what they receive.
+ * The classic two-link demo Errand grew from, served by `npm start`: the dashboard's demo
+ * page (/demo, drawn by the dashboard's client) shows a producer-consumer link (enqueue a
+ * random number on queue "demo") and a publish-subscribe link (publish one on the live
+ * channel "task:pubsub:channel"): GET /demo/prodcons and /demo/pubsub, which redirect back
+ * to /demo, so `siege -c10 -r 5 http://127.0.0.1:8080/demo/prodcons` works as is. Also the
+ * demo worker and subscriber that log "Task get <n>" for what they receive.
  *
  * The channel is a raw live channel (`Broadcast` with `raw: true`): its exact name and
  * plain-string messages, as in the seed article, so `redis-cli PUBLISH task:pubsub:channel 7`
@@ -20,44 +20,23 @@ import type { RoutePlugin } from './context.js';
 
 export const DEMO_QUEUE = 'demo';
 export const DEMO_CHANNEL = 'task:pubsub:channel';
-
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Errand demo</title>
-<style>body{font-family:system-ui,sans-serif;text-align:center;margin-top:4em}a{display:block;margin:1.5em}</style>
-</head>
-<body>
-<h3>Redis Message Queue</h3>
-<a href="/demo/prodcons">producer-consumer: enqueue a random number on queue "${DEMO_QUEUE}"</a>
-<a href="/demo/pubsub">publish-subscribe: publish a random number on channel "${DEMO_CHANNEL}"</a>
-<p>The demo worker and subscriber log what they receive in the terminal that runs <code>npm start</code>.</p>
-<p><a href="/openapi.json">HTTP API (OpenAPI)</a></p>
-</body>
-</html>
-`;
+/** The dashboard's demo page, where the two links are and where they lead back. */
+export const DEMO_PAGE = '/demo';
 
 export const demoRoutes: RoutePlugin = (ctx) => async (app) => {
-  app.get('/', async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
-      .send(PAGE),
-  );
 
   app.get('/demo/prodcons', async (request, reply) => {
     const value = randomInt(10);
     const task = await ctx.admin.queue<number>(DEMO_QUEUE).enqueue(value);
     request.log.info({ queue: DEMO_QUEUE, task: task.id, value }, `enqueue ${DEMO_QUEUE} -- ${value}`);
-    return reply.redirect('/');
+    return reply.redirect(DEMO_PAGE);
   });
 
   app.get('/demo/pubsub', async (request, reply) => {
     const value = randomInt(10);
     await ctx.admin.channels.publish(DEMO_CHANNEL, String(value), { raw: true });
     request.log.info({ channel: DEMO_CHANNEL, value }, `publish ${DEMO_CHANNEL} -- ${value}`);
-    return reply.redirect('/');
+    return reply.redirect(DEMO_PAGE);
   });
 };
 

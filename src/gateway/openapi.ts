@@ -22,7 +22,7 @@ export function collectRoutes(app: FastifyInstance): CollectedRoute[] {
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
-      if (method === 'HEAD' || !route.schema) continue;
+      if (method === 'HEAD' || !route.schema || route.schema.hide) continue;
       routes.push({ method: method.toLowerCase(), url: route.url, schema: route.schema, public: route.config?.public === true });
     }
   });

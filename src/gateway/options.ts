@@ -32,7 +32,9 @@ const gatewayOptionsSchema = z
     redisTimeoutMs: z.number().int().min(10).max(60_000).default(900),
     /** Comment lines keep idle event streams open through proxies. Default 15 s. */
     heartbeatMs: z.number().int().min(100).max(3_600_000).default(15_000),
-    /** Serve the demo page at / and the /demo links. Default false. */
+    /** Serve the dashboard at / (its API under /ui). Default true. */
+    dashboard: z.boolean().default(true),
+    /** Serve the demo: the /demo/prodcons and /demo/pubsub links, and the dashboard's demo page. Default false. */
     demo: z.boolean().default(false),
     /** A pino logger, true for Fastify's default, false for none. Default false. */
     logger: z.union([z.boolean(), loggerSchema]).default(false),

@@ -22,6 +22,8 @@ declare module 'fastify' {
     tags?: string[];
     /** Media type of the 200 answer when it is not JSON (SSE, Prometheus text, HTML). */
     produces?: string;
+    /** Left out of /openapi.json (the dashboard's own routes). */
+    hide?: boolean;
   }
   interface FastifyContextConfig {
     /** Served without the bearer token (health probes). */

@@ -1,9 +1,10 @@
 /**
- * `npm start`: the gateway with the demo page, a demo worker and a demo subscriber, on the
- * Redis that findOrStartRedis finds (or starts). Settings come from the environment:
- * PORT (default 8080), HOST (default 127.0.0.1), REDIS_URL, ERRAND_TOKEN, ERRAND_PREFIX,
- * LOG_LEVEL (default info). SIGINT/SIGTERM close everything in order: the demo consumers
- * (finishing their tasks), the gateway, then a private Redis; a second signal exits at once.
+ * `npm start`: the gateway with the dashboard and its demo page, a demo worker and a demo
+ * subscriber, on the Redis that findOrStartRedis finds (or starts). Settings come from the
+ * environment: PORT (default 8080), HOST (default 127.0.0.1), REDIS_URL, ERRAND_TOKEN,
+ * ERRAND_PREFIX, LOG_LEVEL (default info). SIGINT/SIGTERM close everything in order: the
+ * demo consumers (finishing their tasks), the gateway, then a private Redis; a second
+ * signal exits at once.
  */
 import { pino } from 'pino';
 import { startGateway } from './app.js';
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     cleanups.push(gateway.close);
     const consumers = await startDemoConsumers({ connection: redis.url, prefix, log });
     cleanups.push(consumers.close);
-    log.info(`Errand is ready: demo page ${gateway.url}/ , HTTP API ${gateway.url}/v1 (see ${gateway.url}/openapi.json)`);
+    log.info(`Errand is ready: dashboard ${gateway.url}/ , demo ${gateway.url}/demo , HTTP API ${gateway.url}/v1 (see ${gateway.url}/openapi.json)`);
   } catch (error) {
     await shutdown('start failed');
     throw error;

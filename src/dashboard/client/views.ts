@@ -1,0 +1,12 @@
+/**
+ * Every view of the dashboard, in navigation order. A new page (channels and topics, say)
+ * is one more entry here, with its path in the server's PAGE_PATHS (pages.ts).
+ */
+import type { View } from './ui.js';
+import { demoView } from './views/demo.js';
+import { overviewView } from './views/overview.js';
+import { queueView } from './views/queue.js';
+import { taskView } from './views/task.js';
+import { workersView } from './views/workers.js';
+
+export const VIEWS: readonly View[] = [overviewView, queueView, taskView, workersView, demoView];

@@ -1,0 +1,152 @@
+/**
+ * Task view (/queues/:queue/tasks/:id): everything stored about a task (payload, result or
+ * error, every attempt with its error and timing, the lease holder), kept live by the
+ * task's stream, with retry, cancel and remove as the state allows.
+ */
+import { API_BASE, type ActionAnswer, type ErrorBody, type TaskDetail, type TaskErrorInfo } from '../../shared.js';
+import { ApiError, openStream, taskPath } from '../api.js';
+import { fill, h, type Child } from '../dom.js';
+import { count, duration, json, time } from '../format.js';
+import { confirmed, errorText, link, problemBanner, queueHref, stateBadge, type View, type ViewContext } from '../ui.js';
+import { QUEUE_NAME } from './queue.js';
+
+const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function errorBlock(error: TaskErrorInfo, field: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'task-error', 'data-field': field },
+    h('p', null, h('strong', { 'data-part': 'name' }, error.name), ': ', h('span', { 'data-part': 'message' }, error.message)),
+    error.stack ? h('details', null, h('summary', null, 'stack'), h('pre', { 'data-part': 'stack' }, error.stack)) : null,
+  );
+}
+
+function facts(task: TaskDetail): HTMLElement {
+  const rows: [string, Child][] = [
+    ['state', stateBadge(task.state)],
+    ['attempts', `${count(task.attempt)} of ${count(task.maxAttempts)}`],
+    ['priority', count(task.priority)],
+    ['created', time(task.createdAt)],
+  ];
+  if (task.runAt !== undefined) rows.push(['runs at', time(task.runAt)]);
+  if (task.startedAt !== undefined) rows.push(['last started', time(task.startedAt)]);
+  if (task.finishedAt !== undefined) rows.push(['finished', time(task.finishedAt)]);
+  if (task.finishedAt !== undefined && task.startedAt !== undefined) rows.push(['last run took', duration(task.finishedAt - task.startedAt)]);
+  rows.push(['lease holder', task.worker ? h('code', { 'data-field': 'worker' }, task.worker) : task.state === 'active' ? 'unknown' : '— (not running)']);
+  if (task.dedupeKey !== undefined) rows.push(['dedupe key', h('code', { 'data-field': 'dedupe-key' }, task.dedupeKey)]);
+  if (task.timeoutMs !== undefined) rows.push(['timeout', duration(task.timeoutMs)]);
+  if (task.backoff !== undefined) rows.push(['backoff', h('code', null, JSON.stringify(task.backoff))]);
+  return h('dl', { class: 'facts' }, rows.map(([term, value]) => [h('dt', null, term), h('dd', null, value)]));
+}
+
+function attemptsTable(task: TaskDetail): HTMLElement {
+  if (!task.attempts.length) return h('p', { class: 'empty' }, 'No failed attempt.');
+  return h(
+    'table',
+    { class: 'grid-table attempts' },
+    h('thead', null, h('tr', null, h('th', { class: 'num' }, '#'), h('th', null, 'started'), h('th', null, 'ended'), h('th', null, 'took'), h('th', null, 'error'))),
+    h(
+      'tbody',
+      null,
+      task.attempts.map((attempt) =>
+        h(
+          'tr',
+          { 'data-attempt': attempt.attempt },
+          h('td', { class: 'num' }, count(attempt.attempt)),
+          h('td', { class: 'time' }, time(attempt.startedAt)),
+          h('td', { class: 'time' }, time(attempt.finishedAt)),
+          h('td', null, attempt.startedAt === null ? '—' : duration(attempt.finishedAt - attempt.startedAt)),
+          h('td', null, errorBlock(attempt.error, 'attempt-error')),
+        ),
+      ),
+    ),
+  );
+}
+
+function body(task: TaskDetail): HTMLElement[] {
+  return [
+    h('section', { class: 'panel' }, facts(task)),
+    h('section', { class: 'panel' }, h('h2', null, 'Payload'), h('pre', { class: 'json', 'data-field': 'payload' }, json(task.payload))),
+    task.state === 'completed' ? h('section', { class: 'panel' }, h('h2', null, 'Result'), h('pre', { class: 'json', 'data-field': 'result' }, 'result' in task ? json(task.result) : 'undefined (the handler returned nothing)')) : null,
+    task.error ? h('section', { class: 'panel' }, h('h2', null, task.state === 'failed' ? 'Error' : 'Last error'), errorBlock(task.error, 'error')) : null,
+    h('section', { class: 'panel' }, h('h2', null, 'Failed attempts'), attemptsTable(task)),
+  ].filter((section): section is HTMLElement => section !== null);
+}
+
+export const taskView: View = {
+  pattern: /^\/queues\/(?<queue>[^/]+)\/tasks\/(?<id>[^/]+)$/,
+  title: (route) => `Task ${route.params.id ?? ''}`,
+  render(ctx: ViewContext, route) {
+    const queue = route.params.queue!;
+    const id = route.params.id!;
+    const crumbs = h('p', { class: 'crumbs' }, link('/', 'Queues'), ' / ', QUEUE_NAME.test(queue) ? link(queueHref(queue), queue) : queue, ' / ', id);
+    if (!QUEUE_NAME.test(queue) || !TASK_ID.test(id)) {
+      fill(ctx.root, crumbs, h('h1', null, 'No such task'), problemBanner('This address names no valid queue and task id.'));
+      return;
+    }
+    const badge = h('span', { class: 'title-badge' });
+    const buttons = {
+      retry: h('button', { type: 'button', class: 'secondary', 'data-action': 'retry' }, 'Retry'),
+      cancel: h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel' }, 'Cancel'),
+      remove: h('button', { type: 'button', class: 'danger', 'data-action': 'remove' }, 'Remove'),
+    };
+    const problem = h('div', { class: 'problem' });
+    const content = h('div', { 'data-task-detail': true }, h('p', { class: 'loading' }, 'Loading…'));
+    fill(ctx.root, crumbs, h('div', { class: 'title-row' }, h('h1', null, 'Task ', id), badge, h('div', { class: 'actions' }, buttons.retry, buttons.cancel, buttons.remove)), problem, content);
+
+    const show = (task: TaskDetail) => {
+      fill(badge, stateBadge(task.state));
+      buttons.retry.hidden = !(task.state === 'failed' || task.state === 'cancelled');
+      buttons.cancel.hidden = !(task.state === 'waiting' || task.state === 'delayed' || task.state === 'active');
+      fill(content, body(task));
+    };
+
+    let closeStream = () => {};
+    const watch = () => {
+      closeStream();
+      closeStream = openStream(`${API_BASE}/streams/queues/${encodeURIComponent(queue)}/tasks/${encodeURIComponent(id)}`, {
+        live: ctx.setLive,
+        events: {
+          task: (task: TaskDetail) => {
+            fill(problem);
+            show(task);
+          },
+          end: (end: { reason: string }) => {
+            closeStream();
+            ctx.setLive(true); // nothing more will change until an action
+            if (end.reason === 'removed') fill(problem, problemBanner('This task was removed.'));
+          },
+          problem: (error: ErrorBody) => fill(problem, problemBanner(error.error.message)),
+        },
+      });
+    };
+    ctx.onLeave(() => closeStream());
+
+    const act = (action: 'retry' | 'cancel' | 'remove', question: string, detail: string, label: string) =>
+      void confirmed(ctx, buttons[action], {
+        question,
+        detail,
+        confirmLabel: label,
+        run: () => ctx.api.post<ActionAnswer>(`${taskPath(queue, id)}/${action}`),
+        done: (answer) => (answer.state === 'removed' ? `Task ${id} removed from ${queue}.` : `Task ${id}: ${action === 'retry' ? 'retried' : 'cancelled'}, now ${answer.state}.`),
+        after: (answer) => (answer.state === 'removed' ? ctx.navigate(queueHref(queue)) : watch()),
+      });
+    buttons.retry.addEventListener('click', () => act('retry', `Retry task ${id}?`, 'It goes back in line with a fresh set of attempts.', 'Retry'));
+    buttons.cancel.addEventListener('click', () => act('cancel', `Cancel task ${id}?`, 'It ends as cancelled; a running handler’s result will be refused.', 'Cancel task'));
+    buttons.remove.addEventListener('click', () => act('remove', `Remove task ${id}?`, 'It is deleted with its payload, result and history. This cannot be undone.', 'Remove'));
+
+    // Read once first: a missing task is a clear message, not a stream that keeps failing.
+    ctx.api.get<TaskDetail>(taskPath(queue, id)).then(
+      (task) => {
+        show(task);
+        watch();
+      },
+      (error: unknown) => {
+        const gone = error instanceof ApiError && error.code === 'TASK_NOT_FOUND';
+        fill(content);
+        fill(problem, problemBanner(gone ? `Task ${id} does not exist in queue ${queue} (never created, removed, or past its retention).` : errorText(error)));
+        for (const button of Object.values(buttons)) button.hidden = true;
+      },
+    );
+  },
+};

@@ -1,0 +1,129 @@
+/**
+ * The dashboard as a gateway route plugin: the page shell at every view's path, the client
+ * bundle under /ui/assets, the login form and logout, and the UI's JSON API and event
+ * streams under /ui/api (api.ts, streams.ts).
+ *
+ * Responsible for the browser-facing defences that hold for every dashboard route:
+ * security headers (strict CSP, nosniff, no framing) on every answer; without a token,
+ * answering only requests addressed to a loopback name (an attacker's DNS name rebound to
+ * 127.0.0.1 gets 403); and on every state-changing call, the session's CSRF token in the
+ * X-Errand-CSRF header and no cross-site Sec-Fetch-Site, checked before the body is read.
+ * Authentication itself (bearer or session cookie) is the gateway's auth hook (auth.ts).
+ */
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ForbiddenError } from '../errors.js';
+import { isLoopback, loginUrl } from '../gateway/auth.js';
+import type { RoutePlugin } from '../gateway/context.js';
+import type { ZodTypeProvider } from '../gateway/schema.js';
+import { apiRoutes } from './api.js';
+import { Assets } from './assets.js';
+import { FeedHub } from './feeds.js';
+import { loginPage, NOT_BUILT_PAGE, PAGE_PATHS, securityHeaders, SHELL } from './pages.js';
+import { clearedSessionCookieHeader, sessionCookieHeader, type SessionKeys } from './session.js';
+import { API_BASE, CSRF_HEADER, LOGIN_PATH } from './shared.js';
+import { streamRoutes } from './streams.js';
+
+/** How often live views are refreshed from Redis. */
+export const FEED_INTERVAL_MS = 1_000;
+
+/** A path of this gateway to return to after the login; anything else (other hosts, `//x`, `\`) becomes '/'. */
+export function safeNext(next: string | undefined): string {
+  return next && next.length <= 2000 && /^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) ? next : '/';
+}
+
+function hostname(host: string | undefined): string {
+  if (!host) return '';
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}
+
+function isCrossSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  return site !== undefined && site !== 'same-origin' && site !== 'none';
+}
+
+export const dashboardRoutes =
+  (sessions: SessionKeys): RoutePlugin =>
+  (ctx) =>
+  async (instance) => {
+    const app = instance.withTypeProvider<ZodTypeProvider>();
+    const assets = new Assets();
+    const feeds = new FeedHub(FEED_INTERVAL_MS);
+    ctx.closing.addEventListener('abort', () => feeds.close());
+
+    app.addHook('onRequest', async (request) => {
+      if (!sessions.enabled && !isLoopback(hostname(request.headers.host))) {
+        throw new ForbiddenError(
+          `the dashboard of a gateway without a token answers only loopback addresses, not "${hostname(request.headers.host)}": ` +
+            'open it as http://127.0.0.1:<port>/, or set ERRAND_TOKEN',
+        );
+      }
+      if (request.method !== 'POST' || request.url.split('?')[0] === LOGIN_PATH) return;
+      if (isCrossSite(request)) throw new ForbiddenError('cross-site request refused: use the dashboard itself');
+      // A bearer token is not sent by browsers on their own, so a bearer call cannot be forged.
+      if (sessions.enabled && request.dashboardSession === null) return;
+      if (!sessions.checkCsrf(request.dashboardSession ?? '', request.headers[CSRF_HEADER])) {
+        throw new ForbiddenError(`this action needs the dashboard's ${CSRF_HEADER} header (from GET ${API_BASE}/session): reload the dashboard`);
+      }
+    });
+    app.addHook('onSend', async (request, reply, payload) => {
+      securityHeaders(reply, { cache: request.url.startsWith('/ui/assets/') });
+      return payload;
+    });
+
+    const hide = { hide: true };
+    for (const path of PAGE_PATHS) {
+      app.get(path, { config: { session: 'page' } }, async (_request, reply) => {
+        if (!assets.built) return reply.status(503).type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
+        return reply.type('text/html; charset=utf-8').send(SHELL);
+      });
+    }
+
+    app.get(
+      '/ui/assets/:name',
+      { config: { public: true }, schema: { ...hide, params: z.object({ name: z.string().max(64) }) } },
+      async (request, reply) => {
+        const asset = assets.get(request.params.name);
+        if (!asset) return reply.status(404).type('text/plain; charset=utf-8').send('no such asset: run npm run build');
+        void reply.header('etag', asset.etag).type(asset.type);
+        if (request.headers['if-none-match'] === asset.etag) return reply.status(304).send();
+        return reply.send(asset.body);
+      },
+    );
+
+    const nextQuery = z.object({ next: z.string().optional() });
+    app.get(LOGIN_PATH, { config: { public: true }, schema: { ...hide, querystring: nextQuery } }, async (request, reply) => {
+      if (!sessions.enabled || sessions.verify(request.headers.cookie) !== null) return reply.redirect(safeNext(request.query.next));
+      return reply.type('text/html; charset=utf-8').send(loginPage(false));
+    });
+
+    await app.register(async (scope) => {
+      // The login form posts as a plain HTML form; only its route parses that format.
+      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) =>
+        done(null, Object.fromEntries(new URLSearchParams(body as string))),
+      );
+      scope.withTypeProvider<ZodTypeProvider>().post(
+        LOGIN_PATH,
+        { config: { public: true }, schema: { ...hide, querystring: nextQuery, body: z.object({ token: z.string().max(4096) }) } },
+        async (request, reply) => {
+          // Login CSRF: a form on another site must not log this browser in.
+          if (isCrossSite(request)) throw new ForbiddenError('cross-site login refused: log in from the dashboard itself');
+          if (!sessions.enabled) return reply.redirect(safeNext(request.query.next), 303);
+          if (!sessions.matchesToken(request.body.token)) {
+            request.log.warn({ ip: request.ip }, 'dashboard login with a wrong token');
+            return reply.status(401).type('text/html; charset=utf-8').send(loginPage(true));
+          }
+          void reply.header('set-cookie', sessionCookieHeader(sessions.issue(), request.protocol === 'https'));
+          return reply.redirect(safeNext(request.query.next), 303);
+        },
+      );
+    });
+
+    app.post('/ui/logout', { config: { session: 'api' } }, async (request, reply) => {
+      void reply.header('set-cookie', clearedSessionCookieHeader(request.protocol === 'https'));
+      return { login: sessions.enabled ? loginUrl('/') : null };
+    });
+
+    await app.register(apiRoutes(ctx, sessions));
+    await app.register(streamRoutes(ctx, feeds));
+  };

@@ -1,0 +1,167 @@
+/**
+ * The dashboard's wire format: the shapes of the UI API's answers and event-stream
+ * snapshots, and the constants both sides use. Imported by the server (src/dashboard/*.ts)
+ * and bundled into the browser client (src/dashboard/client/), so it imports nothing.
+ */
+
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** Header carrying the session's CSRF token on every state-changing UI call. */
+export const CSRF_HEADER = 'x-errand-csrf';
+/** Where the UI's JSON API and event streams live. */
+export const API_BASE = '/ui/api';
+export const LOGIN_PATH = '/ui/login';
+/** Tasks per page in the queue view. */
+export const PAGE_SIZE = 25;
+/** Characters of a payload or error shown in lists; the task page shows everything. */
+export const PREVIEW_CHARS = 200;
+
+/** GET /ui/api/session: what the client needs before it renders anything. */
+export interface SessionInfo {
+  csrf: string;
+  /** Whether the gateway has a token (and so a login and a logout). */
+  auth: boolean;
+  /** The demo's queue and channel when the gateway serves the demo. */
+  demo: { queue: string; channel: string } | null;
+  /** Most tasks one payload search reads. */
+  searchScanLimit: number;
+}
+
+export interface Counts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** Tasks finished in one minute (`minute` = epoch ms / 60,000, floored; Redis clock). */
+export interface MinutePoint {
+  minute: number;
+  completed: number;
+  failed: number;
+}
+
+export interface HourTotals {
+  completed: number;
+  failed: number;
+}
+
+export interface QueueRow extends Counts {
+  name: string;
+  paused: boolean;
+  lastHour: HourTotals;
+}
+
+/** The overview stream's snapshot. */
+export interface OverviewSnapshot {
+  queues: QueueRow[];
+  /** Counts summed over every queue. */
+  totals: Counts;
+  lastHour: HourTotals;
+  /** Completed and failed per minute over the last hour, summed over every queue, oldest first. */
+  throughput: MinutePoint[];
+}
+
+/** The queue stream's snapshot. */
+export interface QueueSnapshot {
+  name: string;
+  counts: Counts;
+  paused: boolean;
+  /** Since the queue was first used. */
+  lifetime: { enqueued: number; completed: number; failed: number };
+  lastHour: HourTotals;
+  throughput: MinutePoint[];
+  workers: number;
+}
+
+export interface WorkerRow {
+  id: string;
+  queue: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  running: number;
+  tasks: string[];
+  leaseMs: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** The workers stream's snapshot; `now` is the gateway's clock, to age heartbeats. */
+export interface WorkersSnapshot {
+  workers: WorkerRow[];
+  now: number;
+}
+
+/** A task as lists show it: payload and error cut to PREVIEW_CHARS. */
+export interface TaskSummary {
+  id: string;
+  state: TaskState;
+  payload: string;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  createdAt: number;
+  runAt?: number;
+  finishedAt?: number;
+  error?: string;
+  worker?: string;
+}
+
+export interface TaskPage {
+  state: TaskState;
+  offset: number;
+  limit: number;
+  tasks: TaskSummary[];
+}
+
+export interface TaskErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** Everything stored about a task (GET /ui/api/queues/:queue/tasks/:id and its stream). */
+export interface TaskDetail {
+  id: string;
+  queue: string;
+  state: TaskState;
+  payload: unknown;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  createdAt: number;
+  runAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  result?: unknown;
+  error?: TaskErrorInfo;
+  attempts: { attempt: number; startedAt: number | null; finishedAt: number; error: TaskErrorInfo }[];
+  worker?: string;
+  dedupeKey?: string;
+  backoff?: unknown;
+  timeoutMs?: number;
+}
+
+export interface SearchAnswer {
+  text: string;
+  byId: TaskSummary | null;
+  matches: TaskSummary[];
+  scanned: number;
+  scanLimit: number;
+  stoppedBy: 'end' | 'scanLimit' | 'maxMatches';
+}
+
+/** Answer of a task action (retry, cancel, remove). */
+export interface ActionAnswer {
+  id: string;
+  /** The task's state after the action, or 'removed'. */
+  state: TaskState | 'removed';
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}

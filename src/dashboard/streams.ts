@@ -1,0 +1,75 @@
+/**
+ * The UI's event streams under /ui/api/streams, which keep the views live without reloads:
+ * the overview, one queue and the workers (each a `snapshot` event whenever what it shows
+ * changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
+ * it is seen in a new state, then `end`). A failed read arrives as a `problem` event with
+ * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { FINAL_STATES } from '../redis/keys.js';
+import type { GatewayContext } from '../gateway/context.js';
+import { errorBody, toErrandError } from '../gateway/errors.js';
+import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema.js';
+import { openEventStream } from '../gateway/sse.js';
+import type { FeedHub } from './feeds.js';
+import { API_BASE } from './shared.js';
+import { overviewSnapshot, queueSnapshot, workersSnapshot } from './snapshots.js';
+
+export const streamRoutes =
+  (ctx: GatewayContext, feeds: FeedHub): FastifyPluginAsync =>
+  async (instance) => {
+    const app = instance.withTypeProvider<ZodTypeProvider>();
+    const config = { session: 'api' as const };
+    const base = `${API_BASE}/streams`;
+
+    const problem = (request: FastifyRequest, error: unknown) => {
+      const mapped = toErrandError(error, ctx.options.bodyLimitBytes);
+      if (mapped.code === 'INTERNAL') request.log.error({ err: error }, 'dashboard stream read failed');
+      return errorBody(mapped);
+    };
+
+    /** Streams the feed `key` until the browser goes away or the gateway closes. */
+    const serveFeed = <T>(request: FastifyRequest, reply: FastifyReply, key: string, load: () => Promise<T>) => {
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const unsubscribe = feeds.subscribe<T>(key, load, (event) => {
+        if (event.kind === 'snapshot') stream.send('snapshot', event.data);
+        else stream.send('problem', problem(request, event.error));
+      });
+      stream.signal.addEventListener('abort', unsubscribe);
+    };
+
+    app.get(`${base}/overview`, { config }, async (request, reply) => {
+      serveFeed(request, reply, 'overview', () => overviewSnapshot(ctx.admin));
+    });
+
+    app.get(`${base}/workers`, { config }, async (request, reply) => {
+      serveFeed(request, reply, 'workers', () => workersSnapshot(ctx.admin));
+    });
+
+    app.get(`${base}/queues/:queue`, { config, schema: { hide: true, params: queueParams } }, async (request, reply) => {
+      const { queue } = request.params;
+      serveFeed(request, reply, `queue:${queue}`, () => queueSnapshot(ctx.admin, queue));
+    });
+
+    app.get(`${base}/queues/:queue/tasks/:id`, { config, schema: { hide: true, params: taskParams } }, async (request, reply) => {
+      const { queue, id } = request.params;
+      const stop = new AbortController();
+      const watch = ctx.admin.queue(queue).watchTask(id, { signal: stop.signal });
+      let next = await watch.next(); // a missing task is answered as JSON (404), before the stream opens
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      stream.signal.addEventListener('abort', () => stop.abort());
+      let final = false;
+      try {
+        while (!next.done) {
+          stream.send('task', next.value);
+          final = FINAL_STATES.includes(next.value.state);
+          next = await watch.next();
+        }
+        if (!stop.signal.aborted) stream.send('end', { reason: final ? 'final' : 'removed' });
+      } catch (error) {
+        stream.send('problem', problem(request, error)); // the stream is open: the error travels as an event
+      } finally {
+        stream.end();
+      }
+    });
+  };
