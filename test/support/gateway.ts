@@ -102,6 +102,6 @@ export async function openEvents(s: TestScope, url: string, headers: Record<stri
  * acknowledgement written, a member gone) until it holds; the long timeout is for loaded
  * machines, not a margin the test relies on.
  */
-export function eventually<T>(assertion: () => T | Promise<T>): Promise<T> {
-  return vi.waitFor(assertion, { timeout: 10_000, interval: 20 });
+export function eventually<T>(assertion: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
+  return vi.waitFor(assertion, { timeout: timeoutMs, interval: 20 });
 }
