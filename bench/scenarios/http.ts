@@ -151,7 +151,7 @@ async function httpSide(
   warmup: number,
 ): Promise<Side & { load: Omit<Load, 'latenciesUs'>; generatorCpuUsPerTask: number }> {
   const gateway = await harness.gateway();
-  const connections = Math.min(inFlight, tasks, warmup);
+  const connections = Math.min(inFlight, warmup);
   const warm = await postTasks(gateway.url, harness.queueName('http-warm'), warmup, connections);
   const queue = harness.queueName('http');
   const before = await harness.redisStats();
