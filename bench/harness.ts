@@ -1,10 +1,12 @@
 /**
  * What every scenario run needs: the bench's own redis-server (persistence off, loopback,
  * a free port), a control connection for FLUSHALL and memory readings, one worker process
- * per system, and a fresh queue name per run. Nothing here knows any library.
+ * per system, the gateway's process for the HTTP scenario, and a fresh queue name per run.
+ * Nothing here knows any library.
  */
 import { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
+import { GatewayProcess } from './gateway-child.js';
 import type { Progress } from './progress.js';
 import type { RedisTarget, SystemName } from './systems/types.js';
 import { WorkerProcess } from './worker-pool.js';
@@ -33,6 +35,7 @@ export function redisWork(before: RedisStats, after: RedisStats, tasks: number):
 
 export class Harness {
   private readonly workers = new Map<SystemName, WorkerProcess>();
+  private gatewayProcess: GatewayProcess | undefined;
   private runs = 0;
 
   private constructor(
@@ -79,6 +82,19 @@ export class Harness {
       worker.kill();
       this.workers.delete(system);
     }
+  }
+
+  /** Errand's gateway in its own process against the bench's server, started on first use. */
+  async gateway(): Promise<GatewayProcess> {
+    this.gatewayProcess ??= await GatewayProcess.spawn(this.server.url, (line) => this.progress.log(line));
+    return this.gatewayProcess;
+  }
+
+  /** After a failed run: end the gateway process; the next run starts a fresh one. */
+  async resetGateway(): Promise<void> {
+    const gateway = this.gatewayProcess;
+    this.gatewayProcess = undefined;
+    await gateway?.exit();
   }
 
   /** Empties the bench's private server between runs. */
@@ -136,6 +152,7 @@ export class Harness {
   async close(): Promise<void> {
     await Promise.all([...this.workers.values()].map((worker) => worker.exit()));
     this.workers.clear();
+    await this.resetGateway();
     this.control.disconnect();
     await this.server.stop();
   }

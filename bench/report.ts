@@ -1,11 +1,13 @@
 /**
  * Turns results into the printed report: one Markdown table per scenario with each
- * system's median and min–max and the ratio Errand/peer for every figure, the targets of
- * issue 3, the problems any run met, and the machine and load it ran on. The same text
- * pastes into docs/performance.md.
+ * system's median and min–max and the ratio Errand/peer for every figure (a one-system
+ * scenario gets its own table without peer columns: its two sides and their ratio), the
+ * targets of issue 3, the problems any run met, and the machine and load it ran on. The
+ * same text pastes into docs/performance.md.
  */
 import { REFERENCE, type BenchResults, type FigureDef } from './results.js';
 import { SCENARIOS } from './scenarios/index.js';
+import type { Scenario } from './scenarios/types.js';
 import { spread, type Spread } from './stats.js';
 import { checkTargets } from './targets.js';
 
@@ -20,9 +22,10 @@ function cell(result: Spread | undefined, digits: number): string {
   return `${number(result.median, digits)} (${number(result.min, digits)}–${number(result.max, digits)})`;
 }
 
-function ratio(errand: Spread | undefined, peer: Spread | undefined): string {
-  if (!errand || !peer || peer.median === 0 || !Number.isFinite(errand.median / peer.median)) return '—';
-  return `${(errand.median / peer.median).toFixed(2)}×`;
+/** The ratio of two medians, e.g. Errand's over a peer's. */
+function ratio(mine: Spread | undefined, other: Spread | undefined): string {
+  if (!mine || !other || other.median === 0 || !Number.isFinite(mine.median / other.median)) return '—';
+  return `${(mine.median / other.median).toFixed(2)}×`;
 }
 
 /** A Markdown table with its columns padded, so it reads in a terminal too. */
@@ -35,6 +38,28 @@ function table(header: string[], rows: string[][]): string {
 
 function figureLabel(figure: FigureDef): string {
   return `${figure.label} (${figure.unit} ${figure.better === 'higher' ? '↑' : '↓'})`;
+}
+
+/**
+ * A scenario run for one system only: no peer columns. Side by side, each figure with a
+ * `versus` is a row "this | versus | this/versus"; otherwise one column of medians.
+ */
+function oneSystemTable(results: BenchResults, scenario: Scenario, figures: FigureDef[]): string {
+  const subject = scenario.only!;
+  const median = (key: string) => results.summary[key]?.[subject];
+  if (!scenario.sideBySide) {
+    const label = results.systems.find((system) => system.name === subject)?.label ?? subject;
+    return table(['Figure', label], figures.map((figure) => [figureLabel(figure), cell(median(figure.key), figure.digits)]));
+  }
+  const [mine, other] = scenario.sideBySide;
+  const shownBeside = new Set(figures.map((figure) => figure.versus).filter(Boolean));
+  const rows = figures
+    .filter((figure) => !shownBeside.has(figure.key))
+    .map((figure) => {
+      if (!figure.versus) return [figureLabel(figure), cell(median(figure.key), figure.digits), '—', '—'];
+      return [figureLabel(figure), cell(median(figure.key), figure.digits), cell(median(figure.versus), figure.digits), ratio(median(figure.key), median(figure.versus))];
+    });
+  return table(['Figure', mine, other, `${mine}/${other}`], rows);
 }
 
 /** Median Redis CPU µs per task of the timed part, for cases that record it. */
@@ -64,10 +89,15 @@ export function renderReport(results: BenchResults): string {
     const scenario = SCENARIOS[name];
     const figures = results.figures.filter((figure) => figure.scenario === name);
     if (!figures.length) continue;
-    out.push(`### ${scenario.title}`, '');
+    const only = scenario.only && (systems.find((system) => system.name === scenario.only)?.label ?? scenario.only);
+    out.push(`### ${scenario.title}${only ? ` (${only} only)` : ''}`, '');
     if (!scenario.perSystem) {
       const rows = figures.map((figure) => [figureLabel(figure), cell(results.summary[figure.key]?.[REFERENCE], figure.digits)]);
       out.push(table(['Figure', 'Median (min–max)'], rows), '');
+      continue;
+    }
+    if (scenario.only) {
+      out.push(oneSystemTable(results, scenario, figures), '');
       continue;
     }
     const rows = figures.map((figure) => {
@@ -107,7 +137,7 @@ export function renderReport(results: BenchResults): string {
 
   const { machine, settings, load } = results;
   out.push(
-    `Median of ${settings.reps} runs per system (min–max in brackets); ratios are Errand's median over the peer's.`,
+    `Median of ${settings.reps} runs per system (min–max in brackets); ratios are Errand's median over the peer's (side by side: the first column's over the second's).`,
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; Node ${machine.node}; Redis ${machine.redis}.`,
     `Load average (1/5/15 min): ${load.before.join(' / ')} before, ${load.after.join(' / ')} after.`,
     `Mode: ${settings.quick ? 'quick (a harness check, not a quote)' : 'full'}; ${settings.tasks.toLocaleString('en-US')} tasks per run; latency ${settings.latency.durationMs / 1000} s per rate, idle worker at concurrency ${settings.latency.concurrency}; took ${Math.round(results.durationS)} s.`,

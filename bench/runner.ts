@@ -30,8 +30,9 @@ export function plan(settings: BenchSettings, systems: BenchSystem[]): PlannedRu
           runs.push({ scenario, caseIndex, rep, system: undefined });
           continue;
         }
-        const shift = (rep + caseIndex) % systems.length;
-        for (const system of [...systems.slice(shift), ...systems.slice(0, shift)]) {
+        const subjects = scenario.only ? systems.filter((system) => system.name === scenario.only) : systems;
+        const shift = (rep + caseIndex) % Math.max(1, subjects.length);
+        for (const system of [...subjects.slice(shift), ...subjects.slice(0, shift)]) {
           runs.push({ scenario, caseIndex, rep, system });
         }
       }

@@ -6,8 +6,10 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory', 'http'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** Scenarios of faces only Errand has (its HTTP gateway): they need errand among the systems. */
+const ERRAND_ONLY: readonly ScenarioName[] = ['http'];
 
 export interface LatencySettings {
   /** Steady enqueue rates, tasks per second. */
@@ -29,11 +31,11 @@ export interface BenchSettings {
   /** Where the raw results go; default bench/results/<time>.json. */
   jsonOut: string | undefined;
   progress: boolean;
-  /** Tasks per enqueue, processing and memory run. */
+  /** Tasks per enqueue, processing, memory and HTTP run (HTTP: requests). */
   tasks: number;
   /** Tasks per batch call in bulk enqueue, and when pre-loading. */
   bulkBatch: number;
-  /** Enqueue calls in flight in the one-at-a-time enqueue run. */
+  /** Enqueue calls in flight in the one-at-a-time enqueue runs (HTTP: connections). */
   inFlight: number;
   /** Worker concurrencies of the processing runs. */
   concurrencies: number[];
@@ -44,13 +46,14 @@ export interface BenchSettings {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off).
+Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off),
+and Errand's HTTP gateway against its library (scenario http, Errand only).
 
   --quick                   smaller sizes, finishes in under 2 minutes (a check, not a quote)
   --only <names>            scenarios, comma-separated: ${SCENARIO_NAMES.join(', ')}
   --systems <names>         systems, comma-separated: ${SYSTEM_NAMES.join(', ')}
   --reps <n>                runs per scenario and system (default 3; the median is reported)
-  --tasks <n>               tasks per enqueue/processing/memory run (default 20000, quick 5000)
+  --tasks <n>               tasks per enqueue/processing/memory/http run (default 20000, quick 5000)
   --latency-concurrency <n> concurrency of the idle worker in latency runs (default 10)
   --json-out <path>         where to write the raw results (default bench/results/<time>.json)
   --no-progress             no progress bar
@@ -102,11 +105,20 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
   }
   if (values.help) return undefined;
   const quick = values.quick ?? false;
+  const systems = values.systems ? list('--systems', values.systems, SYSTEM_NAMES) : [...SYSTEM_NAMES];
+  let scenarios = values.only ? list('--only', values.only, SCENARIO_NAMES) : [...SCENARIO_NAMES];
+  if (!systems.includes('errand')) {
+    const errandOnly = scenarios.filter((name) => ERRAND_ONLY.includes(name));
+    if (values.only && errandOnly.length) {
+      throw new UsageError(`--only ${errandOnly.join(', ')}: measures Errand only; add errand to --systems or leave it out of --only`);
+    }
+    scenarios = scenarios.filter((name) => !ERRAND_ONLY.includes(name));
+  }
   return {
     quick,
     reps: whole('--reps', values.reps, 3, 1, 50),
-    systems: values.systems ? list('--systems', values.systems, SYSTEM_NAMES) : [...SYSTEM_NAMES],
-    scenarios: values.only ? list('--only', values.only, SCENARIO_NAMES) : [...SCENARIO_NAMES],
+    systems,
+    scenarios,
     jsonOut: values['json-out'],
     progress: !values['no-progress'],
     tasks: whole('--tasks', values.tasks, quick ? 5_000 : 20_000, 100, 1_000_000),

@@ -12,7 +12,7 @@ import type { ChildMessage, DoneTiming, ParentMessage, StartCommand, WorkerRepor
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 /** tsx's loader by absolute URL, so the child finds it whatever its working directory. */
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const REPLY_TIMEOUT_MS = 30_000;
 /** Extra node flags for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=prof" to profile them. */
 const EXTRA_NODE_ARGS = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);

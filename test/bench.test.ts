@@ -1,7 +1,8 @@
 /**
  * The benchmark harness (bench/): its statistics, command line, target checks and report,
  * and one small end-to-end run against a private redis-server that checks the harness's
- * own correctness checks hold for all three systems. Nothing here asserts a speed.
+ * own correctness checks hold for all three systems and for Errand's HTTP gateway.
+ * Nothing here asserts a speed.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,12 @@ describe('bench command line', () => {
     expect(() => parseSettings(['--systems', 'kue'])).toThrow(/errand, bullmq, beequeue/);
     expect(() => parseSettings(['--reps', '0'])).toThrow(/--reps: expected a whole number from 1 to 50/);
     expect(() => parseSettings(['--fast'])).toThrow(UsageError);
+  });
+
+  it('runs the Errand-only HTTP scenario only when errand is among the systems', () => {
+    expect(parseSettings([])!.scenarios).toContain('http');
+    expect(parseSettings(['--systems', 'bullmq,beequeue'])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'latency', 'memory']);
+    expect(() => parseSettings(['--systems', 'bullmq', '--only', 'enqueue,http'])).toThrow(/--only http: measures Errand only; add errand to --systems/);
   });
 });
 
@@ -129,17 +136,56 @@ describe('bench targets and report', () => {
   });
 });
 
+describe('bench report of a one-system scenario', () => {
+  it('shows the HTTP scenario side by side with the library and their ratio, without peer columns', () => {
+    const settings = parseSettings(['--reps', '1', '--only', 'http'])!;
+    const figures: FigureDef[] = [
+      { key: 'http.rate', label: 'rate', unit: 'tasks/s', better: 'higher', digits: 0, versus: 'http.library.rate', scenario: 'http', case: 'http' },
+      { key: 'http.library.rate', label: 'library rate', unit: 'tasks/s', better: 'higher', digits: 0, scenario: 'http', case: 'http' },
+      { key: 'http.p99', label: 'p99', unit: 'ms', better: 'lower', digits: 2, versus: 'http.library.p99', scenario: 'http', case: 'http' },
+      { key: 'http.library.p99', label: 'library p99', unit: 'ms', better: 'lower', digits: 2, scenario: 'http', case: 'http' },
+    ];
+    const metrics = { 'http.rate': 5_000, 'http.library.rate': 20_000, 'http.p99': 8, 'http.library.p99': 2 };
+    const runs: RunRecord[] = [{ scenario: 'http', case: 'http', subject: 'errand', rep: 0, startedAt: '', load1: 0, metrics, detail: {}, problems: [] }];
+    const report = renderReport({
+      schema: 1,
+      startedAt: '',
+      finishedAt: '',
+      durationS: 1,
+      argv: [],
+      settings,
+      machine: { cpuModel: 'test', cores: 2, memoryGiB: 1, os: 'test', node: 'v20', redis: '7' },
+      load: { before: [0, 0, 0], after: [0, 0, 0] },
+      systems: [
+        { name: 'errand', label: 'Errand 0', version: '0' },
+        { name: 'bullmq', label: 'BullMQ 6', version: '6' },
+      ],
+      figures,
+      runs,
+      summary: summarize(figures, runs),
+    });
+    const cells = (line: string | undefined) => line?.split('|').map((cell) => cell.trim());
+    const lines = report.split('\n');
+    expect(lines[0]).toContain('(Errand 0 only)');
+    expect(cells(lines[2])).toEqual(['', 'Figure', 'HTTP gateway', 'library', 'HTTP gateway/library', '']);
+    expect(cells(lines.find((line) => line.startsWith('| rate')))).toEqual(['', 'rate (tasks/s ↑)', '5,000', '20,000', '0.25×', '']);
+    expect(cells(lines.find((line) => line.startsWith('| p99')))).toEqual(['', 'p99 (ms ↓)', '8.00', '2.00', '4.00×', '']);
+    expect(report).not.toContain('library rate');
+    expect(report).not.toContain('BullMQ 6 |');
+  });
+});
+
 describe('bench end to end', () => {
   const dir = mkdtempSync(join(tmpdir(), 'errand-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs every system through enqueue, processing and memory with nothing lost or run twice', async () => {
+  it('runs every system through enqueue, processing and memory, and Errand over HTTP, with nothing lost or run twice', async () => {
     const out = join(dir, 'results.json');
     const printed: string[] = [];
     const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
     let code: number;
     try {
-      code = await main(['--only', 'enqueue,processing,memory', '--tasks', '300', '--reps', '1', '--no-progress', '--json-out', out]);
+      code = await main(['--only', 'enqueue,processing,memory,http', '--tasks', '300', '--reps', '1', '--no-progress', '--json-out', out]);
     } finally {
       log.mockRestore();
     }
@@ -147,13 +193,21 @@ describe('bench end to end', () => {
     const troubles = results.runs.filter((run) => run.error || run.problems.length).map((run) => [run.case, run.subject, run.error, run.problems]);
     expect(troubles).toEqual([]);
     expect(code).toBe(0);
-    // 2 enqueue cases + 3 concurrencies + 1 memory case, each for 3 systems.
-    expect(results.runs).toHaveLength(18);
+    // 2 enqueue cases + 3 concurrencies + 1 memory case, each for 3 systems; HTTP for Errand only.
+    expect(results.runs).toHaveLength(19);
+    const http = results.runs.filter((run) => run.scenario === 'http');
+    expect(http.map((run) => run.subject)).toEqual(['errand']);
+    // Every request answered 201 and the queue held exactly those tasks (else a problem above).
+    expect(http[0]?.detail).toMatchObject({ tasks: 300, http: { created: 300, statusCodes: { 201: 300 }, errors: 0 }, library: { tasks: 300 } });
+    expect(results.summary['http.rate']?.errand?.median).toBeGreaterThan(0);
+    expect(results.summary['http.library.rate']?.errand?.median).toBeGreaterThan(0);
     for (const system of ['errand', 'bullmq', 'beequeue'] as const) {
       expect(results.summary['process.c100']?.[system]?.median).toBeGreaterThan(0);
       expect(results.summary['memory.retained']?.[system]?.median).toBeGreaterThan(0);
     }
     expect(results.runs.find((run) => run.case === 'memory' && run.subject === 'errand')?.detail).toMatchObject({ retainedByDefault: 300 });
     expect(printed.join('\n')).toContain('Errand/BullMQ');
+    const httpHeader = printed.join('\n').split('\n').find((line) => line.includes('HTTP gateway/library'));
+    expect(httpHeader?.split('|').map((cell) => cell.trim())).toEqual(['', 'Figure', 'HTTP gateway', 'library', 'HTTP gateway/library', '']);
   }, 120_000);
 });

@@ -3,6 +3,7 @@
  */
 import type { ScenarioName } from '../settings.js';
 import { enqueueScenario } from './enqueue.js';
+import { httpScenario } from './http.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
 import { processingScenario } from './processing.js';
@@ -15,4 +16,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   processing: processingScenario,
   latency: latencyScenario,
   memory: memoryScenario,
+  http: httpScenario,
 };

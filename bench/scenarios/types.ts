@@ -5,7 +5,7 @@
  */
 import type { Harness } from '../harness.js';
 import type { BenchSettings, ScenarioName } from '../settings.js';
-import type { BenchSystem } from '../systems/types.js';
+import type { BenchSystem, SystemName } from '../systems/types.js';
 
 export interface MetricDef {
   key: string;
@@ -15,6 +15,11 @@ export interface MetricDef {
   better: 'higher' | 'lower';
   /** Decimals shown. */
   digits: number;
+  /**
+   * In a side-by-side scenario: the key of the same figure measured the other way in the
+   * same run; the report shows both in one row, with their ratio.
+   */
+  versus?: string;
 }
 
 export interface Sample {
@@ -38,6 +43,13 @@ export interface Scenario {
   title: string;
   /** False for machine references that involve no library (run once per repetition). */
   perSystem: boolean;
+  /** The one system it runs for (a face only that system has); default every selected one. */
+  only?: SystemName;
+  /**
+   * Column titles of a scenario comparing two ways of doing one thing: each figure with a
+   * `versus` becomes a row "this | versus | this/versus".
+   */
+  sideBySide?: readonly [string, string];
   cases(settings: BenchSettings): ScenarioCase[];
 }
 
