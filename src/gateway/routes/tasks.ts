@@ -104,8 +104,9 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
     async (request, reply) => {
       const queue = ctx.admin.queue(request.params.queue);
       const item = toEnqueueItem(request.body);
-      const [task] = await queue.enqueueMany([item]);
-      const { id, created } = task!;
+      // A single enqueue: requests that arrive together share a script call.
+      const { payload, ...options } = item;
+      const { id, created } = await queue.enqueue(payload, options);
       void reply.status(created ? 201 : 200);
       if (request.query.wait !== undefined) return { id, created, ...(await awaitOutcome(queue, id, request.query.wait)) };
       // The script decides waiting or delayed; read it back only where the request cannot tell.
