@@ -7,12 +7,10 @@
  * channels (`channels`) for the faces. The faces never build keys or call scripts:
  * everything goes through here or the public API.
  */
-import { ReplyError } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
-import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { Queue, type TaskCounts, type WorkerInfo } from '../queue/queue.js';
-import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { queuesKey } from '../redis/keys.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { ChannelAdmin } from './channels.js';
@@ -160,13 +158,8 @@ export class Admin {
     return this.patient.client;
   }
 
-  /** Turns connection failures into RedisUnavailableError; reply errors pass. */
-  private async call<T>(promise: Promise<T>): Promise<T> {
-    try {
-      return await promise;
-    } catch (error) {
-      if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
-      throw new RedisUnavailableError(error.message, { cause: error });
-    }
+  /** Turns connection failures into RedisUnavailableError; script and reply errors pass. */
+  private call<T>(promise: Promise<T>): Promise<T> {
+    return orUnavailable(promise);
   }
 }

@@ -4,13 +4,13 @@
  * port in a temporary directory (said in the log, stopped and deleted on exit); else a
  * stop with a message saying how to get Redis.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import { freePort, spawnRedisServer, stopRedisServer } from '../redis/server-process.js';
 
 export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -94,24 +94,10 @@ async function startPrivateRedis(program: string, probeUrl: string): Promise<Pri
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'errand-start-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let child: ChildProcess;
   try {
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          child.stdout?.off('data', onData);
-          child.stdout?.resume();
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('error', (error: NodeJS.ErrnoException) =>
-        reject(error.code === 'ENOENT' ? new NoRedisError(probeUrl, program) : error),
-      );
-      child.once('exit', (code) => reject(new Error(`${program} exited with ${code} before it was ready:\n${output}`)));
+    child = await spawnRedisServer(program, args).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new NoRedisError(probeUrl, program) : error;
     });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -124,26 +110,9 @@ async function startPrivateRedis(program: string, probeUrl: string): Promise<Pri
     stopping: false,
     async stop() {
       server.stopping = true;
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopRedisServer(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return server;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

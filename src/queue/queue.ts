@@ -6,7 +6,6 @@
  * awaited, and the admin actions (counts, pause, cancel, retry, remove, list). It never
  * runs handlers: that is the Worker's job.
  */
-import { ReplyError } from 'ioredis';
 import {
   DEFAULT_ATTEMPTS,
   parseTaskOptions,
@@ -19,15 +18,13 @@ import {
 } from '../config.js';
 import {
   ClosedError,
-  ErrandError,
   InvalidStateError,
   QueueFullError,
-  RedisUnavailableError,
   TaskNotFoundError,
   ValidationError,
 } from '../errors.js';
 import { encodeJson } from '../json.js';
-import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
 import { QueueKeys, queuesKey, stateFromCode, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
@@ -505,12 +502,7 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /** Turns connection failures into RedisUnavailableError; script and reply errors pass. */
-  private async call<T>(promise: Promise<T>): Promise<T> {
-    try {
-      return await promise;
-    } catch (error) {
-      if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
-      throw new RedisUnavailableError(error.message, { cause: error });
-    }
+  private call<T>(promise: Promise<T>): Promise<T> {
+    return orUnavailable(promise);
   }
 }

@@ -13,7 +13,7 @@
  */
 import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
-import { RedisUnavailableError } from '../errors.js';
+import { ErrandError, RedisUnavailableError } from '../errors.js';
 import type { RedisClient } from './scripts.js';
 
 export interface OwnedClient {
@@ -109,7 +109,7 @@ export async function orUnavailable<T>(promise: Promise<T>): Promise<T> {
   try {
     return await promise;
   } catch (error) {
-    if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+    if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
     throw new RedisUnavailableError(error.message, { cause: error });
   }
 }

@@ -5,11 +5,11 @@
  * Readiness and shutdown are awaited as events (the server's "Ready to accept connections"
  * line, the process's exit), never by sleeping.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, spawnRedisServer, stopRedisServer } from '../../src/redis/server-process.js';
 
 export interface RedisServerOptions {
   /** Turn on the append-only file, so data survives a restart of this server. */
@@ -52,20 +52,14 @@ export class RedisServer {
 
   /** Kills the server abruptly (SIGKILL), as a crash would; the data directory is kept. */
   async kill(): Promise<void> {
-    const child = this.process;
-    if (!child) return;
-    const exited = onceExit(child);
-    child.kill('SIGKILL');
-    await exited;
+    if (!this.process) return;
+    await stopRedisServer(this.process, { kill: true });
     this.process = undefined;
   }
 
   async stop({ keepDir = false }: { keepDir?: boolean } = {}): Promise<void> {
-    const child = this.process;
-    if (child) {
-      const exited = onceExit(child);
-      child.kill('SIGTERM');
-      await exited;
+    if (this.process) {
+      await stopRedisServer(this.process);
       this.process = undefined;
     }
     if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
@@ -83,43 +77,10 @@ export class RedisServer {
       '--loglevel', 'notice',
       ...(this.options.extraArgs ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.process = child;
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          child.stdout?.off('data', onData);
-          child.stdout?.resume();
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('error', (error) =>
-        reject(new Error(`could not run redis-server (install it: apt-get install redis-server): ${error.message}`)),
-      );
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code} before it was ready:\n${output}`)));
+    this.process = await spawnRedisServer('redis-server', args).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new Error('could not run redis-server: install it (apt-get install redis-server)') : error;
     });
   }
 }
 
-function onceExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** A port that was free a moment ago on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };

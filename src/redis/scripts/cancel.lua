@@ -20,15 +20,10 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == S.waiting then
-  remove_waiting(base, id, v[2] or '0')
-elseif state == S.delayed then
-  redis.call('ZREM', KEYS[1], id)
-elseif state == S.active then
-  redis.call('ZREM', KEYS[2], id)
-else
+if state ~= S.waiting and state ~= S.delayed and state ~= S.active then
   return { 3, state }
 end
+unlist(base, id, state, v[2])
 local now = now_ms()
 redis.call('HSET', tkey, F.state, S.cancelled, F.finishedAt, since_created(v[4], now))
 redis.call('HDEL', tkey, F.runAt)

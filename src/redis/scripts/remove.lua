@@ -16,19 +16,7 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == S.waiting then
-  remove_waiting(base, id, v[2] or '0')
-elseif state == S.delayed then
-  redis.call('ZREM', KEYS[1], id)
-elseif state == S.active then
-  redis.call('ZREM', KEYS[2], id)
-elseif state == S.completed then
-  redis.call('LREM', KEYS[3], 1, id)
-elseif state == S.failed then
-  redis.call('LREM', KEYS[4], 1, id)
-elseif state == S.cancelled then
-  redis.call('LREM', KEYS[5], 1, id)
-end
+unlist(base, id, state, v[2])
 release_dedupe(base, id, v[3])
 redis.call('DEL', tkey)
 publish(base, 'removed', { id })

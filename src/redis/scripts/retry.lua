@@ -18,13 +18,10 @@ local state = v[1]
 if not state then
   return { 2 }
 end
-if state == S.failed then
-  redis.call('LREM', KEYS[1], 1, id)
-elseif state == S.cancelled then
-  redis.call('LREM', KEYS[2], 1, id)
-else
+if state ~= S.failed and state ~= S.cancelled then
   return { 3, state }
 end
+unlist(base, id, state, v[2])
 redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0)
 redis.call('HDEL', tkey, F.finishedAt, F.error)
 if v[3] then

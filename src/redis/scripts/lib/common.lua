@@ -77,6 +77,19 @@ local function remove_waiting(base, id, priority)
   return removed
 end
 
+-- Takes a task's id out of the list or set that holds tasks in its state (a state code).
+local STATE_KEYS = { [S.delayed] = 'delayed', [S.active] = 'active' }
+local FINISHED_LISTS = { [S.completed] = 'completed', [S.failed] = 'failed', [S.cancelled] = 'cancelled' }
+local function unlist(base, id, state, priority)
+  if state == S.waiting then
+    remove_waiting(base, id, priority or '0')
+  elseif STATE_KEYS[state] then
+    redis.call('ZREM', base .. STATE_KEYS[state], id)
+  elseif FINISHED_LISTS[state] then
+    redis.call('LREM', base .. FINISHED_LISTS[state], 1, id)
+  end
+end
+
 -- One marker member: idle workers block on BZPOPMIN of this key, so a wake-up is never
 -- lost and never piles up.
 local function wake(base)
