@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerCancel } from './cancel.js';
+import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerInspect } from './inspect.js';
 import { registerPause } from './pause.js';
@@ -12,6 +13,7 @@ import { registerPublish } from './publish.js';
 import { registerRemove } from './remove.js';
 import { registerResume } from './resume.js';
 import { registerRetry } from './retry.js';
+import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
 import { registerSubscribe } from './subscribe.js';
 import { registerWorker } from './worker.js';
@@ -31,4 +33,6 @@ export const commands: readonly RegisterCommand[] = [
   registerResume,
   registerPublish,
   registerSubscribe,
+  registerServe,
+  registerDev,
 ];
