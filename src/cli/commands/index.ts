@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerBench } from './bench.js';
 import { registerCancel } from './cancel.js';
 import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
@@ -35,4 +36,5 @@ export const commands: readonly RegisterCommand[] = [
   registerSubscribe,
   registerServe,
   registerDev,
+  registerBench,
 ];
