@@ -9,7 +9,7 @@ import { ROOT, useCli, type CliResult } from './support/cli.js';
 import { freePort } from './support/redis-server.js';
 
 const cli = useCli();
-const COMMANDS = ['worker', 'enqueue', 'stats', 'inspect', 'retry', 'cancel', 'remove', 'pause', 'resume'];
+const COMMANDS = ['worker', 'enqueue', 'stats', 'inspect', 'retry', 'cancel', 'remove', 'pause', 'resume', 'publish', 'subscribe', 'serve', 'dev', 'bench'];
 const HANDLERS = 'test/fixtures/cli-handlers.mjs';
 
 /** The single line an error leaves on stderr, checked to be single and stack-free. */
@@ -34,6 +34,12 @@ describe('help', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Usage: errand ${COMMANDS[i]} `);
     });
+  }, 60_000); // one process per command, all at once
+
+  it('prints a command\'s help with `errand help <command>`, exiting 0', async () => {
+    const result = await cli.run(['help', 'subscribe']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('Usage: errand subscribe ');
   });
 
   it('prints the help on stderr and exits 2 when no command is given', async () => {

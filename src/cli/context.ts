@@ -18,6 +18,11 @@ export interface GlobalOptions {
 export class CliContext {
   private connection: CliConnection | undefined;
   private adminApi: Admin | undefined;
+  /**
+   * The exit code of a command that ends without an error but not in success (e.g. a
+   * benchmark whose runs failed; it printed its own report). Default 0.
+   */
+  exitCode = 0;
 
   constructor(private readonly program: Command) {}
 

@@ -7,32 +7,19 @@
  * and checks it, so a module that does not export what is needed gets one line naming
  * the fix instead of a worker that silently does nothing.
  *
- * TypeScript files are compiled on the fly by tsx, registered here on first need: the
- * built CLI runs on plain Node, which cannot import .ts files (that is why tsx is a
- * runtime dependency, not a dev one).
+ * TypeScript files are compiled on the fly by tsx (see typescript.ts).
  */
 import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError, type Handler } from '../index.js';
 import { NAME_PATTERN } from '../config.js';
+import { registerTypeScript } from './typescript.js';
 
 export type Handlers = Record<string, Handler<unknown, unknown>>;
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const EXAMPLE = 'export default { queueName: async (task) => result }';
-
-let typescriptLoader: Promise<void> | undefined;
-
-/** Registers tsx's ESM and CommonJS hooks once per process. */
-function loadTypeScript(): Promise<void> {
-  typescriptLoader ??= (async () => {
-    const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
-    cjs.register();
-    esm.register();
-  })();
-  return typescriptLoader;
-}
 
 export async function loadHandlers(modulePath: string): Promise<Handlers> {
   const file = resolve(modulePath);
@@ -40,7 +27,7 @@ export async function loadHandlers(modulePath: string): Promise<Handlers> {
   if (!found?.isFile()) {
     throw new ValidationError(`handlers module ${JSON.stringify(modulePath)} not found (looked for ${file}): give the path of a .js or .ts file`);
   }
-  if (TYPESCRIPT.has(extname(file))) await loadTypeScript();
+  if (TYPESCRIPT.has(extname(file))) await registerTypeScript();
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ErrandError, RedisUnavailableError, ValidationError } from '../index.js';
+import { CliError } from './cli-error.js';
 import { commands } from './commands/index.js';
 import { CliContext } from './context.js';
 
@@ -66,6 +67,7 @@ async function run(argv: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
   try {
     await program.parseAsync([...argv], { from: 'user' });
+    code = cli.exitCode;
   } catch (error) {
     code = report(error, cli, usage);
   }
@@ -86,12 +88,17 @@ function report(error: unknown, cli: CliContext, usage: UsageNote): number {
   let message: string;
   if (error instanceof CommanderError) {
     if (NOT_ERRORS.has(error.code)) return EXIT.ok;
-    // `errand` alone printed the help on stderr: that is its whole answer.
-    if (error.code === 'commander.help') return EXIT.usage;
+    // `errand` alone printed the help on stderr: that is its whole answer. (`errand help
+    // <command>` printed it on stdout as asked, and exits 0.)
+    if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     exitCode = EXIT.usage;
     code = 'USAGE';
     const text = (usage.text ?? error.message).trim().replace(/^error: /, '');
     message = `${text} (see: ${usage.command ?? 'errand'} --help)`;
+  } else if (error instanceof CliError) {
+    exitCode = error.exitCode;
+    code = error.code;
+    message = error.message;
   } else if (isConnectionFailure(error, cli)) {
     exitCode = EXIT.failure;
     code = 'REDIS_UNAVAILABLE';

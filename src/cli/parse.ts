@@ -4,7 +4,8 @@
  * usage errors (exit code 2).
  */
 import { InvalidArgumentError } from 'commander';
-import { ValidationError } from '../index.js';
+import { STREAM_ID, validateChannel } from '../broadcast/options.js';
+import { ValidationError, type TopicStart } from '../index.js';
 
 /** A whole number within [min, max], e.g. `--concurrency 10`. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -26,4 +27,27 @@ export function parseJsonArgument(what: string, text: string): unknown {
       `${what} is not valid JSON (${(error as Error).message}): quote it for the shell, e.g. '{"to":"ada@example.com"}' or '"a string"'.`,
     );
   }
+}
+
+/**
+ * A channel name or pattern, checked before anything reaches Redis. An Errand name that
+ * is not one (`task:pubsub:channel`) is most likely another program's channel: say --raw.
+ */
+export function channelArgument(name: string, { raw, pattern }: { raw: boolean; pattern: boolean }): string {
+  try {
+    return validateChannel(name, { raw, pattern });
+  } catch (error) {
+    if (raw || !(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`${error.message}; or, for an exact Redis channel name (as redis-cli and other clients use it), add --raw`);
+  }
+}
+
+/** `--from`: new, earliest, a message id, or an ISO 8601 time. */
+export function topicStart(value: string): TopicStart {
+  if (value === 'new' || value === 'earliest' || STREAM_ID.test(value)) return value;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new InvalidArgumentError('Use new, earliest, a message id like 1700000000000-0, or an ISO 8601 time like 2025-01-07T12:00:00Z.');
+  }
+  return new Date(ms);
 }

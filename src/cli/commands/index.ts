@@ -1,17 +1,22 @@
 /**
  * The one list of `errand` commands. Each command is a module of its own that adds itself
- * to the program; a new command (serve, publish, bench...) is one module plus one line here.
+ * to the program; a new command is one module plus one line here.
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerBench } from './bench.js';
 import { registerCancel } from './cancel.js';
+import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerInspect } from './inspect.js';
 import { registerPause } from './pause.js';
+import { registerPublish } from './publish.js';
 import { registerRemove } from './remove.js';
 import { registerResume } from './resume.js';
 import { registerRetry } from './retry.js';
+import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
+import { registerSubscribe } from './subscribe.js';
 import { registerWorker } from './worker.js';
 
 export type RegisterCommand = (program: Command, cli: CliContext) => void;
@@ -27,4 +32,9 @@ export const commands: readonly RegisterCommand[] = [
   registerRemove,
   registerPause,
   registerResume,
+  registerPublish,
+  registerSubscribe,
+  registerServe,
+  registerDev,
+  registerBench,
 ];

@@ -6,11 +6,10 @@
  * tasks to come back when their leases expire.
  */
 import type { Logger } from 'pino';
-import { pino } from 'pino';
-import { ValidationError, Worker } from '../../index.js';
+import { Worker } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { loadHandlers, type Handlers } from '../handlers.js';
-import { createLogger } from '../logger.js';
+import { createLogger, logLevelFromEnv } from '../logger.js';
 import { wholeNumber } from '../parse.js';
 import type { RegisterCommand } from './index.js';
 
@@ -35,10 +34,7 @@ export const registerWorker: RegisterCommand = (program, cli) => {
     .option('--close-timeout <ms>', 'on the first signal, how long running handlers may finish before their tasks are released', wholeNumber(0), 30_000)
     .addHelpText('after', '\nExample handlers module:\n  export default { emails: async (task, { signal }) => send(task.payload) };\n\nLog level: $ERRAND_LOG_LEVEL (default info; debug adds a line when each task starts).')
     .action(async (modulePath: string, options: WorkerCommandOptions) => {
-      const level = process.env.ERRAND_LOG_LEVEL || 'info';
-      if (!(level in pino.levels.values) && level !== 'silent') {
-        throw new ValidationError(`ERRAND_LOG_LEVEL ${JSON.stringify(level)} is not a level: use ${Object.keys(pino.levels.values).join(', ')} or silent`);
-      }
+      const level = logLevelFromEnv();
       const handlers = await loadHandlers(modulePath);
       await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
       await cli.close(); // the workers open their own patient connections
