@@ -2,7 +2,8 @@
  * The worker loop: claims tasks, runs the handler, records outcomes.
  *
  * Responsible for: keeping up to `concurrency` handlers busy; claiming in batches and
- * flushing completions and failures in batches, each pump one pipelined round trip;
+ * flushing completions and failures in batches, each pump one round trip (its calls are
+ * written together);
  * blocking on the queue's wake marker while idle (no polling), until the next delayed task
  * or lease deadline falls due; timeouts (abort the handler's signal, fail the attempt);
  * backoff decisions; graceful close. Lease upkeep is the LeaseKeeper's job; the atomic
@@ -23,7 +24,7 @@ import {
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, quit, type OwnedClient } from '../redis/connection.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
-import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js';
+import { defineScripts, pipeScript, runScript, type RedisClient } from '../redis/scripts.js';
 import { Status } from '../redis/status.js';
 import { backoffDelayMs } from './backoff.js';
 import { LeaseKeeper } from './lease.js';
@@ -130,7 +131,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.keys = new QueueKeys(this.options.prefix, this.queue);
     this.claimBatch = Math.ceil(this.options.concurrency / MAX_TRIPS_IN_FLIGHT);
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.connection = openClient(this.options.connection, { patient: true });
+    this.connection = openClient(this.options.connection, { patient: true, autoPipelining: true });
     this.blocker = openDedicatedClient(this.options.connection, { patient: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
@@ -174,7 +175,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.closing;
   }
 
-  // ---- the pump: one pipelined round trip of finishes and a claim ----
+  // ---- the pump: one round trip of finishes and a claim ----
 
   private get client(): RedisClient {
     return this.connection.client;
@@ -205,47 +206,49 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.failures = [];
     const { keys } = this;
     const { retention, leaseMs } = this.options;
-    const pipeline = this.client.pipeline();
-    if (completions.length) {
-      pipeScript(pipeline, 'complete', [keys.meta, keys.active, keys.completed], [
-        keys.base,
-        retention.completed.count,
-        retention.completed.maxAgeMs,
-        ...completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]),
-      ]);
-    }
-    if (failures.length) {
-      pipeScript(pipeline, 'fail', [keys.meta, keys.active, keys.delayed, keys.failed], [
-        keys.base,
-        retention.failed.count,
-        retention.failed.maxAgeMs,
-        ...failures.flatMap(({ lease, json, retryDelayMs }) => [lease.task.id, lease.token, json, retryDelayMs]),
-      ]);
-    }
-    if (want > 0) {
-      pipeScript(pipeline, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
-        keys.base,
-        want,
-        leaseMs,
-        this.id,
-        retention.failed.count,
-        retention.failed.maxAgeMs,
-      ]);
-    }
+    // Separate calls, written together: the client pipelines what is sent in one tick.
+    const completeCall = completions.length
+      ? runScript(this.client, 'complete', [keys.meta, keys.active, keys.completed], [
+          keys.base,
+          retention.completed.count,
+          retention.completed.maxAgeMs,
+          ...completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]),
+        ])
+      : undefined;
+    const failCall = failures.length
+      ? runScript(this.client, 'fail', [keys.meta, keys.active, keys.delayed, keys.failed], [
+          keys.base,
+          retention.failed.count,
+          retention.failed.maxAgeMs,
+          ...failures.flatMap(({ lease, json, retryDelayMs }) => [lease.task.id, lease.token, json, retryDelayMs]),
+        ])
+      : undefined;
     const claimed = Math.max(want, 0);
+    const claimCall =
+      claimed > 0
+        ? runScript(this.client, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
+            keys.base,
+            claimed,
+            leaseMs,
+            this.id,
+            retention.failed.count,
+            retention.failed.maxAgeMs,
+          ])
+        : undefined;
     this.claimsInFlight += claimed;
-    const trip = pipeline
-      .exec()
-      .finally(() => (this.claimsInFlight -= claimed))
-      .then((replies) => this.onReplies(replies ?? [], completions, failures, claimed > 0))
-      .catch((error: Error) => {
-        // Nothing was lost: the finishes go back in line and are sent again; the leases
-        // stay valid meanwhile (and if they expire, the task runs again, as promised).
-        this.completions.unshift(...completions);
-        this.failures.unshift(...failures);
-        this.report(error);
+    const trip = Promise.allSettled([completeCall, failCall, claimCall]).then(([complete, fail, claim]) => {
+      this.claimsInFlight -= claimed;
+      this.onFinished(complete, completions, 'complete');
+      this.onFinished(fail, failures, 'fail');
+      if (claim.status === 'fulfilled') {
+        if (claim.value !== undefined) this.onClaim(claim.value as (string | number)[]);
+      } else {
+        // A claim whose reply was lost leaves its leases to expire: those tasks run again.
+        this.report(claim.reason as Error);
         this.retryLater();
-      });
+      }
+      if (complete.status === 'fulfilled' && fail.status === 'fulfilled' && claim.status === 'fulfilled') this.retryDelayMs = 0;
+    });
     this.trips.add(trip);
     await trip;
     this.trips.delete(trip);
@@ -256,6 +259,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   private retryLater(): void {
+    if (this.retryTimer) return;
     this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
@@ -263,30 +267,30 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     }, this.retryDelayMs);
   }
 
-  private onReplies(replies: [Error | null, unknown][], completions: Completion<P>[], failures: Failure<P>[], claimed: boolean): void {
-    let index = 0;
-    const next = (): unknown => {
-      const [error, value] = replies[index++] ?? [new Error('missing pipeline reply'), null];
-      if (error) throw error;
-      return value;
-    };
-    // Each reply is consumed in order; a failed command throws before later ones are
-    // read, and the catch in pump() puts everything back to be sent again.
-    const completeCodes = completions.length ? (next() as number[]) : [];
-    const failCodes = failures.length ? (next() as number[]) : [];
-    const claim = claimed ? (next() as (string | number)[]) : undefined;
-    this.retryDelayMs = 0;
-
-    completions.forEach(({ lease, value }, i) => {
-      if (completeCodes[i] === Status.OK) this.safeEmit('completed', lease.task, value as R);
-      else this.safeEmit('lost', lease.task, new LeaseLostError(lease.task.id));
+  /** Emits the outcome of each recorded finish; puts back a batch whose call failed. */
+  private onFinished(
+    settled: PromiseSettledResult<unknown>,
+    batch: (Completion<P> | Failure<P>)[],
+    kind: 'complete' | 'fail',
+  ): void {
+    if (!batch.length) return;
+    if (settled.status === 'rejected') {
+      // Nothing was lost: the finishes go back in line and are sent again; the leases stay
+      // valid meanwhile (and if they expire, the task runs again, as promised). A batch
+      // that was applied but whose reply was lost is refused harmlessly the second time.
+      if (kind === 'complete') this.completions.unshift(...(batch as Completion<P>[]));
+      else this.failures.unshift(...(batch as Failure<P>[]));
+      this.report(settled.reason as Error);
+      this.retryLater();
+      return;
+    }
+    const codes = settled.value as number[];
+    batch.forEach((finish, i) => {
+      const { task } = finish.lease;
+      if (codes[i] === Status.LEASE_LOST) this.safeEmit('lost', task, new LeaseLostError(task.id));
+      else if (kind === 'complete') this.safeEmit('completed', task, (finish as Completion<P>).value as R);
+      else this.safeEmit('failed', task, (finish as Failure<P>).error, codes[i] === Status.OK);
     });
-    failures.forEach(({ lease, error }, i) => {
-      const code = failCodes[i];
-      if (code === Status.LEASE_LOST) this.safeEmit('lost', lease.task, new LeaseLostError(lease.task.id));
-      else this.safeEmit('failed', lease.task, error, code === Status.OK);
-    });
-    if (claim) this.onClaim(claim);
   }
 
   private onClaim(reply: (string | number)[]): void {

@@ -65,7 +65,8 @@ while wanted > 0 do
   end
   local list = base .. 'waiting:' .. level
   local ids = redis.call('RPOP', list, wanted)
-  if not ids or redis.call('LLEN', list) == 0 then
+  -- Fewer than asked means the level is empty now (an exact fit is found empty next time).
+  if not ids or #ids < wanted then
     redis.call('ZREM', KEYS[2], level)
   end
   for _, id in ipairs(ids or {}) do

@@ -52,8 +52,7 @@ if #done > 0 then
   call_many('ZREM', KEYS[2], done)
   count_finished(base, 'completed', #done, now)
   if keep_count > 0 then
-    call_many('LPUSH', KEYS[3], done)
-    trim(base, 'completed', keep_count, tonumber(ARGV[3]), now)
+    trim(base, 'completed', keep_count, tonumber(ARGV[3]), now, call_many('LPUSH', KEYS[3], done))
   else
     call_many('DEL', nil, task_keys(base, done))
   end

@@ -33,15 +33,18 @@ end
 -- One variadic command for many items (ZADD, ZREM, LPUSH, DEL ...): a call from Lua costs
 -- about as much as the work of one item, so batches use one call per 1,000 items
 -- (unpack's stack limit is near 8,000) rather than one per item.
+-- Returns the last call's reply (a list's length after LPUSH, say).
 local function call_many(command, key, items, per_item)
   local step = 1000 * (per_item or 1)
+  local reply
   for i = 1, #items, step do
     if key then
-      redis.call(command, key, unpack(items, i, math.min(i + step - 1, #items)))
+      reply = redis.call(command, key, unpack(items, i, math.min(i + step - 1, #items)))
     else
-      redis.call(command, unpack(items, i, math.min(i + step - 1, #items)))
+      reply = redis.call(command, unpack(items, i, math.min(i + step - 1, #items)))
     end
   end
+  return reply
 end
 
 local function task_keys(base, ids)
@@ -103,8 +106,10 @@ local function count_finished(base, kind, n, now)
   redis.call('HINCRBY', base .. 'meta', kind, n)
   local minute = math.floor(now / 60000)
   local key = base .. 'stats:' .. int(math.floor(minute / 60))
-  redis.call('HINCRBY', key, int(minute) .. ':' .. kind, n)
-  redis.call('PEXPIRE', key, 25 * 3600000)
+  -- A minute's first count sets the hour's expiry; later counts need not repeat it.
+  if redis.call('HINCRBY', key, int(minute) .. ':' .. kind, n) == n then
+    redis.call('PEXPIRE', key, 25 * 3600000)
+  end
 end
 
 -- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','),
@@ -147,9 +152,9 @@ end
 -- Finished-task lists (completed, failed, cancelled) are newest first; trimming pops the
 -- oldest off the right end and deletes their hashes. Bounded work per call: the rest goes
 -- at the next call.
-local function trim(base, list_name, keep_count, max_age_ms, now)
+local function trim(base, list_name, keep_count, max_age_ms, now, length)
   local list = base .. list_name
-  local excess = redis.call('LLEN', list) - keep_count
+  local excess = (length or redis.call('LLEN', list)) - keep_count
   if excess > 0 then
     call_many('DEL', nil, task_keys(base, redis.call('RPOP', list, math.min(excess, 1000))))
   end
