@@ -206,13 +206,29 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.failures = [];
     const { keys } = this;
     const { retention, leaseMs } = this.options;
-    // Separate calls, written together: the client pipelines what is sent in one tick.
-    const completeCall = completions.length
+    const claimed = Math.max(want, 0);
+    const claimArgs = [claimed, leaseMs, this.id, retention.failed.count, retention.failed.maxAgeMs];
+    const finished = completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]);
+    // The usual case, tasks done and room for more, is one script call; otherwise separate
+    // calls, written together (the client pipelines what is sent in one tick).
+    const both = completions.length > 0 && claimed > 0;
+    const completeAndClaim = both
+      ? runScript(this.client, 'complete-claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.completed, keys.wake], [
+          keys.base,
+          retention.completed.count,
+          retention.completed.maxAgeMs,
+          ...claimArgs,
+          ...finished,
+        ]).then((reply) => reply as [unknown, unknown])
+      : undefined;
+    const completeCall = both
+      ? completeAndClaim!.then(([codes]) => codes)
+      : completions.length
       ? runScript(this.client, 'complete', [keys.meta, keys.active, keys.completed], [
           keys.base,
           retention.completed.count,
           retention.completed.maxAgeMs,
-          ...completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]),
+          ...finished,
         ])
       : undefined;
     const failCall = failures.length
@@ -223,17 +239,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
           ...failures.flatMap(({ lease, json, retryDelayMs }) => [lease.task.id, lease.token, json, retryDelayMs]),
         ])
       : undefined;
-    const claimed = Math.max(want, 0);
-    const claimCall =
-      claimed > 0
-        ? runScript(this.client, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
-            keys.base,
-            claimed,
-            leaseMs,
-            this.id,
-            retention.failed.count,
-            retention.failed.maxAgeMs,
-          ])
+    const claimCall = both
+      ? completeAndClaim!.then(([, claim]) => claim)
+      : claimed > 0
+        ? runScript(this.client, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [keys.base, ...claimArgs])
         : undefined;
     this.claimsInFlight += claimed;
     const trip = Promise.allSettled([completeCall, failCall, claimCall]).then(([complete, fail, claim]) => {

@@ -17,6 +17,7 @@ export const SCRIPT_KEY_COUNTS = {
   enqueue: 4,
   claim: 5,
   complete: 3,
+  'complete-claim': 6,
   fail: 4,
   extend: 2,
   release: 2,

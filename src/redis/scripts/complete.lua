@@ -19,47 +19,6 @@ Why one script: the token check and the move to `completed` must be atomic, or a
 holder could overwrite the result of the worker that holds the task now.
 ]]
 --@include lib/common.lua
+--@include lib/complete.lua
 
-local base = ARGV[1]
-local keep_count = tonumber(ARGV[2])
-local now = now_ms()
-local out, done, results = {}, {}, {}
-local results_bytes = 0
-for i = 4, #ARGV, 3 do
-  local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local tkey = task_key(base, id)
-  local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
-  if v[1] ~= S.active or v[2] ~= token then
-    out[#out + 1] = 1
-  else
-    release_dedupe(base, id, v[3])
-    if keep_count > 0 then
-      local finished = since_created(v[4], now)
-      if result == '' then
-        redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished)
-      else
-        redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
-      end
-    end
-    done[#done + 1] = id
-    results[#done] = result
-    results_bytes = results_bytes + #result + 1
-    out[#out + 1] = 0
-  end
-end
-
-if #done > 0 then
-  call_many('ZREM', KEYS[2], done)
-  count_finished(base, 'completed', #done, now)
-  if keep_count > 0 then
-    trim(base, 'completed', keep_count, tonumber(ARGV[3]), now, call_many('LPUSH', KEYS[3], done))
-  else
-    call_many('DEL', nil, task_keys(base, done))
-  end
-  if results_bytes <= 65536 then
-    publish(base, 'completed', done, results)
-  else
-    publish(base, 'completed', done)
-  end
-end
-return out
+return complete_tasks(ARGV[1], now_ms(), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4, #ARGV)

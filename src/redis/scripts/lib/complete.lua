@@ -1,0 +1,45 @@
+-- The complete transition as a function, shared by complete.lua and complete-claim.lua.
+-- Needs lib/common.lua before it. See complete.lua for the contract; `args[first..last]`
+-- holds the (id, token, result) triples.
+local function complete_tasks(base, now, keep_count, max_age_ms, args, first, last)
+  local out, done, results = {}, {}, {}
+  local results_bytes = 0
+  for i = first, last, 3 do
+    local id, token, result = args[i], args[i + 1], args[i + 2]
+    local tkey = task_key(base, id)
+    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
+    if v[1] ~= S.active or v[2] ~= token then
+      out[#out + 1] = 1
+    else
+      release_dedupe(base, id, v[3])
+      if keep_count > 0 then
+        local finished = since_created(v[4], now)
+        if result == '' then
+          redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished)
+        else
+          redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
+        end
+      end
+      done[#done + 1] = id
+      results[#done] = result
+      results_bytes = results_bytes + #result + 1
+      out[#out + 1] = 0
+    end
+  end
+
+  if #done > 0 then
+    call_many('ZREM', base .. 'active', done)
+    count_finished(base, 'completed', #done, now)
+    if keep_count > 0 then
+      trim(base, 'completed', keep_count, max_age_ms, now, call_many('LPUSH', base .. 'completed', done))
+    else
+      call_many('DEL', nil, task_keys(base, done))
+    end
+    if results_bytes <= 65536 then
+      publish(base, 'completed', done, results)
+    else
+      publish(base, 'completed', done)
+    end
+  end
+  return out
+end
