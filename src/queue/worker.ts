@@ -61,6 +61,8 @@ export interface CloseOptions {
  * handles the replies of the other, instead of each waiting on the other in turn.
  */
 const MAX_TRIPS_IN_FLIGHT = 2;
+/** The scripts a worker calls (see defineScripts). */
+const WORKER_SCRIPTS = ['claim', 'complete', 'complete-claim', 'fail', 'extend', 'reap', 'release'] as const;
 /** The longest an idle worker blocks before claiming once more, whatever it expects. */
 const MAX_IDLE_WAIT_MS = 10_000;
 const MAX_STACK_CHARS = 4_000;
@@ -131,11 +133,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.keys = new QueueKeys(this.options.prefix, this.queue);
     this.claimBatch = Math.ceil(this.options.concurrency / MAX_TRIPS_IN_FLIGHT);
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.connection = openClient(this.options.connection, { patient: true, autoPipelining: true });
+    this.connection = openClient(this.options.connection, { patient: true });
     this.blocker = openDedicatedClient(this.options.connection, { patient: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
-    defineScripts(this.connection.client);
+    defineScripts(this.connection.client, WORKER_SCRIPTS);
     this.keeper = new LeaseKeeper({
       client: this.connection.client,
       keys: this.keys,
@@ -210,7 +212,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const claimArgs = [claimed, leaseMs, this.id, retention.failed.count, retention.failed.maxAgeMs];
     const finished = completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]);
     // The usual case, tasks done and room for more, is one script call; otherwise separate
-    // calls, written together (the client pipelines what is sent in one tick).
+    // calls, sent back to back.
     const both = completions.length > 0 && claimed > 0;
     const completeAndClaim = both
       ? runScript(this.client, 'complete-claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.completed, keys.wake], [

@@ -30,18 +30,15 @@ export interface ClientRole {
    * 500 ms) and any command unanswered after this many ms.
    */
   failFastMs?: number;
-  /** Write the commands issued in one tick together (one socket write, one round trip). */
-  autoPipelining?: boolean;
 }
 
 const CLUSTER_SCHEME = 'redis+cluster://';
 
 function patientOptions(role: ClientRole): RedisOptions {
-  const pipelining: RedisOptions = role.autoPipelining ? { enableAutoPipelining: true } : {};
   if (role.failFastMs !== undefined && !role.patient) {
-    return { ...pipelining, commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
+    return { commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
   }
-  return role.patient ? { ...pipelining, maxRetriesPerRequest: null } : pipelining;
+  return role.patient ? { maxRetriesPerRequest: null } : {};
 }
 
 function clusterFromUrl(url: string, role: ClientRole): Cluster {

@@ -79,9 +79,14 @@ function commandName(name: ScriptName): string {
   return `errand_${name.replace('-', '_')}`;
 }
 
-/** Registers every script on a client (idempotent). */
-export function defineScripts(client: RedisClient): void {
+/**
+ * Registers scripts on a client (idempotent): `names`, or every script. A client that
+ * pipelines pays per registered script for every pipeline it builds (ioredis copies them
+ * onto each), so hot clients register only what they call.
+ */
+export function defineScripts(client: RedisClient, names?: readonly ScriptName[]): void {
   for (const [name, lua] of scriptSources()) {
+    if (names && !names.includes(name)) continue;
     const command = commandName(name);
     if (typeof (client as unknown as Record<string, unknown>)[command] === 'function') continue;
     client.defineCommand(command, { numberOfKeys: SCRIPT_KEY_COUNTS[name], lua });
