@@ -347,7 +347,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       })
       .finally(() => {
         this.blocked = false;
-        if (this.claiming) this.schedulePump();
+        // Work was announced: claim now rather than a tick later (enqueue → start latency).
+        if (this.claiming) void this.pump();
       });
   }
 
