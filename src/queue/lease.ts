@@ -66,7 +66,14 @@ export class LeaseKeeper {
       JSON.stringify(this.options.describe()),
       ...pairs,
     ]);
-    pipeScript(pipeline, 'reap', [keys.active], [keys.base, 100, retention.failed.count, retention.failed.maxAgeMs]);
+    pipeScript(pipeline, 'reap', [keys.active], [
+      keys.base,
+      100,
+      retention.failed.count,
+      retention.failed.maxAgeMs,
+      retention.completed.count,
+      retention.completed.maxAgeMs,
+    ]);
     try {
       const replies = (await pipeline.exec()) ?? [];
       const [extendError, lost] = replies[0] ?? [];

@@ -5,7 +5,7 @@ KEYS[2] active    (zset)
 KEYS[3] completed (list, newest first)
 ARGV[1] base
 ARGV[2] completed retention count (0 = delete the task at once)
-ARGV[3] completed retention maxAgeMs
+ARGV[3] completed retention maxAgeMs (applied by the workers' heartbeats: reap.lua)
 ARGV[4..] per task, 3 values: id, lease token, result JSON ('' = undefined)
 
 The batch is announced on the events channel with the results when they total at most
@@ -21,4 +21,4 @@ holder could overwrite the result of the worker that holds the task now.
 --@include lib/common.lua
 --@include lib/complete.lua
 
-return complete_tasks(ARGV[1], now_ms(), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV, 4, #ARGV)
+return complete_tasks(ARGV[1], now_ms(), tonumber(ARGV[2]), ARGV, 4, #ARGV)

@@ -1,7 +1,7 @@
 -- The complete transition as a function, shared by complete.lua and complete-claim.lua.
 -- Needs lib/common.lua before it. See complete.lua for the contract; `args[first..last]`
 -- holds the (id, token, result) triples.
-local function complete_tasks(base, now, keep_count, max_age_ms, args, first, last)
+local function complete_tasks(base, now, keep_count, args, first, last)
   local out, done, results = {}, {}, {}
   local results_bytes = 0
   for i = first, last, 3 do
@@ -31,7 +31,7 @@ local function complete_tasks(base, now, keep_count, max_age_ms, args, first, la
     call_many('ZREM', base .. 'active', done)
     count_finished(base, 'completed', #done, now)
     if keep_count > 0 then
-      trim(base, 'completed', keep_count, max_age_ms, now, call_many('LPUSH', base .. 'completed', done))
+      trim(base, 'completed', keep_count, nil, now, call_many('LPUSH', base .. 'completed', done))
     else
       call_many('DEL', nil, task_keys(base, done))
     end
