@@ -1,12 +1,14 @@
 /**
  * The channels and topics page: its UI API (the publish action's checks, CSRF and auth
- * included, and the broadcast stream) in-process, and the page in headless Chromium:
+ * included, and the broadcast stream) in-process, the live channel read it uses
+ * (admin.channels.active), and the page in headless Chromium:
  * topics with their groups' pending and lag as GET /v1/topics reports them, live updates
  * without a reload, live channels with their subscriber counts, and test messages
  * published from the form reaching library subscribers.
  */
 import { describe, expect, it } from 'vitest';
-import { Broadcast, Topic, type TopicMessageMeta } from '../src/index.js';
+import { Broadcast, Topic, ValidationError, type TopicMessageMeta } from '../src/index.js';
+import { Admin } from '../src/admin/admin.js';
 import { useBrowser } from './support/browser.js';
 import { expectCleanPage, openPage, startDashboard, waitForText } from './support/dashboard.js';
 import { deferred, useRedis, useScope, type TestScope } from './support/fixtures.js';
@@ -155,6 +157,30 @@ describe('the broadcast stream', () => {
       { name: 'legacy:chan', raw: true, subscribers: 1 },
     ]);
     expect(snapshot).toMatchObject({ channelsTotal: 2, patterns: 1 });
+  });
+});
+
+describe('admin.channels.active', () => {
+  it('lists Errand channels first, then raw ones, up to a limit, with the total', async () => {
+    const s = scope();
+    const admin = s.add(new Admin({ connection: redis.url, prefix: s.prefix }));
+    expect(await admin.channels.active()).toEqual({ channels: [], total: 0, patterns: 0 });
+    await busOf(s, true).subscribe('a-raw', () => {});
+    await busOf(s).subscribe('zeta', () => {});
+    const listener = s.client();
+    await listener.subscribe(`${s.prefix}:ch:alpha`, `${s.prefix}:ch:alpha`); // one connection, once
+    await s.client().subscribe(`${s.prefix}:ch:alpha`);
+    expect(await admin.channels.active()).toEqual({
+      channels: [
+        { name: 'alpha', raw: false, subscribers: 2 },
+        { name: 'zeta', raw: false, subscribers: 1 },
+        { name: 'a-raw', raw: true, subscribers: 1 },
+      ],
+      total: 3,
+      patterns: 0,
+    });
+    expect(await admin.channels.active({ limit: 1 })).toEqual({ channels: [{ name: 'alpha', raw: false, subscribers: 2 }], total: 3, patterns: 0 });
+    for (const limit of [0, 10_001, 1.5]) await expect(admin.channels.active({ limit })).rejects.toThrow(ValidationError);
   });
 });
 

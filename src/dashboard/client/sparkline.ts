@@ -5,7 +5,7 @@
 import { s } from './dom.js';
 import { clock, count } from './format.js';
 
-const WIDTH = 180;
+const WIDTH = 240;
 const HEIGHT = 28;
 
 export function sparkline(firstMinute: number, perMinute: readonly number[], what: string): SVGSVGElement {

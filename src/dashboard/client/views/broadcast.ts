@@ -186,7 +186,7 @@ function render(snapshot: BroadcastSnapshot): HTMLElement[] {
     card('pending', count(pending), { key: 'pending' }),
     card('published, last hour', count(lastHour), { key: 'last-hour' }),
     card('dead letters', count(dead), { key: 'dead-letters', tone: dead > 0 ? 'bad' : undefined }),
-    card('live channels', count(snapshot.channelsTotal), { key: 'channels', hint: `${count(subscribers)} subscribers` }),
+    card('live channels', count(snapshot.channelsTotal), { key: 'channels', hint: `${count(subscribers)} subscriber${subscribers === 1 ? '' : 's'}` }),
   );
   return [cards, topicsPanel(snapshot.topics), deadLettersPanel(snapshot.topics), channelsPanel(snapshot)].filter((part): part is HTMLElement => part !== null);
 }
