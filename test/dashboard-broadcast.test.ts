@@ -109,7 +109,13 @@ describe('the publish action', () => {
     const body = (n: number) => ({ target: 'channel', name: 'news', raw: false, format: 'json', text: String(n) });
 
     expect((await call(gw, 'POST', '/ui/api/publish', body(1))).status).toBe(401);
-    for (const headers of [{ cookie }, { cookie, 'x-errand-csrf': 'guess' }, { cookie, 'x-errand-csrf': csrf, 'sec-fetch-site': 'cross-site' }, { cookie, 'x-errand-csrf': csrf, 'sec-fetch-site': 'same-site' }]) {
+    const refused: Record<string, string>[] = [
+      { cookie },
+      { cookie, 'x-errand-csrf': 'guess' },
+      { cookie, 'x-errand-csrf': csrf, 'sec-fetch-site': 'cross-site' },
+      { cookie, 'x-errand-csrf': csrf, 'sec-fetch-site': 'same-site' },
+    ];
+    for (const headers of refused) {
       const reply = await call(gw, 'POST', '/ui/api/publish', body(2), headers);
       expect([reply.status, reply.body.error.code]).toEqual([403, 'FORBIDDEN']);
     }
