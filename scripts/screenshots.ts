@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Queue, Worker } from '../src/index.js';
+import { Broadcast, Queue, Topic, Worker } from '../src/index.js';
 import { startGateway } from '../src/gateway/app.js';
 import { launchChromium } from '../test/support/browser.js';
 import { RedisServer } from '../test/support/redis-server.js';
@@ -70,6 +70,56 @@ async function main(): Promise<void> {
     for (const month of ['2026-01', '2026-02', '2026-03']) await reports.enqueue({ month });
     await demo.enqueue(7);
 
+    say('filling topics and channels');
+    const orders = new Topic<{ order: number; total: number }>('orders', { connection, prefix });
+    const audit = new Topic<{ event: string }>('audit', { connection, prefix });
+    const bus = new Broadcast({ connection, prefix });
+    cleanups.push(() => Promise.all([orders.close(), audit.close(), bus.close()]));
+    await orders.publishMany(Array.from({ length: 120 }, (_, i) => ({ order: i, total: 10 + (i % 7) })));
+    await orders.replay('analytics', 'earliest'); // a group nobody reads: lags by every message
+    let releaseBilling = () => {};
+    const billingHeld = new Promise<void>((resolve) => (releaseBilling = resolve));
+    let billingStarted = 0;
+    const twoHeld = new Promise<void>((resolve) => {
+      const billing = orders.subscribe(
+        'billing',
+        async () => {
+          if (++billingStarted > 110) {
+            if (billingStarted === 112) resolve();
+            await billingHeld; // the last ones stay pending for the picture
+          }
+        },
+        { from: 'earliest', concurrency: 2 },
+      );
+      cleanups.unshift(async () => {
+        releaseBilling();
+        await billing.close({ timeoutMs: 5_000 });
+      });
+    });
+    await twoHeld;
+    await audit.publishMany([{ event: 'login' }, { event: 'export' }, { event: 'delete' }]);
+    let failures = 0;
+    const threeDead = new Promise<void>((resolve) => {
+      const auditor = audit.subscribe(
+        'archiver',
+        (message) => {
+          if (++failures === 3) setImmediate(resolve);
+          throw new Error(`S3 PutObject denied for event "${message.event}"`);
+        },
+        { from: 'earliest', attempts: 1 },
+      );
+      cleanups.unshift(() => auditor.close({ timeoutMs: 5_000 }));
+    });
+    await threeDead;
+    const otherBus = new Broadcast({ connection, prefix });
+    const rawBus = new Broadcast<string>({ connection, prefix, raw: true });
+    cleanups.push(() => Promise.all([otherBus.close(), rawBus.close()]));
+    await bus.subscribe('cache.invalidate', () => {});
+    await otherBus.subscribe('cache.invalidate', () => {});
+    await otherBus.subscribe('config.changed', () => {});
+    await rawBus.subscribe('task:pubsub:channel', () => {}); // as the classic demo's subscriber
+    await rawBus.subscribe('chat.*', () => {}); // a pattern: counted apart
+
     const browser = await launchChromium();
     cleanups.unshift(() => browser.close());
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
@@ -116,9 +166,19 @@ async function main(): Promise<void> {
     await settle('[data-task-list] table');
     await shot('09-queue-paused');
 
+    await page.click('a[data-nav="/broadcast"]');
+    await settle('tr[data-group="billing"]');
+    await settle('tr[data-dead-letter]');
+    await page.fill('input[name=name]', 'cache.invalidate');
+    await page.fill('textarea[name=message]', '{"key": "user:42"}');
+    await page.click('button[data-action="publish"]');
+    await page.click('dialog.confirm button[data-confirm]');
+    await settle('[data-publish-result].publish-ok');
+    await shot('10-channels-topics');
+
     await page.click('a[data-nav="/demo"]');
     await settle('[data-card="enqueued"]');
-    await shot('10-demo');
+    await shot('11-demo');
   } finally {
     for (const cleanup of cleanups) await cleanup();
   }

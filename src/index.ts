@@ -41,6 +41,6 @@ export type { BroadcastOptions, SubscribeOptions, TopicOptions, TopicStart } fro
 export { Topic } from './broadcast/topic.js';
 export { TopicSubscription } from './broadcast/topic-subscription.js';
 export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSubscriptionEvents } from './broadcast/topic-types.js';
-export type { DeadLetter, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
+export type { DeadLetter, PublishedPoint, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
 export { ListBridge } from './queue/list-bridge.js';
 export type { AdoptListOptions, ListBridgeEvents } from './queue/list-bridge.js';

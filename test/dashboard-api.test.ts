@@ -29,7 +29,7 @@ describe('pages and assets', () => {
   it('serves the shell at every view path with a strict CSP and no inline script or style', async () => {
     const s = scope();
     const gw = await useGatewayIn(s, redis);
-    for (const path of ['/', '/queues/emails', '/queues/emails/tasks/7', '/workers', '/demo']) {
+    for (const path of ['/', '/queues/emails', '/queues/emails/tasks/7', '/workers', '/broadcast', '/demo']) {
       const reply = await call(gw, 'GET', path);
       expect(reply.status, path).toBe(200);
       expect(reply.headers['content-type']).toMatch(/^text\/html/);

@@ -1,14 +1,17 @@
 /**
  * The dashboard's defences in headless Chromium: task data full of XSS payloads (in
  * payloads and their keys, results, error names and messages, stacks, dedupe keys, search
- * text and addresses) renders as text and never runs; the CSP blocks what escaping would
- * have let through; and with a token, the login form guards every page while a page on
- * another origin cannot act through the logged-in browser.
+ * text and addresses) and broadcast data (raw channel names, subscriber group names, dead
+ * letters' errors and messages, names echoed by the publish form's answers and errors)
+ * renders as text and never runs; the CSP blocks what escaping would have let through; and
+ * with a token, the login form guards every page while a page on another origin cannot
+ * act through the logged-in browser.
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { Broadcast, Topic } from '../src/index.js';
 import { useBrowser } from './support/browser.js';
 import { expectCleanPage, openPage, startDashboard, waitForText } from './support/dashboard.js';
 import { useRedis, useScope } from './support/fixtures.js';
@@ -51,7 +54,7 @@ const PAYLOADS = [
 
 /** Elements the dashboard itself draws; anything else in the page came from data. */
 const OWN_TAGS = new Set(
-  'html head meta link title script body div p header a nav span button main h1 h2 h3 section table thead tbody tfoot tr th td code pre dl dt dd details summary strong q form input i dialog svg g line text rect noscript'.split(' '),
+  'html head meta link title script body div p header a nav span button main h1 h2 h3 section table thead tbody tfoot tr th td code pre dl dt dd details summary strong q form input i dialog svg g line text rect noscript label textarea fieldset legend'.split(' '),
 );
 
 /** Fails if the page holds an element, handler attribute or link that data could have made. */
@@ -179,6 +182,87 @@ describe('task data in the dashboard', () => {
     await expectCleanPage(strict);
   });
 
+  it(`renders ${PAYLOADS.length} XSS payloads in channel and group names, dead letters and publish answers as text`, { timeout: 180_000 }, async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    // Raw channel names may hold any character: a plain client subscribes to each payload.
+    const listener = s.client();
+    await listener.subscribe(...PAYLOADS);
+    // Group names made by another Redis client are not checked by Errand either.
+    const groups = s.add(new Topic('groups', { connection: redis.url, prefix: s.prefix }));
+    await groups.publish('hello');
+    const admin = s.client();
+    for (const p of PAYLOADS) await admin.xgroup('CREATE', `${s.prefix}:topic:{groups}:stream`, p, '0');
+    // Names in the topic registry that no Errand topic can have are left out, not shown.
+    await admin.sadd(`${s.prefix}:topics`, ...PAYLOADS.slice(0, 5));
+    // Dead letters whose errors and messages are payloads: five per topic, the most the page shows.
+    const letters = new Map<string, { error: string; message: string }>();
+    for (let t = 0; t * 5 < PAYLOADS.length; t++) {
+      const topic = s.add(new Topic<{ text: string }>(`letters${t}`, { connection: redis.url, prefix: s.prefix }));
+      const chunk = PAYLOADS.slice(t * 5, t * 5 + 5);
+      let dead = 0;
+      const allDead = new Promise<void>((resolve) => {
+        const member = topic.subscribe(
+          'dl',
+          (message) => {
+            const error = new Error(message.text);
+            error.name = message.text;
+            throw error;
+          },
+          { attempts: 1, from: 'earliest' },
+        );
+        member.on('failed', (_meta, _error, deadLettered) => void (deadLettered && ++dead === chunk.length && resolve()));
+        member.on('error', (error) => s.errors.push(error));
+        s.add({ close: () => member.close({ timeoutMs: 2_000 }) });
+      });
+      const ids = await topic.publishMany(chunk.map((p) => ({ text: p, [p]: 1 })));
+      await allDead;
+      chunk.forEach((p, i) => letters.set(ids[i]!, { error: preview(`${p}: ${p}`), message: preview(JSON.stringify({ text: p, [p]: 1 })) }));
+    }
+
+    const watched = await openPage(s, chromium.browser, { bypassCSP: true });
+    const { page } = watched;
+    await page.goto(`${gw.url}/broadcast`);
+    await page.waitForSelector('tr[data-topic="letters5"]');
+    await page.waitForSelector('tr[data-channel]');
+    const channels = await page.$$eval('tr[data-channel]', (trs) => trs.map((tr) => [tr.getAttribute('data-channel'), tr.querySelector('[data-field="channel-name"]')?.textContent]));
+    expect(channels.map(([attr]) => attr).sort()).toEqual([...PAYLOADS].sort());
+    for (const [attr, text] of channels) expect(text).toBe(attr);
+    const groupNames = await page.$$eval('tr[data-of-topic="groups"][data-group] [data-field="group-name"]', (tds) => tds.map((td) => td.textContent));
+    expect([...groupNames].sort()).toEqual([...PAYLOADS].sort());
+    expect(await page.$$eval('tr[data-topic] [data-field="topic-name"]', (tds) => tds.map((td) => td.textContent))).toEqual(['groups', 'letters0', 'letters1', 'letters2', 'letters3', 'letters4', 'letters5']);
+    const shown = await page.$$eval('tr[data-dead-letter]', (trs) =>
+      trs.map((tr) => [tr.getAttribute('data-dead-letter'), tr.querySelector('[data-field="dl-error"]')?.textContent, tr.querySelector('[data-field="dl-message"]')?.textContent]),
+    );
+    expect(shown).toHaveLength(PAYLOADS.length);
+    for (const [id, error, message] of shown) expect({ error, message }).toEqual(letters.get(id!));
+    await expectInert(page);
+
+    // Names echoed back by the publish form: a raw channel's answer, a JSON channel's refusal.
+    for (const p of PAYLOADS.slice(0, 8)) {
+      await page.fill('input[name=name]', p);
+      await page.check('input[name=raw]');
+      await page.fill('textarea[name=message]', p);
+      await page.click('button[data-action="publish"]');
+      expect(await page.textContent('dialog.confirm h2')).toBe(`Publish to raw channel ${p}?`);
+      await page.click('dialog.confirm button[data-confirm]');
+      await waitForText(watched, '[data-publish-result]', `Published on raw channel ${p}: 1 subscriber connection received it.`);
+      await page.uncheck('input[name=raw]');
+      await page.check('input[name=format][value=text]');
+      await page.click('button[data-action="publish"]');
+      await page.click('dialog.confirm button[data-confirm]');
+      await waitForText(watched, '[data-publish-result]', `Publish failed: invalid channel name ${JSON.stringify(p)}: use 1-128 characters from A-Z a-z 0-9 . _ - (INVALID_ARGUMENT)`);
+      await expectInert(page);
+    }
+    await expectCleanPage(watched);
+
+    const strict = await openPage(s, chromium.browser);
+    await strict.page.goto(`${gw.url}/broadcast`);
+    await strict.page.waitForSelector('tr[data-dead-letter]');
+    await strict.page.waitForSelector('tr[data-channel]');
+    await expectCleanPage(strict);
+  });
+
   it('is guarded by its CSP and Trusted Types: HTML strings, handlers, inline styles and other origins are refused', async () => {
     const s = scope();
     const gw = await startDashboard(s, redis);
@@ -212,15 +296,14 @@ describe('task data in the dashboard', () => {
   });
 });
 
-/** A page on another origin (another port of this host) that tries to act through the browser. */
-async function attackerSite(target: string): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+/** A page on another origin (another port of this host) that tries to act through the browser; `/form` posts `form` at once. */
+async function attackerSite(
+  target: string,
+  form = `<form id="f" method="post" action="${target}/ui/api/queues/target/pause"><input name="a" value="1"></form>`,
+): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     response.setHeader('content-type', 'text/html');
-    response.end(
-      request.url === '/form'
-        ? `<form id="f" method="post" action="${target}/ui/api/queues/target/pause"><input name="a" value="1"></form><script>document.getElementById('f').submit()</script>`
-        : '<p>attacker</p>',
-    );
+    response.end(request.url === '/form' ? `${form}<script>document.getElementById('f').submit()</script>` : '<p>attacker</p>');
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -285,5 +368,50 @@ describe('with a token, in a browser', () => {
     await page.click('dialog.confirm button[data-confirm]');
     await waitForText(watched, '.title-badge [data-state]', 'paused');
     expect((await target.counts()).paused).toBe(true);
+  });
+});
+
+describe('publishing a test message, with a token', () => {
+  it('refuses a publish a page on another origin sends through the logged-in browser; the dashboard itself publishes', async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis, { token: 'browser-token' });
+    const received: unknown[] = [];
+    let arrived!: () => void;
+    const first = new Promise<void>((resolve) => (arrived = resolve));
+    const bus = s.add(new Broadcast({ connection: redis.url, prefix: s.prefix }));
+    await bus.subscribe('news', (message) => {
+      received.push(message);
+      arrived();
+    });
+    // A text/plain form whose body spells valid JSON: the classic way around a JSON-only API.
+    const forged = '{"target":"channel","name":"news","raw":false,"format":"text","text":"forged';
+    const attacker = s.add(
+      await attackerSite(gw.url, `<form id="f" method="post" enctype="text/plain" action="${gw.url}/ui/api/publish"><input name='${forged}' value='"}'></form>`),
+    );
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${gw.url}/ui/login?next=%2Fbroadcast`);
+    await page.fill('input[name=token]', 'browser-token');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-publish] form');
+
+    await page.goto(`${attacker.url}/form`);
+    await page.waitForURL(`${gw.url}/ui/api/publish`);
+    expect(JSON.parse((await page.textContent('body'))!)).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    await page.goto(`${attacker.url}/`);
+    // A no-cors fetch with the browser's cookies (its answer is refused to the page by CORP as well).
+    await page.evaluate(
+      `fetch(${JSON.stringify(`${gw.url}/ui/api/publish`)}, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: ${JSON.stringify(`${forged}"}`)} }).catch(() => {})`,
+    );
+
+    await page.goto(`${gw.url}/broadcast`);
+    await page.fill('input[name=name]', 'news');
+    await page.fill('textarea[name=message]', '"from the dashboard"');
+    await page.click('button[data-action="publish"]');
+    await page.click('dialog.confirm button[data-confirm]');
+    await first;
+    expect(received).toEqual(['from the dashboard']); // the first and only message: the forged ones never got through
+    await waitForText(watched, '[data-publish-result]', 'Published on channel news: 1 subscriber connection received it.');
+    await expectCleanPage(watched);
   });
 });

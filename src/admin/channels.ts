@@ -3,7 +3,8 @@
  * Broadcast per kind of channel, Errand's JSON channels (under the prefix) and raw ones
  * (exact names, plain strings, shared with any Redis client), each created on first use
  * and closed with the admin. So a face holds at most two subscriber connections for any
- * number of its own subscribers.
+ * number of its own subscribers. And which channels have subscribers now (`active`), as
+ * Redis's PUBSUB reports them.
  *
  * Subscribing answers within `failFastMs` (RedisUnavailableError otherwise), since a
  * request must not wait for Redis to come back. The buses' 'error' (a message that could
@@ -13,7 +14,9 @@
 import { EventEmitter } from 'node:events';
 import { Broadcast, type ChannelHandler, type ChannelSubscription } from '../broadcast/channel.js';
 import type { ConnectionOption } from '../config.js';
-import { RedisUnavailableError } from '../errors.js';
+import { RedisUnavailableError, ValidationError } from '../errors.js';
+import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
+import { channelName } from '../redis/keys.js';
 
 export interface ChannelAdminOptions {
   connection?: ConnectionOption;
@@ -27,6 +30,28 @@ export interface ChannelKind {
   raw?: boolean;
 }
 
+/** A channel with subscribers now. */
+export interface LiveChannel {
+  /** As publishers name it: without `<prefix>:ch:` for an Errand channel, the Redis name for a raw one. */
+  name: string;
+  /** A raw channel (any name outside `<prefix>:ch:`) rather than an Errand JSON channel. */
+  raw: boolean;
+  /** Connections subscribed to this exact channel (PUBSUB NUMSUB); pattern subscribers are not counted. */
+  subscribers: number;
+}
+
+export interface LiveChannels {
+  /** Errand channels first, then raw ones, each by name; at most `limit`. */
+  channels: LiveChannel[];
+  /** Channels with subscribers in all (more than `channels` holds when past the limit). */
+  total: number;
+  /** Pattern subscriptions on the server (PUBSUB NUMPAT), whichever channels they match. */
+  patterns: number;
+}
+
+/** Most channels `active` describes by default. */
+export const DEFAULT_CHANNEL_LIMIT = 500;
+
 export interface ChannelAdminEvents {
   error: [error: Error, kind: Required<ChannelKind>];
   resubscribed: [kind: Required<ChannelKind>];
@@ -34,6 +59,7 @@ export interface ChannelAdminEvents {
 
 export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
   private readonly buses = new Map<boolean, Broadcast>();
+  private commands: OwnedClient | undefined;
 
   constructor(private readonly options: ChannelAdminOptions) {
     super();
@@ -68,10 +94,49 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
     }
   }
 
+  /**
+   * Channels with at least one subscriber now, with their subscriber counts: two PUBSUB
+   * calls, whatever the number of channels. Errand's own queue event channels
+   * (`<prefix>:{<queue>}:events`) are left out. In a Redis Cluster, what the node that
+   * answers knows. Redis keeps no count of messages published per channel.
+   */
+  async active({ limit = DEFAULT_CHANNEL_LIMIT }: { limit?: number } = {}): Promise<LiveChannels> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new ValidationError(`limit must be a whole number from 1 to 10000, got ${JSON.stringify(limit)}`);
+    }
+    const client = this.commandClient();
+    const { prefix } = this.options;
+    const errandPrefix = channelName(prefix, '');
+    const internal = new RegExp(`^${prefix.replace(/\./g, '\\.')}:\\{[A-Za-z0-9._-]+\\}:events$`);
+    const [names, patterns] = await orUnavailable(Promise.all([client.pubsub('CHANNELS'), client.pubsub('NUMPAT')]));
+    const found = (names as (string | Buffer)[])
+      .map(String)
+      .filter((name) => !internal.test(name))
+      .map((name) => (name.startsWith(errandPrefix) && name.length > errandPrefix.length ? { redisName: name, name: name.slice(errandPrefix.length), raw: false } : { redisName: name, name, raw: true }))
+      .sort((a, b) => Number(a.raw) - Number(b.raw) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const shown = found.slice(0, limit);
+    const counts = shown.length ? ((await orUnavailable(client.pubsub('NUMSUB', ...shown.map((c) => c.redisName)))) as unknown[]) : [];
+    return {
+      channels: shown.map(({ name, raw }, i) => ({ name, raw, subscribers: Number(counts[i * 2 + 1] ?? 0) })),
+      total: found.length,
+      patterns: Number(patterns),
+    };
+  }
+
   async close(): Promise<void> {
     const buses = [...this.buses.values()];
     this.buses.clear();
-    await Promise.all(buses.map((bus) => bus.close()));
+    const commands = this.commands;
+    this.commands = undefined;
+    await Promise.all([...buses.map((bus) => bus.close()), commands && closeClient(commands)]);
+  }
+
+  private commandClient() {
+    if (!this.commands) {
+      this.commands = openClient(this.options.connection);
+      if (this.commands.owned) this.commands.client.on('error', () => {}); // commands report failures
+    }
+    return this.commands.client;
   }
 
   private bus(raw: boolean): Broadcast {

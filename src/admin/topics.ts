@@ -8,7 +8,7 @@
  * read must not run on a connection that times out slow commands, as the gateway's does.
  */
 import type { ConnectionOption } from '../config.js';
-import { DEFAULT_PREFIX, validateName } from '../config.js';
+import { DEFAULT_PREFIX, NAME_PATTERN, validateName } from '../config.js';
 import type { SubscribeOptions } from '../broadcast/options.js';
 import { Topic } from '../broadcast/topic.js';
 import type { TopicInfo } from '../broadcast/topic-info.js';
@@ -59,14 +59,18 @@ export class TopicAdmin {
     return (topic as Topic<M>).subscribe(group, handler, options);
   }
 
-  /** Names of every topic published to or subscribed under this prefix, sorted. */
+  /**
+   * Names of every topic published to or subscribed under this prefix, sorted. Entries
+   * that are no valid topic name were not written by Errand (another client's SADD) and
+   * are left out, so they cannot break the reads that follow.
+   */
   async names(): Promise<string[]> {
     if (!this.registry) {
       this.registry = openClient(this.options.connection);
       if (this.registry.owned) this.registry.client.on('error', () => {}); // commands report failures
     }
     const names = await orUnavailable(this.registry.client.smembers(topicsKey(this.prefix)));
-    return names.sort();
+    return names.filter((name) => NAME_PATTERN.test(name)).sort();
   }
 
   /** Every known topic with its groups, lag and pending counts. */

@@ -1,6 +1,7 @@
 /**
  * Reads about one topic for admins: its stream, its groups (members, pending, lag, and
- * how many messages were trimmed before the group read them) and its dead letters.
+ * how many messages were trimmed before the group read them), its dead letters, and the
+ * messages published per minute.
  *
  * Lag is what the group can still read: exact when the group is caught up (0) or entirely
  * behind the retained messages (the stream's length); otherwise Redis's count (XINFO
@@ -47,6 +48,12 @@ export interface DeadLetter<M = unknown> {
   error: TaskErrorInfo;
   /** The message (the raw text if it was not JSON; null if trimmed before it failed). */
   message: M;
+}
+
+/** Messages published in one minute (`minute` = epoch ms / 60,000, floored; Redis clock). */
+export interface PublishedPoint {
+  minute: number;
+  published: number;
 }
 
 type Flat = unknown[];
@@ -122,4 +129,19 @@ export async function readDeadLetters(client: RedisClient, keys: TopicKeys, offs
     }
     return { ...letter, message };
   });
+}
+
+/** The last `minutes` minutes' publish counts, oldest first (see topic-publish.lua). */
+export async function readPublishedPerMinute(client: RedisClient, keys: TopicKeys, minutes: number): Promise<PublishedPoint[]> {
+  const [seconds, micros] = await client.time();
+  const nowMinute = Math.floor((Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)) / 60_000);
+  const first = nowMinute - minutes + 1;
+  const pipeline = client.pipeline();
+  for (let hour = Math.floor(first / 60); hour <= Math.floor(nowMinute / 60); hour++) pipeline.hgetall(keys.stats(hour));
+  const counts = new Map<string, number>();
+  for (const [error, hash] of (await pipeline.exec()) ?? []) {
+    if (error) throw error;
+    for (const [field, n] of Object.entries(hash as Record<string, string>)) counts.set(field, Number(n));
+  }
+  return Array.from({ length: minutes }, (_, i) => ({ minute: first + i, published: counts.get(String(first + i)) ?? 0 }));
 }

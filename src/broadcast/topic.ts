@@ -4,7 +4,8 @@
  * Responsible for: validating messages before anything reaches Redis; publishing (one
  * script call per chunk of 1,000, retention applied as it goes); starting subscription
  * members (the reading, acknowledging and reclaiming is TopicSubscription's job); moving a
- * group to replay; the reads admins need (groups, lag, pending, dead letters).
+ * group to replay; the reads admins need (groups, lag, pending, dead letters, messages
+ * published per minute).
  *
  * Every group receives every message; inside a group each message goes to one member at a
  * time, at least once, acknowledged only after its handler resolved.
@@ -24,7 +25,7 @@ import {
   type TopicOptions,
   type TopicStart,
 } from './options.js';
-import { readDeadLetters, readTopicInfo, type DeadLetter, type TopicInfo } from './topic-info.js';
+import { readDeadLetters, readPublishedPerMinute, readTopicInfo, type DeadLetter, type PublishedPoint, type TopicInfo } from './topic-info.js';
 import { startPosition } from './stream-ids.js';
 import { TopicSubscription, type TopicHandler } from './topic-subscription.js';
 
@@ -69,7 +70,7 @@ export class Topic<M = unknown> {
     for (let start = 0; start < texts.length; start += PUBLISH_CHUNK) chunks.push(texts.slice(start, start + PUBLISH_CHUNK));
     const replies = await orUnavailable(
       Promise.all(
-        chunks.map((chunk) => runScript(this.client, 'topic-publish', [this.keys.stream], [maxLength, maxAgeMs ?? '', ...chunk])),
+        chunks.map((chunk) => runScript(this.client, 'topic-publish', [this.keys.stream], [maxLength, maxAgeMs ?? '', this.keys.base, ...chunk])),
       ),
     );
     return (replies as string[][]).flat().map(String);
@@ -109,6 +110,20 @@ export class Topic<M = unknown> {
   async info(): Promise<TopicInfo> {
     this.assertOpen();
     return orUnavailable(readTopicInfo(this.client, this.keys, this.name));
+  }
+
+  /**
+   * Messages published per minute over the last `minutes` (1-1440, default 60), oldest
+   * first, ending with the current minute; from counters the publish script keeps for a
+   * day. Counts what Errand published (this library, the gateway); entries other programs
+   * XADD to the stream are not counted. Minutes are epoch minutes on the Redis clock.
+   */
+  async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<PublishedPoint[]> {
+    this.assertOpen();
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      throw new ValidationError(`minutes must be a whole number from 1 to 1440, got ${JSON.stringify(minutes)}`);
+    }
+    return orUnavailable(readPublishedPerMinute(this.client, this.keys, minutes));
   }
 
   /** Messages that failed every attempt, newest first, with their errors. */

@@ -165,3 +165,68 @@ export interface ActionAnswer {
 export interface ErrorBody {
   error: { code: string; message: string };
 }
+
+// ---- Channels and topics ------------------------------------------------------------------
+
+/** Minutes of publish history a topic row carries (its rate chart). */
+export const RATE_MINUTES = 60;
+/** Newest dead letters shown per topic. */
+export const DEAD_LETTERS_SHOWN = 5;
+
+export interface TopicGroupRow {
+  name: string;
+  members: number;
+  pending: number;
+  /** Retained messages the group has not read yet; null when Redis cannot tell. */
+  lag: number | null;
+  lastDeliveredId: string;
+}
+
+/** A dead letter as the page lists it: error and message cut to PREVIEW_CHARS. */
+export interface DeadLetterRow {
+  id: string;
+  group: string;
+  attempts: number;
+  failedAt: number;
+  /** `<name>: <message>` of the last error. */
+  error: string;
+  /** The message's JSON. */
+  message: string;
+}
+
+export interface TopicRow {
+  name: string;
+  length: number;
+  published: number;
+  deadLetters: number;
+  groups: TopicGroupRow[];
+  /** Messages published per minute, oldest first: RATE_MINUTES of them, from `firstMinute` (epoch minute, Redis clock). */
+  rate: { firstMinute: number; perMinute: number[] };
+  /** The newest DEAD_LETTERS_SHOWN dead letters. */
+  recentDeadLetters: DeadLetterRow[];
+}
+
+export interface ChannelRow {
+  name: string;
+  raw: boolean;
+  subscribers: number;
+}
+
+/** The broadcast stream's snapshot: every topic, and the live channels with subscribers now. */
+export interface BroadcastSnapshot {
+  topics: TopicRow[];
+  channels: ChannelRow[];
+  /** Channels with subscribers in all (more than `channels` past the gateway's limit). */
+  channelsTotal: number;
+  /** Pattern subscriptions on the server. */
+  patterns: number;
+}
+
+/** POST /ui/api/publish: a test message, as typed into the form. */
+export type PublishRequest =
+  | { target: 'channel'; name: string; raw: boolean; format: 'json' | 'text'; text: string }
+  | { target: 'topic'; name: string; format: 'json' | 'text'; text: string };
+
+export type PublishAnswer =
+  | { target: 'channel'; name: string; raw: boolean; receivers: number }
+  | { target: 'topic'; name: string; id: string };

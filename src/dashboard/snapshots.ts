@@ -1,12 +1,16 @@
 /**
  * What the dashboard shows, read through the admin layer and shaped for the wire
  * (shared.ts): the overview (every queue's counts, last-hour throughput and the totals),
- * one queue, the workers, and tasks cut down to list previews.
+ * one queue, the workers, tasks cut down to list previews, and the topics and live
+ * channels.
  */
 import type { Admin } from '../admin/admin.js';
 import type { TaskInfo } from '../queue/task.js';
 import {
+  DEAD_LETTERS_SHOWN,
   PREVIEW_CHARS,
+  RATE_MINUTES,
+  type BroadcastSnapshot,
   type Counts,
   type HourTotals,
   type MinutePoint,
@@ -104,4 +108,35 @@ export async function workersSnapshot(admin: Admin): Promise<WorkersSnapshot> {
     })),
     now: Date.now(),
   };
+}
+
+/** Every topic with its groups, rate and newest dead letters; the channels with subscribers now. */
+export async function broadcastSnapshot(admin: Admin): Promise<BroadcastSnapshot> {
+  const [infos, live] = await Promise.all([admin.topics.overview(), admin.channels.active()]);
+  const topics = await Promise.all(
+    infos.map(async ({ name, length, published, deadLetters, groups }) => {
+      const topic = admin.topics.topic(name);
+      const [points, letters] = await Promise.all([
+        topic.throughput({ minutes: RATE_MINUTES }),
+        deadLetters > 0 ? topic.deadLetters({ limit: DEAD_LETTERS_SHOWN }) : [],
+      ]);
+      return {
+        name,
+        length,
+        published,
+        deadLetters,
+        groups: groups.map(({ name, members, pending, lag, lastDeliveredId }) => ({ name, members, pending, lag, lastDeliveredId })),
+        rate: { firstMinute: points[0]?.minute ?? 0, perMinute: points.map((point) => point.published) },
+        recentDeadLetters: letters.map((letter) => ({
+          id: letter.id,
+          group: letter.group,
+          attempts: letter.attempts,
+          failedAt: letter.failedAt,
+          error: preview(`${letter.error.name}: ${letter.error.message}`),
+          message: preview(JSON.stringify(letter.message) ?? 'null'),
+        })),
+      };
+    }),
+  );
+  return { topics, channels: live.channels, channelsTotal: live.total, patterns: live.patterns };
 }

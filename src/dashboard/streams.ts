@@ -1,7 +1,7 @@
 /**
  * The UI's event streams under /ui/api/streams, which keep the views live without reloads:
- * the overview, one queue and the workers (each a `snapshot` event whenever what it shows
- * changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
+ * the overview, one queue, the workers, and the topics and channels (each a `snapshot`
+ * event whenever what it shows changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
  * it is seen in a new state, then `end`). A failed read arrives as a `problem` event with
  * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
  */
@@ -13,7 +13,7 @@ import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema
 import { openEventStream } from '../gateway/sse.js';
 import type { FeedHub } from './feeds.js';
 import { API_BASE } from './shared.js';
-import { overviewSnapshot, queueSnapshot, workersSnapshot } from './snapshots.js';
+import { broadcastSnapshot, overviewSnapshot, queueSnapshot, workersSnapshot } from './snapshots.js';
 
 export const streamRoutes =
   (ctx: GatewayContext, feeds: FeedHub): FastifyPluginAsync =>
@@ -44,6 +44,10 @@ export const streamRoutes =
 
     app.get(`${base}/workers`, { config }, async (request, reply) => {
       serveFeed(request, reply, 'workers', () => workersSnapshot(ctx.admin));
+    });
+
+    app.get(`${base}/broadcast`, { config }, async (request, reply) => {
+      serveFeed(request, reply, 'broadcast', () => broadcastSnapshot(ctx.admin));
     });
 
     app.get(`${base}/queues/:queue`, { config, schema: { hide: true, params: queueParams } }, async (request, reply) => {

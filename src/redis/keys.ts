@@ -142,6 +142,7 @@ export const TOPIC_KEY_ROLES = Object.freeze({
   stream: 'stream',
   dead: 'list',
   errors: 'hash',
+  'stats:<hour>': 'hash',
 } as const);
 
 /** The stream entry field that holds a topic message's JSON. */
@@ -172,6 +173,10 @@ export class TopicKeys {
   /** The last error of messages that failed and wait for another attempt (`<group>|<id>`). */
   get errors(): string {
     return `${this.base}errors`;
+  }
+  /** Messages published per minute of one hour (`hour` = epoch ms / 3,600,000, floored). */
+  stats(hour: number): string {
+    return `${this.base}stats:${hour}`;
   }
 }
 

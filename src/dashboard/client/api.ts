@@ -65,9 +65,14 @@ export class Api {
     return send<T>(path, {});
   }
 
-  /** A state-changing call. */
-  async post<T>(path: string): Promise<T> {
-    const attempt = () => send<T>(path, { method: 'POST', headers: { [CSRF_HEADER]: this.session.csrf } });
+  /** A state-changing call, with an optional JSON body. */
+  async post<T>(path: string, body?: unknown): Promise<T> {
+    const attempt = () =>
+      send<T>(path, {
+        method: 'POST',
+        headers: { [CSRF_HEADER]: this.session.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
     try {
       return await attempt();
     } catch (error) {
