@@ -11,6 +11,7 @@
  */
 import type { TaskErrorInfo } from '../errors.js';
 import type { TopicKeys } from '../redis/keys.js';
+import { readMinuteCounts } from '../redis/minute-counts.js';
 import type { RedisClient } from '../redis/scripts.js';
 
 export interface TopicGroupInfo {
@@ -132,16 +133,9 @@ export async function readDeadLetters(client: RedisClient, keys: TopicKeys, offs
 }
 
 /** The last `minutes` minutes' publish counts, oldest first (see topic-publish.lua). */
-export async function readPublishedPerMinute(client: RedisClient, keys: TopicKeys, minutes: number): Promise<PublishedPoint[]> {
-  const [seconds, micros] = await client.time();
-  const nowMinute = Math.floor((Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)) / 60_000);
-  const first = nowMinute - minutes + 1;
-  const pipeline = client.pipeline();
-  for (let hour = Math.floor(first / 60); hour <= Math.floor(nowMinute / 60); hour++) pipeline.hgetall(keys.stats(hour));
-  const counts = new Map<string, number>();
-  for (const [error, hash] of (await pipeline.exec()) ?? []) {
-    if (error) throw error;
-    for (const [field, n] of Object.entries(hash as Record<string, string>)) counts.set(field, Number(n));
-  }
-  return Array.from({ length: minutes }, (_, i) => ({ minute: first + i, published: counts.get(String(first + i)) ?? 0 }));
+export function readPublishedPerMinute(client: RedisClient, keys: TopicKeys, minutes: number): Promise<PublishedPoint[]> {
+  return readMinuteCounts(client, (hour) => keys.stats(hour), minutes, (minute, counts) => ({
+    minute,
+    published: counts.get(String(minute)) ?? 0,
+  }));
 }

@@ -13,6 +13,7 @@
 import { formatIssues, validateName } from '../config.js';
 import { ClosedError, ValidationError } from '../errors.js';
 import { encodeJson } from '../json.js';
+import { validateMinutes } from '../redis/minute-counts.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { TopicKeys, topicsKey } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
@@ -120,10 +121,7 @@ export class Topic<M = unknown> {
    */
   async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<PublishedPoint[]> {
     this.assertOpen();
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-      throw new ValidationError(`minutes must be a whole number from 1 to 1440, got ${JSON.stringify(minutes)}`);
-    }
-    return orUnavailable(readPublishedPerMinute(this.client, this.keys, minutes));
+    return orUnavailable(readPublishedPerMinute(this.client, this.keys, validateMinutes(minutes)));
   }
 
   /** Messages that failed every attempt, newest first, with their errors. */

@@ -26,6 +26,7 @@ import {
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
+import { readMinuteCounts, validateMinutes } from '../redis/minute-counts.js';
 import { QueueKeys, queuesKey, stateFromCode, TASK_STATES, type TaskState } from '../redis/keys.js';
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
@@ -344,23 +345,13 @@ export class Queue<P = unknown, R = unknown> {
    */
   async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
     this.assertOpen();
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-      throw new ValidationError(`minutes must be a whole number from 1 to 1440, got ${JSON.stringify(minutes)}`);
-    }
-    const time = await this.call(this.client.time());
-    const nowMinute = Math.floor((Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)) / 60_000);
-    const first = nowMinute - minutes + 1;
-    const hours: number[] = [];
-    for (let hour = Math.floor(first / 60); hour <= Math.floor(nowMinute / 60); hour++) hours.push(hour);
-    const pipeline = this.client.pipeline();
-    for (const hour of hours) pipeline.hgetall(this.keys.stats(hour));
-    const replies = (await this.call(pipeline.exec())) ?? [];
-    const counts = new Map<string, number>();
-    for (const [, hash] of replies) for (const [field, n] of Object.entries((hash ?? {}) as Record<string, string>)) counts.set(field, Number(n));
-    return Array.from({ length: minutes }, (_, i) => {
-      const minute = first + i;
-      return { minute, completed: counts.get(`${minute}:completed`) ?? 0, failed: counts.get(`${minute}:failed`) ?? 0 };
-    });
+    return this.call(
+      readMinuteCounts(this.client, (hour) => this.keys.stats(hour), validateMinutes(minutes), (minute, counts) => ({
+        minute,
+        completed: counts.get(`${minute}:completed`) ?? 0,
+        failed: counts.get(`${minute}:failed`) ?? 0,
+      })),
+    );
   }
 
   /** Workers that sent a heartbeat within their lease time; stale records are dropped. */
