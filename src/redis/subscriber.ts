@@ -22,6 +22,8 @@ export class SharedSubscriber {
   private readonly client: RedisClient;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly reconnectListeners = new Set<() => void>();
+  /** Per channel, the SUBSCRIBE every listener of it waits for. */
+  private readonly confirmed = new Map<string, Promise<void>>();
   private users = 0;
 
   constructor(
@@ -49,15 +51,20 @@ export class SharedSubscriber {
   /** Listens to a channel; `onReconnect` runs after each reconnection (messages may have been missed). */
   subscribe(channel: string, listener: Listener, onReconnect?: () => void): Subscription {
     let set = this.listeners.get(channel);
-    const first = !set;
-    if (!set) this.listeners.set(channel, (set = new Set()));
+    if (!set) {
+      this.listeners.set(channel, (set = new Set()));
+      // Every listener of a channel waits for the one SUBSCRIBE: a second listener that
+      // went ahead before Redis confirmed it could miss what is published meanwhile.
+      this.confirmed.set(
+        channel,
+        whenReady(this.client)
+          .then(() => this.client.subscribe(channel))
+          .then(() => undefined),
+      );
+    }
     set.add(listener);
     if (onReconnect) this.reconnectListeners.add(onReconnect);
-    const ready = first
-      ? whenReady(this.client)
-          .then(() => this.client.subscribe(channel))
-          .then(() => undefined)
-      : Promise.resolve();
+    const ready = this.confirmed.get(channel) ?? Promise.resolve();
     return {
       ready,
       close: async () => {
@@ -66,6 +73,7 @@ export class SharedSubscriber {
         current?.delete(listener);
         if (current?.size === 0) {
           this.listeners.delete(channel);
+          this.confirmed.delete(channel);
           await this.client.unsubscribe(channel).catch(() => {});
         }
       },

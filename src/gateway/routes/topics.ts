@@ -253,8 +253,10 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
       } finally {
         stream.end();
         open(); // handlers waiting for the stream find it ended and give their messages back
-        // Handlers end at once (their writes fail), so this is quick unless Redis is away.
-        await subscription.close({ timeoutMs: Math.max(ctx.options.redisTimeoutMs, 1_000) });
+        // Handlers end at once (their writes fail), so this is quick unless Redis is away or
+        // slow; the bound is generous so a loaded server still records the failed writes
+        // (else they wait for the lease to run out before another member gets them).
+        await subscription.close({ timeoutMs: Math.max(ctx.options.redisTimeoutMs, 10_000) });
       }
     },
   );
