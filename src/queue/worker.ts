@@ -261,6 +261,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       if (complete.status === 'fulfilled' && fail.status === 'fulfilled' && claim.status === 'fulfilled') this.retryDelayMs = 0;
     });
     this.trips.add(trip);
+    // Slots still free: claim for them now, so the next batch is on its way while Redis
+    // runs this one (without this, handlers finish before the reply and trips never overlap).
+    if (claimed > 0 && this.options.concurrency - this.busy - this.claimsInFlight > 0) this.schedulePump();
     await trip;
     this.trips.delete(trip);
     if (this.pumpAgain || this.completions.length || this.failures.length) {
