@@ -440,14 +440,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async shutDown(timeoutMs: number): Promise<void> {
     this.claiming = false;
     this.blocker.disconnect(); // ends a pending BZPOPMIN at once
-    if (this.busy > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    // Claims already on their way bring leased tasks: they run (or are released below) like
+    // the others, so wait for them before counting what is running.
+    await Promise.race([Promise.all(this.trips), timedOut]);
+    if (this.busy > 0) await Promise.race([new Promise<void>((resolve) => this.idleWaiters.push(resolve)), timedOut]);
+    clearTimeout(timer);
     const deadline = Date.now() + Math.max(timeoutMs, 1_000);
     await this.releaseRemaining();
     await this.flushFinishes(deadline);
