@@ -44,6 +44,13 @@ export interface ResultOptions {
   timeoutMs?: number;
 }
 
+function isEmptyObject(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const _key in value) return false;
+  return true;
+}
+
 /** A handle on an enqueued task. */
 export class Task<R = unknown> {
   constructor(
@@ -435,7 +442,8 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   private encodeTask(payload: unknown, input: unknown): string[] {
-    const options = parseTaskOptions(input);
+    // Most tasks come with no options: nothing to validate, so skip the schema (bulk enqueues).
+    const options = isEmptyObject(input) ? {} : parseTaskOptions(input);
     const defaults = this.options.defaultTaskOptions ?? {};
     if (options.delayMs !== undefined && options.runAt !== undefined) {
       throw new ValidationError('invalid task options: set delayMs or runAt, not both');

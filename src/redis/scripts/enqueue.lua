@@ -29,6 +29,18 @@ end
 
 local out = { 0 }
 local created = 0
+local batch = {}
+-- Generated ids for the whole batch come from one HINCRBY (an id left unused by a dedupe
+-- hit is a gap, nothing more).
+local next_id, generated = 0, 0
+for i = 0, count - 1 do
+  if ARGV[3 + i * 9] == '' then
+    generated = generated + 1
+  end
+end
+if generated > 0 then
+  next_id = redis.call('HINCRBY', KEYS[1], 'seq', generated) - generated + 1
+end
 for i = 0, count - 1 do
   local a = 3 + i * 9
   local id, payload, priority, delay_ms, run_at = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
@@ -47,7 +59,8 @@ for i = 0, count - 1 do
     out[#out + 1] = 0
   else
     if id == '' then
-      id = int(redis.call('HINCRBY', KEYS[1], 'seq', 1))
+      id = int(next_id)
+      next_id = next_id + 1
     end
     local due = 0
     if run_at ~= '' then
@@ -55,13 +68,14 @@ for i = 0, count - 1 do
     elseif delay_ms ~= '0' then
       due = now + tonumber(delay_ms)
     end
-    create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key)
+    create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, batch)
     created = created + 1
     out[#out + 1] = id
     out[#out + 1] = 1
   end
 end
 
+push_batch(base, batch)
 if created > 0 then
   redis.call('HINCRBY', KEYS[1], 'enqueued', created)
   wake(base)

@@ -247,10 +247,20 @@ local function waiting_count(base)
   return waiting
 end
 
+-- Pushes the ids a batch of create_task calls collected, per priority level, keeping their
+-- order: one LPUSH per level instead of one per task.
+local function push_batch(base, batch)
+  for priority, ids in pairs(batch) do
+    if call_many('LPUSH', base .. 'waiting:' .. priority, ids) == #ids then
+      redis.call('ZADD', base .. 'priorities', -tonumber(priority), priority)
+    end
+  end
+end
+
 -- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
 -- `now`, else waiting. Options are the encoded strings of enqueue's contract ('' = unset).
 -- The caller chose the id, checked dedupe and capacity, and wakes the workers.
-local function create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key)
+local function create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, batch)
   -- Optional fields are written only when set: every retained task carries its hash.
   local fields = { F.payload, payload, F.createdAt, int(now) }
   if tonumber(max_attempts) ~= DEFAULT_ATTEMPTS then
@@ -282,7 +292,13 @@ local function create_task(base, id, payload, priority, due, now, max_attempts, 
     redis.call('ZADD', base .. 'delayed', due, id)
   else
     fields[#fields + 1] = S.waiting
-    push_waiting(base, id, priority, false)
+    if batch then
+      -- Pushed later with the rest of the batch: one LPUSH per priority level.
+      batch[priority] = batch[priority] or {}
+      table.insert(batch[priority], id)
+    else
+      push_waiting(base, id, priority, false)
+    end
   end
   redis.call('HSET', task_key(base, id), unpack(fields))
 end
