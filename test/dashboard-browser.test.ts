@@ -179,8 +179,9 @@ describe('dashboard in a browser', () => {
     const flaky = flakyHandler();
     const worker = s.worker('jobs', flaky.handler);
     const failing = await queue.enqueueMany([1, 2, 3].map((n) => ({ payload: n, attempts: 1 })));
-    await Promise.all(failing.map((t) => t.result().catch(() => undefined)));
-    await worker.close();
+    const outcomes = await Promise.all(failing.map((t) => t.result({ timeoutMs: 10_000 }).catch((error: Error) => error.name)));
+    expect(outcomes).toEqual(['TaskFailedError', 'TaskFailedError', 'TaskFailedError']);
+    await worker.close({ timeoutMs: 5_000 });
 
     const watched = await openPage(s, chromium.browser);
     const { page } = watched;

@@ -15,7 +15,11 @@ export async function startDashboard(s: TestScope, redis: RedisFixture, options:
 }
 
 export async function openPage(s: TestScope, browser: Browser, options: { bypassCSP?: boolean } = {}): Promise<WatchedPage> {
-  return s.add(await watchPage(browser, options));
+  const watched = s.add(await watchPage(browser, options));
+  // Page steps fail with their own message (which step, which selector) well inside the
+  // test's timeout, rather than the test timing out with no clue.
+  watched.page.setDefaultTimeout(15_000);
+  return watched;
 }
 
 /** No uncaught error, console error, dialog, CSP violation or XSS flag on the page. */
