@@ -7,19 +7,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkSystemsInstalled, missingPackages } from '../src/cli/bench-loader.js';
 import { CliError } from '../src/cli/cli-error.js';
-import { useCli, type CliResult } from './support/cli.js';
+import { oneLine, useCli, type CliResult } from './support/cli.js';
 
 const cli = useCli();
 const dir = mkdtempSync(join(tmpdir(), 'errand-cli-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function oneLine(result: CliResult): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  expect(result.stdout).toBe('');
-  return lines[0]!;
-}
 
 describe('errand bench', () => {
   it("prints the benchmark's own flags with --help", async () => {

@@ -5,21 +5,12 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, useCli, type CliResult } from './support/cli.js';
+import { oneLine, ROOT, useCli, type CliResult } from './support/cli.js';
 import { freePort } from './support/redis-server.js';
 
 const cli = useCli();
 const COMMANDS = ['worker', 'enqueue', 'stats', 'inspect', 'retry', 'cancel', 'remove', 'pause', 'resume', 'publish', 'subscribe', 'serve', 'dev', 'bench'];
 const HANDLERS = 'test/fixtures/cli-handlers.mjs';
-
-/** The single line an error leaves on stderr, checked to be single and stack-free. */
-function oneLine(result: CliResult): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  expect(result.stdout).toBe('');
-  return lines[0]!;
-}
 
 describe('help', () => {
   it('lists every command', async () => {

@@ -5,15 +5,13 @@ import { startGateway, type ListeningGateway } from '../src/gateway/app.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
 import { Broadcast } from '../src/index.js';
 import { useRedis, useScope, type TestScope } from './support/fixtures.js';
-import { call, eventually, openEvents } from './support/gateway.js';
+import { call, eventually, expectRefused, listeningIn, openEvents } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
 const run = promisify(execFile);
 
-async function listening(s: TestScope, options: GatewayOptions = {}): Promise<ListeningGateway> {
-  return s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0, ...options }));
-}
+const listening = (s: TestScope, options: GatewayOptions = {}): Promise<ListeningGateway> => listeningIn(s, redis, options);
 
 /** Opens a channel stream and waits for its `subscribed` event (Redis confirmed the subscription). */
 async function subscribed(s: TestScope, gw: ListeningGateway, path: string, headers: Record<string, string> = {}) {
@@ -122,12 +120,7 @@ describe('channel requests that are wrong get their status and write nothing', (
   for (const [what, method, url, payload, status, message] of cases) {
     it(`rejects ${what} with ${status}`, async () => {
       const s = scope();
-      const gw = await listening(s);
-      const reply = await call(gw, method, url, payload);
-      expect(reply.status).toBe(status);
-      expect(Object.keys(reply.body)).toEqual(['error']);
-      expect(reply.body.error.message).toMatch(message);
-      expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+      await expectRefused(s, await listening(s), [method, url, payload, status, message]);
     });
   }
 

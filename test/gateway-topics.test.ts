@@ -5,14 +5,12 @@ import type { GatewayOptions } from '../src/gateway/options.js';
 import { Topic } from '../src/index.js';
 import { Child } from './support/child.js';
 import { useRedis, useScope, type TestScope } from './support/fixtures.js';
-import { call, eventually, openEvents } from './support/gateway.js';
+import { call, eventually, expectRefused, listeningIn, openEvents } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
 
-async function listening(s: TestScope, options: GatewayOptions = {}): Promise<ListeningGateway> {
-  return s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0, ...options }));
-}
+const listening = (s: TestScope, options: GatewayOptions = {}): Promise<ListeningGateway> => listeningIn(s, redis, options);
 
 type Events = Awaited<ReturnType<typeof openEvents>>;
 
@@ -255,12 +253,7 @@ describe('topic requests that are wrong get their status and write nothing', () 
   for (const [what, method, url, payload, status, message] of cases) {
     it(`rejects ${what} with ${status}`, async () => {
       const s = scope();
-      const gw = await listening(s);
-      const reply = await call(gw, method, url, payload);
-      expect(reply.status).toBe(status);
-      expect(Object.keys(reply.body)).toEqual(['error']);
-      expect(reply.body.error.message).toMatch(message);
-      expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+      await expectRefused(s, await listening(s), [method, url, payload, status, message]);
     });
   }
 

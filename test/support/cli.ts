@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = 'src/cli/main.ts';
@@ -134,4 +134,16 @@ export function useCli(target: () => { url: string; prefix: string } = () => ({ 
     start,
     run: (args, options) => start(args, options).exited,
   };
+}
+
+/**
+ * The single line an error leaves on stderr, checked to be single and stack-free (and,
+ * unless `anyStdout`, with nothing on stdout).
+ */
+export function oneLine(result: CliResult, { anyStdout = false }: { anyStdout?: boolean } = {}): string {
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+  if (!anyStdout) expect(result.stdout).toBe('');
+  return lines[0]!;
 }

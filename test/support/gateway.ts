@@ -3,8 +3,8 @@
  * prefix (closed with the scope), JSON requests through `inject`, an SSE body parser, and an
  * SSE reader for streams over a real port.
  */
-import { vi } from 'vitest';
-import { buildGateway, type Gateway } from '../../src/gateway/app.js';
+import { expect, vi } from 'vitest';
+import { buildGateway, startGateway, type Gateway, type ListeningGateway } from '../../src/gateway/app.js';
 import type { GatewayOptions } from '../../src/gateway/options.js';
 import type { RedisFixture, TestScope } from './fixtures.js';
 
@@ -12,6 +12,29 @@ export async function useGatewayIn(s: TestScope, redis: RedisFixture, options: G
   const gateway = await buildGateway({ connection: redis.url, prefix: s.prefix, ...options });
   return s.add(gateway);
 }
+
+/** A gateway on a real loopback port (port 0: a free one), closed with the scope. */
+export async function listeningIn(s: TestScope, redis: RedisFixture, options: GatewayOptions = {}): Promise<ListeningGateway> {
+  return s.add(await startGateway({ connection: redis.url, prefix: s.prefix, port: 0, ...options }));
+}
+
+/**
+ * A request that must be refused: its status, the `{ error }` body shape, a message that
+ * says why, and not a single key written under the test's prefix.
+ */
+export async function expectRefused(
+  s: TestScope,
+  gateway: Gateway,
+  [method, url, payload, status, message]: [JsonMethod, string, unknown, number, RegExp],
+): Promise<void> {
+  const reply = await call(gateway, method, url, payload);
+  expect(reply.status).toBe(status);
+  expect(Object.keys(reply.body)).toEqual(['error']);
+  expect(reply.body.error.message).toMatch(message);
+  expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+}
+
+type JsonMethod = 'GET' | 'POST' | 'DELETE' | 'PUT';
 
 export interface JsonReply {
   status: number;
