@@ -29,14 +29,15 @@ interface Run {
   handle: WorkerHandle | undefined;
   report: WorkerReport;
   seen: Set<number>;
+  cpuAtStart: NodeJS.CpuUsage;
 }
 
 let run: Run | undefined;
 
 async function start(command: StartCommand): Promise<void> {
   if (run) throw new Error('a worker is already running in this process: stop it first');
-  const report: WorkerReport = { starts: 0, distinct: 0, completed: 0, startLatenciesUs: [], errors: [] };
-  const current: Run = { handle: undefined, report, seen: new Set() };
+  const report: WorkerReport = { starts: 0, distinct: 0, completed: 0, startLatenciesUs: [], errors: [], cpuUs: 0 };
+  const current: Run = { handle: undefined, report, seen: new Set(), cpuAtStart: process.cpuUsage() };
   run = current;
   const startedUs = nowUs();
   try {
@@ -83,6 +84,8 @@ async function stop(): Promise<void> {
     run = undefined;
   }
   current.report.distinct = current.seen.size;
+  const cpu = process.cpuUsage(current.cpuAtStart);
+  current.report.cpuUs = cpu.user + cpu.system;
   send({ type: 'stopped', report: current.report });
 }
 

@@ -29,6 +29,8 @@ export interface WorkerReport {
   startLatenciesUs: number[];
   /** Worker errors reported by the library (first few). */
   errors: string[];
+  /** CPU time (user + system) this worker process used from start to stop, µs. */
+  cpuUs: number;
 }
 
 /** Times of a processing run, in ms from just before the worker was constructed. */

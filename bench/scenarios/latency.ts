@@ -12,6 +12,7 @@
  * A warm-up at the same rate precedes the measured window and is not recorded.
  */
 import { nowUs } from '../clock.js';
+import { redisWork } from '../harness.js';
 import type { BenchSettings } from '../settings.js';
 import { summarizeLatencyUs } from '../stats.js';
 import type { Producer } from '../systems/types.js';
@@ -94,7 +95,12 @@ function latencyCase(settings: BenchSettings, rate: number): ScenarioCase {
       try {
         await worker.start({ redis: harness.redis, queue, concurrency, removeCompleted: false, recordStarts: true });
         const warm = await paced(producer, rate, warmupMs, 0, true);
+        // CPU per task of each party, over the measured window (the worker's over the whole run).
+        const redisBefore = await harness.redisStats();
+        const producerCpuBefore = process.cpuUsage();
         const measured = await paced(producer, rate, durationMs, warm.sent, false);
+        const producerCpu = process.cpuUsage(producerCpuBefore);
+        const redis = redisWork(redisBefore, await harness.redisStats(), measured.sent);
         const report = await worker.stop();
         const sample = emptySample();
         const start = summarizeLatencyUs(report.startLatenciesUs);
@@ -111,6 +117,9 @@ function latencyCase(settings: BenchSettings, rate: number): ScenarioCase {
           maxScheduleLagMs: measured.maxLagMs,
           startSamples: start.count,
           doneSamples: done.count,
+          producerCpuUsPerTask: (producerCpu.user + producerCpu.system) / measured.sent,
+          workerCpuUsPerTask: report.cpuUs / (warm.sent + measured.sent),
+          redis,
         };
         sample.problems = [
           ...checkWorker(report, warm.sent + measured.sent),
