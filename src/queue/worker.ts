@@ -114,6 +114,12 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly trips = new Set<Promise<void>>();
   private claimsInFlight = 0;
   private readonly claimBatch: number;
+  /**
+   * The last claim got all it asked for, so more work is probably waiting: claims then
+   * overlap. After a short claim the worker blocks on the wake marker instead, and a wake
+   * sends one claim, not two (the second would find nothing and cost a script call).
+   */
+  private backlog = true;
   private pumpAgain = false;
   private pumpScheduled = false;
   private retryDelayMs = 0;
@@ -252,7 +258,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.onFinished(complete, completions, 'complete');
       this.onFinished(fail, failures, 'fail');
       if (claim.status === 'fulfilled') {
-        if (claim.value !== undefined) this.onClaim(claim.value as (string | number)[]);
+        if (claim.value !== undefined) this.onClaim(claim.value as (string | number)[], claimed);
       } else {
         // A claim whose reply was lost leaves its leases to expire: those tasks run again.
         this.report(claim.reason as Error);
@@ -263,7 +269,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.trips.add(trip);
     // Slots still free: claim for them now, so the next batch is on its way while Redis
     // runs this one (without this, handlers finish before the reply and trips never overlap).
-    if (claimed > 0 && this.options.concurrency - this.busy - this.claimsInFlight > 0) this.schedulePump();
+    if (claimed > 0 && this.backlog && this.options.concurrency - this.busy - this.claimsInFlight > 0) this.schedulePump();
     await trip;
     this.trips.delete(trip);
     if (this.pumpAgain || this.completions.length || this.failures.length) {
@@ -307,7 +313,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     });
   }
 
-  private onClaim(reply: (string | number)[]): void {
+  private onClaim(reply: (string | number)[], asked: number): void {
     const dueInMs = Number(reply[0]);
     const paused = Number(reply[1]) === 1;
     let count = 0;
@@ -329,8 +335,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         timeoutMs,
       );
     }
+    this.backlog = count === asked;
     const free = this.options.concurrency - this.busy;
-    if (paused || (count === 0 && free > 0)) this.waitForWork(dueInMs);
+    // A short claim emptied the queue: wait for the next announcement now, so the blocking
+    // pop is already in Redis when work arrives (one hop to a handler, not two).
+    if (paused || (!this.backlog && free > 0)) this.waitForWork(dueInMs);
     else if (free > 0) this.schedulePump();
   }
 

@@ -82,10 +82,14 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   if #claimed > 0 then
     call_many('ZADD', base .. 'active', leases, 2)
     publish(base, 'active', claimed)
+  end
+  if wanted > 0 then
+    -- Nothing is left in line: drop the marker, or the claimant, blocking next, would wake
+    -- at once for work it has already taken.
+    redis.call('DEL', base .. 'wake')
+  elseif redis.call('ZCARD', base .. 'priorities') > 0 then
     -- More work is left: pass the marker on so another idle worker wakes for it.
-    if redis.call('ZCARD', base .. 'priorities') > 0 then
-      wake(base)
-    end
+    wake(base)
   end
   -- A worker that got all it asked for will not block, so it needs no due time.
   if wanted > 0 then
