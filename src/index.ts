@@ -8,7 +8,7 @@ export { Worker } from './queue/worker.js';
 export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
 export { TaskEvents } from './queue/task-events.js';
-export type { StateChangeListener, WatchOptions } from './queue/task-events.js';
+export type { OutcomeListener, StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './redis/keys.js';
 export type { BackoffOptions, ConnectionOption, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {

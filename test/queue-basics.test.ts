@@ -34,6 +34,46 @@ describe('enqueue, work, await the result', () => {
     await expect(queue.result(task.id)).resolves.toBe('done');
   });
 
+  it('hands over the result of a task enqueued while listening even if it was announced before the wait', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('announced');
+    const warm = (await queue.enqueue('warm')).result({ timeoutMs: 5_000 }); // listening from now on
+    // Completed tasks are not kept: once announced, the result exists only in the announcement.
+    const worker = s.worker<string, string>('announced', async (task) => `${task.payload}!`, {
+      retention: { completed: { count: 0 } },
+    });
+    await expect(warm).resolves.toBe('warm!');
+    const announced = deferred();
+    queue.events.onOutcome((state) => state === 'completed' && announced.resolve());
+    const task = await queue.enqueue('late');
+    await announced.promise;
+    expect(await queue.getTask(task.id)).toBeNull();
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe('late!');
+    await worker.close();
+  });
+
+  it('does not hand a task enqueued again under a removed id the outcome of the earlier one', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('reused');
+    const warm = (await queue.enqueue('warm')).result({ timeoutMs: 5_000 }); // listening from now on
+    const release = deferred();
+    s.worker<string, string>('reused', async (task) => {
+      if (task.payload === 'second') await release.promise;
+      return task.payload;
+    }, { retention: { completed: { count: 0 } } });
+    await warm;
+    // The first task's outcome is announced while nobody waits for it, so it is remembered.
+    const announced = deferred();
+    queue.events.onOutcome((state, ids) => ids.includes('same') && announced.resolve());
+    await queue.enqueue('first', { id: 'same' });
+    await announced.promise;
+    const second = await queue.enqueue('second', { id: 'same' });
+    expect(second.created).toBe(true);
+    const result = second.result({ timeoutMs: 5_000 });
+    release.resolve();
+    await expect(result).resolves.toBe('second');
+  });
+
   it('keeps an undefined result undefined', async () => {
     const s = scope();
     const queue = s.queue('void');

@@ -100,4 +100,23 @@ describe('Queue.watchTask', () => {
     expect(seen).toEqual(['active:1', 'completed:1']);
     expect(await queue.result(task.id)).toBe('ok');
   });
+
+  it('tells outcome listeners about outcomes only, on a channel that claims do not publish to', async () => {
+    const s = scope();
+    const queue = s.queue('outcomes');
+    const seen: string[] = [];
+    const allDone = deferred();
+    queue.events.onOutcome((state, ids, results) => {
+      seen.push(`${state}:${ids.join(',')}:${results?.join(',')}`);
+      if (state === 'completed') allDone.resolve();
+    });
+    await queue.events.ready();
+    const task = await queue.enqueue('x');
+    const worker = s.worker('outcomes', async () => 'ok');
+    await allDone.promise;
+    expect(seen).toEqual([`completed:${task.id}:"ok"`]);
+    await worker.close();
+    const channels = (await s.client().pubsub('CHANNELS', `${s.prefix}:*`)) as string[];
+    expect(channels).toEqual([queue.keys.events]);
+  });
 });

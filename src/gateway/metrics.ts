@@ -106,7 +106,7 @@ export class GatewayMetrics {
     const events = this.admin.queue(queue).events;
     if (!this.observed.has(queue)) {
       this.observed.add(queue);
-      events.onChange((state, ids) => {
+      events.onOutcome((state, ids) => {
         if (state === 'completed' || state === 'failed') void this.record(queue, state, ids).catch(() => {});
       });
     }

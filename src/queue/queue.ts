@@ -31,7 +31,7 @@ import { QueueKeys, queuesKey, stateFromCode, TASK_STATES, type TaskState } from
 import { defineScripts, runScript } from '../redis/scripts.js';
 import { checkStatus, Status } from '../redis/status.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
-import { ResultWaiter } from './results.js';
+import { ResultWaiter, type SentMark } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
 import { decodeTask, type TaskInfo } from './task.js';
 
@@ -58,6 +58,8 @@ export class Task<R = unknown> {
     readonly id: string,
     /** False when the enqueue returned an existing task (same id, or a live task with the same dedupeKey). */
     readonly created: boolean,
+    /** @internal Set when this process enqueued it while listening for results (results.ts). */
+    private readonly sent?: SentMark,
   ) {}
 
   /**
@@ -65,7 +67,7 @@ export class Task<R = unknown> {
    * TaskFailedError, TaskCancelledError, TaskNotFoundError or WaitTimeoutError.
    */
   result(options?: ResultOptions): Promise<R> {
-    return this.queue.result(this.id, options);
+    return this.queue.result(this.id, options, this.sent);
   }
 }
 
@@ -201,6 +203,7 @@ export class Queue<P = unknown, R = unknown> {
     }
     const keys = [this.keys.meta, this.keys.delayed, this.keys.priorities, this.keys.wake];
     const maxWaiting = this.options.maxWaiting === undefined ? '' : String(this.options.maxWaiting);
+    const sent = this.results.mark();
     const replies = await this.call(
       Promise.all(chunks.map((chunk) => runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...chunk.flat()]))),
     );
@@ -212,7 +215,9 @@ export class Queue<P = unknown, R = unknown> {
         continue;
       }
       for (let i = 1; i < reply.length; i += 2) {
-        tasks.push(new Task<R>(this as Queue<unknown, R>, String(reply[i]), Number(reply[i + 1]) === 1));
+        const created = Number(reply[i + 1]) === 1;
+        // An existing task (same id or dedupe key) may have finished before this enqueue: read it.
+        tasks.push(new Task<R>(this as Queue<unknown, R>, String(reply[i]), created, created ? sent : undefined));
       }
     }
     return { tasks, full };
@@ -235,14 +240,14 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /** Awaits a task's result by id; see Task.result. */
-  result(id: string, options: ResultOptions = {}): Promise<R> {
+  result(id: string, options: ResultOptions = {}, /** @internal */ sent?: SentMark): Promise<R> {
     this.assertOpen();
     validateTaskId(id);
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
-    return this.call(this.results.wait(id, timeoutMs)) as Promise<R>;
+    return this.call(this.results.wait(id, timeoutMs, sent)) as Promise<R>;
   }
 
   /** State changes of this queue's tasks, from one subscription opened on first use. */
@@ -250,7 +255,7 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     this.taskEvents ??= new TaskEvents<P, R>(
       this.name,
-      this.keys.events,
+      { outcomes: this.keys.events, progress: this.keys.progress },
       () => subscribers.acquire(this.options.connection),
       (id) => this.getTask(id),
     );

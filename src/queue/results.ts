@@ -7,6 +7,13 @@
  * waiter first registers, then reads the task once (it may already be finished), then
  * waits for its id to be announced. After a reconnect, every pending waiter reads its task
  * again, since announcements published while the connection was down are not replayed.
+ *
+ * The read is skipped for a task this process enqueued while already listening (a
+ * SentMark): no announcement of it can have been missed since, unless the connection
+ * dropped (the mark's epoch tells) or it came before the waiter registered. Outcomes
+ * announced with no waiter are remembered for EARLY_OUTCOME_MS (at least) for that case;
+ * a mark older than that falls back to the read. Awaiting a result just enqueued, the
+ * common case, then costs no round trip of its own.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { stateFromCode, TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
@@ -25,11 +32,35 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
+/** How long, at least, an outcome announced before anyone waited for it is remembered. */
+const EARLY_OUTCOME_MS = 2_000;
+/** Announced results longer than this are not remembered (the task is read instead). */
+const EARLY_RESULT_MAX_CHARS = 256;
+
+/** Taken just before an enqueue is sent, while listening; see the top of this file. */
+export interface SentMark {
+  epoch: number;
+  at: number;
+}
+
+/**
+ * An outcome heard with no waiter: when (a task enqueued again under the same id after
+ * this one was removed must not take it), and the announced result of a completed task
+ * when short (else undefined: read the task).
+ */
+type EarlyOutcome = { at: number; result: string | undefined };
 
 export class ResultWaiter {
   private listening = false;
+  /** The subscription was confirmed at least once: marks may be handed out. */
+  private live = false;
+  /** Counts reconnections: a mark from an earlier epoch may have missed its announcement. */
+  private epoch = 0;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Outcomes announced with no waiter, in two generations (each at least EARLY_OUTCOME_MS old when dropped). */
+  private early = new Map<string, EarlyOutcome>();
+  private earlier = new Map<string, EarlyOutcome>();
+  private earlySince = 0;
   private closed = false;
 
   constructor(
@@ -39,8 +70,16 @@ export class ResultWaiter {
     private readonly events: () => TaskEvents,
   ) {}
 
-  /** Resolves with the task's result; rejects with a typed error if it did not complete. */
-  async wait(id: string, timeoutMs?: number): Promise<unknown> {
+  /** A mark for an enqueue about to be sent, if results are being listened to. */
+  mark(): SentMark | undefined {
+    return this.live ? { epoch: this.epoch, at: performance.now() } : undefined;
+  }
+
+  /**
+   * Resolves with the task's result; rejects with a typed error if it did not complete.
+   * `sent` is the mark taken when this process enqueued the task, if it did.
+   */
+  async wait(id: string, timeoutMs?: number, sent?: SentMark): Promise<unknown> {
     if (this.closed) throw new ClosedError('queue');
     let waiter!: Waiter;
     const settled = new Promise<unknown>((resolve, reject) => (waiter = { resolve, reject }));
@@ -52,8 +91,17 @@ export class ResultWaiter {
       timer = setTimeout(() => this.settle(id, waiter, undefined, new WaitTimeoutError(id, timeoutMs)), timeoutMs);
     }
     try {
-      await this.subscribe();
-      await this.check([id]);
+      if (sent && this.live && sent.epoch === this.epoch && performance.now() - sent.at < EARLY_OUTCOME_MS) {
+        // Listening since before the task existed: its announcement is either still to
+        // come (this waiter will hear it) or came already and is remembered.
+        let early = this.early.get(id) ?? this.earlier.get(id);
+        if (early && early.at < sent.at) early = undefined;
+        if (early?.result !== undefined) this.settle(id, waiter, early.result === '' ? undefined : JSON.parse(early.result));
+        else if (early) await this.check([id]);
+      } else {
+        await this.subscribe();
+        await this.check([id]);
+      }
       return await settled;
     } finally {
       clearTimeout(timer);
@@ -91,25 +139,41 @@ export class ResultWaiter {
     const events = this.events();
     if (!this.listening) {
       this.listening = true;
-      events.onChange((state, ids, results) => this.onEvent(state, ids, results));
-      events.onReconnect(() => void this.check([...this.waiters.keys()]).catch(() => {}));
+      events.onOutcome((state, ids, results) => this.onEvent(state, ids, results));
+      events.onReconnect(() => {
+        this.epoch++;
+        void this.check([...this.waiters.keys()]).catch(() => {});
+      });
     }
     await events.ready();
+    this.live = true;
   }
 
   private onEvent(state: string, announced: readonly string[], results?: readonly string[]): void {
-    if (!FINAL_EVENTS.has(state)) return;
     const unread: string[] = [];
     announced.forEach((id, index) => {
-      const set = this.waiters.get(id);
-      if (!set) return;
       const result = results?.[index];
+      const set = this.waiters.get(id);
+      if (!set) {
+        this.remember(id, state === 'completed' && result !== undefined && result.length <= EARLY_RESULT_MAX_CHARS ? result : undefined);
+        return;
+      }
       // Results that came with the announcement settle their waiters without a read.
       if (state !== 'completed' || result === undefined) return void unread.push(id);
       const value = result === '' ? undefined : (JSON.parse(result) as unknown);
       for (const waiter of set) this.settle(id, waiter, value);
     });
     if (unread.length) void this.check(unread).catch(() => {});
+  }
+
+  private remember(id: string, result: string | undefined): void {
+    const now = performance.now();
+    if (now - this.earlySince >= EARLY_OUTCOME_MS) {
+      this.earlier = this.early;
+      this.early = new Map();
+      this.earlySince = now;
+    }
+    this.early.set(id, { at: now, result });
   }
 
   /** Reads the tasks in one pipeline and settles the waiters of those that are final. */

@@ -1,11 +1,12 @@
 /**
  * State changes of a queue's tasks, for watchers (the gateway's task SSE, metrics).
  *
- * Responsible for: one subscription per Queue object to the queue's events channel (opened
- * on first use, on the process's shared pub/sub connection), where the scripts publish
- * `<state>|<id>,<id>` for each batch of tasks that changed state; handing those batches to
- * listeners (the result waiter is one); and `watch(id)`, which yields a task's snapshot
- * each time it is seen in a new state until it is final or removed.
+ * Responsible for: subscribing, per Queue object and on the process's shared pub/sub
+ * connection, to the queue's channels, where the scripts publish `<state>|<id>,<id>` for
+ * each batch of tasks that changed state: outcomes (completed, failed, cancelled, removed)
+ * on one, other moves on another; handing outcome batches to listeners (the result waiter
+ * is one), which need only the first channel; and `watch(id)`, which listens to both and
+ * yields a task's snapshot each time it is seen in a new state until it is final or removed.
  *
  * A watcher reads the task itself (once at the start, then after each announcement of its
  * id), so what it yields is always what Redis holds, never a reconstruction. Changes that
@@ -20,10 +21,20 @@ import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
 import type { TaskInfo } from './task.js';
 
 /**
- * A batch announcement: these tasks moved to `state` (or 'removed'). For a completed batch
- * `results` may hold each task's result as JSON text ('' when undefined), in `ids` order.
+ * A batch announcement: these tasks reached `state` (a final one, or 'removed'). For a
+ * completed batch `results` may hold each task's result as JSON text ('' when undefined),
+ * in `ids` order.
  */
+export type OutcomeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
+
+/** Like OutcomeListener, for every state change (waiting, delayed and active too). */
 export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
+
+/** The queue's two pub/sub channels (QueueKeys.events and QueueKeys.progress). */
+export interface TaskEventChannels {
+  outcomes: string;
+  progress: string;
+}
 
 export interface WatchOptions {
   /** Stops the watch: the iterator ends quietly. */
@@ -38,28 +49,43 @@ interface Watcher {
 
 export class TaskEvents<P = unknown, R = unknown> {
   private subscriber: SharedSubscriber | undefined;
-  private subscription: Subscription | undefined;
-  private subscribed: Promise<void> | undefined;
+  /** Per channel: its subscription and the promise of its confirmation. */
+  private readonly subscriptions = new Map<string, { subscription: Subscription; confirmed: Promise<void> | undefined }>();
   private readonly watchers = new Map<string, Set<Watcher>>();
-  private readonly listeners = new Set<StateChangeListener>();
+  private readonly listeners = new Set<OutcomeListener>();
+  private readonly changeListeners = new Set<StateChangeListener>();
   private readonly reconnectListeners = new Set<() => void>();
   private closed = false;
 
   constructor(
     private readonly queue: string,
-    private readonly channel: string,
+    private readonly channels: TaskEventChannels,
     private readonly acquireSubscriber: () => SharedSubscriber,
     private readonly read: (id: string) => Promise<TaskInfo<P, R> | null>,
   ) {}
 
-  /** Resolves once the subscription is active (opening it if needed). */
+  /**
+   * Resolves once the subscriptions in use are active (opening them if needed): outcomes,
+   * and the other moves too while an onChange listener is registered.
+   */
   ready(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('task events'));
-    return this.subscribe().then(() => undefined);
+    const outcomes = this.subscribe(this.channels.outcomes);
+    if (!this.changeListeners.size) return outcomes;
+    return Promise.all([outcomes, this.subscribe(this.channels.progress)]).then(() => undefined);
   }
 
-  /** Calls `listener` for every announced batch; returns the function that stops it. */
+  /**
+   * Calls `listener` for every announced batch of state changes of any kind; returns the
+   * function that stops it. Await ready() before relying on it.
+   */
   onChange(listener: StateChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => void this.changeListeners.delete(listener);
+  }
+
+  /** Calls `listener` for every announced batch of outcomes; returns the function that stops it. */
+  onOutcome(listener: OutcomeListener): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
   }
@@ -83,7 +109,7 @@ export class TaskEvents<P = unknown, R = unknown> {
     signal?.addEventListener('abort', onAbort);
     this.add(id, watcher);
     try {
-      await this.subscribe();
+      await Promise.all([this.subscribe(this.channels.outcomes), this.subscribe(this.channels.progress)]);
       let last: TaskState | undefined;
       while (!signal?.aborted) {
         watcher.dirty = false;
@@ -115,9 +141,10 @@ export class TaskEvents<P = unknown, R = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.changeListeners.clear();
     this.reconnectListeners.clear();
     for (const set of this.watchers.values()) for (const watcher of set) watcher.wake();
-    await this.subscription?.close();
+    for (const { subscription } of this.subscriptions.values()) await subscription.close();
     await this.subscriber?.release();
   }
 
@@ -133,30 +160,34 @@ export class TaskEvents<P = unknown, R = unknown> {
     if (set?.size === 0) this.watchers.delete(id);
   }
 
-  private subscribe(): Promise<void> {
-    if (!this.subscribed) {
+  private subscribe(channel: string): Promise<void> {
+    let entry = this.subscriptions.get(channel);
+    if (!entry) {
       this.subscriber ??= this.acquireSubscriber();
-      this.subscription ??= this.subscriber.subscribe(
-        this.channel,
-        (message) => this.onMessage(message),
-        () => this.onReconnected(),
+      const outcomes = channel === this.channels.outcomes;
+      const subscription = this.subscriber.subscribe(
+        channel,
+        (message) => this.onMessage(message, outcomes),
+        () => this.onReconnected(outcomes),
       );
-      this.subscribed = this.subscription.ready.catch((error: unknown) => {
-        // Subscribe again with the next caller, on the same shared connection.
-        this.subscribed = undefined;
-        if (error instanceof ReplyError || !(error instanceof Error)) throw error;
-        throw new RedisUnavailableError(error.message, { cause: error });
-      });
+      this.subscriptions.set(channel, (entry = { subscription, confirmed: undefined }));
     }
-    return this.subscribed;
+    const current = entry;
+    current.confirmed ??= current.subscription.ready.catch((error: unknown) => {
+      // Subscribe again with the next caller, on the same shared connection.
+      current.confirmed = undefined;
+      if (error instanceof ReplyError || !(error instanceof Error)) throw error;
+      throw new RedisUnavailableError(error.message, { cause: error });
+    });
+    return current.confirmed;
   }
 
-  private onReconnected(): void {
+  private onReconnected(outcomes: boolean): void {
     for (const set of this.watchers.values()) for (const watcher of set) this.poke(watcher);
-    for (const listener of this.reconnectListeners) listener();
+    if (outcomes) for (const listener of this.reconnectListeners) listener();
   }
 
-  private onMessage(message: string): void {
+  private onMessage(message: string, outcomes: boolean): void {
     const bar = message.indexOf('|');
     const state = message.slice(0, bar) as TaskState | 'removed';
     const newline = message.indexOf('\n', bar);
@@ -166,7 +197,8 @@ export class TaskEvents<P = unknown, R = unknown> {
       const set = this.watchers.get(id);
       if (set) for (const watcher of set) this.poke(watcher);
     }
-    for (const listener of this.listeners) listener(state, ids, results);
+    if (outcomes) for (const listener of this.listeners) listener(state, ids, results);
+    for (const listener of this.changeListeners) listener(state, ids, results);
   }
 
   private poke(watcher: Watcher): void {

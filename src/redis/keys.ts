@@ -64,6 +64,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   wake: 'zset',
   workers: 'hash',
   events: 'channel',
+  progress: 'channel',
 } as const);
 
 /** Keys outside any queue's hash tag. */
@@ -124,9 +125,16 @@ export class QueueKeys {
   get workers(): string {
     return `${this.base}workers`;
   }
-  /** Pub/sub channel of state changes (`<state>|<id>,<id>...`); not a key. */
+  /**
+   * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and
+   * removed tasks); not a key. Result waiters listen here only.
+   */
   get events(): string {
     return `${this.base}events`;
+  }
+  /** Pub/sub channel of the other state changes (waiting, delayed, active); for task watchers. */
+  get progress(): string {
+    return `${this.base}progress`;
   }
 }
 

@@ -114,14 +114,17 @@ end
 
 -- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','),
 -- optionally followed by "\n" and `details`, one line per id (results of a completed
--- batch: JSON never holds a raw newline).
+-- batch: JSON never holds a raw newline). Outcomes go to `events`, where result waiters
+-- listen; other moves to `progress`, which only task watchers hear (a producer awaiting
+-- results is not sent every claim).
+local OUTCOMES = { completed = true, failed = true, cancelled = true, removed = true }
 local function publish(base, state, ids, details)
   if #ids > 0 then
     local message = state .. '|' .. table.concat(ids, ',')
     if details then
       message = message .. '\n' .. table.concat(details, '\n')
     end
-    redis.call('PUBLISH', base .. 'events', message)
+    redis.call('PUBLISH', base .. (OUTCOMES[state] and 'events' or 'progress'), message)
   end
 end
 
