@@ -2,28 +2,42 @@
 -- worker's hot path: one script call records finished tasks and leases new ones).
 -- Needs lib/common.lua before it. See claim.lua for the contract.
 local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, failed_max_age_ms)
-  local function due_in()
-    local due = next_due(base)
-    if due < 0 then
-      return -1
-    end
-    return math.max(due - now, 0)
+  local delayed, active = base .. 'delayed', base .. 'active'
+  local function earliest(key)
+    return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
   end
 
-  local due = redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
-  if #due > 0 then
+  -- Due delayed tasks join the line. The earliest is read first: usually it is not due,
+  -- and that one call also tells how long an idle worker may wait.
+  local next_delayed = earliest(delayed)
+  if next_delayed and next_delayed <= now then
+    local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
     for _, id in ipairs(due) do
       local tkey = task_key(base, id)
       redis.call('HSET', tkey, F.state, S.waiting)
       redis.call('HDEL', tkey, F.runAt)
       push_waiting(base, id, redis.call('HGET', tkey, F.priority) or '0', false)
     end
-    redis.call('ZREM', base .. 'delayed', unpack(due))
+    redis.call('ZREM', delayed, unpack(due))
     publish(base, 'waiting', due)
+    next_delayed = earliest(delayed)
+  end
+
+  -- ms until the next delayed task or lease deadline (-1: none; 0: more is due than this
+  -- call handled), given the earliest lease deadline.
+  local function due_in(next_lease)
+    local due = next_delayed
+    if next_lease and (not due or next_lease < due) then
+      due = next_lease
+    end
+    if not due then
+      return -1
+    end
+    return math.max(due - now, 0)
   end
 
   if redis.call('HGET', base .. 'meta', 'paused') then
-    return { due_in(), 1 }
+    return { due_in(earliest(active)), 1 }
   end
 
   local out = { 0, 0 }
@@ -31,13 +45,9 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   local leases = {}
   local deadline = now + lease_ms
   local function take()
-    while wanted > 0 do
-      local level = redis.call('ZRANGE', base .. 'priorities', 0, 0)[1]
-      if not level then
-        break
-      end
-      local list = base .. 'waiting:' .. level
-      local ids = redis.call('RPOP', list, wanted)
+    -- Levels in order, highest priority first (usually one, read with one call).
+    for _, level in ipairs(redis.call('ZRANGE', base .. 'priorities', 0, -1)) do
+      local ids = redis.call('RPOP', base .. 'waiting:' .. level, wanted)
       -- Fewer than asked means the level is empty now (an exact fit is found empty next time).
       if not ids or #ids < wanted then
         redis.call('ZREM', base .. 'priorities', level)
@@ -68,33 +78,47 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
         claimed[#claimed + 1] = id
         wanted = wanted - 1
       end
+      if wanted <= 0 then
+        break
+      end
     end
   end
 
   take()
   -- Expired leases are reaped by claims that found too little ready work (the worker is
   -- about to idle until the next deadline) and by every worker's heartbeat; a claim that
-  -- filled up leaves them to those, saving a call.
-  if wanted > 0 and reap_expired(base, now, 100, failed_keep_count, failed_max_age_ms) > 0 then
-    take()
+  -- filled up leaves them to those, saving calls. The earliest deadline is read first, so
+  -- the usual case (nothing expired) costs one call, which also serves the idle wait.
+  local next_lease
+  if wanted > 0 then
+    next_lease = earliest(active)
+    if next_lease and next_lease <= now then
+      if reap_expired(base, now, 100, failed_keep_count, failed_max_age_ms) > 0 then
+        take()
+      end
+      next_lease = earliest(active)
+    end
   end
 
   if #claimed > 0 then
-    call_many('ZADD', base .. 'active', leases, 2)
+    call_many('ZADD', active, leases, 2)
     publish(base, 'active', claimed)
+    if not next_lease or deadline < next_lease then
+      next_lease = deadline
+    end
   end
   if wanted > 0 then
     -- Nothing is left in line: drop the marker, or the claimant, blocking next, would wake
     -- at once for work it has already taken.
     redis.call('DEL', base .. 'wake')
-  elseif redis.call('ZCARD', base .. 'priorities') > 0 then
-    -- More work is left: pass the marker on so another idle worker wakes for it.
-    wake(base)
-  end
-  -- A worker that got all it asked for will not block, so it needs no due time.
-  if wanted > 0 then
-    out[1] = due_in()
+    -- The worker will idle: tell it how long it may.
+    out[1] = due_in(next_lease)
   else
+    -- More work may be left: pass the marker on so another idle worker wakes for it. A
+    -- worker that got all it asked for will not block, so it needs no due time.
+    if redis.call('ZCARD', base .. 'priorities') > 0 then
+      wake(base)
+    end
     out[1] = -1
   end
   return out

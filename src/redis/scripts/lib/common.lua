@@ -226,21 +226,6 @@ local function reap_expired(base, now, limit, failed_keep_count, failed_max_age_
   return #ids
 end
 
--- The earliest time something becomes due (a delayed task or a lease deadline), or -1.
-local function next_due(base)
-  local due = -1
-  for _, key in ipairs({ base .. 'delayed', base .. 'active' }) do
-    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if first[2] then
-      local score = tonumber(first[2])
-      if due < 0 or score < due then
-        due = score
-      end
-    end
-  end
-  return due
-end
-
 -- Tasks in line (waiting at any priority, or delayed): what maxWaiting limits.
 local function waiting_count(base)
   local waiting = redis.call('ZCARD', base .. 'delayed')
