@@ -424,7 +424,8 @@ export class Queue<P = unknown, R = unknown> {
       case 'delayed':
         return this.client.zrange(k.delayed, offset, end);
       case 'active':
-        return this.client.zrange(k.active, offset, end);
+        // Deadlines only: the +inf member is the encoding sentinel (lib/common.lua).
+        return this.client.zrange(k.active, '-inf', '(+inf', 'BYSCORE', 'LIMIT', offset, limit);
       case 'completed':
       case 'failed':
       case 'cancelled':

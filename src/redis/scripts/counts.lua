@@ -20,7 +20,7 @@ end
 return {
   waiting,
   redis.call('ZCARD', KEYS[3]),
-  redis.call('ZCARD', KEYS[4]),
+  redis.call('ZCOUNT', KEYS[4], '-inf', '(+inf'), -- leaves out the encoding sentinel (lib/common.lua)
   redis.call('LLEN', KEYS[5]),
   redis.call('LLEN', KEYS[6]),
   redis.call('LLEN', KEYS[7]),

@@ -4,7 +4,10 @@
 local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, failed_max_age_ms)
   local delayed, active = base .. 'delayed', base .. 'active'
   local function earliest(key)
-    return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[1] ~= LEASE_SENTINEL then
+      return tonumber(first[2])
+    end
   end
 
   -- Due delayed tasks join the line. The earliest is read first: usually it is not due,
@@ -101,6 +104,8 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   end
 
   if #claimed > 0 then
+    leases[#leases + 1] = 'inf'
+    leases[#leases + 1] = LEASE_SENTINEL
     call_many('ZADD', active, leases, 2)
     publish(base, 'active', claimed)
     if not next_lease or deadline < next_lease then
