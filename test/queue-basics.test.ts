@@ -108,6 +108,41 @@ describe('enqueue, work, await the result', () => {
   });
 });
 
+describe('enqueue forms', () => {
+  it('keeps call order and options when bare payloads and tasks with options share a call', async () => {
+    const s = scope();
+    const queue = s.queue<string>('mixed');
+    const tasks = await queue.enqueueMany([
+      { payload: 'a' },
+      { payload: 'b', id: 'custom-b', attempts: 5 },
+      { payload: 'c' },
+      { payload: 'd', delayMs: 60_000 },
+    ]);
+    expect(tasks.map((t) => t.id)).toEqual([tasks[0]!.id, 'custom-b', tasks[2]!.id, tasks[3]!.id]);
+    expect(Number(tasks[2]!.id)).toBe(Number(tasks[0]!.id) + 1);
+    const infos = await Promise.all(tasks.map((t) => queue.getTask(t.id)));
+    expect(infos.map((info) => [info?.payload, info?.state, info?.maxAttempts])).toEqual([
+      ['a', 'waiting', 3],
+      ['b', 'waiting', 5],
+      ['c', 'waiting', 3],
+      ['d', 'delayed', 3],
+    ]);
+    const bare = await queue.enqueueMany([{ payload: 'e' }, { payload: 'f' }]);
+    expect(bare.map((t) => Number(t.id))).toEqual([Number(tasks[3]!.id) + 1, Number(tasks[3]!.id) + 2]);
+    expect(bare.every((t) => t.created)).toBe(true);
+    expect((await queue.list('waiting', { limit: 10 })).map((t) => t.payload)).toEqual(['a', 'b', 'c', 'e', 'f']);
+  });
+
+  it("applies a queue's default task options to bare payloads", async () => {
+    const s = scope();
+    const queue = s.queue<string>('defaults', { defaultTaskOptions: { attempts: 7, priority: 2 } });
+    const [task] = await queue.enqueueMany([{ payload: 'x' }]);
+    const single = await queue.enqueue('y');
+    expect(await queue.getTask(task!.id)).toMatchObject({ maxAttempts: 7, priority: 2 });
+    expect(await queue.getTask(single.id)).toMatchObject({ maxAttempts: 7, priority: 2 });
+  });
+});
+
 describe('ordering', () => {
   it('runs higher priorities first and FIFO within a priority', async () => {
     const s = scope();

@@ -51,6 +51,25 @@ function isEmptyObject(value: unknown): boolean {
   return true;
 }
 
+/** A task encoded for enqueue.lua: its 9 values, or its payload JSON alone when all its options are defaults. */
+type EncodedTask = string | string[];
+
+/** The 9 values of a task with default options (see enqueue.lua). */
+function fullForm(payloadJson: string): string[] {
+  return ['', payloadJson, '0', '0', '', String(DEFAULT_ATTEMPTS), '', '', ''];
+}
+
+/** An enqueueMany item carries options besides its payload. */
+function hasOptions(item: object): boolean {
+  for (const key in item) if (key !== 'payload') return true;
+  return false;
+}
+
+function withoutPayload(item: object): Record<string, unknown> {
+  const { payload: _payload, ...options } = item as Record<string, unknown>;
+  return options;
+}
+
 /** A handle on an enqueued task. */
 export class Task<R = unknown> {
   constructor(
@@ -115,7 +134,7 @@ export class Queue<P = unknown, R = unknown> {
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
-  private coalescing: { encoded: string[]; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
+  private coalescing: { encoded: EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
   private closed = false;
 
   constructor(name: string, options?: QueueOptions) {
@@ -179,9 +198,9 @@ export class Queue<P = unknown, R = unknown> {
       if (item === null || typeof item !== 'object' || !('payload' in item)) {
         throw new ValidationError(`item ${index} has no payload: pass { payload, ...options }`);
       }
-      const { payload, ...options } = item;
       try {
-        return this.encodeTask(payload, options);
+        // Copying the options out only when there are any (most bulk items are bare payloads).
+        return this.encodeTask(item.payload, hasOptions(item) ? withoutPayload(item) : undefined);
       } catch (error) {
         if (items.length > 1 && error instanceof Error) error.message = `item ${index}: ${error.message}`;
         throw error;
@@ -195,23 +214,33 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /** Runs the enqueue script over encoded tasks, one call per chunk, all pipelined. */
-  private async sendEnqueues(encoded: string[][]): Promise<{ tasks: Task<R>[]; full: boolean }> {
+  private async sendEnqueues(encoded: EncodedTask[]): Promise<{ tasks: Task<R>[]; full: boolean }> {
     this.register();
-    const chunks: string[][][] = [];
-    for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
-      chunks.push(encoded.slice(start, start + ENQUEUE_CHUNK));
-    }
     const keys = [this.keys.meta, this.keys.delayed, this.keys.priorities, this.keys.wake];
     const maxWaiting = this.options.maxWaiting === undefined ? '' : String(this.options.maxWaiting);
-    const sent = this.results.mark();
-    const replies = await this.call(
-      Promise.all(chunks.map((chunk) => runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...chunk.flat()]))),
-    );
+    const sent = this.results.mark(); // before anything is sent
+    const calls: Promise<unknown>[] = [];
+    for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
+      const chunk = encoded.slice(start, start + ENQUEUE_CHUNK);
+      // A chunk of bare payloads goes as just those (enqueue.lua's short form): a tenth of
+      // the arguments to encode, send and parse.
+      const args = chunk.every((task) => typeof task === 'string')
+        ? ['p', ...(chunk as string[])]
+        : ['f', ...chunk.flatMap((task) => (typeof task === 'string' ? fullForm(task) : task))];
+      calls.push(runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...args]));
+    }
+    const replies = await this.call(Promise.all(calls));
     const tasks: Task<R>[] = [];
     let full = false;
     for (const reply of replies as (string | number)[][]) {
       if (Number(reply[0]) === Status.QUEUE_FULL) {
         full = true;
+        continue;
+      }
+      if (reply.length === 3 && typeof reply[1] === 'number') {
+        // Short form: `count` new tasks with consecutive generated ids from `first`.
+        const first = Number(reply[1]);
+        for (let n = 0; n < Number(reply[2]); n++) tasks.push(new Task<R>(this as Queue<unknown, R>, String(first + n), true, sent));
         continue;
       }
       for (let i = 1; i < reply.length; i += 2) {
@@ -447,8 +476,11 @@ export class Queue<P = unknown, R = unknown> {
     }
   }
 
-  private encodeTask(payload: unknown, input: unknown): string[] {
-    // Most tasks come with no options: nothing to validate, so skip the schema (bulk enqueues).
+  /** A task as enqueue.lua takes it: its 9 values, or only its payload JSON when every option is the default. */
+  private encodeTask(payload: unknown, input: unknown): EncodedTask {
+    const json = encodeJson(payload, 'payload', this.options.maxPayloadBytes);
+    // Most tasks come with no options: nothing to validate (bulk enqueues).
+    if (this.options.defaultTaskOptions === undefined && isEmptyObject(input)) return json;
     const options = isEmptyObject(input) ? {} : parseTaskOptions(input);
     const defaults = this.options.defaultTaskOptions ?? {};
     if (options.delayMs !== undefined && options.runAt !== undefined) {
@@ -465,7 +497,7 @@ export class Queue<P = unknown, R = unknown> {
     const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
     return [
       id,
-      encodeJson(payload, 'payload', this.options.maxPayloadBytes),
+      json,
       String(options.priority ?? defaults.priority ?? 0),
       String(options.delayMs ?? 0),
       runAt === undefined ? '' : String(runAt),
