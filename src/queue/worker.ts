@@ -10,6 +10,7 @@
  * transitions are the scripts'.
  */
 import { EventEmitter } from 'node:events';
+import { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolveWorkerOptions, validateName, type BackoffOptions, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
@@ -65,6 +66,8 @@ const MAX_TRIPS_IN_FLIGHT = 2;
 const WORKER_SCRIPTS = ['claim', 'complete', 'complete-claim', 'fail', 'extend', 'reap', 'release'] as const;
 /** The longest an idle worker blocks before claiming once more, whatever it expects. */
 const MAX_IDLE_WAIT_MS = 10_000;
+/** How long close() waits for an unblocked idle wait's claim to be answered. */
+const UNBLOCK_TIMEOUT_MS = 2_000;
 const MAX_STACK_CHARS = 4_000;
 
 interface Lease<P> {
@@ -124,6 +127,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private pumpScheduled = false;
   private retryDelayMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** The idle wait in flight (wake marker + the claim pipelined behind it), and the blocker's client id. */
+  private waiting: Promise<void> | undefined;
+  private blockerId: number | undefined;
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | undefined;
 
@@ -144,6 +150,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
     defineScripts(this.connection.client, WORKER_SCRIPTS);
+    defineScripts(this.blocker, ['claim']);
     this.keeper = new LeaseKeeper({
       client: this.connection.client,
       keys: this.keys,
@@ -213,9 +220,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.completions = [];
     this.failures = [];
     const { keys } = this;
-    const { retention, leaseMs } = this.options;
+    const { retention } = this.options;
     const claimed = Math.max(want, 0);
-    const claimArgs = [claimed, leaseMs, this.id, retention.failed.count, retention.failed.maxAgeMs];
+    const claimArgs = this.claimArgs(claimed);
     const finished = completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]);
     // The usual case, tasks done and room for more, is one script call; otherwise separate
     // calls, sent back to back.
@@ -276,6 +283,12 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.pumpAgain = false;
       this.schedulePump();
     }
+  }
+
+  /** The claim script's ARGV after `base` (see claim.lua). */
+  private claimArgs(wanted: number): (string | number)[] {
+    const { leaseMs, retention } = this.options;
+    return [wanted, leaseMs, this.id, retention.failed.count, retention.failed.maxAgeMs];
   }
 
   private retryLater(): void {
@@ -343,25 +356,61 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     else if (free > 0) this.schedulePump();
   }
 
-  /** Blocks on the wake marker until work is announced or something falls due. */
+  /**
+   * Blocks on the wake marker until work is announced or something falls due, with a claim
+   * pipelined behind the blocking pop on the same connection: Redis runs it the moment the
+   * pop returns, so announced work reaches a handler in one hop from Redis, not two.
+   */
   private waitForWork(dueInMs: number): void {
     if (this.blocked || !this.claiming) return;
     if (dueInMs === 0) {
       this.schedulePump(); // more was due than one claim reaps or promotes
       return;
     }
+    const want = Math.min(this.options.concurrency - this.busy - this.claimsInFlight, this.claimBatch);
+    if (want <= 0) return;
     this.blocked = true;
+    this.claimsInFlight += want;
     const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
-    this.blocker
-      .bzpopmin(this.keys.wake, (waitMs / 1000).toFixed(3))
-      .catch((error: Error) => {
-        if (this.claiming) this.report(error);
-      })
-      .finally(() => {
-        this.blocked = false;
-        // Work was announced: claim now rather than a tick later (enqueue → start latency).
-        if (this.claiming) void this.pump();
-      });
+    const { keys, blocker } = this;
+    // The blocker's id lets close() end the wait with CLIENT UNBLOCK, so the pipelined
+    // claim still runs and its reply is read (a Cluster routes CLIENT elsewhere: it is
+    // disconnected instead).
+    if (!(blocker instanceof Cluster)) {
+      blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
+    }
+    const woke = blocker.bzpopmin(keys.wake, (waitMs / 1000).toFixed(3));
+    const claim = runScript(blocker, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
+      keys.base,
+      ...this.claimArgs(want),
+    ]);
+    this.waiting = Promise.allSettled([woke, claim]).then(([, claimed]) => {
+      this.blocked = false;
+      this.blockerId = undefined;
+      this.waiting = undefined;
+      this.claimsInFlight -= want;
+      if (claimed.status === 'fulfilled') {
+        this.retryDelayMs = 0;
+        this.onClaim(claimed.value as (string | number)[], want);
+      } else if (this.claiming) {
+        // A claim whose reply was lost leaves its leases to expire: those tasks run again.
+        this.report(claimed.reason as Error);
+        this.retryLater();
+      }
+    });
+  }
+
+  /** Ends an idle wait: unblocked, its pipelined claim runs and is answered (disconnect if that fails). */
+  private async stopWaiting(): Promise<void> {
+    const { waiting, blockerId } = this;
+    if (waiting && blockerId !== undefined && !(this.client instanceof Cluster)) {
+      const unblocked = this.client.client('UNBLOCK', blockerId).then(() => waiting, () => {});
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([unblocked, new Promise((resolve) => (timer = setTimeout(resolve, UNBLOCK_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
+    this.blocker.disconnect(); // ends a wait still pending (its claim then never runs)
+    await this.waiting;
   }
 
   // ---- running handlers ----
@@ -448,7 +497,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   private async shutDown(timeoutMs: number): Promise<void> {
     this.claiming = false;
-    this.blocker.disconnect(); // ends a pending BZPOPMIN at once
+    await this.stopWaiting();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     // Claims already on their way bring leased tasks: they run (or are released below) like
