@@ -146,6 +146,35 @@ describe('graceful close', () => {
   });
 });
 
+describe('closing an idle worker', () => {
+  it('leaves no task leased to it, even when work arrives as it closes', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('idle-close');
+    const blockedOnWake = async () => {
+      // The idle wait is a BZPOPMIN on its own connection (with a claim pipelined behind it).
+      while (!/ cmd=bzpopmin /.test((await s.client().client('LIST')) as string)) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const tasks = [];
+    for (let round = 0; round < 10; round++) {
+      const worker = s.worker<number, number>('idle-close', async (task) => task.payload);
+      await blockedOnWake();
+      // Round by round, the enqueue lands before, during or after the close's unblocking.
+      const enqueued = queue.enqueue(round);
+      if (round % 2) await new Promise((resolve) => setImmediate(resolve));
+      await worker.close({ timeoutMs: 5_000 });
+      tasks.push(await enqueued);
+      const counts = await queue.counts();
+      expect(counts).toMatchObject({ active: 0, failed: 0 });
+      expect(counts.waiting + counts.completed).toBe(round + 1);
+    }
+    // Whatever was left waiting runs for the next worker, at once (no lease had to expire).
+    s.worker<number, number>('idle-close', async (task) => task.payload);
+    await expect(Promise.all(tasks.map((task) => task.result({ timeoutMs: 5_000 })))).resolves.toEqual([...Array(10).keys()]);
+  });
+});
+
 describe('a worker process killed mid-run', () => {
   it('loses nothing: every task completes once, and only the killed worker\'s tasks ran twice', async () => {
     const s = scope();
