@@ -213,6 +213,9 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
     },
     async (request, reply) => {
       const { queue: name, id } = request.params;
+      // A watch subscribes (to a channel this gateway may not listen to yet), which waits for
+      // Redis rather than failing: ask Redis first, failing fast, as the channel routes do.
+      await ctx.admin.ping();
       const stop = new AbortController();
       const watch = ctx.admin.queue(name).watchTask(id, { signal: stop.signal });
       let next = await watch.next(); // a missing task is answered as JSON, before the stream opens
