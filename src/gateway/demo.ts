@@ -51,10 +51,11 @@ export async function startDemoConsumers(options: {
   log: FastifyBaseLogger;
 }): Promise<DemoConsumers> {
   const { log } = options;
-  const worker = new Worker<number>(
+  // Anything may be enqueued on the demo queue (the demo page sends numbers, curl anything).
+  const worker = new Worker<unknown>(
     DEMO_QUEUE,
     async (task) => {
-      log.info({ worker: 'demo', task: task.id }, `Task get ${task.payload}`);
+      log.info({ worker: 'demo', task: task.id }, `Task get ${typeof task.payload === 'string' ? task.payload : JSON.stringify(task.payload)}`);
     },
     { connection: options.connection, prefix: options.prefix, concurrency: 10 },
   );
