@@ -176,6 +176,10 @@ describe('admin.channels.active', () => {
     const listener = s.client();
     await listener.subscribe(`${s.prefix}:ch:alpha`, `${s.prefix}:ch:alpha`); // one connection, once
     await s.client().subscribe(`${s.prefix}:ch:alpha`);
+    // A queue's own channels (outcomes, and the progress a task watch listens to) are not listed.
+    const queue = s.queue('watched');
+    const watch = queue.watchTask((await queue.enqueue(1)).id);
+    await watch.next();
     expect(await admin.channels.active()).toEqual({
       channels: [
         { name: 'alpha', raw: false, subscribers: 2 },
@@ -187,6 +191,7 @@ describe('admin.channels.active', () => {
     });
     expect(await admin.channels.active({ limit: 1 })).toEqual({ channels: [{ name: 'alpha', raw: false, subscribers: 2 }], total: 3, patterns: 0 });
     for (const limit of [0, 10_001, 1.5]) await expect(admin.channels.active({ limit })).rejects.toThrow(ValidationError);
+    await watch.return(undefined);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TaskCancelledError, TaskNotFoundError, WaitTimeoutError, InvalidStateError } from '../src/index.js';
+import { QueueKeys } from '../src/redis/keys.js';
+import { runScript } from '../src/redis/scripts.js';
 import { deferred, next, useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -50,6 +52,50 @@ describe('enqueue, work, await the result', () => {
     expect(await queue.getTask(task.id)).toBeNull();
     await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe('late!');
     await worker.close();
+  });
+
+  it('hands over the result again when the same handle asks twice', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('twice');
+    const warm = (await queue.enqueue(0)).result({ timeoutMs: 5_000 }); // listening from now on
+    s.worker<number, number>('twice', async (task) => task.payload * 2);
+    await warm;
+    const task = await queue.enqueue(21);
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe(42);
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe(42);
+  });
+
+  it('does not take an outcome of a removed namesake announced after a caller id was enqueued again', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('namesake');
+    const k = new QueueKeys(s.prefix, 'namesake');
+    // Claims and completions made by hand, as a worker whose retention keeps no completed task.
+    const claimOne = async () => {
+      const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
+        k.base, 1, 30_000, 'w', 100, 60_000,
+      ])) as unknown[];
+      return { id: String(reply[2]), token: String(reply[3]) };
+    };
+    const complete = (lease: { id: string; token: string }, json: string) =>
+      runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 0, 0, lease.id, lease.token, json]);
+    await queue.enqueue('warm', { id: 'warm' });
+    await complete(await claimOne(), '"warm"');
+    await queue.result('warm').catch(() => {}); // deleted at once, but listening from now on
+
+    await queue.enqueue('old', { id: 'X' });
+    const old = await claimOne();
+    const announced = deferred();
+    queue.events.onOutcome((_state, ids) => ids.includes('X') && announced.resolve());
+    // The old X completes (and is deleted) just before the new X is created; its
+    // announcement reaches this process after the new enqueue was sent, before the wait.
+    const completed = complete(old, '"old"');
+    const task = await queue.enqueue('new', { id: 'X' });
+    await completed;
+    await announced.promise;
+    expect(task.created).toBe(true);
+    const result = task.result({ timeoutMs: 5_000 });
+    await complete(await claimOne(), '"new"');
+    await expect(result).resolves.toBe('new');
   });
 
   it('does not hand a task enqueued again under a removed id the outcome of the earlier one', async () => {
@@ -131,6 +177,18 @@ describe('enqueue forms', () => {
     expect(bare.map((t) => Number(t.id))).toEqual([Number(tasks[3]!.id) + 1, Number(tasks[3]!.id) + 2]);
     expect(bare.every((t) => t.created)).toBe(true);
     expect((await queue.list('waiting', { limit: 10 })).map((t) => t.payload)).toEqual(['a', 'b', 'c', 'e', 'f']);
+  });
+
+  it('reads replies right on a client that gives numbers as strings', async () => {
+    const s = scope();
+    const url = new URL(redis.url);
+    const connection = { host: url.hostname, port: Number(url.port), stringNumbers: true };
+    const queue = s.queue<number, number>('strings', { connection });
+    const tasks = await queue.enqueueMany([{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    expect(tasks.map((t) => t.created)).toEqual([true, true, true]);
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(3);
+    s.worker<number, number>('strings', async (task) => task.payload * 2, { connection });
+    await expect(Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 })))).resolves.toEqual([2, 4, 6]);
   });
 
   it("applies a queue's default task options to bare payloads", async () => {

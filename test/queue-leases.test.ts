@@ -175,6 +175,21 @@ describe('closing an idle worker', () => {
   });
 });
 
+describe('a connection option with a command timeout', () => {
+  it('does not apply to the idle wait: work enqueued after a long idle still runs at once', async () => {
+    const s = scope();
+    const url = new URL(redis.url);
+    const queue = s.queue<number, number>('timeout');
+    s.worker<number, number>('timeout', async (task) => task.payload + 1, {
+      connection: { host: url.hostname, port: Number(url.port), commandTimeout: 100 },
+    });
+    // No event marks "idle for longer than the command timeout": wait that long on a timer.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const task = await queue.enqueue(1, { attempts: 1 });
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe(2);
+  });
+});
+
 describe('a worker process killed mid-run', () => {
   it('loses nothing: every task completes once, and only the killed worker\'s tasks ran twice', async () => {
     const s = scope();

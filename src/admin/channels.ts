@@ -97,7 +97,7 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
   /**
    * Channels with at least one subscriber now, with their subscriber counts: two PUBSUB
    * calls, whatever the number of channels. Errand's own queue event channels
-   * (`<prefix>:{<queue>}:events`) are left out. In a Redis Cluster, what the node that
+   * (`<prefix>:{<queue>}:events` and `:progress`) are left out. In a Redis Cluster, what the node that
    * answers knows. Redis keeps no count of messages published per channel.
    */
   async active({ limit = DEFAULT_CHANNEL_LIMIT }: { limit?: number } = {}): Promise<LiveChannels> {
@@ -107,7 +107,7 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
     const client = this.commandClient();
     const { prefix } = this.options;
     const errandPrefix = channelName(prefix, '');
-    const internal = new RegExp(`^${prefix.replace(/\./g, '\\.')}:\\{[A-Za-z0-9._-]+\\}:events$`);
+    const internal = new RegExp(`^${prefix.replace(/\./g, '\\.')}:\\{[A-Za-z0-9._-]+\\}:(events|progress)$`);
     const [names, patterns] = await orUnavailable(Promise.all([client.pubsub('CHANNELS'), client.pubsub('NUMPAT')]));
     const found = (names as (string | Buffer)[])
       .map(String)

@@ -38,6 +38,8 @@ import { decodeTask, type TaskInfo } from './task.js';
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
 const ENQUEUE_CHUNK = 1000;
+/** Generated ids are digits only; callers' ids never are (encodeTask refuses them). */
+const GENERATED_ID = /^\d+$/;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
@@ -77,8 +79,8 @@ export class Task<R = unknown> {
     readonly id: string,
     /** False when the enqueue returned an existing task (same id, or a live task with the same dedupeKey). */
     readonly created: boolean,
-    /** @internal Set when this process enqueued it while listening for results (results.ts). */
-    private readonly sent?: SentMark,
+    /** @internal Set when this process created it while listening for results (results.ts); used once. */
+    private sent?: SentMark,
   ) {}
 
   /**
@@ -86,7 +88,10 @@ export class Task<R = unknown> {
    * TaskFailedError, TaskCancelledError, TaskNotFoundError or WaitTimeoutError.
    */
   result(options?: ResultOptions): Promise<R> {
-    return this.queue.result(this.id, options, this.sent);
+    // The mark is good for the first wait only: its outcome may be spent by then.
+    const sent = this.sent;
+    this.sent = undefined;
+    return this.queue.result(this.id, options, sent);
   }
 }
 
@@ -220,35 +225,40 @@ export class Queue<P = unknown, R = unknown> {
     const maxWaiting = this.options.maxWaiting === undefined ? '' : String(this.options.maxWaiting);
     const sent = this.results.mark(); // before anything is sent
     const calls: Promise<unknown>[] = [];
+    const short: boolean[] = [];
     for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
       const chunk = encoded.slice(start, start + ENQUEUE_CHUNK);
       // A chunk of bare payloads goes as just those (enqueue.lua's short form): a tenth of
       // the arguments to encode, send and parse.
-      const args = chunk.every((task) => typeof task === 'string')
+      const payloadsOnly = chunk.every((task) => typeof task === 'string');
+      short.push(payloadsOnly);
+      const args = payloadsOnly
         ? ['p', ...(chunk as string[])]
         : ['f', ...chunk.flatMap((task) => (typeof task === 'string' ? fullForm(task) : task))];
       calls.push(runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...args]));
     }
-    const replies = await this.call(Promise.all(calls));
+    const replies = (await this.call(Promise.all(calls))) as (string | number)[][];
     const tasks: Task<R>[] = [];
     let full = false;
-    for (const reply of replies as (string | number)[][]) {
+    replies.forEach((reply, chunk) => {
       if (Number(reply[0]) === Status.QUEUE_FULL) {
         full = true;
-        continue;
+        return;
       }
-      if (reply.length === 3 && typeof reply[1] === 'number') {
-        // Short form: `count` new tasks with consecutive generated ids from `first`.
+      if (short[chunk]) {
+        // `count` new tasks with consecutive generated ids from `first`.
         const first = Number(reply[1]);
         for (let n = 0; n < Number(reply[2]); n++) tasks.push(new Task<R>(this as Queue<unknown, R>, String(first + n), true, sent));
-        continue;
+        return;
       }
       for (let i = 1; i < reply.length; i += 2) {
+        const id = String(reply[i]);
         const created = Number(reply[i + 1]) === 1;
-        // An existing task (same id or dedupe key) may have finished before this enqueue: read it.
-        tasks.push(new Task<R>(this as Queue<unknown, R>, String(reply[i]), created, created ? sent : undefined));
+        // No mark for an existing task (same id or dedupe key: it may have finished before
+        // this enqueue) nor for a caller's id (see results.ts): their waits read the task.
+        tasks.push(new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined));
       }
-    }
+    });
     return { tasks, full };
   }
 
@@ -489,7 +499,7 @@ export class Queue<P = unknown, R = unknown> {
     let id = '';
     if (options.id !== undefined) {
       id = validateTaskId(options.id);
-      if (/^\d+$/.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
+      if (GENERATED_ID.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
     }
     const runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
     if (runAt !== undefined && !Number.isFinite(runAt)) throw new ValidationError('invalid task options: runAt is not a valid date');

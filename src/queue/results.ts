@@ -8,12 +8,14 @@
  * waits for its id to be announced. After a reconnect, every pending waiter reads its task
  * again, since announcements published while the connection was down are not replayed.
  *
- * The read is skipped for a task this process enqueued while already listening (a
- * SentMark): no announcement of it can have been missed since, unless the connection
- * dropped (the mark's epoch tells) or it came before the waiter registered. Outcomes
- * announced with no waiter are remembered for EARLY_OUTCOME_MS (at least) for that case;
- * a mark older than that falls back to the read. Awaiting a result just enqueued, the
- * common case, then costs no round trip of its own.
+ * The read is skipped for a task this process created with a generated id while already
+ * listening (a SentMark), the first time its result is awaited: no announcement of it can
+ * have been missed since, unless the connection dropped (the mark's epoch tells) or it came
+ * before the waiter registered. Outcomes announced with no waiter are remembered for
+ * EARLY_OUTCOME_MS (at least) for that case; a mark older than that falls back to the read.
+ * Generated ids only: they are never reused (the counter only goes up), where a caller's id
+ * may name a new task while an outcome of its removed namesake is still on its way. Awaiting
+ * a result just enqueued, the common case, then costs no round trip of its own.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { stateFromCode, TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
@@ -31,6 +33,8 @@ interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
+
+const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
 
 /** How long, at least, an outcome announced before anyone waited for it is remembered. */
 const EARLY_OUTCOME_MS = 2_000;
@@ -95,7 +99,7 @@ export class ResultWaiter {
         // Listening since before the task existed: its announcement is either still to
         // come (this waiter will hear it) or came already and is remembered.
         let early = this.early.get(id) ?? this.earlier.get(id);
-        if (early && early.at < sent.at) early = undefined;
+        if (early && early.at <= sent.at) early = undefined;
         if (early?.result !== undefined) this.settle(id, waiter, early.result === '' ? undefined : JSON.parse(early.result));
         else if (early) await this.check([id]);
       } else {
@@ -141,7 +145,10 @@ export class ResultWaiter {
       this.listening = true;
       events.onOutcome((state, ids, results) => this.onEvent(state, ids, results));
       events.onReconnect(() => {
+        // Marks and remembered outcomes belong to one stretch of connection.
         this.epoch++;
+        this.early = new Map();
+        this.earlier = new Map();
         void this.check([...this.waiters.keys()]).catch(() => {});
       });
     }
@@ -150,6 +157,9 @@ export class ResultWaiter {
   }
 
   private onEvent(state: string, announced: readonly string[], results?: readonly string[]): void {
+    // Only outcomes come on this channel, but scripts of an older version (a rolling upgrade)
+    // publish every move on it.
+    if (!FINAL_EVENTS.has(state)) return;
     const unread: string[] = [];
     announced.forEach((id, index) => {
       const result = results?.[index];

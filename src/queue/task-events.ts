@@ -81,6 +81,8 @@ export class TaskEvents<P = unknown, R = unknown> {
    */
   onChange(listener: StateChangeListener): () => void {
     this.changeListeners.add(listener);
+    // Start listening now, as a listener expects; ready() tells when it is confirmed.
+    if (!this.closed) void this.ready().catch(() => {});
     return () => void this.changeListeners.delete(listener);
   }
 

@@ -146,9 +146,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.claimBatch = Math.ceil(this.options.concurrency / MAX_TRIPS_IN_FLIGHT);
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.connection = openClient(this.options.connection, { patient: true });
-    this.blocker = openDedicatedClient(this.options.connection, { patient: true });
+    this.blocker = openDedicatedClient(this.options.connection, { patient: true, blocking: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
+    // A reconnected blocker has a new client id, unknown while it blocks: close() disconnects it.
+    this.blocker.on('close', () => (this.blockerId = undefined));
     defineScripts(this.connection.client, WORKER_SCRIPTS);
     defineScripts(this.blocker, ['claim']);
     this.keeper = new LeaseKeeper({
@@ -317,7 +319,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.retryLater();
       return;
     }
-    const codes = settled.value as number[];
+    // Number(): a client with ioredis's stringNumbers gives integers as strings.
+    const codes = (settled.value as (number | string)[]).map(Number);
     batch.forEach((finish, i) => {
       const { task } = finish.lease;
       if (codes[i] === Status.LEASE_LOST) this.safeEmit('lost', task, new LeaseLostError(task.id));

@@ -30,6 +30,12 @@ export interface ClientRole {
    * 500 ms) and any command unanswered after this many ms.
    */
   failFastMs?: number;
+  /**
+   * A connection that blocks (BZPOPMIN, with a claim pipelined behind it): never a command
+   * timeout, even one the user's options set, or the client would give up on a claim that
+   * Redis still runs later, leasing its tasks to no one.
+   */
+  blocking?: boolean;
 }
 
 const CLUSTER_SCHEME = 'redis+cluster://';
@@ -38,7 +44,9 @@ function patientOptions(role: ClientRole): RedisOptions {
   if (role.failFastMs !== undefined && !role.patient) {
     return { commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
   }
-  return role.patient ? { maxRetriesPerRequest: null } : {};
+  const options: RedisOptions = role.patient ? { maxRetriesPerRequest: null } : {};
+  if (role.blocking) options.commandTimeout = undefined;
+  return options;
 }
 
 function clusterFromUrl(url: string, role: ClientRole): Cluster {

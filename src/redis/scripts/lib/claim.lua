@@ -48,6 +48,9 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   local leases = {}
   local deadline = now + lease_ms
   local function take()
+    if wanted <= 0 then
+      return
+    end
     -- Levels in order, highest priority first (usually one, read with one call).
     for _, level in ipairs(redis.call('ZRANGE', base .. 'priorities', 0, -1)) do
       local ids = redis.call('RPOP', base .. 'waiting:' .. level, wanted)
