@@ -119,4 +119,21 @@ describe('Queue.watchTask', () => {
     const channels = (await s.client().pubsub('CHANNELS', `${s.prefix}:*`)) as string[];
     expect(channels).toEqual([queue.keys.events]);
   });
+
+  it('listens to the progress channel only while a watch or change listener needs it', async () => {
+    const s = scope();
+    const queue = s.queue('progress');
+    const subscribed = async () => ((await s.client().pubsub('NUMSUB', queue.keys.progress)) as [string, number])[1];
+    const watch = queue.watchTask((await queue.enqueue('x')).id);
+    await watch.next();
+    expect(await subscribed()).toBe(1);
+    await watch.return(undefined);
+    const stop = queue.events.onChange(() => {});
+    await queue.events.ready();
+    expect(await subscribed()).toBe(1);
+    stop();
+    // The UNSUBSCRIBE goes out on the shared connection; a PING behind it on the same
+    // connection would tell, but that connection is private: ask until Redis agrees.
+    while ((await subscribed()) !== 0) await new Promise((resolve) => setImmediate(resolve));
+  });
 });

@@ -83,7 +83,10 @@ export class TaskEvents<P = unknown, R = unknown> {
     this.changeListeners.add(listener);
     // Start listening now, as a listener expects; ready() tells when it is confirmed.
     if (!this.closed) void this.ready().catch(() => {});
-    return () => void this.changeListeners.delete(listener);
+    return () => {
+      this.changeListeners.delete(listener);
+      this.dropProgressIfUnused();
+    };
   }
 
   /** Calls `listener` for every announced batch of outcomes; returns the function that stops it. */
@@ -160,6 +163,15 @@ export class TaskEvents<P = unknown, R = unknown> {
     const set = this.watchers.get(id);
     set?.delete(watcher);
     if (set?.size === 0) this.watchers.delete(id);
+    this.dropProgressIfUnused();
+  }
+
+  /** Every claim publishes on the progress channel: listen only while someone needs it. */
+  private dropProgressIfUnused(): void {
+    const entry = this.subscriptions.get(this.channels.progress);
+    if (!entry || this.watchers.size > 0 || this.changeListeners.size > 0) return;
+    this.subscriptions.delete(this.channels.progress);
+    void entry.subscription.close().catch(() => {});
   }
 
   private subscribe(channel: string): Promise<void> {
