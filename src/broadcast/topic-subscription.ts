@@ -80,7 +80,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     this.consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.blockMs = Math.min(5_000, Math.max(20, Math.floor(options.leaseMs / 2)));
     this.connection = openClient(context.topicOptions.connection, { patient: true });
-    this.blocker = openDedicatedClient(context.topicOptions.connection, { patient: true });
+    this.blocker = openDedicatedClient(context.topicOptions.connection, { patient: true, blocking: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
     defineScripts(this.connection.client);

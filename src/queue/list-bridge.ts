@@ -78,7 +78,7 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
       timeoutMs === undefined ? '' : timeoutMs,
     ];
     this.connection = openClient(queue.options.connection, { patient: true });
-    this.blocker = openDedicatedClient(queue.options.connection, { patient: true });
+    this.blocker = openDedicatedClient(queue.options.connection, { patient: true, blocking: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
     defineScripts(this.connection.client);

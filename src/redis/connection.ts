@@ -31,9 +31,10 @@ export interface ClientRole {
    */
   failFastMs?: number;
   /**
-   * A connection that blocks (BZPOPMIN, with a claim pipelined behind it): never a command
-   * timeout, even one the user's options set, or the client would give up on a claim that
-   * Redis still runs later, leasing its tasks to no one.
+   * A connection that blocks (a worker's BZPOPMIN with a claim pipelined behind it, a
+   * bridge's BLMOVE, a topic's XREADGROUP BLOCK): never a command timeout, even one the
+   * user's options set, or the client would give up on a command that Redis still runs
+   * later (a claim leasing tasks to no one, messages delivered to no one).
    */
   blocking?: boolean;
 }
