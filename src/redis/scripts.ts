@@ -71,6 +71,9 @@ function definitionsOf(path: string, text: string): Definition[] {
   let comment: string[] = [];
   let current: Definition | undefined;
   for (const line of text.split('\n')) {
+    if (/^local [A-Za-z_][A-Za-z0-9_]*\s*,/.test(line)) {
+      throw new Error(`${path}: "${line}": one name per top-level local in a library, so each is included only where used`);
+    }
     const name = DEFINITION.exec(line)?.[1];
     if (name) {
       current = { name, text: [...comment, line].join('\n') + '\n' };
