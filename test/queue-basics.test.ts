@@ -98,6 +98,23 @@ describe('enqueue, work, await the result', () => {
     await expect(result).resolves.toBe('new');
   });
 
+  it("ignores a late completion of a caller id's earlier task while waiting for the new one", async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('late');
+    const k = new QueueKeys(s.prefix, 'late');
+    const task = await queue.enqueue('new', { id: 'Y' });
+    const { createdAt } = (await queue.getTask('Y'))!;
+    const result = task.result({ timeoutMs: 5_000 });
+    await queue.getTask('Y'); // sent after the wait's own read on the same connection: that read has answered
+    // What the completion of an earlier Y (created at another time) looks like, arriving late.
+    await s.client().publish(k.events, `completed|Y|${createdAt - 1000}\n"old"`);
+    const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
+      k.base, 1, 30_000, 'w', 100, 60_000,
+    ])) as unknown[];
+    await runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 0, 0, 'Y', String(reply[3]), '"new"']);
+    await expect(result).resolves.toBe('new');
+  });
+
   it('does not hand a task enqueued again under a removed id the outcome of the earlier one', async () => {
     const s = scope();
     const queue = s.queue<string, string>('reused');

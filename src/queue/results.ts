@@ -35,6 +35,8 @@ interface Waiter {
 }
 
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
+/** Generated ids are digits only and never reused; a caller's id may be (see onEvent). */
+const GENERATED_ID = /^\d+$/;
 
 /** How long, at least, an outcome announced before anyone waited for it is remembered. */
 const EARLY_OUTCOME_MS = 2_000;
@@ -61,6 +63,12 @@ export class ResultWaiter {
   /** Counts reconnections: a mark from an earlier epoch may have missed its announcement. */
   private epoch = 0;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /**
+   * For waited-for tasks with a caller's id: the createdAt of the task being waited for,
+   * once a read saw it, and a completed result announced before that read answered.
+   */
+  private readonly incarnations = new Map<string, string>();
+  private readonly announcedBeforeRead = new Map<string, { created: string; result: string }>();
   /** Outcomes announced with no waiter, in two generations (each at least EARLY_OUTCOME_MS old when dropped). */
   private early = new Map<string, EarlyOutcome>();
   private earlier = new Map<string, EarlyOutcome>();
@@ -130,7 +138,11 @@ export class ResultWaiter {
   private remove(id: string, waiter: Waiter): void {
     const set = this.waiters.get(id);
     set?.delete(waiter);
-    if (set?.size === 0) this.waiters.delete(id);
+    if (set?.size === 0) {
+      this.waiters.delete(id);
+      this.incarnations.delete(id);
+      this.announcedBeforeRead.delete(id);
+    }
   }
 
   private settle(id: string, waiter: Waiter, value: unknown, error?: Error): void {
@@ -143,7 +155,7 @@ export class ResultWaiter {
     const events = this.events();
     if (!this.listening) {
       this.listening = true;
-      events.onOutcome((state, ids, results) => this.onEvent(state, ids, results));
+      events.onOutcome((state, ids, results, created) => this.onEvent(state, ids, results, created));
       events.onReconnect(() => {
         // Marks and remembered outcomes belong to one stretch of connection.
         this.epoch++;
@@ -156,7 +168,7 @@ export class ResultWaiter {
     this.live = true;
   }
 
-  private onEvent(state: string, announced: readonly string[], results?: readonly string[]): void {
+  private onEvent(state: string, announced: readonly string[], results?: readonly string[], created?: readonly string[]): void {
     // Only outcomes come on this channel, but scripts of an older version (a rolling upgrade)
     // publish every move on it.
     if (!FINAL_EVENTS.has(state)) return;
@@ -170,10 +182,23 @@ export class ResultWaiter {
       }
       // Results that came with the announcement settle their waiters without a read.
       if (state !== 'completed' || result === undefined) return void unread.push(id);
-      const value = result === '' ? undefined : (JSON.parse(result) as unknown);
-      for (const waiter of set) this.settle(id, waiter, value);
+      if (!GENERATED_ID.test(id)) {
+        // A caller's id may have named an earlier task whose outcome this is: take it only
+        // for the task waited for (known from a read; until that answers, keep it for then).
+        const stamp = created?.[index];
+        if (stamp === undefined) return void unread.push(id);
+        const incarnation = this.incarnations.get(id);
+        if (incarnation === undefined) return void this.announcedBeforeRead.set(id, { created: stamp, result });
+        if (incarnation !== stamp) return;
+      }
+      this.settleAll(id, set, result);
     });
     if (unread.length) void this.check(unread).catch(() => {});
+  }
+
+  private settleAll(id: string, set: Set<Waiter>, result: string): void {
+    const value = result === '' ? undefined : (JSON.parse(result) as unknown);
+    for (const waiter of set) this.settle(id, waiter, value);
   }
 
   private remember(id: string, result: string | undefined): void {
@@ -189,7 +214,7 @@ export class ResultWaiter {
   /** Reads the tasks in one pipeline and settles the waiters of those that are final. */
   private async check(ids: string[]): Promise<void> {
     const pipeline = this.client.pipeline();
-    for (const id of ids) pipeline.hmget(this.keys.task(id), F.state, F.result, F.error);
+    for (const id of ids) pipeline.hmget(this.keys.task(id), F.state, F.result, F.error, F.createdAt);
     const replies = (await pipeline.exec()) ?? [];
     ids.forEach((id, index) => {
       const [error, value] = replies[index] ?? [];
@@ -199,10 +224,17 @@ export class ResultWaiter {
         for (const waiter of set) this.settle(id, waiter, undefined, error);
         return;
       }
-      const [state, result, taskError] = value as (string | null)[];
+      const [state, result, taskError, createdAt] = value as (string | null)[];
+      const early = this.announcedBeforeRead.get(id);
+      this.announcedBeforeRead.delete(id);
+      if (!state && early) return this.settleAll(id, set, early.result); // announced, then deleted (retention)
       const outcome = outcomeOf(this.queue, id, stateFromCode(state) ?? null, result ?? null, taskError ?? null);
-      if (!outcome) return;
-      for (const waiter of set) this.settle(id, waiter, outcome.value, outcome.error);
+      if (outcome) {
+        for (const waiter of set) this.settle(id, waiter, outcome.value, outcome.error);
+        return;
+      }
+      if (createdAt) this.incarnations.set(id, createdAt);
+      if (early && early.created === createdAt) this.settleAll(id, set, early.result);
     });
   }
 }

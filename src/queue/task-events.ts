@@ -25,7 +25,13 @@ import type { TaskInfo } from './task.js';
  * completed batch `results` may hold each task's result as JSON text ('' when undefined),
  * in `ids` order.
  */
-export type OutcomeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
+export type OutcomeListener = (
+  state: TaskState | 'removed',
+  ids: readonly string[],
+  results?: readonly string[],
+  /** Each task's createdAt (epoch ms, as text), when announced: tells apart tasks that reused a caller's id. */
+  created?: readonly string[],
+) => void;
 
 /** Like OutcomeListener, for every state change (waiting, delayed and active too). */
 export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
@@ -202,16 +208,17 @@ export class TaskEvents<P = unknown, R = unknown> {
   }
 
   private onMessage(message: string, outcomes: boolean): void {
-    const bar = message.indexOf('|');
-    const state = message.slice(0, bar) as TaskState | 'removed';
-    const newline = message.indexOf('\n', bar);
-    const ids = message.slice(bar + 1, newline < 0 ? undefined : newline).split(',');
+    // "<state>|<ids>[|<createdAts>][\n<results>]" (lib/common.lua's publish)
+    const newline = message.indexOf('\n');
+    const [state, idList = '', createdList] = message.slice(0, newline < 0 ? undefined : newline).split('|') as [TaskState | 'removed', string?, string?];
+    const ids = idList.split(',');
+    const created = createdList === undefined ? undefined : createdList.split(',');
     const results = newline < 0 ? undefined : message.slice(newline + 1).split('\n');
     for (const id of ids) {
       const set = this.watchers.get(id);
       if (set) for (const watcher of set) this.poke(watcher);
     }
-    if (outcomes) for (const listener of this.listeners) listener(state, ids, results);
+    if (outcomes) for (const listener of this.listeners) listener(state, ids, results, created);
     for (const listener of this.changeListeners) listener(state, ids, results);
   }
 

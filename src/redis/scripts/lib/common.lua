@@ -120,15 +120,20 @@ local function count_finished(base, kind, n, now)
   end
 end
 
--- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','),
--- optionally followed by "\n" and `details`, one line per id (results of a completed
--- batch: JSON never holds a raw newline). Outcomes go to `events`, where result waiters
--- listen; other moves to `progress`, which only task watchers hear (a producer awaiting
--- results is not sent every claim).
+-- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','), then
+-- optionally "|" and `created`, each task's createdAt (which incarnation of an id a caller
+-- reused: a waiter takes a completed result only for the task it waits for), then
+-- optionally "\n" and `details`, one line per id (results of a completed batch: JSON never
+-- holds a raw newline). Outcomes go to `events`, where result waiters listen; other moves
+-- to `progress`, which only task watchers hear (a producer awaiting results is not sent
+-- every claim).
 local OUTCOMES = { completed = true, failed = true, cancelled = true, removed = true }
-local function publish(base, state, ids, details)
+local function publish(base, state, ids, details, created)
   if #ids > 0 then
     local message = state .. '|' .. table.concat(ids, ',')
+    if created then
+      message = message .. '|' .. table.concat(created, ',')
+    end
     if details then
       message = message .. '\n' .. table.concat(details, '\n')
     end

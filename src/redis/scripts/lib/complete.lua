@@ -2,7 +2,7 @@
 -- Needs lib/common.lua before it. See complete.lua for the contract; `args[first..last]`
 -- holds the (id, token, result) triples.
 local function complete_tasks(base, now, keep_count, args, first, last)
-  local out, done, results = {}, {}, {}
+  local out, done, results, created = {}, {}, {}, {}
   local results_bytes = 0
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
@@ -22,6 +22,7 @@ local function complete_tasks(base, now, keep_count, args, first, last)
       end
       done[#done + 1] = id
       results[#done] = result
+      created[#done] = v[4]
       results_bytes = results_bytes + #result + 1
       out[#out + 1] = 0
     end
@@ -36,9 +37,9 @@ local function complete_tasks(base, now, keep_count, args, first, last)
       call_many('DEL', nil, task_keys(base, done))
     end
     if results_bytes <= 65536 then
-      publish(base, 'completed', done, results)
+      publish(base, 'completed', done, results, created)
     else
-      publish(base, 'completed', done)
+      publish(base, 'completed', done, nil, created)
     end
   end
   return out
