@@ -11,8 +11,9 @@
  * The read is skipped for a task this process created with a generated id while already
  * listening (a SentMark), the first time its result is awaited: no announcement of it can
  * have been missed since, unless the connection dropped (the mark's epoch tells) or it came
- * before the waiter registered. Outcomes announced with no waiter are remembered for
- * EARLY_OUTCOME_MS (at least) for that case; a mark older than that falls back to the read.
+ * before the waiter registered. Outcomes announced with no waiter are remembered for that
+ * case, in two generations (one is dropped every EARLY_OUTCOME_MS, or sooner when it holds
+ * EARLY_OUTCOME_MAX); a mark older than what was dropped falls back to the read.
  * Generated ids only: they are never reused (the counter only goes up), where a caller's id
  * may name a new task while an outcome of its removed namesake is still on its way. Awaiting
  * a result just enqueued, the common case, then costs no round trip of its own.
@@ -40,6 +41,8 @@ const GENERATED_ID = /^\d+$/;
 
 /** How long, at least, an outcome announced before anyone waited for it is remembered. */
 const EARLY_OUTCOME_MS = 2_000;
+/** At most this many per generation: memory stays bounded whatever the queue's rate. */
+const EARLY_OUTCOME_MAX = 50_000;
 /** Announced results longer than this are not remembered (the task is read instead). */
 const EARLY_RESULT_MAX_CHARS = 256;
 
@@ -69,10 +72,11 @@ export class ResultWaiter {
    */
   private readonly incarnations = new Map<string, string>();
   private readonly announcedBeforeRead = new Map<string, { created: string; result: string }>();
-  /** Outcomes announced with no waiter, in two generations (each at least EARLY_OUTCOME_MS old when dropped). */
+  /** Outcomes announced with no waiter, in two generations; marks taken before `forgotBefore` may have lost theirs. */
   private early = new Map<string, EarlyOutcome>();
   private earlier = new Map<string, EarlyOutcome>();
   private earlySince = 0;
+  private forgotBefore = 0;
   private closed = false;
 
   constructor(
@@ -103,7 +107,7 @@ export class ResultWaiter {
       timer = setTimeout(() => this.settle(id, waiter, undefined, new WaitTimeoutError(id, timeoutMs)), timeoutMs);
     }
     try {
-      if (sent && this.live && sent.epoch === this.epoch && performance.now() - sent.at < EARLY_OUTCOME_MS) {
+      if (sent && this.live && sent.epoch === this.epoch && sent.at >= this.forgotBefore) {
         // Listening since before the task existed: its announcement is either still to
         // come (this waiter will hear it) or came already and is remembered.
         let early = this.early.get(id) ?? this.earlier.get(id);
@@ -203,7 +207,9 @@ export class ResultWaiter {
 
   private remember(id: string, result: string | undefined): void {
     const now = performance.now();
-    if (now - this.earlySince >= EARLY_OUTCOME_MS) {
+    if (now - this.earlySince >= EARLY_OUTCOME_MS || this.early.size >= EARLY_OUTCOME_MAX) {
+      // The generation dropped now holds outcomes heard before the current one began.
+      this.forgotBefore = this.earlySince;
       this.earlier = this.early;
       this.early = new Map();
       this.earlySince = now;
