@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TaskCancelledError, TaskNotFoundError, WaitTimeoutError, InvalidStateError } from '../src/index.js';
-import { QueueKeys } from '../src/redis/keys.js';
+import { QueueKeys, TASK_FIELDS } from '../src/redis/keys.js';
 import { runScript } from '../src/redis/scripts.js';
 import { deferred, next, useRedis, useScope } from './support/fixtures.js';
 
@@ -52,6 +52,38 @@ describe('enqueue, work, await the result', () => {
     expect(await queue.getTask(task.id)).toBeNull();
     await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe('late!');
     await worker.close();
+  });
+
+  it('reads the task when so many outcomes came since its enqueue that its own may be forgotten', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('flood');
+    const k = new QueueKeys(s.prefix, 'flood');
+    await queue.result((await queue.enqueue('warm')).id, { timeoutMs: 10 }).catch(() => {}); // listening from now on
+    const runOne = async (result: string) => {
+      const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
+        k.base, 1, 30_000, 'w', 100, 60_000,
+      ])) as unknown[];
+      await runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 10, 0, String(reply[2]), String(reply[3]), result]);
+    };
+    await runOne('"warm"');
+    const task = await queue.enqueue('x');
+    let flooded = deferred();
+    let seen = 0;
+    queue.events.onOutcome((_state, ids) => {
+      if (ids.includes(task.id)) flooded.resolve();
+      else if (++seen === 110_000) flooded.resolve();
+    });
+    await runOne('"announced"');
+    await flooded.promise;
+    // Its outcome is remembered now, as announced; the hash says otherwise from here on, so
+    // the answer tells which of the two the wait used.
+    await s.client().hset(k.task(task.id), TASK_FIELDS.result, '"read"');
+    flooded = deferred();
+    const publisher = s.client().pipeline();
+    for (let i = 0; i < 110_000; i++) publisher.publish(k.events, `completed|other-${i}|1\n1`);
+    await publisher.exec();
+    await flooded.promise;
+    await expect(task.result({ timeoutMs: 5_000 })).resolves.toBe('read');
   });
 
   it('hands over the result again when the same handle asks twice', async () => {
