@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TaskCancelledError, TaskNotFoundError, WaitTimeoutError, InvalidStateError } from '../src/index.js';
 import { QueueKeys, TASK_FIELDS } from '../src/redis/keys.js';
-import { runScript } from '../src/redis/scripts.js';
+import { claimByHand, completeByHand, type HandLease } from './support/by-hand.js';
 import { deferred, next, useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -59,12 +59,7 @@ describe('enqueue, work, await the result', () => {
     const queue = s.queue<string, string>('flood');
     const k = new QueueKeys(s.prefix, 'flood');
     await queue.result((await queue.enqueue('warm')).id, { timeoutMs: 10 }).catch(() => {}); // listening from now on
-    const runOne = async (result: string) => {
-      const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
-        k.base, 1, 30_000, 'w', 100, 60_000,
-      ])) as unknown[];
-      await runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 10, 0, String(reply[2]), String(reply[3]), result]);
-    };
+    const runOne = async (result: string) => completeByHand(queue, (await claimByHand(queue))[0]!, result, 10);
     await runOne('"warm"');
     const task = await queue.enqueue('x');
     let flooded = deferred();
@@ -102,14 +97,8 @@ describe('enqueue, work, await the result', () => {
     const queue = s.queue<string, string>('namesake');
     const k = new QueueKeys(s.prefix, 'namesake');
     // Claims and completions made by hand, as a worker whose retention keeps no completed task.
-    const claimOne = async () => {
-      const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
-        k.base, 1, 30_000, 'w', 100, 60_000,
-      ])) as unknown[];
-      return { id: String(reply[2]), token: String(reply[3]) };
-    };
-    const complete = (lease: { id: string; token: string }, json: string) =>
-      runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 0, 0, lease.id, lease.token, json]);
+    const claimOne = async () => (await claimByHand(queue))[0]!;
+    const complete = (lease: HandLease, json: string) => completeByHand(queue, lease, json, 0);
     await queue.enqueue('warm', { id: 'warm' });
     await complete(await claimOne(), '"warm"');
     await queue.result('warm').catch(() => {}); // deleted at once, but listening from now on
@@ -140,10 +129,7 @@ describe('enqueue, work, await the result', () => {
     await queue.getTask('Y'); // sent after the wait's own read on the same connection: that read has answered
     // What the completion of an earlier Y (created at another time) looks like, arriving late.
     await s.client().publish(k.events, `completed|Y|${createdAt - 1000}\n"old"`);
-    const reply = (await runScript(queue.client, 'claim', [k.meta, k.priorities, k.delayed, k.active, k.wake], [
-      k.base, 1, 30_000, 'w', 100, 60_000,
-    ])) as unknown[];
-    await runScript(queue.client, 'complete', [k.meta, k.active, k.completed], [k.base, 0, 0, 'Y', String(reply[3]), '"new"']);
+    await completeByHand(queue, (await claimByHand(queue))[0]!, '"new"', 0);
     await expect(result).resolves.toBe('new');
   });
 

@@ -5,23 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { QueueKeys } from '../src/redis/keys.js';
-import { defineScripts, runScript } from '../src/redis/scripts.js';
-import { useRedis, useScope, type TestScope } from './support/fixtures.js';
+import { claimByHand } from './support/by-hand.js';
+import { useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
-
-/** Runs the claim script as a worker would, asking for `wanted` tasks; returns the ids it leased. */
-async function claim(s: TestScope, keys: QueueKeys, wanted: number): Promise<string[]> {
-  const client = s.client();
-  defineScripts(client, ['claim']);
-  const reply = (await runScript(client, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
-    keys.base, wanted, 30_000, 'test-worker', 100, 60_000,
-  ])) as string[];
-  const ids: string[] = [];
-  for (let i = 2; i < reply.length; i += 8) ids.push(String(reply[i]));
-  return ids;
-}
 
 describe('the wake marker', () => {
   it('is set by enqueue, kept by a claim that leaves work, and removed by one that takes the rest', async () => {
@@ -31,10 +19,10 @@ describe('the wake marker', () => {
     await queue.enqueueMany([{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
     expect(await s.client().exists(keys.wake)).toBe(1);
 
-    expect(await claim(s, keys, 2)).toHaveLength(2);
+    expect(await claimByHand(queue, 2)).toHaveLength(2);
     expect(await s.client().exists(keys.wake)).toBe(1); // one task still waits: another worker may take it
 
-    expect(await claim(s, keys, 5)).toHaveLength(1);
+    expect(await claimByHand(queue, 5)).toHaveLength(1);
     expect(await s.client().exists(keys.wake)).toBe(0);
     expect(await queue.counts()).toMatchObject({ waiting: 0, active: 3 });
   });
