@@ -227,8 +227,10 @@ describe('dashboard in a browser', () => {
     // An action the task's state no longer allows says why.
     await page.goto(`${gw.url}/queues/jobs/tasks/${first!.id}`);
     await waitForText(watched, '.title-badge [data-state]', 'cancelled');
-    await queue.retry(first!.id); // behind the page's back: now waiting
     await page.click('button[data-action="retry"]');
+    // Behind the page's back, while its dialog asks: now waiting (the page may show it live,
+    // but the confirmed action still goes out, and the gateway says why it cannot be done).
+    await queue.retry(first!.id);
     await page.click('dialog.confirm button[data-confirm]');
     await page.waitForSelector('.flash-error');
     expect(await page.textContent('.flash-error')).toBe(
