@@ -233,7 +233,10 @@ export class ResultWaiter {
       const [state, result, taskError, createdAt] = value as (string | null)[];
       const early = this.announcedBeforeRead.get(id);
       this.announcedBeforeRead.delete(id);
-      if (!state && early) return this.settleAll(id, set, early.result); // announced, then deleted (retention)
+      // Announced, then deleted (retention 0). Left open: a stale announcement of an earlier
+      // task under a reused caller id, heard before this read, while the new task completed
+      // and was deleted within it, would be taken here (retention 0 and microseconds apart).
+      if (!state && early) return this.settleAll(id, set, early.result);
       const outcome = outcomeOf(this.queue, id, stateFromCode(state) ?? null, result ?? null, taskError ?? null);
       if (outcome) {
         for (const waiter of set) this.settle(id, waiter, outcome.value, outcome.error);
