@@ -6,18 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { oneLine, useCli, type CliProcess, type CliResult } from './support/cli.js';
-import { Admin } from '../src/admin/admin.js';
 import { useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
 const cli = useCli(() => ({ url: redis.url, prefix: scope().prefix }));
 
-/** A queue's lifetime counters (enqueued, completed, failed), read through the admin layer. */
-function totals(queue: string) {
-  const s = scope();
-  return s.add(new Admin({ connection: redis.url, prefix: s.prefix })).totals(queue);
-}
+const totals = (queue: string) => scope().totals(queue);
 const dir = mkdtempSync(join(tmpdir(), 'errand-cli-worker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

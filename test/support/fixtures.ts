@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { Redis } from 'ioredis';
+import { Admin } from '../../src/admin/admin.js';
 import { Queue, Worker, type Handler, type QueueOptions, type WorkerOptions } from '../../src/index.js';
 import { RedisServer, type RedisServerOptions } from './redis-server.js';
 
@@ -73,6 +74,11 @@ export class TestScope {
     const client = new Redis(this.redis.url);
     this.closables.push({ close: async () => void client.disconnect() });
     return client;
+  }
+
+  /** A queue's lifetime counters (enqueued, completed, failed), read through the admin layer. */
+  totals(queue: string): ReturnType<Admin['totals']> {
+    return this.add(new Admin({ connection: this.redis.url, prefix: this.prefix })).totals(queue);
   }
 
   /** Say so when a test provokes worker errors on purpose (Redis restarts, ...). */
