@@ -264,25 +264,18 @@ end
 local function create_task(base, id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, batch)
   -- Optional fields are written only when set: every retained task carries its hash.
   local fields = { F.payload, payload, F.createdAt, int(now) }
-  if tonumber(max_attempts) ~= DEFAULT_ATTEMPTS then
-    fields[#fields + 1] = F.maxAttempts
-    fields[#fields + 1] = max_attempts
+  local function unless_default(field, value, default)
+    if value ~= default then
+      fields[#fields + 1] = field
+      fields[#fields + 1] = value
+    end
   end
-  if priority ~= '0' then
-    fields[#fields + 1] = F.priority
-    fields[#fields + 1] = priority
-  end
-  if backoff ~= '' then
-    fields[#fields + 1] = F.backoff
-    fields[#fields + 1] = backoff
-  end
-  if timeout_ms ~= '' then
-    fields[#fields + 1] = F.timeoutMs
-    fields[#fields + 1] = timeout_ms
-  end
+  unless_default(F.maxAttempts, tonumber(max_attempts) ~= DEFAULT_ATTEMPTS and max_attempts or '', '')
+  unless_default(F.priority, priority, '0')
+  unless_default(F.backoff, backoff, '')
+  unless_default(F.timeoutMs, timeout_ms, '')
+  unless_default(F.dedupeKey, dedupe_key, '')
   if dedupe_key ~= '' then
-    fields[#fields + 1] = F.dedupeKey
-    fields[#fields + 1] = dedupe_key
     redis.call('SET', base .. 'dedupe:' .. dedupe_key, id)
   end
   fields[#fields + 1] = F.state
