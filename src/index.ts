@@ -9,7 +9,7 @@ export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queu
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
 export { TaskEvents } from './queue/task-events.js';
 export type { OutcomeListener, StateChangeListener, WatchOptions } from './queue/task-events.js';
-export type { TaskState } from './redis/keys.js';
+export type { TaskState } from './queue/states.js';
 export type { BackoffOptions, ConnectionOption, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {
   ClosedError,

@@ -12,7 +12,7 @@
 import { ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { TaskInfo } from '../queue/task.js';
-import type { TaskState } from '../redis/keys.js';
+import type { TaskState } from '../queue/states.js';
 
 /** Most tasks one search reads, unless told otherwise. */
 export const DEFAULT_SCAN_LIMIT = 10_000;

@@ -5,6 +5,7 @@
  */
 import type { TopicKeys } from '../redis/keys.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
+import * as scripts from '../redis/topic-scripts.js';
 
 export interface TopicHeartbeatOptions {
   client: RedisClient;
@@ -44,8 +45,8 @@ export class TopicHeartbeat {
     const ids = this.options.held();
     if (!ids.length) return;
     try {
-      const lost = (await runScript(client, 'topic-extend', [keys.stream], [group, consumer, ...ids])) as string[];
-      if (lost.length) this.options.onLost(lost.map(String));
+      const lost = await runScript(client, scripts.extend(keys, { group, consumer, ids }));
+      if (lost.length) this.options.onLost(lost);
     } catch (error) {
       // A missed beat is survivable (a lease lasts three beats); the next one tries again.
       this.options.onError(error as Error);

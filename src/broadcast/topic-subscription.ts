@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { ClosedError, describeError, ValidationError } from '../errors.js';
 import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
 import { TOPIC_MESSAGE_FIELD, type TopicKeys } from '../redis/keys.js';
-import { defineScripts, runScript, type RedisClient } from '../redis/scripts.js';
+import { runScript, type RedisClient } from '../redis/scripts.js';
+import * as scripts from '../redis/topic-scripts.js';
 import { Status } from '../redis/status.js';
 import { DEAD_LETTERS_KEPT, type ResolvedSubscribeOptions, type ResolvedTopicOptions } from './options.js';
 import { publishedAt, startPosition } from './stream-ids.js';
@@ -83,7 +84,6 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     this.blocker = openDedicatedClient(context.topicOptions.connection, { patient: true, blocking: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
-    defineScripts(this.connection.client);
     this.heartbeat = new TopicHeartbeat({
       client: this.connection.client,
       keys: this.keys,
@@ -130,7 +130,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     for (;;) {
       if (this.stopping) throw new ClosedError(`subscription of group "${this.group}"`);
       try {
-        await runScript(this.client, 'topic-join', [this.keys.stream], [this.group, position, '0']);
+        await runScript(this.client, scripts.join(this.keys, { group: this.group, start: position, move: false }));
         if (!this.stopping) this.heartbeat.start();
         return;
       } catch (error) {
@@ -179,15 +179,24 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
   /** Takes over messages whose lease ran out; dead-letters those past their attempts. */
   private async reclaim(free: number): Promise<void> {
     const { leaseMs, attempts } = this.options;
-    const reply = (await runScript(this.client, 'topic-reclaim', [this.keys.stream, this.keys.dead, this.keys.errors], [
-      this.group, this.consumer, leaseMs, this.cursor, free, attempts, DEAD_LETTERS_KEPT, 2 * leaseMs + 10_000,
-    ])) as [string, (string | number)[], string[]];
-    const [cursor, taken, dead] = reply;
-    this.cursor = String(cursor);
+    const { cursor, taken, dead } = await runScript(
+      this.client,
+      scripts.reclaim(this.keys, {
+        group: this.group,
+        consumer: this.consumer,
+        leaseMs,
+        cursor: this.cursor,
+        max: free,
+        attempts,
+        deadLettersKept: DEAD_LETTERS_KEPT,
+        pruneIdleMs: 2 * leaseMs + 10_000,
+      }),
+    );
+    this.cursor = cursor;
     // A scan that did not reach the end goes on at the next turn; otherwise wait a while.
     this.lastReclaimAt = this.cursor === '0-0' ? Date.now() : 0;
-    for (let i = 0; i + 2 < taken.length; i += 3) this.start(String(taken[i]), taken[i + 1] as string | null, Number(taken[i + 2]));
-    if (dead.length) this.safeEmit('exhausted', dead.map(String));
+    for (const { id, message, attempt } of taken) this.start(id, message, attempt);
+    if (dead.length) this.safeEmit('exhausted', dead);
   }
 
   // ---- handling ----
@@ -240,10 +249,17 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
       if (flight.lost) return;
       const info = describeError(error);
       if (info.stack && info.stack.length > MAX_STACK_CHARS) info.stack = info.stack.slice(0, MAX_STACK_CHARS);
-      const code = Number(
-        await runScript(this.client, 'topic-fail', [this.keys.stream, this.keys.dead, this.keys.errors], [
-          this.group, this.consumer, flight.meta.id, this.options.attempts, JSON.stringify(info), DEAD_LETTERS_KEPT, undecodable ? '1' : '0',
-        ]),
+      const code = await runScript(
+        this.client,
+        scripts.fail(this.keys, {
+          group: this.group,
+          consumer: this.consumer,
+          id: flight.meta.id,
+          attempts: this.options.attempts,
+          errorJson: JSON.stringify(info),
+          deadLettersKept: DEAD_LETTERS_KEPT,
+          now: undecodable,
+        }),
       );
       if (code === Status.LEASE_LOST) this.safeEmit('lost', flight.meta);
       else this.safeEmit('failed', flight.meta, error, code === Status.DEAD_LETTERED);
@@ -266,9 +282,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     this.acks = [];
     try {
       const lost = new Set(
-        ((await runScript(this.client, 'topic-ack', [this.keys.stream, this.keys.errors], [
-          this.group, this.consumer, ...batch.map((flight) => flight.meta.id),
-        ])) as string[]).map(String),
+        await runScript(this.client, scripts.ack(this.keys, { group: this.group, consumer: this.consumer, ids: batch.map((flight) => flight.meta.id) })),
       );
       for (const flight of batch) this.safeEmit(lost.has(flight.meta.id) ? 'lost' : 'completed', flight.meta);
     } catch (error) {
@@ -310,7 +324,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     else void this.heartbeat.stop();
     if (!expired && this.flights.size === 0) {
       try {
-        await Promise.race([runScript(this.client, 'topic-leave', [this.keys.stream], [this.group, this.consumer]), deadline]);
+        await Promise.race([runScript(this.client, scripts.leave(this.keys, { group: this.group, consumer: this.consumer })), deadline]);
       } catch (error) {
         this.report(error as Error); // only a stale member entry is left behind; others prune it
       }

@@ -16,7 +16,8 @@ import { encodeJson } from '../json.js';
 import { validateMinutes } from '../redis/minute-counts.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { TopicKeys, topicsKey } from '../redis/keys.js';
-import { defineScripts, runScript } from '../redis/scripts.js';
+import { runScript } from '../redis/scripts.js';
+import * as scripts from '../redis/topic-scripts.js';
 import {
   fromSchema,
   resolveSubscribeOptions,
@@ -49,7 +50,6 @@ export class Topic<M = unknown> {
     this.connection = openClient(this.options.connection);
     // Commands report their own failures; connection errors in between are retried by ioredis.
     if (this.connection.owned) this.connection.client.on('error', () => {});
-    defineScripts(this.connection.client);
   }
 
   /** Appends a message; resolves with its id once it is in Redis. */
@@ -71,10 +71,10 @@ export class Topic<M = unknown> {
     for (let start = 0; start < texts.length; start += PUBLISH_CHUNK) chunks.push(texts.slice(start, start + PUBLISH_CHUNK));
     const replies = await orUnavailable(
       Promise.all(
-        chunks.map((chunk) => runScript(this.client, 'topic-publish', [this.keys.stream], [maxLength, maxAgeMs ?? '', this.keys.base, ...chunk])),
+        chunks.map((chunk) => runScript(this.client, scripts.publish(this.keys, { maxLength, maxAgeMs, messages: chunk }))),
       ),
     );
-    return (replies as string[][]).flat().map(String);
+    return replies.flat();
   }
 
   /**
@@ -104,7 +104,7 @@ export class Topic<M = unknown> {
     const parsed = fromSchema.safeParse(from);
     if (!parsed.success) throw new ValidationError(`invalid replay start: ${formatIssues(parsed.error.issues)}`);
     this.register();
-    await orUnavailable(runScript(this.client, 'topic-join', [this.keys.stream], [group, startPosition(parsed.data), '1']));
+    await orUnavailable(runScript(this.client, scripts.join(this.keys, { group, start: startPosition(parsed.data), move: true })));
   }
 
   /** Length, groups with their lag and pending counts, and the dead-letter count. */

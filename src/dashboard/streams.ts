@@ -6,7 +6,7 @@
  * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { FINAL_STATES } from '../redis/keys.js';
+import { FINAL_STATES } from '../queue/states.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { errorBody, toErrandError } from '../gateway/errors.js';
 import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema.js';

@@ -7,13 +7,10 @@
  * lost are reported, so their handlers can be aborted.
  */
 import type { QueueKeys } from '../redis/keys.js';
+import * as scripts from '../redis/queue-scripts.js';
+import type { HeldLease } from '../redis/queue-scripts.js';
 import { pipeScript, type RedisClient } from '../redis/scripts.js';
 import type { Retention } from '../config.js';
-
-export interface HeldLease {
-  id: string;
-  token: string;
-}
 
 export interface LeaseKeeperOptions {
   client: RedisClient;
@@ -28,6 +25,9 @@ export interface LeaseKeeperOptions {
   onLost(ids: string[]): void;
   onError(error: Error): void;
 }
+
+/** Expired leases one heartbeat reaps at most (the rest at the next beat or claim). */
+const REAP_PER_BEAT = 100;
 
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
@@ -56,30 +56,17 @@ export class LeaseKeeper {
 
   private async send(): Promise<void> {
     const { client, keys, workerId, leaseMs, retention } = this.options;
-    const pairs: string[] = [];
-    for (const lease of this.options.leases()) pairs.push(lease.id, lease.token);
+    const leases = [...this.options.leases()];
     const pipeline = client.pipeline();
-    pipeScript(pipeline, 'extend', [keys.active, keys.workers], [
-      keys.base,
-      leaseMs,
-      workerId,
-      JSON.stringify(this.options.describe()),
-      ...pairs,
-    ]);
-    pipeScript(pipeline, 'reap', [keys.active], [
-      keys.base,
-      100,
-      retention.failed.count,
-      retention.failed.maxAgeMs,
-      retention.completed.count,
-      retention.completed.maxAgeMs,
-    ]);
+    const extended = pipeScript(pipeline, scripts.extend(keys, { leaseMs, workerId, descriptionJson: JSON.stringify(this.options.describe()), leases }));
+    pipeScript(pipeline, scripts.reap(keys, { max: REAP_PER_BEAT, retention }));
     try {
       const replies = (await pipeline.exec()) ?? [];
-      const [extendError, lost] = replies[0] ?? [];
+      const [extendError, reply] = replies[0] ?? [];
       if (extendError) throw extendError;
       if (replies[1]?.[0]) throw replies[1][0];
-      if (Array.isArray(lost) && lost.length) this.options.onLost(lost.map(String));
+      const lost = extended(reply);
+      if (lost.length) this.options.onLost(lost);
     } catch (error) {
       // A missed beat is survivable (leases last three beats); report it and beat again next tick.
       this.options.onError(error as Error);

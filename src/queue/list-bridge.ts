@@ -17,8 +17,8 @@ import { DEFAULT_ATTEMPTS, defaultTaskOptionsSchema, parseOptions } from '../con
 import { ValidationError } from '../errors.js';
 import { closeClient, openClient, openDedicatedClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { queuesKey } from '../redis/keys.js';
-import { defineScripts, runScript, type RedisClient } from '../redis/scripts.js';
-import { Status } from '../redis/status.js';
+import * as scripts from '../redis/queue-scripts.js';
+import { runScript, type RedisClient } from '../redis/scripts.js';
 import type { Queue } from './queue.js';
 
 const adoptListOptionsSchema = z
@@ -50,7 +50,7 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
   adopted = 0;
   private readonly connection: OwnedClient;
   private readonly blocker: RedisClient;
-  private readonly args: (string | number)[];
+  private readonly request: scripts.AdoptRequest;
   private loop: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private stopping = false;
@@ -67,21 +67,18 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
     const defaults = queue.options.defaultTaskOptions ?? {};
     const backoff = options.backoff ?? defaults.backoff;
     const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
-    const { keys } = queue;
-    this.args = [
-      keys.base,
-      options.batchSize,
-      queue.options.maxWaiting === undefined ? '' : queue.options.maxWaiting,
-      options.priority ?? defaults.priority ?? 0,
-      options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS,
-      backoff ? JSON.stringify(backoff) : '',
-      timeoutMs === undefined ? '' : timeoutMs,
-    ];
+    this.request = {
+      max: options.batchSize,
+      maxWaiting: queue.options.maxWaiting,
+      priority: options.priority ?? defaults.priority ?? 0,
+      maxAttempts: options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS,
+      backoffJson: backoff ? JSON.stringify(backoff) : '',
+      timeoutMs,
+    };
     this.connection = openClient(queue.options.connection, { patient: true });
     this.blocker = openDedicatedClient(queue.options.connection, { patient: true, blocking: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     this.blocker.on('error', () => {}); // the command client reports the same outage once
-    defineScripts(this.connection.client);
   }
 
   /** @internal Checks the list (rejecting with ValidationError), then starts moving items. */
@@ -113,22 +110,20 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
   }
 
   private async run(): Promise<void> {
-    const keys = this.queue.keys;
-    const scriptKeys = [this.listKey, keys.meta, keys.delayed, keys.priorities, keys.wake];
-    const batchSize = Number(this.args[1]);
+    const adopt = scripts.adoptList(this.queue.keys, this.listKey, this.request);
     while (!this.stopping) {
       try {
-        const reply = (await runScript(this.connection.client, 'adopt-list', scriptKeys, this.args)) as (string | number)[];
-        if (Number(reply[0]) === Status.QUEUE_FULL) {
+        const reply = await runScript(this.connection.client, adopt);
+        if (reply.full) {
           await this.pause(FULL_RECHECK_MS);
           continue;
         }
-        const ids = reply.slice(1).map(String);
+        const { ids } = reply;
         if (ids.length) {
           this.adopted += ids.length;
           this.safeEmit('adopted', ids);
         }
-        if (ids.length < batchSize && !this.stopping) {
+        if (ids.length < this.request.max && !this.stopping) {
           // The list looked empty: wait for an item. Moving the last item onto the same end
           // of the same list changes nothing, so nothing is ever out of the list meanwhile.
           await this.blocker.blmove(this.listKey, this.listKey, 'RIGHT', 'RIGHT', WAIT_SECONDS);

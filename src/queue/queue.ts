@@ -27,9 +27,11 @@ import { encodeJson } from '../json.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
 import { readMinuteCounts, validateMinutes } from '../redis/minute-counts.js';
-import { QueueKeys, queuesKey, stateFromCode, TASK_STATES, type TaskState } from '../redis/keys.js';
-import { defineScripts, runScript } from '../redis/scripts.js';
-import { checkStatus, Status } from '../redis/status.js';
+import { QueueKeys, queuesKey } from '../redis/keys.js';
+import * as scripts from '../redis/queue-scripts.js';
+import { runScript, type ScriptCall } from '../redis/scripts.js';
+import { checkStatus } from '../redis/status.js';
+import { stateFromCode, TASK_STATES, type TaskState } from './states.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
 import { ResultWaiter, type SentMark } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
@@ -51,14 +53,6 @@ function isEmptyObject(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
   for (const _key in value) return false;
   return true;
-}
-
-/** A task encoded for enqueue.lua: its 9 values, or its payload JSON alone when all its options are defaults. */
-type EncodedTask = string | string[];
-
-/** The 9 values of a task with default options (see enqueue.lua). */
-function fullForm(payloadJson: string): string[] {
-  return ['', payloadJson, '0', '0', '', String(DEFAULT_ATTEMPTS), '', '', ''];
 }
 
 /** An enqueueMany item carries options besides its payload. */
@@ -139,7 +133,7 @@ export class Queue<P = unknown, R = unknown> {
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
-  private coalescing: { encoded: EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
+  private coalescing: { encoded: scripts.EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
   private closed = false;
 
   constructor(name: string, options?: QueueOptions) {
@@ -150,7 +144,6 @@ export class Queue<P = unknown, R = unknown> {
     // Commands report their own failures to callers; connection errors in between are
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
-    defineScripts(this.connection.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
   }
 
@@ -219,46 +212,28 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /** Runs the enqueue script over encoded tasks, one call per chunk, all pipelined. */
-  private async sendEnqueues(encoded: EncodedTask[]): Promise<{ tasks: Task<R>[]; full: boolean }> {
+  private async sendEnqueues(encoded: scripts.EncodedTask[]): Promise<{ tasks: Task<R>[]; full: boolean }> {
     this.register();
-    const keys = [this.keys.meta, this.keys.delayed, this.keys.priorities, this.keys.wake];
-    const maxWaiting = this.options.maxWaiting === undefined ? '' : String(this.options.maxWaiting);
+    const { maxWaiting } = this.options;
     const sent = this.results.mark(); // before anything is sent
-    const calls: Promise<unknown>[] = [];
-    const short: boolean[] = [];
+    const calls: Promise<scripts.EnqueueReply>[] = [];
     for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
-      const chunk = encoded.slice(start, start + ENQUEUE_CHUNK);
-      // A chunk of bare payloads goes as just those (enqueue.lua's short form): a tenth of
-      // the arguments to encode, send and parse.
-      const payloadsOnly = chunk.every((task) => typeof task === 'string');
-      short.push(payloadsOnly);
-      const args = payloadsOnly
-        ? ['p', ...(chunk as string[])]
-        : ['f', ...chunk.flatMap((task) => (typeof task === 'string' ? fullForm(task) : task))];
-      calls.push(runScript(this.client, 'enqueue', keys, [this.keys.base, maxWaiting, ...args]));
+      calls.push(runScript(this.client, scripts.enqueue(this.keys, { maxWaiting, tasks: encoded.slice(start, start + ENQUEUE_CHUNK) })));
     }
-    const replies = (await this.call(Promise.all(calls))) as (string | number)[][];
+    const replies = await this.call(Promise.all(calls));
     const tasks: Task<R>[] = [];
     let full = false;
-    replies.forEach((reply, chunk) => {
-      if (Number(reply[0]) === Status.QUEUE_FULL) {
+    for (const reply of replies) {
+      if (reply.full) {
         full = true;
-        return;
+        continue;
       }
-      if (short[chunk]) {
-        // `count` new tasks with consecutive generated ids from `first`.
-        const first = Number(reply[1]);
-        for (let n = 0; n < Number(reply[2]); n++) tasks.push(new Task<R>(this as Queue<unknown, R>, String(first + n), true, sent));
-        return;
-      }
-      for (let i = 1; i < reply.length; i += 2) {
-        const id = String(reply[i]);
-        const created = Number(reply[i + 1]) === 1;
+      for (const { id, created } of reply.tasks) {
         // No mark for an existing task (same id or dedupe key: it may have finished before
         // this enqueue) nor for a caller's id (see results.ts): their waits read the task.
         tasks.push(new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined));
       }
-    });
+    }
     return { tasks, full };
   }
 
@@ -313,11 +288,7 @@ export class Queue<P = unknown, R = unknown> {
   /** One consistent snapshot of the queue's sizes. */
   async counts(): Promise<TaskCounts> {
     this.assertOpen();
-    const k = this.keys;
-    const keys = [k.meta, k.priorities, k.delayed, k.active, k.completed, k.failed, k.cancelled];
-    const reply = (await this.call(runScript(this.client, 'counts', keys, [k.base]))) as number[];
-    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = reply;
-    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
+    return this.call(runScript(this.client, scripts.counts(this.keys)));
   }
 
   /** Stops workers from claiming this queue's tasks; running tasks go on. */
@@ -331,20 +302,17 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Ends a waiting, delayed or active task as cancelled. */
   async cancel(id: string): Promise<void> {
-    const k = this.keys;
-    const { count, maxAgeMs } = this.options.retention.failed;
-    await this.admin('cancel', id, [k.delayed, k.active, k.cancelled], [count, maxAgeMs], 'waiting, delayed or active');
+    await this.admin('cancel', id, (k) => scripts.cancel(k, id, this.options.retention.failed), 'waiting, delayed or active');
   }
 
   /** Puts a failed or cancelled task back in line with a fresh set of attempts. */
   async retry(id: string): Promise<void> {
-    await this.admin('retry', id, [this.keys.failed, this.keys.cancelled], [], 'failed or cancelled');
+    await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
   }
 
   /** Deletes a task in any state. */
   async remove(id: string): Promise<void> {
-    const k = this.keys;
-    await this.admin('remove', id, [k.delayed, k.active, k.completed, k.failed, k.cancelled], [], 'existing');
+    await this.admin('remove', id, (k) => scripts.remove(k, id), 'existing');
   }
 
   /**
@@ -475,7 +443,7 @@ export class Queue<P = unknown, R = unknown> {
         const ids: string[] = [];
         let skip = offset;
         for (const level of levels) {
-          const all = (await this.client.lrange(`${k.base}waiting:${level}`, 0, -1)).reverse();
+          const all = (await this.client.lrange(k.waiting(level), 0, -1)).reverse();
           const take = all.slice(skip, skip + limit - ids.length);
           skip = Math.max(0, skip - all.length);
           ids.push(...take);
@@ -486,8 +454,8 @@ export class Queue<P = unknown, R = unknown> {
     }
   }
 
-  /** A task as enqueue.lua takes it: its 9 values, or only its payload JSON when every option is the default. */
-  private encodeTask(payload: unknown, input: unknown): EncodedTask {
+  /** A task as the enqueue script takes it: its record, or only its payload JSON when every option is the default. */
+  private encodeTask(payload: unknown, input: unknown): scripts.EncodedTask {
     const json = encodeJson(payload, 'payload', this.options.maxPayloadBytes);
     // Most tasks come with no options: nothing to validate (bulk enqueues).
     if (this.options.defaultTaskOptions === undefined && isEmptyObject(input)) return json;
@@ -505,36 +473,35 @@ export class Queue<P = unknown, R = unknown> {
     if (runAt !== undefined && !Number.isFinite(runAt)) throw new ValidationError('invalid task options: runAt is not a valid date');
     const backoff = options.backoff ?? defaults.backoff;
     const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
-    return [
+    return {
       id,
-      json,
-      String(options.priority ?? defaults.priority ?? 0),
-      String(options.delayMs ?? 0),
-      runAt === undefined ? '' : String(runAt),
-      String(options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS),
-      backoff ? JSON.stringify(backoff) : '',
-      timeoutMs === undefined ? '' : String(timeoutMs),
-      options.dedupeKey ?? '',
-    ];
+      payloadJson: json,
+      priority: options.priority ?? defaults.priority ?? 0,
+      delayMs: options.delayMs ?? 0,
+      runAt,
+      maxAttempts: options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS,
+      backoffJson: backoff ? JSON.stringify(backoff) : '',
+      timeoutMs,
+      dedupeKey: options.dedupeKey ?? '',
+    };
   }
 
   private async admin(
     action: 'cancel' | 'retry' | 'remove',
     id: string,
-    keys: string[],
-    extra: number[],
+    script: (keys: QueueKeys) => ScriptCall<scripts.ActionReply>,
     allowed: string,
   ): Promise<void> {
     this.assertOpen();
     validateTaskId(id);
-    const reply = (await this.call(runScript(this.client, action, keys, [this.keys.base, id, ...extra]))) as [number, string?];
-    checkStatus(Number(reply[0]), { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply[1]) ?? reply[1] });
+    const { status, state } = await this.call(runScript(this.client, script(this.keys)));
+    checkStatus(status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(state) ?? state });
   }
 
   private async setPaused(paused: boolean): Promise<void> {
     this.assertOpen();
     this.register();
-    await this.call(runScript(this.client, 'set-paused', [this.keys.meta, this.keys.wake], [this.keys.base, paused ? 1 : 0]));
+    await this.call(runScript(this.client, scripts.setPaused(this.keys, paused)));
   }
 
   /** Records the queue's name in the prefix's registry, once per Queue object. */

@@ -19,7 +19,8 @@
  * a result just enqueued, the common case, then costs no round trip of its own.
  */
 import type { RedisClient } from '../redis/scripts.js';
-import { stateFromCode, TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
+import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
+import { stateFromCode } from './states.js';
 import type { TaskEvents } from './task-events.js';
 import {
   ClosedError,

@@ -16,7 +16,7 @@
  */
 import { ReplyError } from 'ioredis';
 import { ClosedError, RedisUnavailableError, TaskNotFoundError } from '../errors.js';
-import { FINAL_STATES, type TaskState } from '../redis/keys.js';
+import { FINAL_STATES, type TaskState } from './states.js';
 import type { SharedSubscriber, Subscription } from '../redis/subscriber.js';
 import type { TaskInfo } from './task.js';
 

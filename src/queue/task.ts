@@ -3,7 +3,8 @@
  * Field names come from keys.ts; nothing else reads a task hash.
  */
 import type { TaskErrorInfo } from '../errors.js';
-import { stateFromCode, TASK_FIELDS as F, type TaskState } from '../redis/keys.js';
+import { TASK_FIELDS as F } from '../redis/keys.js';
+import { stateFromCode, type TaskState } from './states.js';
 import { DEFAULT_ATTEMPTS, type BackoffOptions } from '../config.js';
 
 /** One failed attempt, as recorded with the task. */

@@ -25,8 +25,9 @@ import {
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, quit, type OwnedClient } from '../redis/connection.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
+import * as scripts from '../redis/queue-scripts.js';
 import { defineScripts, pipeScript, runScript, type RedisClient } from '../redis/scripts.js';
-import { Status } from '../redis/status.js';
+import { Status, type StatusCode } from '../redis/status.js';
 import { backoffDelayMs } from './backoff.js';
 import { LeaseKeeper } from './lease.js';
 import type { ActiveTask } from './task.js';
@@ -224,42 +225,31 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const { keys } = this;
     const { retention } = this.options;
     const claimed = Math.max(want, 0);
-    const claimArgs = this.claimArgs(claimed);
-    const finished = completions.flatMap(({ lease, json }) => [lease.task.id, lease.token, json]);
+    const claim = this.claimRequest(claimed);
+    const completedKeepCount = retention.completed.count;
+    const finished = completions.map(({ lease, json }) => ({ id: lease.task.id, token: lease.token, resultJson: json }));
     // The usual case, tasks done and room for more, is one script call; otherwise separate
     // calls, sent back to back.
     const both = completions.length > 0 && claimed > 0;
-    const completeAndClaim = both
-      ? runScript(this.client, 'complete-claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.completed, keys.wake], [
-          keys.base,
-          retention.completed.count,
-          retention.completed.maxAgeMs,
-          ...claimArgs,
-          ...finished,
-        ]).then((reply) => reply as [unknown, unknown])
-      : undefined;
+    const completeAndClaim = both ? runScript(this.client, scripts.completeAndClaim(keys, { completedKeepCount, finished, claim })) : undefined;
     const completeCall = both
-      ? completeAndClaim!.then(([codes]) => codes)
+      ? completeAndClaim!.then((reply) => reply.statuses)
       : completions.length
-      ? runScript(this.client, 'complete', [keys.meta, keys.active, keys.completed], [
-          keys.base,
-          retention.completed.count,
-          retention.completed.maxAgeMs,
-          ...finished,
-        ])
-      : undefined;
+        ? runScript(this.client, scripts.complete(keys, { completedKeepCount, finished }))
+        : undefined;
     const failCall = failures.length
-      ? runScript(this.client, 'fail', [keys.meta, keys.active, keys.delayed, keys.failed], [
-          keys.base,
-          retention.failed.count,
-          retention.failed.maxAgeMs,
-          ...failures.flatMap(({ lease, json, retryDelayMs }) => [lease.task.id, lease.token, json, retryDelayMs]),
-        ])
+      ? runScript(
+          this.client,
+          scripts.fail(keys, {
+            failedRetention: retention.failed,
+            attempts: failures.map(({ lease, json, retryDelayMs }) => ({ id: lease.task.id, token: lease.token, errorJson: json, retryDelayMs })),
+          }),
+        )
       : undefined;
     const claimCall = both
-      ? completeAndClaim!.then(([, claim]) => claim)
+      ? completeAndClaim!.then((reply) => reply.claim)
       : claimed > 0
-        ? runScript(this.client, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [keys.base, ...claimArgs])
+        ? runScript(this.client, scripts.claim(keys, claim))
         : undefined;
     this.claimsInFlight += claimed;
     const trip = Promise.allSettled([completeCall, failCall, claimCall]).then(([complete, fail, claim]) => {
@@ -267,7 +257,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.onFinished(complete, completions, 'complete');
       this.onFinished(fail, failures, 'fail');
       if (claim.status === 'fulfilled') {
-        if (claim.value !== undefined) this.onClaim(claim.value as (string | number)[], claimed);
+        if (claim.value !== undefined) this.onClaim(claim.value, claimed);
       } else {
         // A claim whose reply was lost leaves its leases to expire: those tasks run again.
         this.report(claim.reason as Error);
@@ -287,10 +277,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     }
   }
 
-  /** The claim script's ARGV after `base` (see claim.lua). */
-  private claimArgs(wanted: number): (string | number)[] {
+  private claimRequest(max: number): scripts.ClaimRequest {
     const { leaseMs, retention } = this.options;
-    return [wanted, leaseMs, this.id, retention.failed.count, retention.failed.maxAgeMs];
+    return { max, leaseMs, failedRetention: retention.failed };
   }
 
   private retryLater(): void {
@@ -304,7 +293,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   /** Emits the outcome of each recorded finish; puts back a batch whose call failed. */
   private onFinished(
-    settled: PromiseSettledResult<unknown>,
+    settled: PromiseSettledResult<StatusCode[] | undefined>,
     batch: (Completion<P> | Failure<P>)[],
     kind: 'complete' | 'fail',
   ): void {
@@ -319,8 +308,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.retryLater();
       return;
     }
-    // Number(): a client with ioredis's stringNumbers gives integers as strings.
-    const codes = (settled.value as (number | string)[]).map(Number);
+    const codes = settled.value ?? [];
     batch.forEach((finish, i) => {
       const { task } = finish.lease;
       if (codes[i] === Status.LEASE_LOST) this.safeEmit('lost', task, new LeaseLostError(task.id));
@@ -329,29 +317,24 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     });
   }
 
-  private onClaim(reply: (string | number)[], asked: number): void {
-    const dueInMs = Number(reply[0]);
-    const paused = Number(reply[1]) === 1;
-    let count = 0;
-    for (let i = 2; i + 7 < reply.length; i += 8) {
-      count++;
-      const backoff = reply[i + 5] ? (JSON.parse(String(reply[i + 5])) as BackoffOptions) : undefined;
-      const timeoutMs = reply[i + 6] ? Number(reply[i + 6]) : undefined;
+  private onClaim({ dueInMs, paused, tasks }: scripts.ClaimReply, asked: number): void {
+    for (const claimed of tasks) {
+      const backoff = claimed.backoffJson ? (JSON.parse(claimed.backoffJson) as BackoffOptions) : undefined;
       this.start(
         {
-          id: String(reply[i]),
+          id: claimed.id,
           queue: this.queue,
-          payload: JSON.parse(String(reply[i + 4])) as P,
-          attempt: Number(reply[i + 2]),
-          maxAttempts: Number(reply[i + 3]),
-          createdAt: Number(reply[i + 7]),
+          payload: JSON.parse(claimed.payloadJson) as P,
+          attempt: claimed.attempt,
+          maxAttempts: claimed.maxAttempts,
+          createdAt: claimed.createdAt,
         },
-        String(reply[i + 1]),
+        claimed.token,
         backoff,
-        timeoutMs,
+        claimed.timeoutMs,
       );
     }
-    this.backlog = count === asked;
+    this.backlog = tasks.length === asked;
     const free = this.options.concurrency - this.busy;
     // A short claim emptied the queue: wait for the next announcement now, so the blocking
     // pop is already in Redis when work arrives (one hop to a handler, not two).
@@ -383,10 +366,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
     }
     const woke = blocker.bzpopmin(keys.wake, (waitMs / 1000).toFixed(3));
-    const claim = runScript(blocker, 'claim', [keys.meta, keys.priorities, keys.delayed, keys.active, keys.wake], [
-      keys.base,
-      ...this.claimArgs(want),
-    ]);
+    const claim = runScript(blocker, scripts.claim(keys, this.claimRequest(want)));
     this.waiting = Promise.allSettled([woke, claim]).then(([, claimed]) => {
       this.blocked = false;
       this.blockerId = undefined;
@@ -394,7 +374,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.claimsInFlight -= want;
       if (claimed.status === 'fulfilled') {
         this.retryDelayMs = 0;
-        this.onClaim(claimed.value as (string | number)[], want);
+        this.onClaim(claimed.value, want);
       } else if (this.claiming) {
         // A claim whose reply was lost leaves its leases to expire: those tasks run again.
         this.report(claimed.reason as Error);
@@ -528,10 +508,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       clearTimeout(lease.timer);
       abort(lease, new ClosedError('worker'));
     }
-    const pairs = remaining.flatMap((lease) => [lease.task.id, lease.token]);
-    const { keys } = this;
     const pipeline = this.client.pipeline();
-    pipeScript(pipeline, 'release', [keys.active, keys.wake], [keys.base, ...pairs]);
+    pipeScript(pipeline, scripts.release(this.keys, remaining.map((lease) => ({ id: lease.task.id, token: lease.token }))));
     // If this fails, the leases simply expire and the tasks run again elsewhere.
     await pipeline.exec().catch((error: Error) => this.report(error));
   }

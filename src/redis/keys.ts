@@ -2,8 +2,12 @@
  * The one place that builds Redis key names and task-hash field names.
  *
  * Every key of a queue shares the hash tag `{<queue>}`, so each script touches one slot and a
- * Redis Cluster can host many queues. `docs/redis-layout.md` lists the same keys and fields;
- * a test fails when the two disagree.
+ * Redis Cluster can host many queues. Each queue (and topic) has a *fence*: a key in its
+ * slot that never exists. Every script declares it first; the scripts build the other keys
+ * they touch from it (the generated Lua prelude gets the role names from this file), so
+ * they are provably in its slot, and while the slot migrates Redis refuses the call
+ * (ASK/TRYAGAIN) before it starts instead of running it half on each node.
+ * `docs/redis-layout.md` lists the same keys and fields; a test fails when the two disagree.
  */
 
 /** Task hash fields. Short names because every retained task carries them; see the docs. */
@@ -11,6 +15,7 @@ export const TASK_FIELDS = Object.freeze({
   state: 's',
   payload: 'p',
   attempt: 'a',
+  priorAttempts: 'pa',
   maxAttempts: 'm',
   priority: 'pr',
   backoff: 'b',
@@ -27,11 +32,11 @@ export const TASK_FIELDS = Object.freeze({
 
 export type TaskField = keyof typeof TASK_FIELDS;
 
-export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-export const FINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
-
-/** How each state is stored in a task hash: one letter, since every retained task has one. */
+/**
+ * How each task state is stored in a task hash: one letter, since every retained task has
+ * one. The states themselves (their order, which are final) belong to the queue layer
+ * (src/queue/states.ts).
+ */
 export const STATE_CODES = Object.freeze({
   waiting: 'w',
   delayed: 'd',
@@ -39,17 +44,20 @@ export const STATE_CODES = Object.freeze({
   completed: 'c',
   failed: 'f',
   cancelled: 'x',
-} as const satisfies Record<TaskState, string>);
+} as const);
 
-const STATES_BY_CODE = new Map<string, TaskState>(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
+/** Fields of a queue's `meta` hash: the id counter, the paused flag, lifetime counters. */
+export const META_FIELDS = Object.freeze({
+  seq: 'seq',
+  paused: 'paused',
+  enqueued: 'enqueued',
+  completed: 'completed',
+  failed: 'failed',
+} as const);
 
-/** The state a stored code stands for (undefined for no or an unknown code). */
-export function stateFromCode(code: string | null | undefined): TaskState | undefined {
-  return code ? STATES_BY_CODE.get(code) : undefined;
-}
-
-/** Key roles of one queue, with the Redis type each holds (the layout doc's first columns). */
+/** Key roles of one queue (`<role>` after `<prefix>:{<queue>}:`), with the Redis type each holds (the layout doc's first columns). */
 export const QUEUE_KEY_ROLES = Object.freeze({
+  fence: 'none',
   'task:<id>': 'hash',
   'waiting:<priority>': 'list',
   priorities: 'zset',
@@ -73,9 +81,41 @@ export const GLOBAL_KEY_ROLES = Object.freeze({
   topics: 'set',
 } as const);
 
+/** Key roles of one durable topic (`<role>` after `<prefix>:topic:{<topic>}:`), with the Redis type each holds. */
+export const TOPIC_KEY_ROLES = Object.freeze({
+  fence: 'none',
+  stream: 'stream',
+  dead: 'list',
+  errors: 'hash',
+  'stats:<hour>': 'hash',
+} as const);
+
+/** The stream entry field that holds a topic message's JSON. */
+export const TOPIC_MESSAGE_FIELD = 'm';
+
+/** What a role's name contributes to a key: `task:<id>` → `task:` (the id follows), `meta` → `meta`. */
+function suffixOf(role: string): string {
+  return role.replace(/<[^>]+>$/, '');
+}
+
+/**
+ * Every role's suffix by its Lua name (`task` → `task:`), for the scripts' prelude: the
+ * scripts build keys as `base .. R.<name> .. part` and never spell a role themselves.
+ */
+export function keyRoleSuffixes(): Record<string, string> {
+  const suffixes: Record<string, string> = {};
+  for (const role of [...Object.keys(QUEUE_KEY_ROLES), ...Object.keys(TOPIC_KEY_ROLES)]) {
+    const suffix = suffixOf(role);
+    const name = suffix.replace(/:$/, '');
+    if (suffixes[name] !== undefined && suffixes[name] !== suffix) throw new Error(`key role ${name} has two suffixes`);
+    suffixes[name] = suffix;
+  }
+  return suffixes;
+}
+
 /** Builds the keys of one queue: `<prefix>:{<queue>}:<role>`. */
 export class QueueKeys {
-  /** Everything up to the role; scripts receive it to build per-task keys. */
+  /** Everything up to the role. */
   readonly base: string;
 
   constructor(
@@ -85,10 +125,14 @@ export class QueueKeys {
     this.base = `${prefix}:{${queue}}:`;
   }
 
+  /** Never exists: declared first by every script of the queue (see the top of this file). */
+  get fence(): string {
+    return `${this.base}fence`;
+  }
   task(id: string): string {
     return `${this.base}task:${id}`;
   }
-  waiting(priority: number): string {
+  waiting(priority: number | string): string {
     return `${this.base}waiting:${priority}`;
   }
   dedupe(key: string): string {
@@ -127,7 +171,8 @@ export class QueueKeys {
   }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and
-   * removed tasks); not a key. Result waiters listen here only.
+   * removed tasks); not a key. Result waiters listen here only. On a cluster, a shard
+   * channel (SPUBLISH): it stays on the queue's shard.
    */
   get events(): string {
     return `${this.base}events`;
@@ -145,17 +190,6 @@ export function queuesKey(prefix: string): string {
 
 // ---- Broadcast: durable topics and live channels ----------------------------------------------
 
-/** Key roles of one durable topic, with the Redis type each holds. */
-export const TOPIC_KEY_ROLES = Object.freeze({
-  stream: 'stream',
-  dead: 'list',
-  errors: 'hash',
-  'stats:<hour>': 'hash',
-} as const);
-
-/** The stream entry field that holds a topic message's JSON. */
-export const TOPIC_MESSAGE_FIELD = 'm';
-
 /**
  * Builds the keys of one topic: `<prefix>:topic:{<topic>}:<role>`. The hash tag keeps a
  * topic's stream, dead letters and error notes in one slot, so each script touches one.
@@ -170,6 +204,10 @@ export class TopicKeys {
     this.base = `${prefix}:topic:{${topic}}:`;
   }
 
+  /** Never exists: declared first by every topic script (see the top of this file). */
+  get fence(): string {
+    return `${this.base}fence`;
+  }
   /** The stream of messages; one consumer group per subscriber group. */
   get stream(): string {
     return `${this.base}stream`;

@@ -1,60 +1,88 @@
 /**
- * Loads the Lua scripts, one per atomic transition, and registers them on a client.
+ * Assembles the Lua scripts, one per atomic transition, registers them on clients, and
+ * runs typed calls of them. What each script takes and answers is owned by one function
+ * per script in queue-scripts.ts and topic-scripts.ts; nothing else builds KEYS or ARGV.
  *
- * Each script is assembled once per process: a generated prelude (the task-hash field names
- * and state codes from keys.ts and the default attempts from config.ts, so Lua and TypeScript cannot
- * disagree), then the files named by its
- * `--@include` lines, then its own text. ioredis calls them by SHA and loads them again on
- * NOSCRIPT (after a Redis restart or failover), in pipelines too.
+ * Each script is assembled once per process and per kind of deployment: a generated
+ * prelude (task-hash fields, state codes, meta fields and key-role suffixes from keys.ts,
+ * status codes from status.ts, the default attempts from config.ts, the publish command,
+ * and `base`, derived from KEYS[1], the fence), then the library definitions the script
+ * uses from the files named by its `--@include` lines (and theirs), then its own text.
+ * ioredis calls them by SHA and loads them again on NOSCRIPT (after a Redis restart or
+ * failover), in pipelines too.
  */
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS } from '../config.js';
-import { STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { keyRoleSuffixes, META_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
 export const SCRIPT_KEY_COUNTS = {
-  enqueue: 4,
-  claim: 5,
-  complete: 3,
-  'complete-claim': 6,
-  fail: 4,
+  enqueue: 2,
+  claim: 2,
+  complete: 2,
+  'complete-claim': 2,
+  fail: 2,
   extend: 2,
   release: 2,
-  reap: 1,
-  cancel: 3,
+  reap: 2,
+  cancel: 2,
   retry: 2,
-  remove: 5,
-  counts: 7,
+  remove: 2,
+  counts: 2,
   'set-paused': 2,
-  'adopt-list': 5,
-  'topic-publish': 1,
-  'topic-join': 1,
-  'topic-reclaim': 3,
+  'adopt-list': 3,
+  'topic-publish': 2,
+  'topic-join': 2,
+  'topic-reclaim': 2,
   'topic-ack': 2,
-  'topic-fail': 3,
-  'topic-extend': 1,
-  'topic-leave': 1,
+  'topic-fail': 2,
+  'topic-extend': 2,
+  'topic-leave': 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEY_COUNTS;
-type Arg = string | number;
+export type Arg = string | number;
 export type RedisClient = Redis | Cluster;
 
-const scriptsDir = new URL('./scripts/', import.meta.url);
-let sources: Map<ScriptName, string> | undefined;
+/**
+ * One call of a script: its KEYS (the fence first), ARGV, and how its reply is read. Built
+ * only by the typed functions of queue-scripts.ts and topic-scripts.ts.
+ */
+export interface ScriptCall<T> {
+  readonly name: ScriptName;
+  readonly keys: readonly string[];
+  readonly args: readonly Arg[];
+  decode(reply: unknown): T;
+}
 
-function prelude(): string {
-  const fields = Object.entries(TASK_FIELDS)
-    .map(([name, field]) => `${name} = '${field}'`)
-    .join(', ');
-  const states = Object.entries(STATE_CODES)
-    .map(([state, code]) => `${state} = '${code}'`)
-    .join(', ');
-  return (
-    `local F = { ${fields} }\nlocal S = { ${states} }\n` +
-    `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}\nlocal TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'\n`
-  );
+/** How scripts announce events: a cluster keeps a queue's events on its shard. */
+type Variant = 'PUBLISH' | 'SPUBLISH';
+
+const scriptsDir = new URL('./scripts/', import.meta.url);
+const sources = new Map<Variant, Map<ScriptName, string>>();
+
+function luaTable(entries: Record<string, string | number>): string {
+  return `{ ${Object.entries(entries)
+    .map(([name, value]) => `${name} = ${typeof value === 'number' ? value : `'${value}'`}`)
+    .join(', ')} }`;
+}
+
+function prelude(publish: Variant): string {
+  return [
+    `local F = ${luaTable(TASK_FIELDS)}`,
+    `local S = ${luaTable(STATE_CODES)}`,
+    `local STATUS = ${luaTable(Status)}`,
+    `local R = ${luaTable(keyRoleSuffixes())}`,
+    `local M = ${luaTable(META_FIELDS)}`,
+    `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}`,
+    `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
+    `local PUBLISH = '${publish}'`,
+    // Every key a script builds starts with the fence's base: it is in the fence's slot.
+    `local base = string.sub(KEYS[1], 1, -(#R.fence + 1))`,
+    '',
+  ].join('\n');
 }
 
 /** One top-level definition of a library file (`local function name` or `local NAME =`), with the comment above it. */
@@ -64,13 +92,19 @@ interface Definition {
 }
 
 const DEFINITION = /^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)/;
+const INCLUDE = /^--@include (\S+)$/gm;
 
-/** Splits a library file into its top-level definitions; its leading comment is dropped. */
+function read(path: string): string {
+  return readFileSync(new URL(path, scriptsDir), 'utf8');
+}
+
+/** Splits a library file into its top-level definitions; its leading comment and include lines are dropped. */
 function definitionsOf(path: string, text: string): Definition[] {
   const definitions: Definition[] = [];
   let comment: string[] = [];
   let current: Definition | undefined;
   for (const line of text.split('\n')) {
+    if (line.startsWith('--@include ')) continue;
     if (/^local [A-Za-z_][A-Za-z0-9_]*\s*,/.test(line)) {
       throw new Error(`${path}: "${line}": one name per top-level local in a library, so each is included only where used`);
     }
@@ -91,6 +125,18 @@ function definitionsOf(path: string, text: string): Definition[] {
   return definitions;
 }
 
+/** The library files a text includes, with theirs first, each once. */
+function includesOf(text: string, seen: string[] = [], visiting = new Set<string>()): string[] {
+  for (const match of text.matchAll(INCLUDE)) {
+    const path = match[1]!;
+    if (seen.includes(path) || visiting.has(path)) continue;
+    visiting.add(path);
+    includesOf(read(path), seen, visiting);
+    seen.push(path);
+  }
+  return seen;
+}
+
 /**
  * A script's text with its `--@include` lines replaced by the library definitions it uses,
  * directly or through other definitions, in library order. Every definition is built again
@@ -98,9 +144,8 @@ function definitionsOf(path: string, text: string): Definition[] {
  * it needs costs less per call.
  */
 function assemble(name: string): string {
-  const text = readFileSync(new URL(`${name}.lua`, scriptsDir), 'utf8');
-  const includes = [...text.matchAll(/^--@include (\S+)$/gm)].map((match) => match[1]!);
-  const library = includes.flatMap((path) => definitionsOf(path, readFileSync(new URL(path, scriptsDir), 'utf8')));
+  const text = read(`${name}.lua`);
+  const library = includesOf(text).flatMap((path) => definitionsOf(path, read(path)));
   const body = text.replace(/^--@include (\S+)\n/gm, '');
   const used = new Set<string>();
   const pending = [body];
@@ -119,15 +164,15 @@ function assemble(name: string): string {
   return at < 0 ? text : body.slice(0, at) + included + body.slice(at);
 }
 
-/** Every script's full source (prelude and includes resolved), built on first use. */
-export function scriptSources(): Map<ScriptName, string> {
-  if (!sources) {
-    const head = prelude();
-    sources = new Map(
-      (Object.keys(SCRIPT_KEY_COUNTS) as ScriptName[]).map((name) => [name, head + assemble(name)]),
-    );
+/** Every script's full source (prelude and includes resolved) for one kind of deployment, built on first use. */
+export function scriptSources(variant: Variant = 'PUBLISH'): Map<ScriptName, string> {
+  let built = sources.get(variant);
+  if (!built) {
+    const head = prelude(variant);
+    built = new Map((Object.keys(SCRIPT_KEY_COUNTS) as ScriptName[]).map((name) => [name, head + assemble(name)]));
+    sources.set(variant, built);
   }
-  return sources;
+  return built;
 }
 
 function commandName(name: ScriptName): string {
@@ -137,10 +182,12 @@ function commandName(name: ScriptName): string {
 /**
  * Registers scripts on a client (idempotent): `names`, or every script. A client that
  * pipelines pays per registered script for every pipeline it builds (ioredis copies them
- * onto each), so hot clients register only what they call.
+ * onto each), so hot clients register only what they call. A Cluster gets the variant
+ * that announces events on shard channels.
  */
 export function defineScripts(client: RedisClient, names?: readonly ScriptName[]): void {
-  for (const [name, lua] of scriptSources()) {
+  const variant: Variant = client instanceof Cluster ? 'SPUBLISH' : 'PUBLISH';
+  for (const [name, lua] of scriptSources(variant)) {
     if (names && !names.includes(name)) continue;
     const command = commandName(name);
     if (typeof (client as unknown as Record<string, unknown>)[command] === 'function') continue;
@@ -150,16 +197,22 @@ export function defineScripts(client: RedisClient, names?: readonly ScriptName[]
 
 type ScriptCaller = (...args: Arg[]) => Promise<unknown>;
 
-/** Runs a script on a client on which `defineScripts` was called. */
-export function runScript(client: RedisClient, name: ScriptName, keys: string[], args: Arg[]): Promise<unknown> {
-  const call = (client as unknown as Record<string, ScriptCaller>)[commandName(name)];
-  if (!call) throw new Error(`script ${name} is not defined on this client`);
-  return call.call(client, ...keys, ...args);
+/** Runs a script call on a client (registering the script on first use) and decodes its reply. */
+export async function runScript<T>(client: RedisClient, call: ScriptCall<T>): Promise<T> {
+  const command = commandName(call.name);
+  if (typeof (client as unknown as Record<string, unknown>)[command] !== 'function') defineScripts(client, [call.name]);
+  const caller = (client as unknown as Record<string, ScriptCaller>)[command]!;
+  return call.decode(await caller.call(client, ...call.keys, ...call.args));
 }
 
-/** Queues a script call on a pipeline (one round trip for several transitions). */
-export function pipeScript(pipeline: ChainableCommander, name: ScriptName, keys: string[], args: Arg[]): void {
-  const call = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[commandName(name)];
-  if (!call) throw new Error(`script ${name} is not defined on this pipeline's client`);
-  call.call(pipeline, ...keys, ...args);
+/**
+ * Queues a script call on a pipeline (one round trip for several transitions); returns
+ * the decoder for its reply. The script must be registered on the pipeline's client
+ * before the pipeline was made.
+ */
+export function pipeScript<T>(pipeline: ChainableCommander, call: ScriptCall<T>): (reply: unknown) => T {
+  const caller = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[commandName(call.name)];
+  if (!caller) throw new Error(`script ${call.name} is not defined on this pipeline's client`);
+  caller.call(pipeline, ...call.keys, ...call.args);
+  return (reply) => call.decode(reply);
 }

@@ -1,6 +1,7 @@
 /**
- * Scripts answer with numeric status codes; this is the one place that turns them into
- * typed errors. Nothing parses error strings.
+ * Scripts answer with numeric status codes; this is the one table of them (the Lua prelude
+ * gets it as STATUS, so scripts never spell a number) and the one place that turns them
+ * into typed errors. Nothing parses error strings.
  */
 import { InvalidStateError, LeaseLostError, QueueFullError, TaskNotFoundError } from '../errors.js';
 
@@ -12,6 +13,8 @@ export const Status = {
   QUEUE_FULL: 4,
   DEAD_LETTERED: 5,
 } as const;
+
+export type StatusCode = (typeof Status)[keyof typeof Status];
 
 export interface StatusContext {
   queue: string;

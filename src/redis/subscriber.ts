@@ -4,9 +4,14 @@
  *
  * A process with a hundred queues holds one subscriber connection, not a hundred. Sharing is
  * by identity of the `connection` option: the same URL string, the same ioredis object, or
- * equal options objects.
+ * equal options objects. On a Redis Cluster, queues announce their events on shard
+ * channels (SPUBLISH, so they stay on the queue's shard): the subscriptions then live on
+ * connections to the owning masters (cluster-subscriptions.ts), which notice a failover or
+ * a moved slot and subscribe again.
  */
+import { Cluster } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
+import { ClusterSubscriptions } from './cluster-subscriptions.js';
 import { defaultConnection, openDedicatedClient, quit, whenReady } from './connection.js';
 import type { RedisClient } from './scripts.js';
 
@@ -18,12 +23,18 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+interface Channel {
+  listeners: Set<Listener>;
+  /** Called after the subscription was lost and made again: messages may have been missed. */
+  reconnectListeners: Set<() => void>;
+  /** The SUBSCRIBE every listener of the channel waits for. */
+  confirmed: Promise<void>;
+}
+
 export class SharedSubscriber {
   private readonly client: RedisClient;
-  private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly reconnectListeners = new Set<() => void>();
-  /** Per channel, the SUBSCRIBE every listener of it waits for. */
-  private readonly confirmed = new Map<string, Promise<void>>();
+  private readonly cluster: ClusterSubscriptions | undefined;
+  private readonly channels = new Map<string, Channel>();
   private users = 0;
 
   constructor(
@@ -33,14 +44,21 @@ export class SharedSubscriber {
     this.client = openDedicatedClient(connection, { patient: true });
     // Reconnects are ioredis's job; users hear about them through onReconnect.
     this.client.on('error', () => {});
-    this.client.on('message', (channel: string, message: string) => {
-      for (const listener of this.listeners.get(channel) ?? []) listener(message);
-    });
-    let connectedBefore = false;
-    this.client.on('ready', () => {
-      if (connectedBefore) for (const listener of this.reconnectListeners) listener();
-      connectedBefore = true;
-    });
+    if (this.client instanceof Cluster) {
+      this.cluster = new ClusterSubscriptions(this.client, {
+        message: (_kind, channel, message) => this.dispatch(channel, message),
+        resubscribed: (subscriptions) => {
+          for (const { name } of subscriptions) this.reconnected(this.channels.get(name));
+        },
+      });
+    } else {
+      this.client.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+      let connectedBefore = false;
+      this.client.on('ready', () => {
+        if (connectedBefore) for (const channel of this.channels.values()) this.reconnected(channel);
+        connectedBefore = true;
+      });
+    }
   }
 
   acquire(): this {
@@ -48,34 +66,36 @@ export class SharedSubscriber {
     return this;
   }
 
-  /** Listens to a channel; `onReconnect` runs after each reconnection (messages may have been missed). */
-  subscribe(channel: string, listener: Listener, onReconnect?: () => void): Subscription {
-    let set = this.listeners.get(channel);
-    if (!set) {
-      this.listeners.set(channel, (set = new Set()));
+  /**
+   * Listens to one of the queue's channels (a shard channel on a cluster); `onReconnect`
+   * runs after each time the subscription was lost and made again (messages may have been
+   * missed).
+   */
+  subscribe(name: string, listener: Listener, onReconnect?: () => void): Subscription {
+    let channel = this.channels.get(name);
+    if (!channel) {
       // Every listener of a channel waits for the one SUBSCRIBE: a second listener that
       // went ahead before Redis confirmed it could miss what is published meanwhile.
-      this.confirmed.set(
-        channel,
-        whenReady(this.client)
-          .then(() => this.client.subscribe(channel))
-          .then(() => undefined),
-      );
+      const confirmed = this.cluster
+        ? this.cluster.subscribe('shard', name)
+        : whenReady(this.client)
+            .then(() => this.client.subscribe(name))
+            .then(() => undefined);
+      channel = { listeners: new Set(), reconnectListeners: new Set(), confirmed };
+      this.channels.set(name, channel);
     }
-    set.add(listener);
-    if (onReconnect) this.reconnectListeners.add(onReconnect);
-    const ready = this.confirmed.get(channel) ?? Promise.resolve();
+    channel.listeners.add(listener);
+    if (onReconnect) channel.reconnectListeners.add(onReconnect);
+    const current = channel;
     return {
-      ready,
+      ready: current.confirmed,
       close: async () => {
-        if (onReconnect) this.reconnectListeners.delete(onReconnect);
-        const current = this.listeners.get(channel);
-        current?.delete(listener);
-        if (current?.size === 0) {
-          this.listeners.delete(channel);
-          this.confirmed.delete(channel);
-          await this.client.unsubscribe(channel).catch(() => {});
-        }
+        current.listeners.delete(listener);
+        if (onReconnect) current.reconnectListeners.delete(onReconnect);
+        if (current.listeners.size > 0 || this.channels.get(name) !== current) return;
+        this.channels.delete(name);
+        if (this.cluster) await this.cluster.unsubscribe('shard', name);
+        else await this.client.unsubscribe(name).catch(() => {});
       },
     };
   }
@@ -84,7 +104,16 @@ export class SharedSubscriber {
   async release(): Promise<void> {
     if (--this.users > 0) return;
     this.onIdle();
+    await this.cluster?.close();
     await quit(this.client);
+  }
+
+  private dispatch(name: string, message: string): void {
+    for (const listener of this.channels.get(name)?.listeners ?? []) listener(message);
+  }
+
+  private reconnected(channel: Channel | undefined): void {
+    for (const listener of channel?.reconnectListeners ?? []) listener();
   }
 }
 

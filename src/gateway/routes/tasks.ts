@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Queue } from '../../queue/queue.js';
 import { TaskCancelledError, TaskFailedError, TaskNotFoundError, WaitTimeoutError } from '../../errors.js';
-import { FINAL_STATES, TASK_STATES, type TaskState } from '../../redis/keys.js';
+import { FINAL_STATES, TASK_STATES, type TaskState } from '../../queue/states.js';
 import type { TaskInfo } from '../../queue/task.js';
 import type { RoutePlugin } from '../context.js';
 import { errorBody, toErrandError } from '../errors.js';

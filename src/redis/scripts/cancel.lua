@@ -1,34 +1,35 @@
 --[[ cancel: end a task that has not finished, as `cancelled`.
 
-KEYS[1] delayed   (zset)
-KEYS[2] active    (zset)
-KEYS[3] cancelled (list, newest first)
-ARGV[1] base
-ARGV[2] task id
-ARGV[3] retention count, ARGV[4] retention maxAgeMs (the failed-task retention)
+KEYS[1] fence, KEYS[2] the task's hash
+Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
+delayed or active), cancelled (newest first), dedupe:<key>, events channel
+ARGV[1] task id
+ARGV[2] retention count, ARGV[3] retention maxAgeMs (the failed-task retention)
 
-Returns {0} cancelled, {2} TASK_NOT_FOUND, {3, state} INVALID_STATE (already finished).
+Returns {OK} cancelled, {TASK_NOT_FOUND}, {INVALID_STATE, state} (already finished).
 An active task's lease is voided: its worker's heartbeat reports it lost (aborting the
 handler's signal) and its result is refused.
 ]]
---@include lib/common.lua
+--@include lib/events.lua
+--@include lib/waiting.lua
+--@include lib/finish.lua
 
-local base, id = ARGV[1], ARGV[2]
-local tkey = task_key(base, id)
+local id = ARGV[1]
+local tkey = KEYS[2]
 local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.createdAt)
 local state = v[1]
 if not state then
-  return { 2 }
+  return { STATUS.TASK_NOT_FOUND }
 end
 if state ~= S.waiting and state ~= S.delayed and state ~= S.active then
-  return { 3, state }
+  return { STATUS.INVALID_STATE, state }
 end
-unlist(base, id, state, v[2])
+unlist(id, state, v[2])
 local now = now_ms()
 redis.call('HSET', tkey, F.state, S.cancelled, F.finishedAt, since_created(v[4], now))
 redis.call('HDEL', tkey, F.runAt)
-release_dedupe(base, id, v[3])
-redis.call('LPUSH', KEYS[3], id)
-trim(base, 'cancelled', tonumber(ARGV[3]), tonumber(ARGV[4]), now)
-publish(base, 'cancelled', { id })
-return { 0 }
+release_dedupe(id, v[3])
+redis.call('LPUSH', key(R.cancelled), id)
+trim(R.cancelled, tonumber(ARGV[2]), tonumber(ARGV[3]), now)
+publish('cancelled', { id })
+return { STATUS.OK }

@@ -1,28 +1,28 @@
 --[[ counts: one consistent snapshot of a queue's sizes (read-only).
 
-KEYS[1] meta, KEYS[2] priorities, KEYS[3] delayed, KEYS[4] active, KEYS[5] completed,
-KEYS[6] failed, KEYS[7] cancelled
-ARGV[1] base
+KEYS[1] fence, KEYS[2] meta (paused flag)
+Touches (fenced): priorities, waiting:<priority>, delayed, active, completed, failed,
+cancelled
+ARGV: none
 
 Returns {waiting, delayed, active, completed, failed, cancelled, paused (0/1)}.
 ]]
---@include lib/common.lua
+--@include lib/base.lua
 
-local base = ARGV[1]
 local waiting = 0
-for _, level in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  waiting = waiting + redis.call('LLEN', base .. 'waiting:' .. level)
+for _, level in ipairs(redis.call('ZRANGE', key(R.priorities), 0, -1)) do
+  waiting = waiting + redis.call('LLEN', key(R.waiting, level))
 end
 local paused = 0
-if redis.call('HGET', KEYS[1], 'paused') then
+if redis.call('HGET', key(R.meta), M.paused) then
   paused = 1
 end
 return {
   waiting,
-  redis.call('ZCARD', KEYS[3]),
-  redis.call('ZCOUNT', KEYS[4], '-inf', '(+inf'), -- leaves out the encoding sentinel (lib/common.lua)
-  redis.call('LLEN', KEYS[5]),
-  redis.call('LLEN', KEYS[6]),
-  redis.call('LLEN', KEYS[7]),
+  redis.call('ZCARD', key(R.delayed)),
+  redis.call('ZCOUNT', key(R.active), '-inf', '(+inf'), -- leaves out the encoding sentinel (lib/leases.lua)
+  redis.call('LLEN', key(R.completed)),
+  redis.call('LLEN', key(R.failed)),
+  redis.call('LLEN', key(R.cancelled)),
   paused,
 }

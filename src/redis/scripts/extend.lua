@@ -1,34 +1,33 @@
 --[[ extend: a worker's heartbeat. Pushes the deadlines of its live leases and records
 the worker as alive.
 
-KEYS[1] active  (zset)
-KEYS[2] workers (hash: worker id -> JSON description)
-ARGV[1] base
-ARGV[2] leaseMs
-ARGV[3] worker id
-ARGV[4] worker description JSON (an object; heartbeatAt is added here)
-ARGV[5..] per lease, 2 values: id, lease token
+KEYS[1] fence, KEYS[2] workers (hash: worker id -> JSON description)
+Touches (fenced): task:<id>, active
+ARGV[1] leaseMs
+ARGV[2] worker id
+ARGV[3] worker description JSON (an object; heartbeatAt is added here)
+ARGV[4..] per lease, 2 values: id, lease token
 
 Returns the ids whose lease is lost (token changed, or no longer active): the worker
 aborts those handlers; their results would be refused anyway.
 
 Why one script: one round trip per worker per heartbeat, whatever its concurrency.
 ]]
---@include lib/common.lua
+--@include lib/base.lua
 
-local base = ARGV[1]
 local now = now_ms()
-local deadline = now + tonumber(ARGV[2])
+local deadline = now + tonumber(ARGV[1])
+local active = key(R.active)
 local lost = {}
-for i = 5, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local v = redis.call('HMGET', task_key(base, id), F.state, F.startedAt)
+  local v = redis.call('HMGET', task_key(id), F.state, F.startedAt)
   if v[1] == S.active and v[2] == token then
-    redis.call('ZADD', KEYS[1], 'XX', deadline, id)
+    redis.call('ZADD', active, 'XX', deadline, id)
   else
     lost[#lost + 1] = id
   end
 end
-local info = ARGV[4]
-redis.call('HSET', KEYS[2], ARGV[3], string.sub(info, 1, -2) .. ',"heartbeatAt":' .. int(now) .. '}')
+local info = ARGV[3]
+redis.call('HSET', KEYS[2], ARGV[2], string.sub(info, 1, -2) .. ',"heartbeatAt":' .. int(now) .. '}')
 return lost

@@ -1,33 +1,40 @@
 --[[ retry: give a failed or cancelled task a fresh set of attempts.
 
-KEYS[1] failed    (list)
-KEYS[2] cancelled (list)
-ARGV[1] base
-ARGV[2] task id
+KEYS[1] fence, KEYS[2] the task's hash
+Touches (fenced): failed or cancelled, waiting:<priority>, priorities, dedupe:<key>, wake,
+progress channel
+ARGV[1] task id
 
-Returns {0} requeued, {2} TASK_NOT_FOUND, {3, state} INVALID_STATE. The attempt history is
-kept; the attempt counter starts again. The dedupe key is taken back only if no other live
-task holds it meanwhile.
+Returns {OK} requeued, {TASK_NOT_FOUND}, {INVALID_STATE, state}. The attempt history is
+kept and its numbering goes on (priorAttempts counts the runs before this retry); the
+attempt counter, which the retry policy reads, starts again. The dedupe key is taken back
+only if no other live task holds it meanwhile.
 ]]
---@include lib/common.lua
+--@include lib/events.lua
+--@include lib/waiting.lua
 
-local base, id = ARGV[1], ARGV[2]
-local tkey = task_key(base, id)
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey)
+local id = ARGV[1]
+local tkey = KEYS[2]
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.attempt, F.priorAttempts)
 local state = v[1]
 if not state then
-  return { 2 }
+  return { STATUS.TASK_NOT_FOUND }
 end
 if state ~= S.failed and state ~= S.cancelled then
-  return { 3, state }
+  return { STATUS.INVALID_STATE, state }
 end
-unlist(base, id, state, v[2])
-redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0)
+unlist(id, state, v[2])
+local prior = (tonumber(v[4]) or 0) + (tonumber(v[5]) or 0)
+if prior > 0 then
+  redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0, F.priorAttempts, prior)
+else
+  redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0)
+end
 redis.call('HDEL', tkey, F.finishedAt, F.error)
 if v[3] then
-  redis.call('SET', base .. 'dedupe:' .. v[3], id, 'NX')
+  redis.call('SET', key(R.dedupe, v[3]), id, 'NX')
 end
-push_waiting(base, id, v[2] or '0', false)
-wake(base)
-publish(base, 'waiting', { id })
-return { 0 }
+push_waiting(id, v[2] or '0', false)
+wake()
+publish('waiting', { id })
+return { STATUS.OK }

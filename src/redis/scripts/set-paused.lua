@@ -1,18 +1,17 @@
 --[[ set-paused: stop or restart claims of a queue. Running tasks are not affected.
 
-KEYS[1] meta (hash: paused flag)
-KEYS[2] wake (zset marker)
-ARGV[1] base
-ARGV[2] 1 to pause, 0 to resume
+KEYS[1] fence, KEYS[2] meta (hash: paused flag)
+Touches (fenced): wake
+ARGV[1] 1 to pause, 0 to resume
 
-Returns 0. Resuming wakes idle workers, which block while the queue is paused.
+Returns OK. Resuming wakes idle workers, which block while the queue is paused.
 ]]
---@include lib/common.lua
+--@include lib/events.lua
 
-if ARGV[2] == '1' then
-  redis.call('HSET', KEYS[1], 'paused', '1')
+if ARGV[1] == '1' then
+  redis.call('HSET', KEYS[2], M.paused, '1')
 else
-  redis.call('HDEL', KEYS[1], 'paused')
-  wake(ARGV[1])
+  redis.call('HDEL', KEYS[2], M.paused)
+  wake()
 end
-return 0
+return STATUS.OK

@@ -1,7 +1,7 @@
 --[[ topic-ack: a member acknowledges messages its handler finished.
 
-KEYS[1] stream
-KEYS[2] errors (hash: "<group>|<id>" -> last error JSON)
+KEYS[1] fence, KEYS[2] stream
+Touches (fenced): errors (hash: "<group>|<id>" -> last error JSON)
 ARGV[1] group
 ARGV[2] consumer (this member)
 ARGV[3..] message ids
@@ -12,10 +12,9 @@ message over): those acknowledgements were refused and changed nothing.
 Why one script: the holder check and the acknowledgement are one step, so a member whose
 lease ran out cannot acknowledge a message another member is handling.
 ]]
---@include lib/common.lua
 --@include lib/topic.lua
 
-local stream, errors, group, consumer = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local stream, errors, group, consumer = KEYS[2], key(R.errors), ARGV[1], ARGV[2]
 local lost = {}
 for i = 3, #ARGV do
   local id = ARGV[i]

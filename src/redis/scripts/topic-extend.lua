@@ -1,6 +1,6 @@
 --[[ topic-extend: a member's heartbeat. Restarts the lease clock of every message it holds.
 
-KEYS[1] stream
+KEYS[1] fence, KEYS[2] stream
 ARGV[1] group
 ARGV[2] consumer (this member)
 ARGV[3..] ids of the messages its handlers are running on
@@ -11,10 +11,9 @@ or trimmed): their handlers' outcomes will be refused.
 Why one script: the holder check and the claim are one step; a plain XCLAIM would take a
 message back from the member that rightly took it over.
 ]]
---@include lib/common.lua
 --@include lib/topic.lua
 
-local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local stream, group, consumer = KEYS[2], ARGV[1], ARGV[2]
 local lost = {}
 for i = 3, #ARGV do
   local id = ARGV[i]

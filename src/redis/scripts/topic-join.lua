@@ -1,7 +1,7 @@
 --[[ topic-join: create a subscriber group, or move an existing one (replay), so that it
 reads from a chosen point of the topic.
 
-KEYS[1] stream (created empty if missing)
+KEYS[1] fence, KEYS[2] stream (created empty if missing)
 ARGV[1] group
 ARGV[2] where to start: '$' (messages published from now on), '0' (every retained
         message), or '<ms>-<seq>', the id of the last message to skip
@@ -13,10 +13,9 @@ Why one script: how many messages the group counts as read (ENTRIESREAD, on whic
 shown to admins depends) is computed from the stream's state at the moment of the change.
 Messages trimmed before the group's start count as read: the group never wanted them.
 ]]
---@include lib/common.lua
 --@include lib/topic.lua
 
-local stream, group, start, move = KEYS[1], ARGV[1], ARGV[2], ARGV[3] == '1'
+local stream, group, start, move = KEYS[2], ARGV[1], ARGV[2], ARGV[3] == '1'
 
 local exists = false
 if redis.call('EXISTS', stream) == 1 then

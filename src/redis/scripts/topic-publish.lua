@@ -1,10 +1,10 @@
 --[[ topic-publish: append messages to a topic's stream and apply its retention.
 
-KEYS[1] stream
+KEYS[1] fence, KEYS[2] stream
+Touches (fenced): stats:<hour>
 ARGV[1] maxLength: entries kept (exactly; the oldest go first)
 ARGV[2] maxAgeMs: entries older than this go, '' for no age limit
-ARGV[3] base: "<prefix>:topic:{<topic>}:", for the per-minute counter
-ARGV[4..] the messages, JSON text each
+ARGV[3..] the messages, JSON text each
 
 Returns the new entries' ids, in order.
 
@@ -13,11 +13,11 @@ share one XADD) happen as one step, by the Redis server's clock. The messages ar
 counted per minute (`stats:<hour>`, field `<epoch minute>`, expiring a day after its hour)
 for rate charts: two calls per batch, none per message.
 ]]
---@include lib/common.lua
+--@include lib/base.lua
 
-local stream = KEYS[1]
+local stream = KEYS[2]
 local ids = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   ids[#ids + 1] = redis.call('XADD', stream, '*', TOPIC_MESSAGE_FIELD, ARGV[i])
 end
 local now = now_ms()
@@ -26,7 +26,7 @@ if ARGV[2] ~= '' then
   redis.call('XTRIM', stream, 'MINID', '=', int(now - tonumber(ARGV[2])))
 end
 local minute = math.floor(now / 60000)
-local stats = ARGV[3] .. 'stats:' .. int(math.floor(minute / 60))
+local stats = key(R.stats, int(math.floor(minute / 60)))
 redis.call('HINCRBY', stats, int(minute), #ids)
 redis.call('PEXPIRE', stats, 25 * 3600000)
 return ids

@@ -1,9 +1,9 @@
 --[[ topic-reclaim: a member of a subscriber group takes over messages whose lease ran out
 (their member crashed, stalled, or failed them and left them for another attempt).
 
-KEYS[1] stream
-KEYS[2] dead   (list: the topic's dead letters)
-KEYS[3] errors (hash: "<group>|<id>" -> last error JSON)
+KEYS[1] fence, KEYS[2] stream
+Touches (fenced): dead (list: the topic's dead letters), errors (hash: "<group>|<id>" ->
+last error JSON)
 ARGV[1] group
 ARGV[2] consumer (this member)
 ARGV[3] leaseMs: a message not touched for this long is taken over
@@ -20,10 +20,9 @@ because their last allowed attempt ran out of time.
 Why one script: taking a message over, counting the attempt and deciding its dead-letter
 fate must be one step, or two members could both act on the same message.
 ]]
---@include lib/common.lua
 --@include lib/topic.lua
 
-local stream, dead, errors = KEYS[1], KEYS[2], KEYS[3]
+local stream, dead, errors = KEYS[2], key(R.dead), key(R.errors)
 local group, consumer = ARGV[1], ARGV[2]
 local attempts, dead_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = now_ms()

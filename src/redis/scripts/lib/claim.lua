@@ -1,14 +1,13 @@
 -- The claim transition as a function, shared by claim.lua and complete-claim.lua (the
 -- worker's hot path: one script call records finished tasks and leases new ones).
--- Needs lib/common.lua before it. See claim.lua for the contract.
-local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, failed_max_age_ms)
-  local delayed, active = base .. 'delayed', base .. 'active'
-  local function earliest(key)
-    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if first[1] ~= LEASE_SENTINEL then
-      return tonumber(first[2])
-    end
-  end
+-- See claim.lua for the contract.
+--@include lib/base.lua
+--@include lib/events.lua
+--@include lib/waiting.lua
+--@include lib/leases.lua
+
+local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_age_ms)
+  local delayed, active = key(R.delayed), key(R.active)
 
   -- Due delayed tasks join the line. The earliest is read first: usually it is not due,
   -- and that one call also tells how long an idle worker may wait.
@@ -16,13 +15,13 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   if next_delayed and next_delayed <= now then
     local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
     for _, id in ipairs(due) do
-      local tkey = task_key(base, id)
+      local tkey = task_key(id)
       redis.call('HSET', tkey, F.state, S.waiting)
       redis.call('HDEL', tkey, F.runAt)
-      push_waiting(base, id, redis.call('HGET', tkey, F.priority) or '0', false)
+      push_waiting(id, redis.call('HGET', tkey, F.priority) or '0', false)
     end
     redis.call('ZREM', delayed, unpack(due))
-    publish(base, 'waiting', due)
+    publish('waiting', due)
     next_delayed = earliest(delayed)
   end
 
@@ -39,7 +38,7 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
     return math.max(due - now, 0)
   end
 
-  if redis.call('HGET', base .. 'meta', 'paused') then
+  if redis.call('HGET', key(R.meta), M.paused) then
     return { due_in(earliest(active)), 1 }
   end
 
@@ -47,19 +46,20 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   local claimed = {}
   local leases = {}
   local deadline = now + lease_ms
+  local priorities = key(R.priorities)
   local function take()
     if wanted <= 0 then
       return
     end
     -- Levels in order, highest priority first (usually one, read with one call).
-    for _, level in ipairs(redis.call('ZRANGE', base .. 'priorities', 0, -1)) do
-      local ids = redis.call('RPOP', base .. 'waiting:' .. level, wanted)
+    for _, level in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do
+      local ids = redis.call('RPOP', key(R.waiting, level), wanted)
       -- Fewer than asked means the level is empty now (an exact fit is found empty next time).
       if not ids or #ids < wanted then
-        redis.call('ZREM', base .. 'priorities', level)
+        redis.call('ZREM', priorities, level)
       end
       for _, id in ipairs(ids or {}) do
-        local tkey = task_key(base, id)
+        local tkey = task_key(id)
         local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
         local attempt = (tonumber(v[1]) or 0) + 1
         -- The start time is the lease's fencing token: strictly increasing per task, even for
@@ -99,7 +99,7 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   if wanted > 0 then
     next_lease = earliest(active)
     if next_lease and next_lease <= now then
-      if reap_expired(base, now, 100, failed_keep_count, failed_max_age_ms) > 0 then
+      if reap_expired(now, 100, failed_keep_count, failed_max_age_ms) > 0 then
         take()
       end
       next_lease = earliest(active)
@@ -110,7 +110,7 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
     leases[#leases + 1] = 'inf'
     leases[#leases + 1] = LEASE_SENTINEL
     call_many('ZADD', active, leases, 2)
-    publish(base, 'active', claimed)
+    publish('active', claimed)
     if not next_lease or deadline < next_lease then
       next_lease = deadline
     end
@@ -118,14 +118,14 @@ local function claim_tasks(base, now, wanted, lease_ms, failed_keep_count, faile
   if wanted > 0 then
     -- Nothing is left in line: drop the marker, or the claimant, blocking next, would wake
     -- at once for work it has already taken.
-    redis.call('DEL', base .. 'wake')
+    redis.call('DEL', key(R.wake))
     -- The worker will idle: tell it how long it may.
     out[1] = due_in(next_lease)
   else
     -- More work may be left: pass the marker on so another idle worker wakes for it. A
     -- worker that got all it asked for will not block, so it needs no due time.
-    if redis.call('ZCARD', base .. 'priorities') > 0 then
-      wake(base)
+    if redis.call('ZCARD', priorities) > 0 then
+      wake()
     end
     out[1] = -1
   end

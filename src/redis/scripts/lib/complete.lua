@@ -1,17 +1,21 @@
 -- The complete transition as a function, shared by complete.lua and complete-claim.lua.
--- Needs lib/common.lua before it. See complete.lua for the contract; `args[first..last]`
--- holds the (id, token, result) triples.
-local function complete_tasks(base, now, keep_count, args, first, last)
+-- See complete.lua for the contract; `args[first..last]` holds the (id, token, result)
+-- triples.
+--@include lib/base.lua
+--@include lib/events.lua
+--@include lib/finish.lua
+
+local function complete_tasks(now, keep_count, args, first, last)
   local out, done, results, created = {}, {}, {}, {}
   local results_bytes = 0
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
-    local tkey = task_key(base, id)
+    local tkey = task_key(id)
     local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
     if v[1] ~= S.active or v[2] ~= token then
-      out[#out + 1] = 1
+      out[#out + 1] = STATUS.LEASE_LOST
     else
-      release_dedupe(base, id, v[3])
+      release_dedupe(id, v[3])
       if keep_count > 0 then
         local finished = since_created(v[4], now)
         if result == '' then
@@ -24,22 +28,22 @@ local function complete_tasks(base, now, keep_count, args, first, last)
       results[#done] = result
       created[#done] = v[4]
       results_bytes = results_bytes + #result + 1
-      out[#out + 1] = 0
+      out[#out + 1] = STATUS.OK
     end
   end
 
   if #done > 0 then
-    call_many('ZREM', base .. 'active', done)
-    count_finished(base, 'completed', #done, now)
+    call_many('ZREM', key(R.active), done)
+    count_finished(M.completed, #done, now)
     if keep_count > 0 then
-      trim(base, 'completed', keep_count, nil, now, call_many('LPUSH', base .. 'completed', done))
+      trim(R.completed, keep_count, nil, now, call_many('LPUSH', key(R.completed), done))
     else
-      call_many('DEL', nil, task_keys(base, done))
+      call_many('DEL', nil, task_keys(done))
     end
     if results_bytes <= 65536 then
-      publish(base, 'completed', done, results, created)
+      publish('completed', done, results, created)
     else
-      publish(base, 'completed', done, nil, created)
+      publish('completed', done, nil, created)
     end
   end
   return out

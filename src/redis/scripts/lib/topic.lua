@@ -1,4 +1,5 @@
--- Shared fragments of the topic scripts, included after lib/common.lua.
+-- Shared fragments of the topic scripts.
+--@include lib/base.lua
 --
 -- A topic is one stream; each subscriber group is a consumer group, each member of it a
 -- consumer. A message a member holds is in the group's pending list under that member's

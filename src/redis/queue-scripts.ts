@@ -1,0 +1,283 @@
+/**
+ * The typed boundary to the queue scripts: one function per script, owning its KEYS (the
+ * queue's fence first, then one declared key), the order and units of its ARGV, and the
+ * decoding of its reply. Callers (producer, worker, lease keeper, list bridge, tests) pass
+ * and get named values; nobody else assembles KEYS or ARGV. See each script's header in
+ * scripts/ for the contract these functions implement.
+ */
+import { DEFAULT_ATTEMPTS, type Retention } from '../config.js';
+import type { QueueKeys } from './keys.js';
+import type { Arg, ScriptCall, ScriptName } from './scripts.js';
+import { Status, type StatusCode } from './status.js';
+
+/** A retention rule of one finished kind: how many to keep, and for how long. */
+export interface Keep {
+  count: number;
+  maxAgeMs: number;
+}
+
+/** A task with options, as enqueue takes it ('' or undefined: unset / default). */
+export interface TaskRecord {
+  /** '' to generate one. */
+  id: string;
+  payloadJson: string;
+  priority: number;
+  delayMs: number;
+  /** Epoch ms; undefined for none. */
+  runAt: number | undefined;
+  maxAttempts: number;
+  /** '' for none. */
+  backoffJson: string;
+  timeoutMs: number | undefined;
+  /** '' for none. */
+  dedupeKey: string;
+}
+
+/** A task to enqueue: its payload JSON alone when every option is the default, else its record. */
+export type EncodedTask = string | TaskRecord;
+
+export type EnqueueReply = { full: true } | { full: false; tasks: { id: string; created: boolean }[] };
+
+export interface ClaimedTask {
+  id: string;
+  /** The lease's fencing token. */
+  token: string;
+  attempt: number;
+  maxAttempts: number;
+  payloadJson: string;
+  /** '' when the task has no backoff of its own. */
+  backoffJson: string;
+  timeoutMs: number | undefined;
+  createdAt: number;
+}
+
+export interface ClaimReply {
+  /** ms until the next delayed task or lease deadline falls due (-1: none; 0: more is due now). */
+  dueInMs: number;
+  paused: boolean;
+  tasks: ClaimedTask[];
+}
+
+export interface ClaimRequest {
+  max: number;
+  leaseMs: number;
+  /** Applied to tasks this claim's reaping dead-letters. */
+  failedRetention: Keep;
+}
+
+export interface HeldLease {
+  id: string;
+  token: string;
+}
+
+export interface FinishedTask extends HeldLease {
+  /** '' when the handler returned undefined. */
+  resultJson: string;
+}
+
+export interface FailedAttempt extends HeldLease {
+  errorJson: string;
+  /** -1: no retry (unrecoverable, or attempts exhausted). */
+  retryDelayMs: number;
+}
+
+/** What an admin action (cancel, retry, remove) answered. */
+export interface ActionReply {
+  status: StatusCode;
+  /** The task's stored state code, for INVALID_STATE. */
+  state: string | undefined;
+}
+
+export interface RawCounts {
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  paused: boolean;
+}
+
+export interface AdoptRequest {
+  max: number;
+  maxWaiting: number | undefined;
+  priority: number;
+  maxAttempts: number;
+  backoffJson: string;
+  timeoutMs: number | undefined;
+}
+
+export type AdoptReply = { full: true } | { full: false; ids: string[] };
+
+function call<T>(name: ScriptName, keys: string[], args: Arg[], decode: (reply: unknown) => T): ScriptCall<T> {
+  return { name, keys, args, decode };
+}
+
+/** Integers arrive as numbers, or as strings from a client with `stringNumbers`. */
+function codes(reply: unknown): StatusCode[] {
+  return (reply as (number | string)[]).map((code) => Number(code) as StatusCode);
+}
+
+function optional(value: number | undefined): Arg {
+  return value === undefined ? '' : value;
+}
+
+// ---- producer ----
+
+export function enqueue(k: QueueKeys, request: { maxWaiting: number | undefined; tasks: readonly EncodedTask[] }): ScriptCall<EnqueueReply> {
+  // A batch of bare payloads goes as just those: a ninth of the arguments to encode, send and parse.
+  const payloadsOnly = request.tasks.every((task) => typeof task === 'string');
+  const args: Arg[] = [optional(request.maxWaiting), payloadsOnly ? 'p' : 'f'];
+  if (payloadsOnly) {
+    for (const task of request.tasks) args.push(task as string);
+  } else {
+    for (const task of request.tasks) {
+      const t: TaskRecord = typeof task === 'string' ? defaultRecord(task) : task;
+      args.push(t.id, t.payloadJson, t.priority, t.delayMs, optional(t.runAt), t.maxAttempts, t.backoffJson, optional(t.timeoutMs), t.dedupeKey);
+    }
+  }
+  return call('enqueue', [k.fence, k.meta], args, (reply) => {
+    const values = reply as (string | number)[];
+    if (Number(values[0]) === Status.QUEUE_FULL) return { full: true };
+    const tasks: { id: string; created: boolean }[] = [];
+    if (payloadsOnly) {
+      // `count` new tasks with consecutive generated ids from `first` (below 2^53: exact).
+      const first = Number(values[1]);
+      for (let n = 0; n < Number(values[2]); n++) tasks.push({ id: String(first + n), created: true });
+    } else {
+      for (let i = 1; i < values.length; i += 2) tasks.push({ id: String(values[i]), created: Number(values[i + 1]) === 1 });
+    }
+    return { full: false, tasks };
+  });
+}
+
+/** The record of a task with default options (the payloads-only form's meaning). */
+function defaultRecord(payloadJson: string): TaskRecord {
+  return { id: '', payloadJson, priority: 0, delayMs: 0, runAt: undefined, maxAttempts: DEFAULT_ATTEMPTS, backoffJson: '', timeoutMs: undefined, dedupeKey: '' };
+}
+
+export function counts(k: QueueKeys): ScriptCall<RawCounts> {
+  return call('counts', [k.fence, k.meta], [], (reply) => {
+    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = (reply as (number | string)[]).map(Number);
+    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
+  });
+}
+
+export function setPaused(k: QueueKeys, paused: boolean): ScriptCall<void> {
+  return call('set-paused', [k.fence, k.meta], [paused ? 1 : 0], () => undefined);
+}
+
+function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {
+  return call(name, [k.fence, k.task(id)], [id, ...args], (reply) => {
+    const [status, state] = reply as [number | string, string?];
+    return { status: Number(status) as StatusCode, state };
+  });
+}
+
+export function cancel(k: QueueKeys, id: string, failedRetention: Keep): ScriptCall<ActionReply> {
+  return action('cancel', k, id, [failedRetention.count, failedRetention.maxAgeMs]);
+}
+
+export function retry(k: QueueKeys, id: string): ScriptCall<ActionReply> {
+  return action('retry', k, id, []);
+}
+
+export function remove(k: QueueKeys, id: string): ScriptCall<ActionReply> {
+  return action('remove', k, id, []);
+}
+
+export function adoptList(k: QueueKeys, listKey: string, request: AdoptRequest): ScriptCall<AdoptReply> {
+  const args: Arg[] = [
+    request.max,
+    optional(request.maxWaiting),
+    request.priority,
+    request.maxAttempts,
+    request.backoffJson,
+    optional(request.timeoutMs),
+  ];
+  return call('adopt-list', [k.fence, k.meta, listKey], args, (reply) => {
+    const values = reply as (string | number)[];
+    if (Number(values[0]) === Status.QUEUE_FULL) return { full: true };
+    return { full: false, ids: values.slice(1).map(String) };
+  });
+}
+
+// ---- worker ----
+
+function claimArgs(request: ClaimRequest): Arg[] {
+  return [request.max, request.leaseMs, request.failedRetention.count, request.failedRetention.maxAgeMs];
+}
+
+function decodeClaim(reply: unknown): ClaimReply {
+  const values = reply as (string | number)[];
+  const tasks: ClaimedTask[] = [];
+  for (let i = 2; i + 7 < values.length; i += 8) {
+    tasks.push({
+      id: String(values[i]),
+      token: String(values[i + 1]),
+      attempt: Number(values[i + 2]),
+      maxAttempts: Number(values[i + 3]),
+      payloadJson: String(values[i + 4]),
+      backoffJson: values[i + 5] ? String(values[i + 5]) : '',
+      timeoutMs: values[i + 6] ? Number(values[i + 6]) : undefined,
+      createdAt: Number(values[i + 7]),
+    });
+  }
+  return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, tasks };
+}
+
+export function claim(k: QueueKeys, request: ClaimRequest): ScriptCall<ClaimReply> {
+  return call('claim', [k.fence, k.meta], claimArgs(request), decodeClaim);
+}
+
+function finishedArgs(finished: readonly FinishedTask[]): Arg[] {
+  const args: Arg[] = [];
+  for (const task of finished) args.push(task.id, task.token, task.resultJson);
+  return args;
+}
+
+/** Statuses: OK, or LEASE_LOST (the write changed nothing). */
+export function complete(k: QueueKeys, request: { completedKeepCount: number; finished: readonly FinishedTask[] }): ScriptCall<StatusCode[]> {
+  return call('complete', [k.fence, k.meta], [request.completedKeepCount, ...finishedArgs(request.finished)], codes);
+}
+
+export function completeAndClaim(
+  k: QueueKeys,
+  request: { completedKeepCount: number; finished: readonly FinishedTask[]; claim: ClaimRequest },
+): ScriptCall<{ statuses: StatusCode[]; claim: ClaimReply }> {
+  const args = [request.completedKeepCount, ...claimArgs(request.claim), ...finishedArgs(request.finished)];
+  return call('complete-claim', [k.fence, k.meta], args, (reply) => {
+    const [statuses, claimed] = reply as [unknown, unknown];
+    return { statuses: codes(statuses), claim: decodeClaim(claimed) };
+  });
+}
+
+/** Statuses: OK (retry scheduled), DEAD_LETTERED, or LEASE_LOST. */
+export function fail(k: QueueKeys, request: { failedRetention: Keep; attempts: readonly FailedAttempt[] }): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [request.failedRetention.count, request.failedRetention.maxAgeMs];
+  for (const a of request.attempts) args.push(a.id, a.token, a.errorJson, a.retryDelayMs);
+  return call('fail', [k.fence, k.meta], args, codes);
+}
+
+/** The ids whose lease is lost. */
+export function extend(
+  k: QueueKeys,
+  request: { leaseMs: number; workerId: string; descriptionJson: string; leases: readonly HeldLease[] },
+): ScriptCall<string[]> {
+  const args: Arg[] = [request.leaseMs, request.workerId, request.descriptionJson];
+  for (const lease of request.leases) args.push(lease.id, lease.token);
+  return call('extend', [k.fence, k.workers], args, (reply) => (reply as unknown[]).map(String));
+}
+
+/** How many leases were reaped. */
+export function reap(k: QueueKeys, request: { max: number; retention: Retention }): ScriptCall<number> {
+  const { failed, completed } = request.retention;
+  return call('reap', [k.fence, k.active], [request.max, failed.count, failed.maxAgeMs, completed.count, completed.maxAgeMs], Number);
+}
+
+/** Statuses: OK (released) or LEASE_LOST. */
+export function release(k: QueueKeys, leases: readonly HeldLease[]): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [];
+  for (const lease of leases) args.push(lease.id, lease.token);
+  return call('release', [k.fence, k.active], args, codes);
+}
