@@ -1,0 +1,270 @@
+/**
+ * What the scripts really touch, recorded with MONITOR while every script runs down each of
+ * its paths, checked two ways:
+ *
+ * - fenced: every call declares its slot's fence first (with one more distinct key, so a
+ *   migrating slot refuses it with TRYAGAIN), and every key or channel it touches is
+ *   declared or starts with the fence's base, so it is in the fence's slot;
+ * - documented: for each script, the key roles it writes are exactly those whose row in
+ *   docs/redis-layout.md lists it under "written by", and the roles it touches at all are
+ *   exactly those that list it under "written by" or "read by".
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { QUEUE_KEY_ROLES, QueueKeys, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
+import * as queueScripts from '../src/redis/queue-scripts.js';
+import { runScript, SCRIPT_KEY_COUNTS, type ScriptCall, type ScriptName } from '../src/redis/scripts.js';
+import * as topicScripts from '../src/redis/topic-scripts.js';
+import { RedisServer } from './support/redis-server.js';
+import { ScriptMonitor, type ScriptRun } from './support/monitor.js';
+
+let server: RedisServer;
+let client: Redis;
+let monitor: ScriptMonitor;
+
+const keep = { count: 1, maxAgeMs: 60_000 };
+const retention = { completed: { count: 1, maxAgeMs: 0 }, failed: { count: 1, maxAgeMs: 60_000 } };
+
+function run<T>(call: ScriptCall<T>): Promise<T> {
+  return runScript(client, call);
+}
+
+/** Every queue script down each of its paths; each path on a queue of its own, so none depends on another. */
+async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void> {
+  const record = (id: string, extra: Partial<queueScripts.TaskRecord> = {}): queueScripts.TaskRecord => ({
+    id, payloadJson: '1', priority: 0, delayMs: 0, runAt: undefined, maxAttempts: 3, backoffJson: '', timeoutMs: undefined, dedupeKey: '', ...extra,
+  });
+  const claim = (k: QueueKeys, max: number, leaseMs = 60_000) => run(queueScripts.claim(k, { max, leaseMs, failedRetention: keep }));
+  const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[], maxWaiting?: number) => run(queueScripts.enqueue(k, { maxWaiting, tasks }));
+
+  // Enqueue: both forms, dedupe, a caller's id, a delay, a capacity, and a full queue.
+  let k = queue('enqueue');
+  await enqueue(k, ['1', '2']);
+  await enqueue(k, [record('', { dedupeKey: 'd1', priority: 5 }), record('own-1'), record('later', { delayMs: 60_000 }), record('', { dedupeKey: 'd1' })], 100);
+  await enqueue(k, ['3'], 1);
+  await run(queueScripts.counts(k));
+
+  // Claim: promotes a due retry, reaps an expired lease that dead-letters its task, and
+  // another that goes back in line.
+  k = queue('claim');
+  await enqueue(k, [record('dies', { maxAttempts: 1, dedupeKey: 'd' }), record('again'), record('retried')]);
+  await claim(k, 2, 0); // dies and again, their leases expired at once
+  const [retried] = (await claim(k, 1)).tasks;
+  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...retried!, errorJson: '{}', retryDelayMs: 0 }] }));
+  await claim(k, 10);
+
+  // Complete-claim, complete (trimming the completed list), fail (retry and dead letter, trimming the failed list), extend, release.
+  // complete-claim runs every path of both: it promotes a due retry (e), takes it and g,
+  // and, short of work, reaps h's expired lease, dead-lettering it.
+  k = queue('worker');
+  await enqueue(k, [record('h', { maxAttempts: 1, dedupeKey: 'dh' })]);
+  await claim(k, 1, 0);
+  await enqueue(k, [record('a', { dedupeKey: 'da' }), record('b', { dedupeKey: 'd' }), record('c'), record('d'), record('e'), record('f'), record('g')]);
+  const [a, b, c, d, e, f] = (await claim(k, 6)).tasks;
+  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...e!, errorJson: '{}', retryDelayMs: 0 }] }));
+  await run(queueScripts.completeAndClaim(k, { completedKeepCount: 1, finished: [{ ...a!, resultJson: '"ok"' }], claim: { max: 3, leaseMs: 60_000, failedRetention: keep } }));
+  await run(queueScripts.complete(k, { completedKeepCount: 1, finished: [{ ...b!, resultJson: '' }, { id: 'gone', token: '1', resultJson: '' }] }));
+  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...c!, errorJson: '{}', retryDelayMs: -1 }, { ...d!, errorJson: '{}', retryDelayMs: -1 }] }));
+  await run(queueScripts.extend(k, { leaseMs: 60_000, workerId: 'w', descriptionJson: '{}', leases: [f!, { id: 'gone', token: '1' }] }));
+  await run(queueScripts.release(k, [f!, { id: 'gone', token: '1' }]));
+
+  // The heartbeat's reaper: one lease back in line, one dead-lettered; completed trimmed by age.
+  k = queue('reap');
+  await enqueue(k, [record('done'), record('dies', { maxAttempts: 1, dedupeKey: 'd' }), record('again', { priority: 2 })]);
+  const [done] = (await claim(k, 1)).tasks;
+  await run(queueScripts.complete(k, { completedKeepCount: 10, finished: [{ ...done!, resultJson: '' }] }));
+  await claim(k, 2, 0);
+  await run(queueScripts.reap(k, { max: 100, retention }));
+
+  // Admin actions: cancel in each live state, retry a failed and a cancelled task, remove in every state.
+  k = queue('admin');
+  await enqueue(k, [record('c-wait', { priority: 2, dedupeKey: 'd' }), record('c-delay', { delayMs: 60_000 }), record('c-active'), record('r-failed', { maxAttempts: 1, dedupeKey: 'r' })]);
+  await run(queueScripts.cancel(k, 'c-wait', keep));
+  await run(queueScripts.cancel(k, 'c-delay', keep));
+  const active = (await claim(k, 10)).tasks;
+  await run(queueScripts.cancel(k, 'c-active', keep));
+  await run(queueScripts.cancel(k, 'c-active', keep)); // already finished
+  await run(queueScripts.cancel(k, 'nope', keep));
+  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...active.find((t) => t.id === 'r-failed')!, errorJson: '{}', retryDelayMs: -1 }] }));
+  expect(await run(queueScripts.retry(k, 'r-failed'))).toMatchObject({ status: 0 });
+  expect(await run(queueScripts.retry(k, 'c-active'))).toMatchObject({ status: 0 });
+  await run(queueScripts.retry(k, 'c-active')); // not finished any more
+  await enqueue(k, [record('rm-done'), record('rm-failed', { maxAttempts: 1 }), record('rm-cancelled'), record('rm-delayed', { delayMs: 60_000 }), record('rm-active')]);
+  const lasts = (await claim(k, 10)).tasks;
+  const lease = (id: string) => lasts.find((task) => task.id === id)!;
+  await run(queueScripts.complete(k, { completedKeepCount: 10, finished: [{ ...lease('rm-done'), resultJson: '' }] }));
+  await run(queueScripts.fail(k, { failedRetention: { count: 10, maxAgeMs: 60_000 }, attempts: [{ ...lease('rm-failed'), errorJson: '{}', retryDelayMs: -1 }] }));
+  await enqueue(k, [record('rm-waiting', { priority: 7, dedupeKey: 'rm' })]);
+  await run(queueScripts.cancel(k, 'rm-cancelled', { count: 10, maxAgeMs: 60_000 }));
+  for (const id of ['rm-waiting', 'rm-delayed', 'rm-active', 'rm-done', 'rm-failed', 'rm-cancelled', 'nope']) await run(queueScripts.remove(k, id));
+
+  // Pause and resume.
+  k = queue('pause');
+  await run(queueScripts.setPaused(k, true));
+  await claim(k, 1);
+  await run(queueScripts.setPaused(k, false));
+
+  // The legacy list bridge.
+  k = queue('bridge');
+  const list = `${k.base}legacy`;
+  await client.lpush(list, 'x', 'y');
+  await run(queueScripts.adoptList(k, list, { max: 10, maxWaiting: 1_000, priority: 0, maxAttempts: 3, backoffJson: '', timeoutMs: undefined }));
+  await run(queueScripts.adoptList(k, list, { max: 10, maxWaiting: 0, priority: 0, maxAttempts: 3, backoffJson: '', timeoutMs: undefined }));
+}
+
+/** Every topic script down each of its paths. */
+async function exerciseTopic(k: TopicKeys): Promise<void> {
+  await run(topicScripts.join(k, { group: 'g', start: '0', move: false }));
+  await run(topicScripts.publish(k, { maxLength: 100, maxAgeMs: 60_000, messages: ['1', '2', '3', '4'] }));
+  await run(topicScripts.join(k, { group: 'g', start: '0', move: true }));
+  await client.xreadgroup('GROUP', 'g', 'a', 'COUNT', 10, 'STREAMS', k.stream, '>');
+  const reclaim = (consumer: string, attempts: number) =>
+    run(topicScripts.reclaim(k, { group: 'g', consumer, leaseMs: 0, cursor: '0-0', max: 10, attempts, deadLettersKept: 10, pruneIdleMs: 0 }));
+  const { taken } = await reclaim('b', 5);
+  const [m1, m2, m3] = taken;
+  await run(topicScripts.fail(k, { group: 'g', consumer: 'b', id: m1!.id, attempts: 5, errorJson: '{}', deadLettersKept: 10, now: false }));
+  await run(topicScripts.fail(k, { group: 'g', consumer: 'b', id: m2!.id, attempts: 5, errorJson: '{}', deadLettersKept: 10, now: true }));
+  await run(topicScripts.ack(k, { group: 'g', consumer: 'b', ids: [m3!.id, '1-1'] }));
+  await run(topicScripts.extend(k, { group: 'g', consumer: 'b', ids: [taken[3]!.id, '1-1'] }));
+  await reclaim('c', 1); // m1 and the fourth are past their attempts now
+  await run(topicScripts.leave(k, { group: 'g', consumer: 'b' }));
+  await run(topicScripts.leave(k, { group: 'g', consumer: 'c' }));
+}
+
+interface Touch {
+  roles: Set<string>;
+  writes: Set<string>;
+}
+
+/** Role patterns: `task:<id>` matches `task:...`. */
+function roleOf(roles: readonly string[], rest: string): string | undefined {
+  return roles.find((role) => (role.includes('<') ? rest.startsWith(role.slice(0, role.indexOf('<'))) : rest === role));
+}
+
+async function analyse(runs: ScriptRun[]): Promise<{ touched: Map<ScriptName, Touch>; problems: string[] }> {
+  const probe = new Redis(server.url);
+  const writeFlags = new Map<string, boolean>();
+  const touched = new Map<ScriptName, Touch>();
+  const problems: string[] = [];
+  try {
+    for (const run of runs) {
+      const [fence, ...others] = run.keys;
+      if (!fence?.endsWith(':fence')) problems.push(`${run.script}: KEYS[1] is ${fence}, not a fence`);
+      if (!others.some((key) => key !== fence)) problems.push(`${run.script}: the fence travels alone`);
+      const base = fence!.slice(0, -'fence'.length);
+      const roles = Object.keys(base.includes(':topic:{') ? TOPIC_KEY_ROLES : QUEUE_KEY_ROLES);
+      const entry = touched.get(run.script) ?? { roles: new Set(), writes: new Set() };
+      touched.set(run.script, entry);
+      for (const command of run.commands) {
+        const [name, ...args] = command;
+        const lower = name!.toLowerCase();
+        if (lower === 'time') continue;
+        let keys: string[];
+        let write: boolean;
+        if (lower === 'publish' || lower === 'spublish') {
+          keys = [args[0]!];
+          write = true;
+        } else {
+          keys = (await probe.call('COMMAND', 'GETKEYS', ...command)) as string[];
+          // Container commands (XGROUP CREATE, XINFO STREAM) carry their flags per subcommand.
+          const full = ['xgroup', 'xinfo'].includes(lower) ? `${lower}|${args[0]!.toLowerCase()}` : lower;
+          if (!writeFlags.has(full)) {
+            const [info] = (await probe.call('COMMAND', 'INFO', full)) as [unknown[]];
+            writeFlags.set(full, (info[2] as string[]).includes('write'));
+          }
+          write = writeFlags.get(full)!;
+        }
+        for (const key of keys) {
+          if (run.keys.includes(key) && !key.startsWith(base)) continue; // a declared outside key (the legacy list)
+          if (!key.startsWith(base)) {
+            problems.push(`${run.script}: ${name} ${key} is neither declared nor under the fence's base ${base}`);
+            continue;
+          }
+          const role = roleOf(roles, key.slice(base.length));
+          if (!role) {
+            if (!run.keys.includes(key)) problems.push(`${run.script}: ${name} ${key} has no documented role`);
+            continue;
+          }
+          entry.roles.add(role);
+          if (write) entry.writes.add(role);
+        }
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
+  return { touched, problems };
+}
+
+/** Per script, the roles whose row names it under "written by", and under either column. */
+function documented(section: string): Map<string, Touch> {
+  const byScript = new Map<string, Touch>();
+  for (const line of section.split('\n').filter((row) => row.startsWith('| `'))) {
+    // Cells split at pipes that are not escaped (`\|` inside a cell).
+    const [, first, , , writtenBy, readBy] = line.split(/(?<!\\)\|/).map((cell) => cell.trim());
+    const role = /^`([^`]+)`$/.exec(first!)?.[1];
+    const names = (cell: string) => cell.split(',').map((part) => /^\s*([a-z-]+)/.exec(part)?.[1]).filter((name): name is string => !!name && name in SCRIPT_KEY_COUNTS);
+    for (const [cell, isWrite] of [[writtenBy!, true], [readBy!, false]] as const) {
+      for (const name of names(cell)) {
+        const entry = byScript.get(name) ?? { roles: new Set(), writes: new Set() };
+        byScript.set(name, entry);
+        entry.roles.add(role!);
+        if (isWrite) entry.writes.add(role!);
+      }
+    }
+  }
+  return byScript;
+}
+
+function sectionOf(doc: string, heading: string): string {
+  const start = doc.indexOf(`## ${heading}\n`);
+  const end = doc.indexOf('\n## ', start + 1);
+  return doc.slice(start, end < 0 ? undefined : end);
+}
+
+const sorted = (set: Set<string> | undefined) => [...(set ?? [])].sort();
+
+describe('what the scripts touch', () => {
+  let observed: Awaited<ReturnType<typeof analyse>>;
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    client = new Redis(server.url);
+    monitor = await ScriptMonitor.start(server.url);
+    await exerciseQueues((name) => new QueueKeys('layout', name));
+    await exerciseTopic(new TopicKeys('layout', 't'));
+    await monitor.settle(client);
+    observed = await analyse(monitor.runs);
+  });
+  afterAll(async () => {
+    monitor?.stop();
+    client?.disconnect();
+    await server?.stop();
+  });
+
+  it('runs every script', () => {
+    expect(new Set(monitor.runs.map((run) => run.script))).toEqual(new Set(Object.keys(SCRIPT_KEY_COUNTS)));
+  });
+
+  it('declares the fence first and touches nothing outside its slot', () => {
+    expect(observed.problems).toEqual([]);
+  });
+
+  it('touches exactly the roles docs/redis-layout.md says, each script', () => {
+    const doc = readFileSync(new URL('../docs/redis-layout.md', import.meta.url), 'utf8');
+    const queueDoc = documented(sectionOf(doc, 'Queue keys'));
+    const topicDoc = documented(sectionOf(doc, 'Topic keys'));
+    const mismatches: string[] = [];
+    for (const [script, touch] of observed.touched) {
+      const doc = (script.startsWith('topic-') ? topicDoc : queueDoc).get(script);
+      if (JSON.stringify(sorted(touch.writes)) !== JSON.stringify(sorted(doc?.writes))) {
+        mismatches.push(`${script} writes ${sorted(touch.writes).join(', ')}; the doc says ${sorted(doc?.writes).join(', ')}`);
+      }
+      if (JSON.stringify(sorted(touch.roles)) !== JSON.stringify(sorted(doc?.roles))) {
+        mismatches.push(`${script} touches ${sorted(touch.roles).join(', ')}; the doc says ${sorted(doc?.roles).join(', ')}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
