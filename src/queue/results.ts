@@ -3,23 +3,27 @@
  *
  * It listens to the queue's task events (task-events.ts: one subscription per queue, on a
  * pub/sub connection shared by the whole process), where scripts announce the ids of every
- * batch that reaches a final state. A
- * waiter first registers, then reads the task once (it may already be finished), then
- * waits for its id to be announced. After a reconnect, every pending waiter reads its task
- * again, since announcements published while the connection was down are not replayed.
+ * batch that reaches a final state. A waiter first registers, then reads the task once (it
+ * may already be finished), then waits for its id to be announced. After a reconnect (or a
+ * moved shard subscription), every pending waiter reads its task again, since
+ * announcements published meanwhile are not replayed.
  *
- * The read is skipped for a task this process created with a generated id while already
- * listening (a SentMark), the first time its result is awaited: no announcement of it can
- * have been missed since, unless the connection dropped (the mark's epoch tells) or it came
- * before the waiter registered. Outcomes announced with no waiter are remembered for that
- * case, in two generations (one is dropped every EARLY_OUTCOME_MS, or sooner when it holds
- * EARLY_OUTCOME_MAX); a mark older than what was dropped falls back to the read.
- * Generated ids only: they are never reused (the counter only goes up), where a caller's id
- * may name a new task while an outcome of its removed namesake is still on its way. Awaiting
+ * Whom to believe. An announcement is a pub/sub message, which anything that can publish
+ * on the channel could forge. A waiter for a task this process created (with a generated
+ * id, while listening: a SentMark) takes an announced result as it comes. Any other waiter
+ * takes it only for the task it read at the start (the announcement's createdAt must match
+ * the one it read) and only once a second read confirms the task is final; the announced
+ * result is used only when that read finds the task already gone (retention 0).
+ *
+ * The first read is skipped for a task with a SentMark: no announcement of it can have been
+ * missed since, unless the connection dropped (the mark's epoch tells) or it came before
+ * the waiter registered (early-outcomes.ts remembers those). Generated ids never repeat
+ * (the counter is floored by the Redis clock), so such an outcome is the task's own. Awaiting
  * a result just enqueued, the common case, then costs no round trip of its own.
  */
 import type { RedisClient } from '../redis/scripts.js';
 import { TASK_FIELDS as F, type QueueKeys } from '../redis/keys.js';
+import { EarlyOutcomes } from './early-outcomes.js';
 import { stateFromCode } from './states.js';
 import type { TaskEvents } from './task-events.js';
 import {
@@ -34,11 +38,11 @@ import {
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** Waits for a task this process created (it has a SentMark): announcements are its own. */
+  trusted: boolean;
 }
 
 const FINAL_EVENTS = new Set(['completed', 'failed', 'cancelled', 'removed']);
-/** Generated ids are digits only and never reused; a caller's id may be (see onEvent). */
-const GENERATED_ID = /^\d+$/;
 
 /** How long, at least, an outcome announced before anyone waited for it is remembered. */
 const EARLY_OUTCOME_MS = 2_000;
@@ -53,13 +57,6 @@ export interface SentMark {
   at: number;
 }
 
-/**
- * An outcome heard with no waiter: when (a task enqueued again under the same id after
- * this one was removed must not take it), and the announced result of a completed task
- * when short (else undefined: read the task).
- */
-type EarlyOutcome = { at: number; result: string | undefined };
-
 export class ResultWaiter {
   private listening = false;
   /** The subscription was confirmed at least once: marks may be handed out. */
@@ -67,17 +64,14 @@ export class ResultWaiter {
   /** Counts reconnections: a mark from an earlier epoch may have missed its announcement. */
   private epoch = 0;
   private readonly waiters = new Map<string, Set<Waiter>>();
-  /**
-   * For waited-for tasks with a caller's id: the createdAt of the task being waited for,
-   * once a read saw it, and a completed result announced before that read answered.
-   */
+  /** The createdAt of the task each id's waiters wait for, once a read saw it. */
   private readonly incarnations = new Map<string, string>();
-  private readonly announcedBeforeRead = new Map<string, { created: string; result: string }>();
-  /** Outcomes announced with no waiter, in two generations; marks taken before `forgotBefore` may have lost theirs. */
-  private early = new Map<string, EarlyOutcome>();
-  private earlier = new Map<string, EarlyOutcome>();
-  private earlySince = 0;
-  private forgotBefore = 0;
+  /**
+   * A completed result announced for an id whose waiters need a read to believe it;
+   * `reread` once a read after it found the task not final yet (one more read settles it).
+   */
+  private readonly announced = new Map<string, { created: string; result: string; reread?: boolean }>();
+  private readonly early = new EarlyOutcomes(EARLY_OUTCOME_MS, EARLY_OUTCOME_MAX);
   private closed = false;
 
   constructor(
@@ -99,7 +93,7 @@ export class ResultWaiter {
   async wait(id: string, timeoutMs?: number, sent?: SentMark): Promise<unknown> {
     if (this.closed) throw new ClosedError('queue');
     let waiter!: Waiter;
-    const settled = new Promise<unknown>((resolve, reject) => (waiter = { resolve, reject }));
+    const settled = new Promise<unknown>((resolve, reject) => (waiter = { resolve, reject, trusted: sent !== undefined }));
     // It may be settled (timeout, close) before it is awaited below: that is not unhandled.
     settled.catch(() => {});
     this.add(id, waiter);
@@ -108,11 +102,10 @@ export class ResultWaiter {
       timer = setTimeout(() => this.settle(id, waiter, undefined, new WaitTimeoutError(id, timeoutMs)), timeoutMs);
     }
     try {
-      if (sent && this.live && sent.epoch === this.epoch && sent.at >= this.forgotBefore) {
+      if (sent && this.live && sent.epoch === this.epoch && sent.at >= this.early.forgotBefore) {
         // Listening since before the task existed: its announcement is either still to
         // come (this waiter will hear it) or came already and is remembered.
-        let early = this.early.get(id) ?? this.earlier.get(id);
-        if (early && early.at <= sent.at) early = undefined;
+        const early = this.early.find(id, sent.at);
         if (early?.result !== undefined) this.settle(id, waiter, early.result === '' ? undefined : JSON.parse(early.result));
         else if (early) await this.check([id]);
       } else {
@@ -146,7 +139,7 @@ export class ResultWaiter {
     if (set?.size === 0) {
       this.waiters.delete(id);
       this.incarnations.delete(id);
-      this.announcedBeforeRead.delete(id);
+      this.announced.delete(id);
     }
   }
 
@@ -164,8 +157,7 @@ export class ResultWaiter {
       events.onReconnect(() => {
         // Marks and remembered outcomes belong to one stretch of connection.
         this.epoch++;
-        this.early = new Map();
-        this.earlier = new Map();
+        this.early.clear();
         void this.check([...this.waiters.keys()]).catch(() => {});
       });
     }
@@ -173,53 +165,42 @@ export class ResultWaiter {
     this.live = true;
   }
 
-  private onEvent(state: string, announced: readonly string[], results?: readonly string[], created?: readonly string[]): void {
+  private onEvent(state: string, ids: readonly string[], results?: readonly string[], created?: readonly string[]): void {
     // Only outcomes come on this channel, but scripts of an older version (a rolling upgrade)
     // publish every move on it.
     if (!FINAL_EVENTS.has(state)) return;
     const unread: string[] = [];
-    announced.forEach((id, index) => {
+    ids.forEach((id, index) => {
       const result = results?.[index];
       const set = this.waiters.get(id);
       if (!set) {
-        this.remember(id, state === 'completed' && result !== undefined && result.length <= EARLY_RESULT_MAX_CHARS ? result : undefined);
+        this.early.remember(id, state === 'completed' && result !== undefined && result.length <= EARLY_RESULT_MAX_CHARS ? result : undefined);
         return;
       }
-      // Results that came with the announcement settle their waiters without a read.
+      // Other outcomes, and results too long to announce, are read.
       if (state !== 'completed' || result === undefined) return void unread.push(id);
-      if (!GENERATED_ID.test(id)) {
-        // A caller's id may have named an earlier task whose outcome this is: take it only
-        // for the task waited for (known from a read; until that answers, keep it for then).
-        const stamp = created?.[index];
-        if (stamp === undefined) return void unread.push(id);
-        const incarnation = this.incarnations.get(id);
-        if (incarnation === undefined) return void this.announcedBeforeRead.set(id, { created: stamp, result });
-        if (incarnation !== stamp) return;
+      const value = result === '' ? undefined : (JSON.parse(result) as unknown);
+      let untrusted = false;
+      for (const waiter of set) {
+        if (waiter.trusted) this.settle(id, waiter, value);
+        else untrusted = true;
       }
-      this.settleAll(id, set, result);
+      if (!untrusted) return;
+      // The others believe it only for the task they read, once a read confirms it.
+      const stamp = created?.[index];
+      if (stamp === undefined) return void unread.push(id);
+      const incarnation = this.incarnations.get(id);
+      if (incarnation !== undefined && incarnation !== stamp) return; // an earlier task under a reused caller id
+      this.announced.set(id, { created: stamp, result });
+      // Before the first read answered, that read settles it.
+      if (incarnation !== undefined) unread.push(id);
     });
     if (unread.length) void this.check(unread).catch(() => {});
   }
 
-  private settleAll(id: string, set: Set<Waiter>, result: string): void {
-    const value = result === '' ? undefined : (JSON.parse(result) as unknown);
-    for (const waiter of set) this.settle(id, waiter, value);
-  }
-
-  private remember(id: string, result: string | undefined): void {
-    const now = performance.now();
-    if (now - this.earlySince >= EARLY_OUTCOME_MS || this.early.size >= EARLY_OUTCOME_MAX) {
-      // The generation dropped now holds outcomes heard before the current one began.
-      this.forgotBefore = this.earlySince;
-      this.earlier = this.early;
-      this.early = new Map();
-      this.earlySince = now;
-    }
-    this.early.set(id, { at: now, result });
-  }
-
   /** Reads the tasks in one pipeline and settles the waiters of those that are final. */
   private async check(ids: string[]): Promise<void> {
+    const again: string[] = [];
     const pipeline = this.client.pipeline();
     for (const id of ids) pipeline.hmget(this.keys.task(id), F.state, F.result, F.error, F.createdAt);
     const replies = (await pipeline.exec()) ?? [];
@@ -232,20 +213,35 @@ export class ResultWaiter {
         return;
       }
       const [state, result, taskError, createdAt] = value as (string | null)[];
-      const early = this.announcedBeforeRead.get(id);
-      this.announcedBeforeRead.delete(id);
-      // Announced, then deleted (retention 0). Left open: a stale announcement of an earlier
-      // task under a reused caller id, heard before this read, while the new task completed
-      // and was deleted within it, would be taken here (retention 0 and microseconds apart).
-      if (!state && early) return this.settleAll(id, set, early.result);
+      const announced = this.announced.get(id);
+      const incarnation = this.incarnations.get(id);
+      // Completed and already deleted (retention 0): the announcement of the task read
+      // before is all there is. Left open: a stale announcement of an earlier task under a
+      // reused caller id, heard before the first read, while the new task completed and was
+      // deleted within it, would be taken here (retention 0 and microseconds apart).
+      if (!state && announced && (incarnation === undefined || announced.created === incarnation)) {
+        const value = announced.result === '' ? undefined : JSON.parse(announced.result);
+        for (const waiter of set) this.settle(id, waiter, value);
+        return;
+      }
       const outcome = outcomeOf(this.queue, id, stateFromCode(state) ?? null, result ?? null, taskError ?? null);
       if (outcome) {
         for (const waiter of set) this.settle(id, waiter, outcome.value, outcome.error);
         return;
       }
       if (createdAt) this.incarnations.set(id, createdAt);
-      if (early && early.created === createdAt) this.settleAll(id, set, early.result);
+      if (!announced) return;
+      if (announced.created !== createdAt || announced.reread) {
+        // Of another task, or still not true after a read that came after it: not believed.
+        this.announced.delete(id);
+      } else {
+        // This read may have run before the completion it announces (the reply and the
+        // announcement come on different connections): read once more.
+        announced.reread = true;
+        again.push(id);
+      }
     });
+    if (again.length) await this.check(again);
   }
 }
 
