@@ -34,14 +34,16 @@ export function validateTaskId(id: unknown): string {
 // ---- Connection ---------------------------------------------------------------------------
 
 /**
- * Where Redis is: a URL (`redis://host:port/db`, `rediss://` for TLS), an ioredis client or
+ * Where Redis is: a URL (`redis://host:port/db`, `rediss://` for TLS, `redis+cluster://` for a
+ * Cluster, `redis+sentinel://` for a Sentinel-managed master; `?failoverMs=` sets how long a
+ * call rides through a failover; see src/redis/connection-url.ts), an ioredis client or
  * Cluster (used as is and not closed by Errand; blocking connections are duplicated from
  * it), or ioredis options. Default: `REDIS_URL` from the environment, else 127.0.0.1:6379.
  */
 export type ConnectionOption = string | Redis | Cluster | Record<string, unknown>;
 
 export const connectionSchema = z.union([
-  z.string().regex(/^(rediss?|redis\+cluster):\/\//, 'a Redis URL starts with redis://, rediss:// or redis+cluster://'),
+  z.string().regex(/^(rediss?|redis\+cluster|redis\+sentinel):\/\//, 'a Redis URL starts with redis://, rediss://, redis+cluster:// or redis+sentinel://'),
   z.instanceof(Redis),
   z.instanceof(Cluster),
   z.looseObject({}),
@@ -152,6 +154,20 @@ function resolveRetention(input: z.output<typeof retentionSchema> | undefined): 
   };
 }
 
+// ---- Durability (src/redis/durability.ts) ---------------------------------------------------------
+
+export const durabilitySchema = z
+  .object({
+    /** Replicas that must have each write before it counts as done. */
+    replicas: z.number().int().min(1).max(64),
+    /** How long to wait for them. Default 1,000 ms. */
+    timeoutMs: z.number().int().min(1).max(60_000).default(1_000),
+  })
+  .strict();
+
+export type DurabilityOptions = z.input<typeof durabilitySchema>;
+export type Durability = z.output<typeof durabilitySchema>;
+
 // ---- Queue and Worker -------------------------------------------------------------------------
 
 const MiB = 1024 * 1024;
@@ -167,6 +183,11 @@ const queueOptionsSchema = z
     defaultTaskOptions: defaultTaskOptionsSchema.optional(),
     /** How long finished tasks stay readable; applied when this Queue cancels tasks. */
     retention: retentionSchema.optional(),
+    /**
+     * Each enqueue resolves only once this many replicas have it (Redis WAIT), so a
+     * failover cannot lose it; too few in time: ReplicationTimeoutError. Default: none.
+     */
+    durability: durabilitySchema.optional(),
   })
   .strict();
 
@@ -188,6 +209,12 @@ const workerOptionsSchema = z
     retention: retentionSchema.optional(),
     /** Start claiming at construction. Default true; otherwise call `run()`. */
     autorun: z.boolean().default(true),
+    /**
+     * Completions and failures are sent on once this many replicas have them (Redis WAIT),
+     * so a failover does not undo them (which would run the task again); too few in time
+     * is reported as an 'error' event (ReplicationTimeoutError). Default: none.
+     */
+    durability: durabilitySchema.optional(),
   })
   .strict();
 

@@ -19,6 +19,7 @@ export const errorCodes = {
   WAIT_TIMEOUT: 408,
   HANDLER_TIMEOUT: 500,
   REDIS_UNAVAILABLE: 503,
+  REPLICATION_TIMEOUT: 503,
   CLOSED: 503,
   // Raised by the HTTP gateway only.
   UNAUTHORIZED: 401,
@@ -161,6 +162,26 @@ export class HandlerTimeoutError extends ErrandError {
 export class RedisUnavailableError extends ErrandError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('REDIS_UNAVAILABLE', `Redis is unavailable: ${message}. Check that redis-server runs and REDIS_URL points at it`, options);
+  }
+}
+
+/**
+ * A write asked for `durability` was made on the primary, but fewer replicas than asked
+ * acknowledged it within the time allowed: a failover now could lose it.
+ */
+export class ReplicationTimeoutError extends ErrandError {
+  constructor(
+    readonly acknowledged: number,
+    readonly wanted: number,
+    readonly timeoutMs: number,
+    /** Ids of the tasks the write created (an enqueue), which exist on the primary. */
+    readonly written: string[] = [],
+  ) {
+    super(
+      'REPLICATION_TIMEOUT',
+      `written on the primary, but only ${acknowledged} of ${wanted} replicas acknowledged it within ${timeoutMs} ms, ` +
+        'so a failover could lose it: check the replicas (INFO replication), or lower durability.replicas',
+    );
   }
 }
 

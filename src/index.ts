@@ -23,6 +23,7 @@ export {
   PayloadTooLargeError,
   QueueFullError,
   RedisUnavailableError,
+  ReplicationTimeoutError,
   RetryAfterError,
   RouteNotFoundError,
   TaskCancelledError,

@@ -7,12 +7,14 @@
  * failed, and turning that into one line that names the fix. Workers do not use this
  * client: they wait through outages with their own patient connections.
  */
-import { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { DEFAULT_REDIS_URL } from '../config.js';
 import { RedisUnavailableError, ValidationError } from '../index.js';
+import { openClient } from '../redis/connection.js';
+import { parseConnectionUrl } from '../redis/connection-url.js';
 
-const CLUSTER_SCHEME = 'redis+cluster://';
-const URL_RULE = 'use redis://host:port[/db], rediss://... for TLS, or redis+cluster://host:port,host:port';
+const URL_RULE =
+  'use redis://host:port[/db], rediss://... for TLS, redis+cluster://host:port,host:port, or redis+sentinel://host:port,host:port/<master name>';
 
 /** Fail-fast settings: one reconnect attempt, one retry per command, 2 s to connect. */
 const FAIL_FAST = {
@@ -25,7 +27,7 @@ const FAIL_FAST = {
 export function resolveRedisUrl(flag: string | undefined): string {
   const url = flag || process.env.REDIS_URL || DEFAULT_REDIS_URL;
   const where = flag ? '--redis' : process.env.REDIS_URL ? 'REDIS_URL' : 'default';
-  if (!/^(rediss?|redis\+cluster):\/\/./.test(url)) {
+  if (!/^(rediss?|redis\+cluster|redis\+sentinel):\/\/./.test(url)) {
     throw new ValidationError(`invalid Redis URL ${JSON.stringify(redactUrl(url))} (from ${where}): ${URL_RULE}`);
   }
   return url;
@@ -42,9 +44,10 @@ export class CliConnection {
   private lastError: Error | undefined;
 
   constructor(readonly url: string) {
-    this.client = url.startsWith(CLUSTER_SCHEME)
-      ? new Cluster(clusterNodes(url), { clusterRetryStrategy: FAIL_FAST.retryStrategy, redisOptions: FAIL_FAST })
-      : new Redis(url, FAIL_FAST);
+    // One Redis: fail fast. A Cluster or a Sentinel-managed Redis may be failing over: ride
+    // through its failover budget, as every client does.
+    const parsed = parseConnectionUrl(url);
+    this.client = parsed.kind === 'single' ? new Redis(parsed.url, FAIL_FAST) : openClient(url, { failFastMs: FAIL_FAST.connectTimeout }).client;
     // Commands report failures to their callers; the event only tells us why.
     this.client.on('error', (error: Error) => (this.lastError = error));
   }
@@ -75,14 +78,4 @@ export class CliConnection {
     }
     await this.client.quit().catch(() => this.client.disconnect());
   }
-}
-
-function clusterNodes(url: string): { host: string; port: number }[] {
-  return url
-    .slice(CLUSTER_SCHEME.length)
-    .split(',')
-    .map((hostPort) => {
-      const [host, port] = hostPort.split(':');
-      return { host: host || '127.0.0.1', port: Number(port || 6379) };
-    });
 }

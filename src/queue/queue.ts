@@ -29,6 +29,7 @@ import { subscribers } from '../redis/subscriber.js';
 import { readMinuteCounts, validateMinutes } from '../redis/minute-counts.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
+import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import { stateFromCode, TASK_STATES, type TaskState } from './states.js';
@@ -216,11 +217,20 @@ export class Queue<P = unknown, R = unknown> {
     this.register();
     const { maxWaiting } = this.options;
     const sent = this.results.mark(); // before anything is sent
-    const calls: Promise<scripts.EnqueueReply>[] = [];
+    const calls: ScriptCall<scripts.EnqueueReply>[] = [];
     for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
-      calls.push(runScript(this.client, scripts.enqueue(this.keys, { maxWaiting, tasks: encoded.slice(start, start + ENQUEUE_CHUNK) })));
+      calls.push(scripts.enqueue(this.keys, { maxWaiting, tasks: encoded.slice(start, start + ENQUEUE_CHUNK) }));
     }
-    const replies = await this.call(Promise.all(calls));
+    const { durability } = this.options;
+    let replies: scripts.EnqueueReply[];
+    if (durability) {
+      const sent = await this.call(runReplicated(this.client, calls, durability));
+      replies = sent.replies;
+      const error = shortfall(durability, sent.acknowledged, replies.flatMap((reply) => (reply.full ? [] : reply.tasks.filter((t) => t.created).map((t) => t.id))));
+      if (error) throw error;
+    } else {
+      replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
+    }
     const tasks: Task<R>[] = [];
     let full = false;
     for (const reply of replies) {

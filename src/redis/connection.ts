@@ -1,19 +1,25 @@
 /**
  * Turns the `connection` option into ioredis clients.
  *
- * - A URL (`redis://`, `rediss://`) makes a client Errand owns and closes.
- * - `redis+cluster://host:port,host:port` makes a Cluster client over those seed nodes.
- * - ioredis options make a client (a Cluster when they hold `clusterNodes`).
+ * - A URL (connection-url.ts: `redis://`, `rediss://`, `redis+cluster://`,
+ *   `redis+sentinel://`) makes a client Errand owns and closes.
+ * - ioredis options make a client (a Cluster when they hold `clusterNodes`, a Sentinel
+ *   client when they hold `sentinels`); `failoverMs` among them sets the ride-through budget.
  * - An ioredis client or Cluster is used as is and left open on close; blocking and
  *   subscriber connections are duplicated from it, since they cannot share a socket.
  *
- * Workers' clients wait through outages (`maxRetriesPerRequest: null`), so a Redis restart
- * pauses them instead of failing their commands. Request-serving faces (the gateway) ask
- * for the opposite, `failFastMs`: a request must get its 503 at once, not hang.
+ * Ride-through: where Redis can fail over (a Cluster, Sentinel) or move slots (a Cluster),
+ * a call retries and follows redirections for `failoverMs` (default 10 s) before it fails
+ * with RedisUnavailableError: ioredis's budgets (redirections, reconnect attempts) are sized
+ * from that time. Workers' clients wait through outages (`maxRetriesPerRequest: null`), so a
+ * Redis restart pauses them instead of failing their commands. Request-serving faces (the
+ * gateway) ask for `failFastMs` on a single Redis: a request gets its 503 at once when
+ * Redis is down, not after a wait.
  */
-import { Cluster, Redis, ReplyError, type ClusterNode, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
 import { ErrandError, RedisUnavailableError } from '../errors.js';
+import { DEFAULT_FAILOVER_MS, parseConnectionUrl, parseFailoverMs } from './connection-url.js';
 import type { RedisClient } from './scripts.js';
 
 export interface OwnedClient {
@@ -27,7 +33,8 @@ export interface ClientRole {
   patient?: boolean;
   /**
    * Fail commands while disconnected (at the next failed reconnect, retried at least every
-   * 500 ms) and any command unanswered after this many ms.
+   * 500 ms) and any command unanswered after this many ms. Where Redis fails over
+   * (Cluster, Sentinel), calls still ride through the failover budget.
    */
   failFastMs?: number;
   /**
@@ -39,26 +46,53 @@ export interface ClientRole {
   blocking?: boolean;
 }
 
-const CLUSTER_SCHEME = 'redis+cluster://';
+/** Wait before reconnect attempt `times` (1, 2, ...): 100 ms more each time, at most 1 s. */
+const RECONNECT_STEP_MS = 100;
+const RECONNECT_MAX_MS = 1_000;
+function reconnectDelay(times: number): number {
+  return Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS);
+}
 
-function patientOptions(role: ClientRole): RedisOptions {
-  if (role.failFastMs !== undefined && !role.patient) {
+/** Reconnect attempts whose waits add up to at least `budgetMs` (ioredis's maxRetriesPerRequest). */
+export function retriesFor(budgetMs: number): number {
+  let waited = 0;
+  let times = 0;
+  while (waited < budgetMs) waited += reconnectDelay(++times);
+  return Math.max(times, 1);
+}
+
+/** How a client of one Redis (or of a Sentinel-managed master) retries, for a role. */
+function singleOptions(role: ClientRole, failoverMs: number, failsOver: boolean): RedisOptions {
+  if (role.patient) {
+    const options: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
+    if (role.blocking) options.commandTimeout = undefined;
+    return options;
+  }
+  if (role.failFastMs !== undefined && !failsOver) {
     return { commandTimeout: role.failFastMs, maxRetriesPerRequest: 0, retryStrategy: (times) => Math.min(times * 50, 500) };
   }
-  const options: RedisOptions = role.patient ? { maxRetriesPerRequest: null } : {};
+  const options: RedisOptions = { maxRetriesPerRequest: retriesFor(failoverMs), retryStrategy: reconnectDelay };
+  // A command queued through a failover must not time out before the budget is spent.
+  if (role.failFastMs !== undefined) options.commandTimeout = role.failFastMs + failoverMs;
   if (role.blocking) options.commandTimeout = undefined;
   return options;
 }
 
-function clusterFromUrl(url: string, role: ClientRole): Cluster {
-  const nodes: ClusterNode[] = url
-    .slice(CLUSTER_SCHEME.length)
-    .split(',')
-    .map((hostPort) => {
-      const [host, port] = hostPort.split(':');
-      return { host: host || '127.0.0.1', port: Number(port || 6379) };
-    });
-  return new Cluster(nodes, { redisOptions: patientOptions(role) });
+/** A Cluster client's budgets: every retry of a redirected or refused call waits 100 ms. */
+function clusterOptions(role: ClientRole, failoverMs: number, redisOptions: RedisOptions): ClusterOptions {
+  const node: RedisOptions = { ...redisOptions };
+  if (role.failFastMs !== undefined && !role.patient) node.commandTimeout = role.failFastMs;
+  if (role.blocking) node.commandTimeout = undefined;
+  const delayMs = 100;
+  return {
+    redisOptions: node,
+    retryDelayOnFailover: delayMs,
+    retryDelayOnClusterDown: delayMs,
+    retryDelayOnTryAgain: delayMs,
+    // A call during a migration goes ASK, TRYAGAIN, then to another node and back (MOVED):
+    // about three redirections per wait.
+    maxRedirections: Math.ceil(failoverMs / delayMs) * 3 + 16,
+  };
 }
 
 /** Resolves the default: `REDIS_URL`, else the local Redis. */
@@ -69,24 +103,42 @@ export function defaultConnection(): string {
 export function openClient(option: ConnectionOption | undefined, role: ClientRole = {}): OwnedClient {
   const connection = option ?? defaultConnection();
   if (typeof connection === 'string') {
-    if (connection.startsWith(CLUSTER_SCHEME)) return { client: clusterFromUrl(connection, role), owned: true };
-    return { client: new Redis(connection, patientOptions(role)), owned: true };
+    const parsed = parseConnectionUrl(connection);
+    switch (parsed.kind) {
+      case 'cluster': {
+        const credentials: RedisOptions = {};
+        if (parsed.username) credentials.username = parsed.username;
+        if (parsed.password) credentials.password = parsed.password;
+        return { client: new Cluster(parsed.nodes, clusterOptions(role, parsed.failoverMs, credentials)), owned: true };
+      }
+      case 'sentinel': {
+        const { kind: _kind, failoverMs, ...sentinel } = parsed;
+        return { client: new Redis({ ...sentinel, failoverDetector: true, ...singleOptions(role, failoverMs, true) }), owned: true };
+      }
+      case 'single':
+        return { client: new Redis(parsed.url, singleOptions(role, parsed.failoverMs, false)), owned: true };
+    }
   }
   if (connection instanceof Redis || connection instanceof Cluster) {
     return { client: connection, owned: false };
   }
-  const { clusterNodes, ...options } = connection as { clusterNodes?: ClusterNode[] } & RedisOptions;
+  const { clusterNodes, failoverMs: budget, ...options } = connection as { clusterNodes?: ClusterNode[]; failoverMs?: unknown } & RedisOptions;
+  const failoverMs = parseFailoverMs(budget);
   if (clusterNodes) {
-    return { client: new Cluster(clusterNodes, { redisOptions: { ...options, ...patientOptions(role) } }), owned: true };
+    return { client: new Cluster(clusterNodes, clusterOptions(role, failoverMs, options)), owned: true };
   }
-  return { client: new Redis({ ...options, ...patientOptions(role) }), owned: true };
+  const failsOver = Array.isArray(options.sentinels);
+  return { client: new Redis({ ...options, ...(failsOver ? { failoverDetector: true } : {}), ...singleOptions(role, failoverMs, failsOver) }), owned: true };
 }
 
 /** A dedicated connection (blocking commands, subscriptions), always owned. */
 export function openDedicatedClient(option: ConnectionOption | undefined, role: ClientRole = {}): RedisClient {
   const connection = option ?? defaultConnection();
-  if (connection instanceof Redis) return connection.duplicate(patientOptions(role));
-  if (connection instanceof Cluster) return connection.duplicate(undefined, { redisOptions: patientOptions(role) });
+  if (connection instanceof Redis) return connection.duplicate(singleOptions(role, DEFAULT_FAILOVER_MS, Array.isArray(connection.options.sentinels)));
+  if (connection instanceof Cluster) {
+    const { redisOptions, ...budgets } = clusterOptions(role, DEFAULT_FAILOVER_MS, connection.options.redisOptions ?? {});
+    return connection.duplicate(undefined, { ...budgets, redisOptions });
+  }
   return openClient(connection, role).client;
 }
 

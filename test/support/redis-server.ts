@@ -21,6 +21,7 @@ export interface RedisServerOptions {
 export class RedisServer {
   readonly host = '127.0.0.1';
   private process: ChildProcess | undefined;
+  private frozen = false;
 
   private constructor(
     readonly port: number,
@@ -50,14 +51,34 @@ export class RedisServer {
     await this.launch();
   }
 
+  /** Frozen by SIGSTOP: it answers nothing until `resume()`. */
+  get paused(): boolean {
+    return this.frozen;
+  }
+
+  /** Freezes the process (SIGSTOP): a hung or partitioned server, as its peers see it. */
+  async pause(): Promise<void> {
+    if (!this.process || this.frozen) return;
+    this.process.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.process || !this.frozen) return;
+    this.process.kill('SIGCONT');
+    this.frozen = false;
+  }
+
   /** Kills the server abruptly (SIGKILL), as a crash would; the data directory is kept. */
   async kill(): Promise<void> {
     if (!this.process) return;
+    this.frozen = false;
     await stopRedisServer(this.process, { kill: true });
     this.process = undefined;
   }
 
   async stop({ keepDir = false }: { keepDir?: boolean } = {}): Promise<void> {
+    await this.resume();
     if (this.process) {
       await stopRedisServer(this.process);
       this.process = undefined;

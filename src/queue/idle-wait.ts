@@ -1,0 +1,76 @@
+/**
+ * A worker's idle wait.
+ *
+ * Responsible for: blocking on the queue's wake marker (BZPOPMIN, on a connection of its
+ * own) until work is announced or something falls due, with a claim pipelined behind the
+ * pop on the same connection, so Redis runs it the moment the pop returns and announced
+ * work reaches a handler in one hop from Redis, not two; and ending a wait at close with
+ * CLIENT UNBLOCK from the command connection, so the pipelined claim still runs and its
+ * reply (tasks leased to this worker) is read, not lost. The blocking connection never
+ * has a command timeout: a timed-out wait's claim would lease tasks to no one.
+ */
+import { Cluster } from 'ioredis';
+import type { ConnectionOption } from '../config.js';
+import { openDedicatedClient, quit } from '../redis/connection.js';
+import type { ClaimReply } from '../redis/queue-scripts.js';
+import { runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
+
+/** How long close() waits for an unblocked idle wait's claim to be answered. */
+const UNBLOCK_TIMEOUT_MS = 2_000;
+
+export class IdleWait {
+  private readonly blocker: RedisClient;
+  /** The wait in flight, and the blocker's client id (for CLIENT UNBLOCK). */
+  private waiting: Promise<unknown> | undefined;
+  private blockerId: number | undefined;
+
+  constructor(connection: ConnectionOption | undefined) {
+    this.blocker = openDedicatedClient(connection, { patient: true, blocking: true });
+    this.blocker.on('error', () => {}); // the command client reports the same outage once
+    // A reconnected blocker has a new client id, unknown while it blocks: stop() disconnects it.
+    this.blocker.on('close', () => (this.blockerId = undefined));
+  }
+
+  /** A wait is in flight. */
+  get blocked(): boolean {
+    return this.waiting !== undefined;
+  }
+
+  /**
+   * Blocks on `wakeKey` for up to `waitMs`, then runs `claim`; resolves with the claim's
+   * outcome (settled: a failed claim is the caller's to report).
+   */
+  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply>): Promise<PromiseSettledResult<ClaimReply>> {
+    const { blocker } = this;
+    // A Cluster routes CLIENT elsewhere: a wait on one is disconnected at close instead.
+    if (!(blocker instanceof Cluster)) {
+      blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
+    }
+    const woke = blocker.bzpopmin(wakeKey, (waitMs / 1000).toFixed(3));
+    const claimed = runScript(blocker, claim);
+    const done = Promise.allSettled([woke, claimed]).then(([, result]) => {
+      this.waiting = undefined;
+      this.blockerId = undefined;
+      return result;
+    });
+    this.waiting = done;
+    return done;
+  }
+
+  /** Ends a wait in flight: unblocked, its claim runs and is answered (disconnected if that fails). */
+  async stop(commands: RedisClient): Promise<void> {
+    const { waiting, blockerId } = this;
+    if (waiting && blockerId !== undefined && !(commands instanceof Cluster)) {
+      const unblocked = commands.client('UNBLOCK', blockerId).then(() => waiting, () => {});
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([unblocked, new Promise((resolve) => (timer = setTimeout(resolve, UNBLOCK_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
+    this.blocker.disconnect(); // ends a wait still pending (its claim then never runs)
+    await this.waiting;
+  }
+
+  async close(): Promise<void> {
+    await quit(this.blocker);
+  }
+}

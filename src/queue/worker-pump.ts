@@ -1,0 +1,286 @@
+/**
+ * The worker's pump: each turn is one round trip that records finished handlers and
+ * claims work for free slots.
+ *
+ * Responsible for: batching the completions and failures recorded since the last turn and
+ * sending them with a claim in one script call where it can (complete-claim), else in calls
+ * written back to back; keeping two round trips in flight, so Redis runs one batch while
+ * this process handles the replies of the other; emitting each outcome once Redis recorded
+ * it; putting back a batch whose call failed and trying again with a growing delay;
+ * deciding after each claim whether more work is likely (claim again at once) or not (the
+ * idle wait, until work is announced or something falls due); with `durability`, sending
+ * finishes with a WAIT for replicas. What runs handlers is the HandlerRunner's job; the
+ * blocking wait is IdleWait's.
+ */
+import type { Durability, Retention } from '../config.js';
+import type { LeaseLostError } from '../errors.js';
+import { runReplicated, shortfall } from '../redis/durability.js';
+import type { QueueKeys } from '../redis/keys.js';
+import * as scripts from '../redis/queue-scripts.js';
+import { runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
+import { Status, type StatusCode } from '../redis/status.js';
+import type { Finish } from './handler-runner.js';
+import type { IdleWait } from './idle-wait.js';
+import type { ActiveTask } from './task.js';
+
+/**
+ * Round trips a worker keeps in flight: with two, Redis runs one batch while this process
+ * handles the replies of the other, instead of each waiting on the other in turn.
+ */
+const MAX_TRIPS_IN_FLIGHT = 2;
+/** The longest an idle worker blocks before claiming once more, whatever it expects. */
+const MAX_IDLE_WAIT_MS = 10_000;
+
+export interface PumpOptions<P> {
+  client: RedisClient;
+  keys: QueueKeys;
+  concurrency: number;
+  leaseMs: number;
+  retention: Retention;
+  durability: Durability | undefined;
+  /** Runs handlers: how many run now, and where claimed tasks go. */
+  runner: { readonly busy: number; start(claimed: scripts.ClaimedTask): void };
+  idle: IdleWait;
+  onCompleted(task: ActiveTask<P>, value: unknown): void;
+  onFailed(task: ActiveTask<P>, error: Error, willRetry: boolean): void;
+  onLost(task: ActiveTask<P>, error: LeaseLostError): void;
+  report(error: Error): void;
+  lostError(id: string): LeaseLostError;
+}
+
+type Completion<P> = Extract<Finish<P>, { ok: true }>;
+type Failure<P> = Extract<Finish<P>, { ok: false }>;
+
+export class Pump<P> {
+  /** Claims are made while this is set (run() to close()). */
+  claiming = false;
+  private completions: Completion<P>[] = [];
+  private failures: Failure<P>[] = [];
+  /** Round trips in flight, and how many tasks their claims asked for. */
+  private readonly trips = new Set<Promise<void>>();
+  private claimsInFlight = 0;
+  private readonly claimBatch: number;
+  /**
+   * The last claim got all it asked for, so more work is probably waiting: claims then
+   * overlap. After a short claim the worker blocks on the wake marker instead, and a wake
+   * sends one claim, not two (the second would find nothing and cost a script call).
+   */
+  private backlog = true;
+  private again = false;
+  private scheduled = false;
+  private retryDelayMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: PumpOptions<P>) {
+    this.claimBatch = Math.ceil(options.concurrency / MAX_TRIPS_IN_FLIGHT);
+  }
+
+  /** A handler's outcome, to record at the next turn. */
+  add(finish: Finish<P>): void {
+    if (finish.ok) this.completions.push(finish);
+    else this.failures.push(finish);
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.turn();
+    });
+  }
+
+  /** Resolves once the round trips in flight are answered. */
+  async settle(): Promise<void> {
+    await Promise.all(this.trips);
+  }
+
+  /** Records every outcome still waiting, until `deadline` (epoch ms). */
+  async flush(deadline: number): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    while (Date.now() < deadline) {
+      if (this.trips.size) {
+        await Promise.all(this.trips);
+        continue;
+      }
+      if (!this.completions.length && !this.failures.length) return;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      await this.turn();
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  private get free(): number {
+    return this.options.concurrency - this.options.runner.busy - this.claimsInFlight;
+  }
+
+  private claimRequest(max: number): scripts.ClaimRequest {
+    return { max, leaseMs: this.options.leaseMs, failedRetention: this.options.retention.failed };
+  }
+
+  private async turn(): Promise<void> {
+    if (this.trips.size >= MAX_TRIPS_IN_FLIGHT) {
+      this.again = true;
+      return;
+    }
+    if (this.retryTimer) return; // recovering from an error: the timer pumps
+    const completions = this.completions;
+    const failures = this.failures;
+    // Claims are split so the trips in flight share the work and overlap.
+    const want = this.claiming && !this.options.idle.blocked ? Math.min(this.free, this.claimBatch) : 0;
+    if (!completions.length && !failures.length && want <= 0) return;
+    this.completions = [];
+    this.failures = [];
+    const claimed = Math.max(want, 0);
+    this.claimsInFlight += claimed;
+    const trip = this.send(completions, failures, claimed).then(({ complete, fail, claim }) => {
+      this.claimsInFlight -= claimed;
+      this.onRecorded(complete, completions);
+      this.onRecorded(fail, failures);
+      if (claim.status === 'fulfilled') {
+        if (claim.value !== undefined) this.onClaim(claim.value, claimed);
+      } else {
+        // A claim whose reply was lost leaves its leases to expire: those tasks run again.
+        this.options.report(claim.reason as Error);
+        this.retryLater();
+      }
+      if (complete.status === 'fulfilled' && fail.status === 'fulfilled' && claim.status === 'fulfilled') this.retryDelayMs = 0;
+    });
+    this.trips.add(trip);
+    // Slots still free: claim for them now, so the next batch is on its way while Redis
+    // runs this one (without this, handlers finish before the reply and trips never overlap).
+    if (claimed > 0 && this.backlog && this.free > 0) this.schedule();
+    await trip;
+    this.trips.delete(trip);
+    if (this.again || this.completions.length || this.failures.length) {
+      this.again = false;
+      this.schedule();
+    }
+  }
+
+  /**
+   * One round trip: the usual case, tasks done and room for more, is one script call;
+   * otherwise separate calls, written back to back. With durability, the finishes go in one
+   * pipeline with a WAIT.
+   */
+  private async send(
+    completions: Completion<P>[],
+    failures: Failure<P>[],
+    claimed: number,
+  ): Promise<{
+    complete: PromiseSettledResult<StatusCode[] | undefined>;
+    fail: PromiseSettledResult<StatusCode[] | undefined>;
+    claim: PromiseSettledResult<scripts.ClaimReply | undefined>;
+  }> {
+    const { client, keys, retention, durability } = this.options;
+    const claim = this.claimRequest(claimed);
+    const completedKeepCount = retention.completed.count;
+    const finished = completions.map(({ lease, json }) => ({ id: lease.task.id, token: lease.token, resultJson: json }));
+    const attempts = failures.map(({ lease, json, retryDelayMs }) => ({ id: lease.task.id, token: lease.token, errorJson: json, retryDelayMs }));
+    const both = completions.length > 0 && claimed > 0;
+    const completeCall: ScriptCall<unknown> | undefined = both
+      ? scripts.completeAndClaim(keys, { completedKeepCount, finished, claim })
+      : completions.length
+        ? scripts.complete(keys, { completedKeepCount, finished })
+        : undefined;
+    const failCall = failures.length ? scripts.fail(keys, { failedRetention: retention.failed, attempts }) : undefined;
+    const claimCall = !both && claimed > 0 ? scripts.claim(keys, claim) : undefined;
+
+    let completeSent: Promise<unknown> | undefined;
+    let failSent: Promise<StatusCode[]> | undefined;
+    const finishes = [completeCall, failCall].filter((call) => call !== undefined) as ScriptCall<unknown>[];
+    if (durability && finishes.length) {
+      const replicated = runReplicated(client, finishes, durability).then(({ replies, acknowledged }) => {
+        const error = shortfall(durability, acknowledged);
+        if (error) this.options.report(error); // recorded on the primary all the same
+        return replies;
+      });
+      completeSent = completeCall && replicated.then((replies) => replies[0]);
+      failSent = failCall && replicated.then((replies) => replies[completeCall ? 1 : 0] as StatusCode[]);
+    } else {
+      completeSent = completeCall && runScript(client, completeCall);
+      failSent = failCall && runScript(client, failCall);
+    }
+    const claimSent = claimCall ? runScript(client, claimCall) : undefined;
+    const [complete, fail, claimResult] = await Promise.allSettled([
+      completeSent?.then((reply) => (both ? (reply as { statuses: StatusCode[] }).statuses : (reply as StatusCode[]))),
+      failSent,
+      both ? completeSent!.then((reply) => (reply as { claim: scripts.ClaimReply }).claim) : claimSent,
+    ]);
+    return { complete, fail, claim: claimResult };
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedule();
+    }, this.retryDelayMs);
+  }
+
+  /** Emits the outcome of each recorded finish; puts back a batch whose call failed. */
+  private onRecorded(settled: PromiseSettledResult<StatusCode[] | undefined>, batch: Finish<P>[]): void {
+    if (!batch.length) return;
+    if (settled.status === 'rejected') {
+      // Nothing was lost: the finishes go back in line and are sent again; the leases stay
+      // valid meanwhile (and if they expire, the task runs again, as promised). A batch
+      // that was applied but whose reply was lost is refused harmlessly the second time.
+      for (const finish of batch.reverse()) {
+        if (finish.ok) this.completions.unshift(finish);
+        else this.failures.unshift(finish);
+      }
+      this.options.report(settled.reason as Error);
+      this.retryLater();
+      return;
+    }
+    const codes = settled.value ?? [];
+    batch.forEach((finish, i) => {
+      const { task } = finish.lease;
+      if (codes[i] === Status.LEASE_LOST) this.options.onLost(task, this.options.lostError(task.id));
+      else if (finish.ok) this.options.onCompleted(task, finish.value);
+      else this.options.onFailed(task, finish.error, codes[i] === Status.OK);
+    });
+  }
+
+  private onClaim({ dueInMs, paused, tasks }: scripts.ClaimReply, asked: number): void {
+    for (const task of tasks) this.options.runner.start(task);
+    this.backlog = tasks.length === asked;
+    const free = this.options.concurrency - this.options.runner.busy;
+    // A short claim emptied the queue: wait for the next announcement now, so the blocking
+    // pop is already in Redis when work arrives (one hop to a handler, not two).
+    if (paused || (!this.backlog && free > 0)) this.waitForWork(dueInMs);
+    else if (free > 0) this.schedule();
+  }
+
+  /** Blocks on the wake marker until work is announced or something falls due (IdleWait). */
+  private waitForWork(dueInMs: number): void {
+    if (this.options.idle.blocked || !this.claiming) return;
+    if (dueInMs === 0) {
+      this.schedule(); // more was due than one claim reaps or promotes
+      return;
+    }
+    const want = Math.min(this.free, this.claimBatch);
+    if (want <= 0) return;
+    this.claimsInFlight += want;
+    const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+    const { keys } = this.options;
+    void this.options.idle.wait(keys.wake, waitMs, scripts.claim(keys, this.claimRequest(want))).then((claimed) => {
+      this.claimsInFlight -= want;
+      if (claimed.status === 'fulfilled') {
+        this.retryDelayMs = 0;
+        this.onClaim(claimed.value, want);
+      } else if (this.claiming) {
+        // A claim whose reply was lost leaves its leases to expire: those tasks run again.
+        this.options.report(claimed.reason as Error);
+        this.retryLater();
+      }
+    });
+  }
+}
