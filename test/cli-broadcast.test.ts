@@ -44,7 +44,7 @@ describe('live channels', () => {
     const first = await cli.run(['publish', 'news', '{"title":"hello","n":[1,2]}']);
     expect(first).toMatchObject({ code: 0, stdout: 'delivered to 1 subscriber\n', stderr: '' });
     const second = await cli.run(['publish', '--json', 'news.eu', '"bonjour"']);
-    expect(JSON.parse(second.stdout)).toEqual({ channel: 'news.eu', raw: false, receivers: 1 });
+    expect(JSON.parse(second.stdout)).toEqual({ channel: 'news.eu', raw: false, receivers: 1, partial: false });
 
     expect((await untilLines(exact, 1)).map((line) => JSON.parse(line))).toEqual([{ channel: 'news', message: { title: 'hello', n: [1, 2] } }]);
     expect(await untilLines(pattern, 1)).toEqual(['news.eu: "bonjour"']);
@@ -75,7 +75,7 @@ describe('live channels', () => {
     const heard = new Promise<[string, string]>((resolve) => plain.on('message', (name: string, text: string) => resolve([name, text])));
     await plain.subscribe(channel);
     const published = await cli.run(['publish', '--raw', '--json', channel, 'hello world']);
-    expect(JSON.parse(published.stdout)).toEqual({ channel, raw: true, receivers: 2 });
+    expect(JSON.parse(published.stdout)).toEqual({ channel, raw: true, receivers: 2, partial: false });
     expect(await heard).toEqual([channel, 'hello world']);
     expect(await untilLines(sub, 3)).toEqual(['7', '"two\\nlines"', 'hello world']);
     await stop(sub);

@@ -60,7 +60,7 @@ describe('live channels over HTTP', () => {
     const heard = new Promise<[string, string]>((resolve) => listener.on('message', (channel: string, message: string) => resolve([channel, message])));
     await listener.subscribe('task:pubsub:channel');
     const published = await call(gw, 'POST', '/v1/channels/task:pubsub:channel/messages?raw=1', { message: 'plain text' });
-    expect(published.body).toEqual({ channel: 'task:pubsub:channel', receivers: 2 }); // the stream and the plain client
+    expect(published.body).toEqual({ channel: 'task:pubsub:channel', receivers: 2, partial: false }); // the stream and the plain client
     expect(await heard).toEqual(['task:pubsub:channel', 'plain text']);
     expect(await events.next()).toMatchObject({ data: { message: 'plain text' } });
   });

@@ -17,6 +17,7 @@ import type { ConnectionOption } from '../config.js';
 import { RedisUnavailableError, ValidationError } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { channelName } from '../redis/keys.js';
+import { censusOf, type PublishReceipt } from '../redis/pubsub-census.js';
 
 export interface ChannelAdminOptions {
   connection?: ConnectionOption;
@@ -47,6 +48,8 @@ export interface LiveChannels {
   total: number;
   /** Pattern subscriptions on the server (PUBSUB NUMPAT), whichever channels they match. */
   patterns: number;
+  /** On a Cluster, a node did not answer: the counts are lower bounds. */
+  partial: boolean;
 }
 
 /** Most channels `active` describes by default. */
@@ -66,9 +69,12 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
     this.setMaxListeners(0); // one 'resubscribed' listener per open event stream
   }
 
-  /** Publishes to everyone subscribed now; resolves with how many subscriber connections Redis reached. */
-  publish(channel: string, message: unknown, { raw = false }: ChannelKind = {}): Promise<number> {
-    return this.bus(raw).publish(channel, message);
+  /**
+   * Publishes to everyone subscribed now; resolves with how many subscriber connections
+   * Redis reached, and whether that count is a lower bound (on a Cluster).
+   */
+  publish(channel: string, message: unknown, { raw = false }: ChannelKind = {}): Promise<PublishReceipt> {
+    return this.bus(raw).publishCounted(channel, message);
   }
 
   /**
@@ -95,10 +101,11 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
   }
 
   /**
-   * Channels with at least one subscriber now, with their subscriber counts: two PUBSUB
-   * calls, whatever the number of channels. Errand's own queue event channels
-   * (`<prefix>:{<queue>}:events` and `:progress`) are left out. In a Redis Cluster, what the node that
-   * answers knows. Redis keeps no count of messages published per channel.
+   * Channels with at least one subscriber now, with their subscriber counts: a few PUBSUB
+   * calls, whatever the number of channels (on a Cluster, on every node, added up; `partial`
+   * when a node did not answer). Errand's own queue event channels
+   * (`<prefix>:{<queue>}:events` and `:progress`) are left out. Redis keeps no count of
+   * messages published per channel.
    */
   async active({ limit = DEFAULT_CHANNEL_LIMIT }: { limit?: number } = {}): Promise<LiveChannels> {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
@@ -108,18 +115,16 @@ export class ChannelAdmin extends EventEmitter<ChannelAdminEvents> {
     const { prefix } = this.options;
     const errandPrefix = channelName(prefix, '');
     const internal = new RegExp(`^${prefix.replace(/\./g, '\\.')}:\\{[A-Za-z0-9._-]+\\}:(events|progress)$`);
-    const [names, patterns] = await orUnavailable(Promise.all([client.pubsub('CHANNELS'), client.pubsub('NUMPAT')]));
-    const found = (names as (string | Buffer)[])
-      .map(String)
+    const census = await orUnavailable(censusOf(client));
+    const found = [...census.subscribers.keys()]
       .filter((name) => !internal.test(name))
       .map((name) => (name.startsWith(errandPrefix) && name.length > errandPrefix.length ? { redisName: name, name: name.slice(errandPrefix.length), raw: false } : { redisName: name, name, raw: true }))
       .sort((a, b) => Number(a.raw) - Number(b.raw) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const shown = found.slice(0, limit);
-    const counts = shown.length ? ((await orUnavailable(client.pubsub('NUMSUB', ...shown.map((c) => c.redisName)))) as unknown[]) : [];
     return {
-      channels: shown.map(({ name, raw }, i) => ({ name, raw, subscribers: Number(counts[i * 2 + 1] ?? 0) })),
+      channels: found.slice(0, limit).map(({ redisName, name, raw }) => ({ name, raw, subscribers: census.subscribers.get(redisName) ?? 0 })),
       total: found.length,
-      patterns: Number(patterns),
+      patterns: census.patterns,
+      partial: census.partial,
     };
   }
 

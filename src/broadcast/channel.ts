@@ -5,16 +5,21 @@
  * messages under `<prefix>:ch:<name>`, or (raw) exact names and plain strings that any Redis
  * client can read and write; one subscriber connection per Broadcast shared by all its
  * subscriptions (one Redis subscription per distinct channel or pattern); coming back by
- * itself after a connection loss (ioredis subscribes again) and saying so ('resubscribed').
+ * itself after a connection loss (ioredis subscribes again; on a Cluster, the subscriptions
+ * live on a connection to one node and move to another when that node is lost) and saying
+ * so ('resubscribed'); receiver counts that, on a Cluster, add up every node.
  *
  * At most once: a message published while a subscriber is disconnected is not delivered
  * to it, ever. Durable delivery is what Topic is for.
  */
 import { EventEmitter } from 'node:events';
+import { Cluster } from 'ioredis';
 import { ClosedError, PayloadTooLargeError, ValidationError } from '../errors.js';
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, orUnavailable, quit, whenReady, type OwnedClient } from '../redis/connection.js';
+import { ClusterSubscriptions } from '../redis/cluster-subscriptions.js';
 import { channelName } from '../redis/keys.js';
+import { publishAndCount, type PublishReceipt } from '../redis/pubsub-census.js';
 import type { RedisClient } from '../redis/scripts.js';
 import { isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
 
@@ -68,6 +73,8 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
   readonly options: ResolvedBroadcastOptions;
   private readonly connection: OwnedClient;
   private subscriber: RedisClient | undefined;
+  /** On a Cluster: the subscriptions, on connections to nodes (cluster-subscriptions.ts). */
+  private clusterSubscriptions: ClusterSubscriptions | undefined;
   /** Keyed by 'c:<redis channel>' or 'p:<redis pattern>'. */
   private readonly registrations = new Map<string, Registration>();
   private closed = false;
@@ -82,14 +89,20 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
 
   /**
    * Sends a message to everyone subscribed now. Resolves with how many subscribers Redis
-   * handed it to (connections, not handlers; in a Cluster, those of the node it reached).
+   * handed it to (connections, not handlers; on a Cluster, summed over every node, and a
+   * lower bound when some are not counted: see publishCounted).
    */
   async publish(channel: string, message: M): Promise<number> {
+    return (await this.publishCounted(channel, message)).receivers;
+  }
+
+  /** Like publish, and says whether the count is a lower bound (`partial`, on a Cluster). */
+  async publishCounted(channel: string, message: M): Promise<PublishReceipt> {
     this.assertOpen();
     const { raw } = this.options;
     const name = validateChannel(channel, { raw, pattern: false });
     const text = this.encode(message);
-    return orUnavailable(this.connection.client.publish(this.redisName(name), text));
+    return orUnavailable(publishAndCount(this.connection.client, this.redisName(name), text));
   }
 
   /**
@@ -107,7 +120,10 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     if (!registration) {
       const subscriber = this.openSubscriber();
       const target = this.redisName(name);
-      const ready = whenReady(subscriber).then(() => (pattern ? subscriber.psubscribe(target) : subscriber.subscribe(target)));
+      const cluster = this.clusterSubscriptions;
+      const ready = cluster
+        ? cluster.subscribe(pattern ? 'pattern' : 'channel', target)
+        : whenReady(subscriber).then(() => (pattern ? subscriber.psubscribe(target) : subscriber.subscribe(target)));
       registration = { ready, handlers: new Set() };
       this.registrations.set(key, registration);
       ready.catch(() => {
@@ -131,6 +147,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.registrations.clear();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    await this.clusterSubscriptions?.close();
     await Promise.all([subscriber && quit(subscriber), closeClient(this.connection)]);
   }
 
@@ -143,7 +160,8 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     const subscriber = this.subscriber;
     if (this.closed || !subscriber) return;
     const target = this.redisName(name);
-    await orUnavailable(pattern ? subscriber.punsubscribe(target) : subscriber.unsubscribe(target));
+    if (this.clusterSubscriptions) await this.clusterSubscriptions.unsubscribe(pattern ? 'pattern' : 'channel', target);
+    else await orUnavailable(pattern ? subscriber.punsubscribe(target) : subscriber.unsubscribe(target));
   }
 
   // ---- internals ----
@@ -173,6 +191,16 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.subscriber = subscriber;
     // Connection errors are retried by ioredis, which subscribes again on reconnect.
     subscriber.on('error', () => {});
+    if (subscriber instanceof Cluster) {
+      // ioredis would move a Cluster's subscriptions to another node without a word: ours say so.
+      this.clusterSubscriptions = new ClusterSubscriptions(subscriber, {
+        message: (kind, channel, text, pattern) => this.dispatch(kind === 'pattern' ? `p:${pattern}` : `c:${channel}`, channel, pattern, text),
+        resubscribed: () => {
+          if (!this.closed) this.emit('resubscribed');
+        },
+      });
+      return subscriber;
+    }
     subscriber.on('message', (channel: string, message: string) => this.dispatch(`c:${channel}`, channel, undefined, message));
     subscriber.on('pmessage', (pattern: string, channel: string, message: string) =>
       this.dispatch(`p:${pattern}`, channel, pattern, message),

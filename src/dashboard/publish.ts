@@ -56,7 +56,7 @@ export const publishRoute =
       if (body.raw && body.format === 'json') {
         throw new ValidationError('a raw channel carries plain text: send the message as plain text, or publish on an Errand (JSON) channel');
       }
-      const receivers = await ctx.admin.channels.publish(body.name, messageOf(body.text, body.format), { raw: body.raw });
+      const { receivers } = await ctx.admin.channels.publish(body.name, messageOf(body.text, body.format), { raw: body.raw });
       request.log.info({ channel: body.name, raw: body.raw, receivers }, 'dashboard: test message published on a channel');
       return { target: 'channel', name: body.name, raw: body.raw, receivers };
     });

@@ -220,6 +220,8 @@ export interface BroadcastSnapshot {
   channelsTotal: number;
   /** Pattern subscriptions on the server. */
   patterns: number;
+  /** On a Redis Cluster, a node did not answer: the counts are lower bounds. */
+  partial: boolean;
 }
 
 /** POST /ui/api/publish: a test message, as typed into the form. */

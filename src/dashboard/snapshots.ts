@@ -138,5 +138,5 @@ export async function broadcastSnapshot(admin: Admin): Promise<BroadcastSnapshot
       };
     }),
   );
-  return { topics, channels: live.channels, channelsTotal: live.total, patterns: live.patterns };
+  return { topics, channels: live.channels, channelsTotal: live.total, patterns: live.patterns, partial: live.partial };
 }

@@ -61,12 +61,16 @@ function channelMessage(text: string): unknown {
 }
 
 async function publishToChannel(cli: CliContext, channel: string, message: unknown, raw: boolean): Promise<void> {
-  const receivers = await cli.admin.channels.publish(channel, message, { raw });
+  const { receivers, partial } = await cli.admin.channels.publish(channel, message, { raw });
   if (cli.json) {
-    printJson({ channel, raw, receivers });
+    printJson({ channel, raw, receivers, partial });
     return;
   }
   const subscribers = `${receivers} subscriber${receivers === 1 ? '' : 's'}`;
+  if (partial) {
+    printLine(`delivered to at least ${subscribers} (pattern subscribers on other cluster nodes, or nodes that did not answer, are not counted)`);
+    return;
+  }
   // A live channel keeps nothing: say so when no one heard it, the usual surprise.
   printLine(receivers ? `delivered to ${subscribers}` : 'delivered to 0 subscribers: no one listens on it now, and a live channel keeps nothing (a topic does)');
 }

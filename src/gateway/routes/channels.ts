@@ -47,7 +47,8 @@ const publishBody = z
 
 const publishedSchema = z.object({
   channel: z.string(),
-  receivers: z.number().int().meta({ description: 'subscriber connections Redis handed the message to' }),
+  receivers: z.number().int().meta({ description: 'subscriber connections Redis handed the message to (on a Cluster, summed over its nodes)' }),
+  partial: z.boolean().meta({ description: 'true when receivers is a lower bound: on a Cluster, pattern subscribers on other nodes, or a node that did not answer' }),
 });
 
 const errors = { 400: errorSchema, 401: errorSchema, 503: errorSchema };
@@ -80,8 +81,8 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
           `with raw=1 the message must be a string, got ${message === null ? 'null' : typeof message}: raw channels carry plain strings (drop raw=1 for an Errand JSON channel)`,
         );
       }
-      const receivers = await channels.publish(channel, message, { raw });
-      return { channel, receivers };
+      const { receivers, partial } = await channels.publish(channel, message, { raw });
+      return { channel, receivers, partial };
     },
   );
 

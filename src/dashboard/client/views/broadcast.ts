@@ -136,7 +136,7 @@ function deadLettersPanel(topics: readonly TopicRow[]): HTMLElement | null {
 }
 
 function channelsPanel(snapshot: BroadcastSnapshot): HTMLElement {
-  const { channels, channelsTotal, patterns } = snapshot;
+  const { channels, channelsTotal, patterns, partial } = snapshot;
   const table = channels.length
     ? h(
         'table',
@@ -163,6 +163,7 @@ function channelsPanel(snapshot: BroadcastSnapshot): HTMLElement {
     h('h2', null, 'Live channels with subscribers now'),
     table,
     channelsTotal > channels.length ? h('p', { class: 'hint' }, `Showing ${count(channels.length)} of ${count(channelsTotal)} channels.`) : null,
+    partial ? h('p', { class: 'hint', 'data-partial': 'true' }, 'A node of the Redis Cluster did not answer: its subscribers are not counted.') : null,
     h(
       'p',
       { class: 'hint', 'data-patterns': patterns },
