@@ -100,6 +100,19 @@ export function defaultConnection(): string {
   return process.env.REDIS_URL || DEFAULT_REDIS_URL;
 }
 
+/** The ride-through budget each client Errand made was given (others: the default). */
+const budgets = new WeakMap<RedisClient, number>();
+
+/** How long calls on `client` ride through a failover or migration (for retries Errand makes itself). */
+export function failoverBudgetOf(client: RedisClient): number {
+  return budgets.get(client) ?? DEFAULT_FAILOVER_MS;
+}
+
+function owned(client: RedisClient, failoverMs: number): OwnedClient {
+  budgets.set(client, failoverMs);
+  return { client, owned: true };
+}
+
 export function openClient(option: ConnectionOption | undefined, role: ClientRole = {}): OwnedClient {
   const connection = option ?? defaultConnection();
   if (typeof connection === 'string') {
@@ -109,14 +122,14 @@ export function openClient(option: ConnectionOption | undefined, role: ClientRol
         const credentials: RedisOptions = {};
         if (parsed.username) credentials.username = parsed.username;
         if (parsed.password) credentials.password = parsed.password;
-        return { client: new Cluster(parsed.nodes, clusterOptions(role, parsed.failoverMs, credentials)), owned: true };
+        return owned(new Cluster(parsed.nodes, clusterOptions(role, parsed.failoverMs, credentials)), parsed.failoverMs);
       }
       case 'sentinel': {
         const { kind: _kind, failoverMs, ...sentinel } = parsed;
-        return { client: new Redis({ ...sentinel, failoverDetector: true, ...singleOptions(role, failoverMs, true) }), owned: true };
+        return owned(new Redis({ ...sentinel, failoverDetector: true, ...singleOptions(role, failoverMs, true) }), failoverMs);
       }
       case 'single':
-        return { client: new Redis(parsed.url, singleOptions(role, parsed.failoverMs, false)), owned: true };
+        return owned(new Redis(parsed.url, singleOptions(role, parsed.failoverMs, false)), parsed.failoverMs);
     }
   }
   if (connection instanceof Redis || connection instanceof Cluster) {
@@ -125,10 +138,10 @@ export function openClient(option: ConnectionOption | undefined, role: ClientRol
   const { clusterNodes, failoverMs: budget, ...options } = connection as { clusterNodes?: ClusterNode[]; failoverMs?: unknown } & RedisOptions;
   const failoverMs = parseFailoverMs(budget);
   if (clusterNodes) {
-    return { client: new Cluster(clusterNodes, clusterOptions(role, failoverMs, options)), owned: true };
+    return owned(new Cluster(clusterNodes, clusterOptions(role, failoverMs, options)), failoverMs);
   }
   const failsOver = Array.isArray(options.sentinels);
-  return { client: new Redis({ ...options, ...(failsOver ? { failoverDetector: true } : {}), ...singleOptions(role, failoverMs, failsOver) }), owned: true };
+  return owned(new Redis({ ...options, ...(failsOver ? { failoverDetector: true } : {}), ...singleOptions(role, failoverMs, failsOver) }), failoverMs);
 }
 
 /** A dedicated connection (blocking commands, subscriptions), always owned. */

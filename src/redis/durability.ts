@@ -8,13 +8,27 @@
  * the time is up. Fewer acknowledgements throw ReplicationTimeoutError: the write stands on
  * the primary, but a failover could still lose it.
  */
+import { Cluster, ReplyError } from 'ioredis';
 import type { Durability } from '../config.js';
 import { ReplicationTimeoutError } from '../errors.js';
+import { failoverBudgetOf } from './connection.js';
 import { defineScripts, pipeScript, type RedisClient, type ScriptCall } from './scripts.js';
 
 /**
+ * A reply error that means the call did not run: the slot is elsewhere or moving, or the
+ * cluster is electing a master. Redis's redirection replies are a protocol, read as such.
+ */
+function refused(error: Error): boolean {
+  return /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(error.message);
+}
+
+/**
  * Runs `calls` in one pipeline followed by WAIT; resolves with their decoded replies and how
- * many replicas acknowledged them. A failed call rejects with its own error.
+ * many replicas acknowledged them. A failed call rejects with its own error. A pipeline
+ * refused by a cluster (its calls did not run) or cut by a lost connection (they may have:
+ * each call is safe to repeat, or as safe as ioredis's own retry of a lost command) is sent
+ * again, within the client's failover budget: ioredis follows redirections of single
+ * commands itself, not of a pipeline whose WAIT was answered while its script was not.
  */
 export async function runReplicated<T extends unknown[]>(
   client: RedisClient,
@@ -22,18 +36,39 @@ export async function runReplicated<T extends unknown[]>(
   durability: Durability,
 ): Promise<{ replies: T; acknowledged: number }> {
   defineScripts(client, calls.map((call) => call.name));
-  const pipeline = client.pipeline();
-  const decoders = calls.map((call) => pipeScript(pipeline, call));
-  pipeline.call('WAIT', durability.replicas, durability.timeoutMs);
-  const results = (await pipeline.exec()) ?? [];
-  const replies = decoders.map((decode, index) => {
-    const [error, reply] = results[index] ?? [];
-    if (error) throw error;
-    return decode(reply);
-  }) as T;
-  const [waitError, acknowledged] = results[calls.length] ?? [];
-  if (waitError) throw waitError;
-  return { replies, acknowledged: Number(acknowledged) };
+  const deadline = Date.now() + failoverBudgetOf(client);
+  for (let attempt = 0; ; attempt++) {
+    const pipeline = client.pipeline();
+    const decoders = calls.map((call) => pipeScript(pipeline, call));
+    pipeline.call('WAIT', durability.replicas, durability.timeoutMs);
+    let results: [Error | null, unknown][];
+    try {
+      results = (await pipeline.exec()) ?? [];
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await retryPause(client, attempt);
+      continue;
+    }
+    const failure = results.slice(0, calls.length).find(([error]) => error)?.[0];
+    if (failure && (refused(failure) || !(failure instanceof ReplyError)) && Date.now() < deadline) {
+      await retryPause(client, attempt);
+      continue;
+    }
+    const replies = decoders.map((decode, index) => {
+      const [error, reply] = results[index] ?? [];
+      if (error) throw error;
+      return decode(reply);
+    }) as T;
+    const [waitError, acknowledged] = results[calls.length] ?? [];
+    if (waitError) throw waitError;
+    return { replies, acknowledged: Number(acknowledged) };
+  }
+}
+
+/** Before sending a refused pipeline again: a fresh slot map on a Cluster, and a short wait. */
+async function retryPause(client: RedisClient, attempt: number): Promise<void> {
+  if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, Math.min(100 * (attempt + 1), 500)));
 }
 
 /** The error for too few acknowledgements, or undefined when there were enough. */

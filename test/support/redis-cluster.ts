@@ -200,6 +200,27 @@ export class RedisCluster {
     await this.waitForNewOwner(slot, detached.masterId);
   }
 
+  /** Waits until `master`'s replicas have every write it took (replication offsets equal). */
+  async waitForReplicas(master: RedisServer, timeoutMs = 10_000): Promise<void> {
+    const client = new Redis(master.port, master.host);
+    try {
+      await until('bring the replicas in sync', timeoutMs, async () => {
+        const info = await client.info('replication');
+        const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+        const replicas = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].map((m) => m[1]);
+        return replicas.length > 0 && replicas.every((o) => o === offset) ? true : undefined;
+      });
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** Starts a killed node again; it rejoins (a former master comes back as a replica of its successor). */
+  async rejoin(node: RedisServer): Promise<void> {
+    await node.restart();
+    await until('take the node back', 20_000, async () => ((await this.allOk()) ? true : undefined));
+  }
+
   /** Every live node reports cluster_state:ok. */
   private async allOk(): Promise<boolean> {
     const live = this.nodes.filter((n) => n.running && !n.paused);

@@ -1,0 +1,73 @@
+/**
+ * A Sentinel-managed Redis (`redis+sentinel://`) failing over under load: the master is
+ * killed (SIGKILL), the Sentinel promotes the replica, and producers and workers follow it
+ * by themselves. With durability, no acknowledged task is lost; every awaited result is
+ * its own task's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue, ReplicationTimeoutError, ValidationError, Worker } from '../src/index.js';
+import { uniquePrefix } from './support/fixtures.js';
+import { RedisSentinel } from './support/redis-sentinel.js';
+
+let sentinel: RedisSentinel;
+beforeAll(async () => {
+  sentinel = await RedisSentinel.start();
+}, 60_000);
+afterAll(async () => {
+  await sentinel?.stop();
+});
+
+describe('Redis Sentinel', () => {
+  it('rides through a failover of the master under load: nothing acknowledged is lost', async () => {
+    const prefix = uniquePrefix();
+    const connection = `${sentinel.url}?failoverMs=20000`;
+    const durability = { replicas: 1, timeoutMs: 1_000 };
+    const queue = new Queue<number, number>('steady', { connection, prefix, durability });
+    const worker = new Worker<number, number>('steady', async (task) => task.payload * 2, {
+      connection,
+      prefix,
+      concurrency: 20,
+      durability,
+      retention: { completed: { count: 10_000 } },
+    });
+    worker.on('error', () => {}); // the failover, and WAITs while no replica is back
+    const acknowledged: string[] = [];
+    const results: Promise<unknown>[] = [];
+    const master = await sentinel.master();
+    let rejoined: Promise<void> | undefined;
+    try {
+      for (let payload = 0; payload < 1_000; payload += 20) {
+        let ids: string[];
+        try {
+          ids = (await queue.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ payload: payload + i })))).map((task) => task.id);
+        } catch (error) {
+          if (!(error instanceof ReplicationTimeoutError)) throw error;
+          ids = error.written; // the new master had no replica yet: written, not replicated in time
+        }
+        ids.forEach((id, i) => {
+          acknowledged.push(id);
+          results.push(queue.task(id).result({ timeoutMs: 60_000 }).then((value) => expect(value).toBe((payload + i) * 2)));
+        });
+        if (!rejoined && acknowledged.length >= 300) {
+          await master.kill();
+          rejoined = sentinel.waitForFailover(master).then(() => sentinel.rejoin(master));
+        }
+      }
+      const outcomes = await Promise.allSettled(results);
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+      expect(new Set(acknowledged).size).toBe(acknowledged.length);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, delayed: 0, failed: 0, completed: acknowledged.length });
+      expect(await sentinel.master()).not.toBe(master);
+    } finally {
+      await worker.close({ timeoutMs: 5_000 });
+      await queue.close();
+      await rejoined;
+    }
+  }, 120_000);
+
+  it('refuses a sentinel URL without a master name, and a bad failoverMs, naming the fix', () => {
+    expect(() => new Queue('q', { connection: 'redis+sentinel://127.0.0.1:26379' })).toThrow(ValidationError);
+    expect(() => new Queue('q', { connection: 'redis+sentinel://127.0.0.1:26379' })).toThrow(/names the master/);
+    expect(() => new Queue('q', { connection: `${sentinel.url}?failoverMs=soon` })).toThrow(/failoverMs/);
+  });
+});
