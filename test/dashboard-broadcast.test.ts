@@ -170,7 +170,7 @@ describe('admin.channels.active', () => {
   it('lists Errand channels first, then raw ones, up to a limit, with the total', async () => {
     const s = scope();
     const admin = s.add(new Admin({ connection: redis.url, prefix: s.prefix }));
-    expect(await admin.channels.active()).toEqual({ channels: [], total: 0, patterns: 0 });
+    expect(await admin.channels.active()).toEqual({ channels: [], total: 0, patterns: 0, partial: false });
     await busOf(s, true).subscribe('a-raw', () => {});
     await busOf(s).subscribe('zeta', () => {});
     const listener = s.client();
@@ -188,8 +188,9 @@ describe('admin.channels.active', () => {
       ],
       total: 3,
       patterns: 0,
+      partial: false,
     });
-    expect(await admin.channels.active({ limit: 1 })).toEqual({ channels: [{ name: 'alpha', raw: false, subscribers: 2 }], total: 3, patterns: 0 });
+    expect(await admin.channels.active({ limit: 1 })).toEqual({ channels: [{ name: 'alpha', raw: false, subscribers: 2 }], total: 3, patterns: 0, partial: false });
     for (const limit of [0, 10_001, 1.5]) await expect(admin.channels.active({ limit })).rejects.toThrow(ValidationError);
     await watch.return(undefined);
   });
