@@ -1,21 +1,13 @@
 /**
- * The producer side of a work queue, and its admin reads and actions.
+ * The producer side of a work queue, and its admin actions.
  *
- * Responsible for: validating every task before anything reaches Redis, creating tasks in
- * batches (one script call per chunk), handing out `Task` handles whose results can be
- * awaited, and the admin actions (counts, pause, cancel, retry, remove, list). It never
+ * Responsible for: creating tasks in batches (one script call per chunk, single enqueues
+ * coalesced per tick; task-encoding.ts validates them before anything reaches Redis),
+ * handing out `Task` handles whose results can be awaited (results.ts), and the admin
+ * actions (counts, pause, cancel, retry, remove); its reads are queue-reads.ts's. It never
  * runs handlers: that is the Worker's job.
  */
-import {
-  DEFAULT_ATTEMPTS,
-  parseTaskOptions,
-  resolveQueueOptions,
-  validateName,
-  validateTaskId,
-  type QueueOptions,
-  type ResolvedQueueOptions,
-  type TaskOptions,
-} from '../config.js';
+import { resolveQueueOptions, validateName, validateTaskId, type QueueOptions, type ResolvedQueueOptions, type TaskOptions } from '../config.js';
 import {
   ClosedError,
   InvalidStateError,
@@ -23,48 +15,28 @@ import {
   TaskNotFoundError,
   ValidationError,
 } from '../errors.js';
-import { encodeJson } from '../json.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
-import { readMinuteCounts, validateMinutes } from '../redis/minute-counts.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
-import { stateFromCode, TASK_STATES, type TaskState } from './states.js';
+import { QueueReads, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
+import { stateFromCode, type TaskState } from './states.js';
+import { encodeItems, encodeTask, GENERATED_ID, type EnqueueItem } from './task-encoding.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
 import { ResultWaiter, type SentMark } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
-import { decodeTask, type TaskInfo } from './task.js';
+import type { TaskInfo } from './task.js';
 
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
 const ENQUEUE_CHUNK = 1000;
-/** Generated ids are digits only; callers' ids never are (encodeTask refuses them). */
-const GENERATED_ID = /^\d+$/;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
   timeoutMs?: number;
-}
-
-function isEmptyObject(value: unknown): boolean {
-  if (value === undefined) return true;
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
-  for (const _key in value) return false;
-  return true;
-}
-
-/** An enqueueMany item carries options besides its payload. */
-function hasOptions(item: object): boolean {
-  for (const key in item) if (key !== 'payload') return true;
-  return false;
-}
-
-function withoutPayload(item: object): Record<string, unknown> {
-  const { payload: _payload, ...options } = item as Record<string, unknown>;
-  return options;
 }
 
 /** A handle on an enqueued task. */
@@ -90,40 +62,9 @@ export class Task<R = unknown> {
   }
 }
 
-export type EnqueueItem<P> = { payload: P } & TaskOptions;
+export type { EnqueueItem } from './task-encoding.js';
 
-export interface TaskCounts {
-  waiting: number;
-  delayed: number;
-  active: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  paused: boolean;
-}
-
-/** A live worker, as its heartbeat describes it. Times are epoch ms. */
-export interface WorkerInfo {
-  id: string;
-  queue: string;
-  host: string;
-  pid: number;
-  concurrency: number;
-  /** Handlers running at the last heartbeat. */
-  running: number;
-  /** Ids of the tasks it held then. */
-  tasks: string[];
-  leaseMs: number;
-  startedAt: number;
-  heartbeatAt: number;
-}
-
-/** Tasks that finished in one minute (`minute` = epoch ms / 60,000, floored). */
-export interface ThroughputPoint {
-  minute: number;
-  completed: number;
-  failed: number;
-}
+export type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
@@ -131,6 +72,7 @@ export class Queue<P = unknown, R = unknown> {
   readonly keys: QueueKeys;
   private readonly connection: OwnedClient;
   private readonly results: ResultWaiter;
+  private readonly reads: QueueReads<P, R>;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
@@ -145,6 +87,7 @@ export class Queue<P = unknown, R = unknown> {
     // Commands report their own failures to callers; connection errors in between are
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
+    this.reads = new QueueReads<P, R>(this.name, this.keys, () => this.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
   }
 
@@ -161,7 +104,7 @@ export class Queue<P = unknown, R = unknown> {
       const [task] = await this.enqueueMany([{ ...options, payload }]);
       return task!;
     }
-    const encoded = this.encodeTask(payload, options);
+    const encoded = encodeTask(payload, options, this.options);
     return new Promise<Task<R>>((resolve, reject) => {
       if (!this.coalescing) {
         this.coalescing = [];
@@ -192,19 +135,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   async enqueueMany(items: readonly EnqueueItem<P>[]): Promise<Task<R>[]> {
     this.assertOpen();
-    if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }');
-    const encoded = items.map((item, index) => {
-      if (item === null || typeof item !== 'object' || !('payload' in item)) {
-        throw new ValidationError(`item ${index} has no payload: pass { payload, ...options }`);
-      }
-      try {
-        // Copying the options out only when there are any (most bulk items are bare payloads).
-        return this.encodeTask(item.payload, hasOptions(item) ? withoutPayload(item) : undefined);
-      } catch (error) {
-        if (items.length > 1 && error instanceof Error) error.message = `item ${index}: ${error.message}`;
-        throw error;
-      }
-    });
+    const encoded = encodeItems(items, this.options);
     const { tasks, full } = await this.sendEnqueues(encoded);
     if (full) {
       throw new QueueFullError(this.name, this.options.maxWaiting ?? 0, tasks.map((task) => task.id));
@@ -251,10 +182,7 @@ export class Queue<P = unknown, R = unknown> {
   async getTask(id: string): Promise<TaskInfo<P, R> | null> {
     this.assertOpen();
     validateTaskId(id);
-    const hash = await this.call(this.client.hgetall(this.keys.task(id)));
-    const task = decodeTask<P, R>(this.name, id, hash);
-    if (task) await this.attachHolders([task]);
-    return task;
+    return this.call(this.reads.task(id));
   }
 
   /** A handle on an existing task, to await its result. */
@@ -329,22 +257,9 @@ export class Queue<P = unknown, R = unknown> {
    * Tasks in one state, newest first for finished states, next-to-run first for waiting
    * and delayed. For admin views: each call reads up to `limit` task hashes.
    */
-  async list(state: TaskState, { offset = 0, limit = 50 }: { offset?: number; limit?: number } = {}): Promise<TaskInfo<P, R>[]> {
+  async list(state: TaskState, page: { offset?: number; limit?: number } = {}): Promise<TaskInfo<P, R>[]> {
     this.assertOpen();
-    if (!TASK_STATES.includes(state)) throw new ValidationError(`unknown state ${JSON.stringify(state)}: use one of ${TASK_STATES.join(', ')}`);
-    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
-    }
-    const ids = await this.call(this.listIds(state, offset, limit));
-    const pipeline = this.client.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.task(id));
-    const replies = (await this.call(pipeline.exec())) ?? [];
-    const tasks = ids.flatMap((id, index) => {
-      const task = decodeTask<P, R>(this.name, id, (replies[index]?.[1] ?? {}) as Record<string, string>);
-      return task ? [task] : [];
-    });
-    await this.attachHolders(tasks);
-    return tasks;
+    return this.call(this.reads.list(state, page));
   }
 
   /**
@@ -372,31 +287,15 @@ export class Queue<P = unknown, R = unknown> {
    * first, from counters the scripts keep in Redis: the history survives restarts of
    * everything but Redis. Minutes are epoch minutes on the Redis server's clock.
    */
-  async throughput({ minutes = 60 }: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
+  async throughput(options: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
     this.assertOpen();
-    return this.call(
-      readMinuteCounts(this.client, (hour) => this.keys.stats(hour), validateMinutes(minutes), (minute, counts) => ({
-        minute,
-        completed: counts.get(`${minute}:completed`) ?? 0,
-        failed: counts.get(`${minute}:failed`) ?? 0,
-      })),
-    );
+    return this.call(this.reads.throughput(options));
   }
 
   /** Workers that sent a heartbeat within their lease time; stale records are dropped. */
   async workers(): Promise<WorkerInfo[]> {
     this.assertOpen();
-    const [records, time] = await this.call(Promise.all([this.client.hgetall(this.keys.workers), this.client.time()]));
-    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const live: WorkerInfo[] = [];
-    const stale: string[] = [];
-    for (const [id, json] of Object.entries(records)) {
-      const info = JSON.parse(json) as WorkerInfo;
-      if (nowMs - info.heartbeatAt > info.leaseMs) stale.push(id);
-      else live.push(info);
-    }
-    if (stale.length) await this.call(this.client.hdel(this.keys.workers, ...stale));
-    return live.sort((a, b) => a.id.localeCompare(b.id));
+    return this.call(this.reads.workers());
   }
 
   /**
@@ -418,83 +317,6 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   // ---- internals ----
-
-  /**
-   * Names the lease holder of active tasks from the workers' heartbeats (which list the
-   * tasks each holds): the hot path keeps no holder in the task hash.
-   */
-  private async attachHolders(tasks: TaskInfo<P, R>[]): Promise<void> {
-    const active = tasks.filter((task) => task.state === 'active');
-    if (!active.length) return;
-    const holders = new Map<string, string>();
-    for (const worker of await this.workers()) for (const id of worker.tasks) holders.set(id, worker.id);
-    for (const task of active) {
-      const holder = holders.get(task.id);
-      if (holder) task.worker = holder;
-    }
-  }
-
-  private async listIds(state: TaskState, offset: number, limit: number): Promise<string[]> {
-    const k = this.keys;
-    const end = offset + limit - 1;
-    switch (state) {
-      case 'delayed':
-        return this.client.zrange(k.delayed, offset, end);
-      case 'active':
-        // Deadlines only: the +inf member is the encoding sentinel (lib/common.lua).
-        return this.client.zrange(k.active, '-inf', '(+inf', 'BYSCORE', 'LIMIT', offset, limit);
-      case 'completed':
-      case 'failed':
-      case 'cancelled':
-        return this.client.lrange(k[state], offset, end);
-      case 'waiting': {
-        // Levels in claim order; within a level the next task is at the right end.
-        const levels = await this.client.zrange(k.priorities, 0, -1);
-        const ids: string[] = [];
-        let skip = offset;
-        for (const level of levels) {
-          const all = (await this.client.lrange(k.waiting(level), 0, -1)).reverse();
-          const take = all.slice(skip, skip + limit - ids.length);
-          skip = Math.max(0, skip - all.length);
-          ids.push(...take);
-          if (ids.length >= limit) break;
-        }
-        return ids;
-      }
-    }
-  }
-
-  /** A task as the enqueue script takes it: its record, or only its payload JSON when every option is the default. */
-  private encodeTask(payload: unknown, input: unknown): scripts.EncodedTask {
-    const json = encodeJson(payload, 'payload', this.options.maxPayloadBytes);
-    // Most tasks come with no options: nothing to validate (bulk enqueues).
-    if (this.options.defaultTaskOptions === undefined && isEmptyObject(input)) return json;
-    const options = isEmptyObject(input) ? {} : parseTaskOptions(input);
-    const defaults = this.options.defaultTaskOptions ?? {};
-    if (options.delayMs !== undefined && options.runAt !== undefined) {
-      throw new ValidationError('invalid task options: set delayMs or runAt, not both');
-    }
-    let id = '';
-    if (options.id !== undefined) {
-      id = validateTaskId(options.id);
-      if (GENERATED_ID.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
-    }
-    const runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
-    if (runAt !== undefined && !Number.isFinite(runAt)) throw new ValidationError('invalid task options: runAt is not a valid date');
-    const backoff = options.backoff ?? defaults.backoff;
-    const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
-    return {
-      id,
-      payloadJson: json,
-      priority: options.priority ?? defaults.priority ?? 0,
-      delayMs: options.delayMs ?? 0,
-      runAt,
-      maxAttempts: options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS,
-      backoffJson: backoff ? JSON.stringify(backoff) : '',
-      timeoutMs,
-      dedupeKey: options.dedupeKey ?? '',
-    };
-  }
 
   private async admin(
     action: 'cancel' | 'retry' | 'remove',
