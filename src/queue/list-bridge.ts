@@ -13,13 +13,20 @@
 import { EventEmitter } from 'node:events';
 import { Cluster } from 'ioredis';
 import { z } from 'zod';
-import { DEFAULT_ATTEMPTS, defaultTaskOptionsSchema, parseOptions } from '../config.js';
+import { DEFAULT_ATTEMPTS, defaultTaskOptionsSchema, parseOptions, type ResolvedQueueOptions } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { closeClient, openClient, openDedicatedClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
-import { queuesKey } from '../redis/keys.js';
+import { queuesKey, type QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
-import type { Queue } from './queue.js';
+import { slotOf } from '../redis/slot.js';
+
+/** What a bridge needs of the queue it fills (its Queue passes itself). */
+export interface BridgedQueue {
+  readonly name: string;
+  readonly keys: QueueKeys;
+  readonly options: ResolvedQueueOptions;
+}
 
 const adoptListOptionsSchema = z
   .object({
@@ -59,7 +66,7 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
 
   /** @internal Use `queue.adoptList(listKey, options)`. */
   constructor(
-    private readonly queue: Queue,
+    private readonly queue: BridgedQueue,
     readonly listKey: string,
     options: z.output<typeof adoptListOptionsSchema>,
   ) {
@@ -85,9 +92,7 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
   async start(): Promise<void> {
     const { client } = this.connection;
     if (client instanceof Cluster) {
-      const [listSlot, queueSlot] = await orUnavailable(
-        Promise.all([client.cluster('KEYSLOT', this.listKey), client.cluster('KEYSLOT', this.queue.keys.meta)]),
-      );
+      const [listSlot, queueSlot] = [slotOf(this.listKey), slotOf(this.queue.keys.meta)];
       if (listSlot !== queueSlot) {
         throw new ValidationError(
           `list "${this.listKey}" is in cluster slot ${listSlot}, queue "${this.queue.name}" in slot ${queueSlot}: ` +
@@ -174,7 +179,7 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
 const LIST_KEY_MAX_CHARS = 1024;
 
 /** Validates, checks the list, and starts a bridge from `listKey` into `queue`. */
-export async function adoptList(queue: Queue, listKey: string, input?: AdoptListOptions): Promise<ListBridge> {
+export async function adoptList(queue: BridgedQueue, listKey: string, input?: AdoptListOptions): Promise<ListBridge> {
   if (typeof listKey !== 'string' || listKey.length === 0 || listKey.length > LIST_KEY_MAX_CHARS) {
     throw new ValidationError(`invalid list key ${JSON.stringify(listKey)}: name the Redis list (1-${LIST_KEY_MAX_CHARS} characters)`);
   }

@@ -306,7 +306,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   adoptList(listKey: string, options?: AdoptListOptions): Promise<ListBridge> {
     this.assertOpen();
-    return adoptList(this as Queue, listKey, options);
+    return adoptList(this, listKey, options);
   }
 
   async close(): Promise<void> {
