@@ -36,6 +36,7 @@ export function redisWork(before: RedisStats, after: RedisStats, tasks: number):
 export class Harness {
   private readonly workers = new Map<SystemName, WorkerProcess>();
   private gatewayProcess: GatewayProcess | undefined;
+  private replicaServer: Promise<RedisServer> | undefined;
   private runs = 0;
 
   private constructor(
@@ -149,10 +150,33 @@ export class Harness {
     return /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';
   }
 
+  /**
+   * A replica of the bench's Redis, started on first use and in sync when this resolves
+   * (the durability scenario's writes wait for it). Replication costs the primary a little
+   * from then on, so the scenario that needs it runs last.
+   */
+  async replica(): Promise<void> {
+    this.replicaServer ??= (async () => {
+      const replica = await RedisServer.start({ extraArgs: ['--replicaof', this.server.host, String(this.server.port)] });
+      const client = new Redis(replica.url);
+      try {
+        for (let tries = 0; tries < 400; tries++) {
+          if ((await client.info('replication')).includes('master_link_status:up')) return replica;
+          await new Promise((resolve) => setTimeout(resolve, 50)); // a link coming up has no event to await
+        }
+        throw new Error('the bench replica did not sync within 20 s');
+      } finally {
+        client.disconnect();
+      }
+    })();
+    await this.replicaServer;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.workers.values()].map((worker) => worker.exit()));
     this.workers.clear();
     await this.resetGateway();
+    await (await this.replicaServer?.catch(() => undefined))?.stop();
     this.control.disconnect();
     await this.server.stop();
   }

@@ -6,10 +6,10 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory', 'http'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory', 'http', 'durability'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
-/** Scenarios of faces only Errand has (its HTTP gateway): they need errand among the systems. */
-const ERRAND_ONLY: readonly ScenarioName[] = ['http'];
+/** Scenarios of faces only Errand has (its HTTP gateway, durability): they need errand among the systems. */
+const ERRAND_ONLY: readonly ScenarioName[] = ['http', 'durability'];
 
 export interface LatencySettings {
   /** Steady enqueue rates, tasks per second. */

@@ -57,6 +57,7 @@ function startWorker(command: StartCommand, current: Run, startedUs: number): Pr
     queue: command.queue,
     concurrency: command.concurrency,
     removeCompleted: command.removeCompleted,
+    ...(command.durability ? { durability: command.durability } : {}),
     onStart(payload: BenchPayload) {
       const startUs = nowUs();
       if (report.starts++ === 0) firstStartUs = startUs;

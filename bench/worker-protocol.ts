@@ -2,7 +2,7 @@
  * Messages between the bench (parent) and a worker process (child), over Node's IPC
  * channel. One worker process serves one system and runs one worker at a time.
  */
-import type { RedisTarget, SystemName } from './systems/types.js';
+import type { DurabilitySetting, RedisTarget, SystemName } from './systems/types.js';
 
 export interface StartCommand {
   type: 'start';
@@ -14,6 +14,7 @@ export interface StartCommand {
   recordStarts: boolean;
   /** Report `done` when this many completions were seen (processing runs). */
   expect?: number;
+  durability?: DurabilitySetting;
 }
 
 export type ParentMessage = StartCommand | { type: 'stop' } | { type: 'exit' };

@@ -2,6 +2,7 @@
  * Every scenario, in the order the bench runs them.
  */
 import type { ScenarioName } from '../settings.js';
+import { durabilityScenario } from './durability.js';
 import { enqueueScenario } from './enqueue.js';
 import { httpScenario } from './http.js';
 import { latencyScenario } from './latency.js';
@@ -17,4 +18,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   latency: latencyScenario,
   memory: memoryScenario,
   http: httpScenario,
+  durability: durabilityScenario,
 };

@@ -8,8 +8,8 @@ import { errandVersion } from './versions.js';
 
 const version = errandVersion();
 
-async function openProducer({ redis, queue: name }: ProducerOptions): Promise<Producer> {
-  const queue = new Queue<BenchPayload, unknown>(name, { connection: redis.url });
+async function openProducer({ redis, queue: name, durability }: ProducerOptions): Promise<Producer> {
+  const queue = new Queue<BenchPayload, unknown>(name, { connection: redis.url, ...(durability ? { durability } : {}) });
   await queue.counts(); // connects and loads scripts outside any timing
   return {
     async enqueueOne(payload) {
@@ -41,6 +41,7 @@ async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
       connection: options.redis.url,
       concurrency: options.concurrency,
       ...(options.removeCompleted ? { retention: { completed: { count: 0 } } } : {}),
+      ...(options.durability ? { durability: options.durability } : {}),
     },
   );
   worker.on('completed', () => options.onCompleted());

@@ -27,11 +27,18 @@ export interface RedisTarget {
   url: string;
 }
 
+/** Errand's opt-in wait for replicas (the durability scenario; other systems have none). */
+export interface DurabilitySetting {
+  replicas: number;
+  timeoutMs: number;
+}
+
 export interface ProducerOptions {
   redis: RedisTarget;
   queue: string;
   /** Open the library's result mechanism (needed only by enqueueAndWait). */
   awaitResults: boolean;
+  durability?: DurabilitySetting;
 }
 
 export interface QueueCounts {
@@ -64,6 +71,7 @@ export interface WorkerStartOptions {
   concurrency: number;
   /** Remove completed tasks at once instead of keeping the library's default retention. */
   removeCompleted: boolean;
+  durability?: DurabilitySetting;
   /** Called first thing in the handler, with the task's payload. */
   onStart(payload: BenchPayload): void;
   /** Called on the library's own event saying a completion was recorded in Redis. */
