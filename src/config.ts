@@ -119,40 +119,13 @@ export const DEFAULT_BACKOFF = Object.freeze({
 } as const);
 export const DEFAULT_ATTEMPTS = 3;
 
-// ---- Retention ------------------------------------------------------------------------------
+// ---- Retention (a queue setting: src/queue/settings.ts) ---------------------------------------
 
-const keepSchema = z
-  .object({
-    /** Keep at most this many finished tasks of this kind; 0 removes them at once. */
-    count: z.number().int().min(0).max(10_000_000),
-    /** Remove them after this many ms. */
-    maxAgeMs: z.number().int().min(0).max(2 ** 40),
-  })
-  .strict();
-
-const retentionSchema = z
-  .object({
-    completed: keepSchema.partial().strict().optional(),
-    failed: keepSchema.partial().strict().optional(),
-  })
-  .strict();
-
+/** How long finished tasks stay readable unless the queue's settings say otherwise. */
 export const DEFAULT_RETENTION = Object.freeze({
   completed: Object.freeze({ count: 1_000, maxAgeMs: 24 * 3_600_000 }),
   failed: Object.freeze({ count: 10_000, maxAgeMs: 7 * 24 * 3_600_000 }),
 });
-
-export interface Retention {
-  completed: { count: number; maxAgeMs: number };
-  failed: { count: number; maxAgeMs: number };
-}
-
-function resolveRetention(input: z.output<typeof retentionSchema> | undefined): Retention {
-  return {
-    completed: { ...DEFAULT_RETENTION.completed, ...input?.completed },
-    failed: { ...DEFAULT_RETENTION.failed, ...input?.failed },
-  };
-}
 
 // ---- Durability (src/redis/durability.ts) ---------------------------------------------------------
 
@@ -177,12 +150,8 @@ const queueOptionsSchema = z
     ...baseShape,
     /** Largest accepted payload, as JSON bytes. Default 1 MiB. */
     maxPayloadBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
-    /** Reject enqueues while this many tasks wait (waiting + delayed). Default: no limit. */
-    maxWaiting: z.number().int().min(1).optional(),
-    /** Options applied to every task of this queue unless the enqueue sets them. */
+    /** Options applied to every task this Queue object enqueues unless the enqueue sets them. */
     defaultTaskOptions: defaultTaskOptionsSchema.optional(),
-    /** How long finished tasks stay readable; applied when this Queue cancels tasks. */
-    retention: retentionSchema.optional(),
     /**
      * Each enqueue resolves only once this many replicas have it (Redis WAIT), so a
      * failover cannot lose it; too few in time: ReplicationTimeoutError. Default: none.
@@ -192,9 +161,7 @@ const queueOptionsSchema = z
   .strict();
 
 export type QueueOptions = z.input<typeof queueOptionsSchema>;
-export type ResolvedQueueOptions = Readonly<
-  Omit<z.output<typeof queueOptionsSchema>, 'retention'> & { retention: Retention }
->;
+export type ResolvedQueueOptions = Readonly<z.output<typeof queueOptionsSchema>>;
 
 const workerOptionsSchema = z
   .object({
@@ -205,8 +172,6 @@ const workerOptionsSchema = z
     leaseMs: z.number().int().min(50).max(2 ** 31).default(30_000),
     /** Largest accepted handler result, as JSON bytes. Default 1 MiB. */
     maxResultBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
-    /** How long finished tasks stay readable; applied by this worker as it finishes them. */
-    retention: retentionSchema.optional(),
     /** Start claiming at construction. Default true; otherwise call `run()`. */
     autorun: z.boolean().default(true),
     /**
@@ -219,9 +184,25 @@ const workerOptionsSchema = z
   .strict();
 
 export type WorkerOptions = z.input<typeof workerOptionsSchema>;
-export type ResolvedWorkerOptions = Readonly<
-  Omit<z.output<typeof workerOptionsSchema>, 'retention'> & { retention: Retention }
->;
+export type ResolvedWorkerOptions = Readonly<z.output<typeof workerOptionsSchema>>;
+
+/**
+ * Options that used to belong to one Queue or Worker object and are queue-wide settings now,
+ * kept in Redis with one owner: each names its new home, so old code fails clearly.
+ */
+const MOVED_TO_SETTINGS: Readonly<Record<string, string>> = {
+  maxWaiting: 'await queue.configure({ maxWaiting })',
+  retention: 'await queue.configure({ retention })',
+};
+
+function refuseMoved(what: string, input: unknown): void {
+  if (input === null || typeof input !== 'object') return;
+  for (const [name, instead] of Object.entries(MOVED_TO_SETTINGS)) {
+    if (name in input) {
+      throw new ValidationError(`invalid ${what}: "${name}" is a queue-wide setting kept in Redis, so every process agrees on it: use ${instead}`);
+    }
+  }
+}
 
 // ---- Parsing ---------------------------------------------------------------------------------
 
@@ -246,13 +227,13 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 export function resolveQueueOptions(input: QueueOptions | undefined): ResolvedQueueOptions {
-  const parsed = parseOptions('queue options', queueOptionsSchema, input);
-  return Object.freeze({ ...parsed, retention: resolveRetention(parsed.retention) });
+  refuseMoved('queue options', input);
+  return Object.freeze(parseOptions('queue options', queueOptionsSchema, input));
 }
 
 export function resolveWorkerOptions(input: WorkerOptions | undefined): ResolvedWorkerOptions {
-  const parsed = parseOptions('worker options', workerOptionsSchema, input);
-  return Object.freeze({ ...parsed, retention: resolveRetention(parsed.retention) });
+  refuseMoved('worker options', input);
+  return Object.freeze(parseOptions('worker options', workerOptionsSchema, input));
 }
 
 export function parseTaskOptions(input: unknown): z.output<typeof taskOptionsSchema> {

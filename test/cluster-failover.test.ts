@@ -41,8 +41,8 @@ describe('Redis Cluster: failover', () => {
       prefix,
       concurrency: 20,
       durability,
-      retention: { completed: { count: 10_000 } },
     });
+    await queue.configure({ retention: { completed: { count: 10_000 } } });
     const workerErrors: Error[] = [];
     worker.on('error', (error) => workerErrors.push(error)); // the election, and WAITs while no replica is back
     const slot = slotOf(queue.keys.fence);

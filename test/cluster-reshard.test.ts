@@ -32,6 +32,7 @@ describe('Redis Cluster: resharding a busy queue', () => {
     const errors: Error[] = [];
     let workers: Worker<number, number>[] = [];
     try {
+      await queue.configure({ retention: { completed: { count: 1_000_000 } } });
       for (let start = 0; start < BACKLOG; start += 5_000) {
         await queue.enqueueMany(Array.from({ length: 5_000 }, (_, i) => ({ payload: start + i })));
       }
@@ -46,7 +47,7 @@ describe('Redis Cluster: resharding a busy queue', () => {
             handled.set(task.id, (handled.get(task.id) ?? 0) + 1);
             return task.payload * 2;
           },
-          { connection, prefix, concurrency: 50, retention: { completed: { count: 1_000_000 } } },
+          { connection, prefix, concurrency: 50 },
         );
         // Redirections and refusals are retried inside the client: the worker sees none.
         worker.on('error', (error) => errors.push(error));

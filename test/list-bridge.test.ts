@@ -76,7 +76,8 @@ describe('the legacy list bridge', () => {
     const listKey = `${s.prefix}:legacy`;
     const client = s.client();
     await client.lpush(listKey, ...Array.from({ length: 8 }, (_, i) => `item-${i}`));
-    const queue = s.queue<string>('jobs', { maxWaiting: 5 });
+    const queue = s.queue<string>('jobs');
+    await queue.configure({ maxWaiting: 5 });
     const b = s.add(await queue.adoptList(listKey, { attempts: 7, priority: 2 }));
     await adopted(b, 5);
     expect(await client.llen(listKey)).toBe(3);

@@ -39,11 +39,10 @@ describe('enqueue, work, await the result', () => {
   it('hands over the result of a task enqueued while listening even if it was announced before the wait', async () => {
     const s = scope();
     const queue = s.queue<string, string>('announced');
-    const warm = (await queue.enqueue('warm')).result({ timeoutMs: 5_000 }); // listening from now on
     // Completed tasks are not kept: once announced, the result exists only in the announcement.
-    const worker = s.worker<string, string>('announced', async (task) => `${task.payload}!`, {
-      retention: { completed: { count: 0 } },
-    });
+    await queue.configure({ retention: { completed: { count: 0 } } });
+    const warm = (await queue.enqueue('warm')).result({ timeoutMs: 5_000 }); // listening from now on
+    const worker = s.worker<string, string>('announced', async (task) => `${task.payload}!`);
     await expect(warm).resolves.toBe('warm!');
     const announced = deferred();
     queue.events.onOutcome((state) => state === 'completed' && announced.resolve());
@@ -58,8 +57,9 @@ describe('enqueue, work, await the result', () => {
     const s = scope();
     const queue = s.queue<string, string>('flood');
     const k = new QueueKeys(s.prefix, 'flood');
+    await queue.configure({ retention: { completed: { count: 10 } } });
     await queue.result((await queue.enqueue('warm')).id, { timeoutMs: 10 }).catch(() => {}); // listening from now on
-    const runOne = async (result: string) => completeByHand(queue, (await claimByHand(queue))[0]!, result, 10);
+    const runOne = async (result: string) => completeByHand(queue, (await claimByHand(queue))[0]!, result);
     await runOne('"warm"');
     const task = await queue.enqueue('x');
     let flooded = deferred();
@@ -96,9 +96,10 @@ describe('enqueue, work, await the result', () => {
     const s = scope();
     const queue = s.queue<string, string>('namesake');
     const k = new QueueKeys(s.prefix, 'namesake');
-    // Claims and completions made by hand, as a worker whose retention keeps no completed task.
+    // Claims and completions made by hand, on a queue that keeps no completed task.
+    await queue.configure({ retention: { completed: { count: 0 } } });
     const claimOne = async () => (await claimByHand(queue))[0]!;
-    const complete = (lease: HandLease, json: string) => completeByHand(queue, lease, json, 0);
+    const complete = (lease: HandLease, json: string) => completeByHand(queue, lease, json);
     await queue.enqueue('warm', { id: 'warm' });
     await complete(await claimOne(), '"warm"');
     await queue.result('warm').catch(() => {}); // deleted at once, but listening from now on
@@ -123,25 +124,27 @@ describe('enqueue, work, await the result', () => {
     const s = scope();
     const queue = s.queue<string, string>('late');
     const k = new QueueKeys(s.prefix, 'late');
+    await queue.configure({ retention: { completed: { count: 0 } } });
     const task = await queue.enqueue('new', { id: 'Y' });
     const { createdAt } = (await queue.getTask('Y'))!;
     const result = task.result({ timeoutMs: 5_000 });
     await queue.getTask('Y'); // sent after the wait's own read on the same connection: that read has answered
     // What the completion of an earlier Y (created at another time) looks like, arriving late.
     await s.client().publish(k.events, `completed|Y|${createdAt - 1000}\n"old"`);
-    await completeByHand(queue, (await claimByHand(queue))[0]!, '"new"', 0);
+    await completeByHand(queue, (await claimByHand(queue))[0]!, '"new"');
     await expect(result).resolves.toBe('new');
   });
 
   it('does not hand a task enqueued again under a removed id the outcome of the earlier one', async () => {
     const s = scope();
     const queue = s.queue<string, string>('reused');
+    await queue.configure({ retention: { completed: { count: 0 } } });
     const warm = (await queue.enqueue('warm')).result({ timeoutMs: 5_000 }); // listening from now on
     const release = deferred();
     s.worker<string, string>('reused', async (task) => {
       if (task.payload === 'second') await release.promise;
       return task.payload;
-    }, { retention: { completed: { count: 0 } } });
+    });
     await warm;
     // The first task's outcome is announced while nobody waits for it, so it is remembered.
     const announced = deferred();

@@ -195,6 +195,7 @@ describe('a worker process killed mid-run', () => {
     const s = scope();
     const total = 2_000;
     const queue = s.queue<number, string>('crash');
+    await queue.configure({ retention: { completed: { count: 100_000 } } });
     const tasks = await queue.enqueueMany(Array.from({ length: total }, (_, i) => ({ payload: i })));
     const runsKey = `${s.prefix}:test-runs`;
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/crash-worker.ts', import.meta.url))], {
@@ -223,7 +224,7 @@ describe('a worker process killed mid-run', () => {
     s.worker<number, string>('crash', async (task) => {
       await client.hincrby(runsKey, task.id, 1);
       return task.id;
-    }, { concurrency: 10, leaseMs: 1_000, retention: { completed: { count: 100_000 } } });
+    }, { concurrency: 10, leaseMs: 1_000 });
     const results = await Promise.all(tasks.map((task) => task.result({ timeoutMs: 60_000 })));
     expect(results).toEqual(tasks.map((task) => task.id));
 

@@ -11,6 +11,7 @@ describe('a Redis restart mid-run', () => {
     s.expectErrors(); // the workers report the outage; that is their job
     const total = 600;
     const queue = s.queue<number, number>('restart');
+    await queue.configure({ retention: { completed: { count: 10_000 } } });
     const tasks = await queue.enqueueMany(Array.from({ length: total }, (_, i) => ({ payload: i, attempts: 10 })));
     let completed = 0;
     // Tasks past the first third wait for the restart, so leases are held across it.
@@ -26,7 +27,6 @@ describe('a Redis restart mid-run', () => {
         }, {
           concurrency: 10,
           leaseMs: 1_000,
-          retention: { completed: { count: 10_000 } },
         });
         worker.on('completed', onCompleted);
       }

@@ -70,7 +70,8 @@ describe('announced results', () => {
     await waiter.events.ready();
     await waiter.getTask(task.id);
     const [lease] = await claimByHand(producer);
-    await completeByHand(producer, lease!, '7', 0);
+    await producer.configure({ retention: { completed: { count: 0 } } });
+    await completeByHand(producer, lease!, '7');
     expect(await producer.getTask(task.id)).toBeNull();
     expect(await result).toBe(7);
   });

@@ -115,7 +115,8 @@ describe('bad input is refused before anything reaches Redis', () => {
 describe('backpressure', () => {
   it('rejects an enqueue beyond maxWaiting as a whole, writing nothing', async () => {
     const s = scope();
-    const queue = s.queue('bounded', { maxWaiting: 3 });
+    const queue = s.queue('bounded');
+    await queue.configure({ maxWaiting: 3 });
     await queue.enqueueMany([{ payload: 1 }, { payload: 2, delayMs: 60_000 }]);
     const error = await queue.enqueueMany([{ payload: 3 }, { payload: 4 }]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueFullError);
@@ -131,8 +132,9 @@ describe('retention', () => {
   it('keeps at most the configured number of completed tasks, dropping the oldest', async () => {
     const s = scope();
     const queue = s.queue<number, number>('retained');
+    await queue.configure({ retention: { completed: { count: 3 } } });
     const tasks = await queue.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: i })));
-    s.worker<number, number>('retained', async (task) => task.payload, { retention: { completed: { count: 3 } } });
+    s.worker<number, number>('retained', async (task) => task.payload);
     await tasks[9]!.result({ timeoutMs: 5_000 });
     await tasks[0]!.result({ timeoutMs: 5_000 }).catch(() => {});
     expect(await queue.counts()).toMatchObject({ completed: 3 });
@@ -143,7 +145,8 @@ describe('retention', () => {
   it('drops completed tasks older than maxAgeMs at the next heartbeat', async () => {
     const s = scope();
     const queue = s.queue('aged');
-    const worker = s.worker('aged', async () => 'r', { retention: { completed: { maxAgeMs: 0 } } });
+    await queue.configure({ retention: { completed: { maxAgeMs: 0 } } });
+    const worker = s.worker('aged', async () => 'r');
     const tasks = await queue.enqueueMany([{ payload: 1 }, { payload: 2 }]);
     await Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 })));
     expect((await queue.counts()).completed).toBe(2);
@@ -155,10 +158,11 @@ describe('retention', () => {
   it('removes completed tasks at once with count 0, and keeps failed ones by their own rule', async () => {
     const s = scope();
     const queue = s.queue('nokeep');
+    await queue.configure({ retention: { completed: { count: 0 }, failed: { count: 1 } } });
     s.worker('nokeep', async (task) => {
       if (task.payload === 'bad') throw new Error('no');
       return 'ok';
-    }, { retention: { completed: { count: 0 }, failed: { count: 1 } } });
+    });
     const tasks = await queue.enqueueMany([
       { payload: 'good' },
       { payload: 'bad', attempts: 1 },
@@ -174,8 +178,8 @@ describe('results announced with completion', () => {
   it('reach waiters even when retention deletes the task at once', async () => {
     const s = scope();
     const queue = s.queue<number, { doubled: number }>('announced');
+    await queue.configure({ retention: { completed: { count: 0 } } });
     const worker = s.worker<number, { doubled: number }>('announced', async (task) => ({ doubled: task.payload * 2 }), {
-      retention: { completed: { count: 0 } },
       autorun: false,
     });
     const tasks = await queue.enqueueMany([1, 2, 3].map((n) => ({ payload: n })));

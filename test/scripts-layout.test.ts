@@ -23,8 +23,6 @@ let server: RedisServer;
 let client: Redis;
 let monitor: ScriptMonitor;
 
-const keep = { count: 1, maxAgeMs: 60_000 };
-const retention = { completed: { count: 1, maxAgeMs: 0 }, failed: { count: 1, maxAgeMs: 60_000 } };
 
 function run<T>(call: ScriptCall<T>): Promise<T> {
   return runScript(client, call);
@@ -35,68 +33,80 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   const record = (id: string, extra: Partial<queueScripts.TaskRecord> = {}): queueScripts.TaskRecord => ({
     id, payloadJson: '1', priority: 0, delayMs: 0, runAt: undefined, maxAttempts: 3, backoffJson: '', timeoutMs: undefined, dedupeKey: '', ...extra,
   });
-  const claim = (k: QueueKeys, max: number, leaseMs = 60_000) => run(queueScripts.claim(k, { max, leaseMs, failedRetention: keep }));
-  const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[], maxWaiting?: number) => run(queueScripts.enqueue(k, { maxWaiting, tasks }));
+  const claim = (k: QueueKeys, max: number, leaseMs = 60_000) => run(queueScripts.claim(k, { max, leaseMs }));
+  const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[]) => run(queueScripts.enqueue(k, { tasks }));
+  /** Settings fields of a queue, as configure writes them ('' removes one). */
+  const configure = (k: QueueKeys, fields: Record<string, string>) => run(queueScripts.configure(k, Object.entries(fields)));
+  // Small retention everywhere: the trimming paths run.
+  const keepOne = { 'completed.count': '1', 'failed.count': '1' };
 
   // Enqueue: both forms, dedupe, a caller's id, a delay, a capacity, and a full queue.
   let k = queue('enqueue');
   await enqueue(k, ['1', '2']);
-  await enqueue(k, [record('', { dedupeKey: 'd1', priority: 5 }), record('own-1'), record('later', { delayMs: 60_000 }), record('', { dedupeKey: 'd1' })], 100);
-  await enqueue(k, ['3'], 1);
+  await configure(k, { maxWaiting: '100' });
+  await enqueue(k, [record('', { dedupeKey: 'd1', priority: 5 }), record('own-1'), record('later', { delayMs: 60_000 }), record('', { dedupeKey: 'd1' })]);
+  await configure(k, { maxWaiting: '1' });
+  await enqueue(k, ['3']);
+  await configure(k, { maxWaiting: '' });
   await run(queueScripts.counts(k));
 
   // Claim: promotes a due retry, reaps an expired lease that dead-letters its task, and
   // another that goes back in line.
   k = queue('claim');
+  await configure(k, keepOne);
   await enqueue(k, [record('dies', { maxAttempts: 1, dedupeKey: 'd' }), record('again'), record('retried')]);
   await claim(k, 2, 0); // dies and again, their leases expired at once
   const [retried] = (await claim(k, 1)).tasks;
-  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...retried!, errorJson: '{}', retryDelayMs: 0 }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...retried!, errorJson: '{}', retryDelayMs: 0 }] }));
   await claim(k, 10);
 
   // Complete-claim, complete (trimming the completed list), fail (retry and dead letter, trimming the failed list), extend, release.
   // complete-claim runs every path of both: it promotes a due retry (e), takes it and g,
   // and, short of work, reaps h's expired lease, dead-lettering it.
   k = queue('worker');
+  await configure(k, keepOne);
   await enqueue(k, [record('h', { maxAttempts: 1, dedupeKey: 'dh' })]);
   await claim(k, 1, 0);
   await enqueue(k, [record('a', { dedupeKey: 'da' }), record('b', { dedupeKey: 'd' }), record('c'), record('d'), record('e'), record('f'), record('g')]);
   const [a, b, c, d, e, f] = (await claim(k, 6)).tasks;
-  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...e!, errorJson: '{}', retryDelayMs: 0 }] }));
-  await run(queueScripts.completeAndClaim(k, { completedKeepCount: 1, finished: [{ ...a!, resultJson: '"ok"' }], claim: { max: 3, leaseMs: 60_000, failedRetention: keep } }));
-  await run(queueScripts.complete(k, { completedKeepCount: 1, finished: [{ ...b!, resultJson: '' }, { id: 'gone', token: '1', resultJson: '' }] }));
-  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...c!, errorJson: '{}', retryDelayMs: -1 }, { ...d!, errorJson: '{}', retryDelayMs: -1 }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...e!, errorJson: '{}', retryDelayMs: 0 }] }));
+  await run(queueScripts.completeAndClaim(k, { finished: [{ ...a!, resultJson: '"ok"' }], claim: { max: 3, leaseMs: 60_000 } }));
+  await run(queueScripts.complete(k, { finished: [{ ...b!, resultJson: '' }, { id: 'gone', token: '1', resultJson: '' }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...c!, errorJson: '{}', retryDelayMs: -1 }, { ...d!, errorJson: '{}', retryDelayMs: -1 }] }));
   await run(queueScripts.extend(k, { leaseMs: 60_000, workerId: 'w', descriptionJson: '{}', leases: [f!, { id: 'gone', token: '1' }] }));
   await run(queueScripts.release(k, [f!, { id: 'gone', token: '1' }]));
 
   // The heartbeat's reaper: one lease back in line, one dead-lettered; completed trimmed by age.
   k = queue('reap');
+  await configure(k, { 'completed.count': '10', 'completed.maxAgeMs': '0', 'failed.count': '1' });
   await enqueue(k, [record('done'), record('dies', { maxAttempts: 1, dedupeKey: 'd' }), record('again', { priority: 2 })]);
   const [done] = (await claim(k, 1)).tasks;
-  await run(queueScripts.complete(k, { completedKeepCount: 10, finished: [{ ...done!, resultJson: '' }] }));
+  await run(queueScripts.complete(k, { finished: [{ ...done!, resultJson: '' }] }));
   await claim(k, 2, 0);
-  await run(queueScripts.reap(k, { max: 100, retention }));
+  await run(queueScripts.reap(k, { max: 100 }));
 
   // Admin actions: cancel in each live state, retry a failed and a cancelled task, remove in every state.
   k = queue('admin');
+  await configure(k, keepOne);
   await enqueue(k, [record('c-wait', { priority: 2, dedupeKey: 'd' }), record('c-delay', { delayMs: 60_000 }), record('c-active'), record('r-failed', { maxAttempts: 1, dedupeKey: 'r' })]);
-  await run(queueScripts.cancel(k, 'c-wait', keep));
-  await run(queueScripts.cancel(k, 'c-delay', keep));
+  await run(queueScripts.cancel(k, 'c-wait'));
+  await run(queueScripts.cancel(k, 'c-delay'));
   const active = (await claim(k, 10)).tasks;
-  await run(queueScripts.cancel(k, 'c-active', keep));
-  await run(queueScripts.cancel(k, 'c-active', keep)); // already finished
-  await run(queueScripts.cancel(k, 'nope', keep));
-  await run(queueScripts.fail(k, { failedRetention: keep, attempts: [{ ...active.find((t) => t.id === 'r-failed')!, errorJson: '{}', retryDelayMs: -1 }] }));
+  await run(queueScripts.cancel(k, 'c-active'));
+  await run(queueScripts.cancel(k, 'c-active')); // already finished
+  await run(queueScripts.cancel(k, 'nope'));
+  await run(queueScripts.fail(k, { attempts: [{ ...active.find((t) => t.id === 'r-failed')!, errorJson: '{}', retryDelayMs: -1 }] }));
   expect(await run(queueScripts.retry(k, 'r-failed'))).toMatchObject({ status: 0 });
   expect(await run(queueScripts.retry(k, 'c-active'))).toMatchObject({ status: 0 });
   await run(queueScripts.retry(k, 'c-active')); // not finished any more
   await enqueue(k, [record('rm-done'), record('rm-failed', { maxAttempts: 1 }), record('rm-cancelled'), record('rm-delayed', { delayMs: 60_000 }), record('rm-active')]);
   const lasts = (await claim(k, 10)).tasks;
   const lease = (id: string) => lasts.find((task) => task.id === id)!;
-  await run(queueScripts.complete(k, { completedKeepCount: 10, finished: [{ ...lease('rm-done'), resultJson: '' }] }));
-  await run(queueScripts.fail(k, { failedRetention: { count: 10, maxAgeMs: 60_000 }, attempts: [{ ...lease('rm-failed'), errorJson: '{}', retryDelayMs: -1 }] }));
+  await configure(k, { 'completed.count': '10', 'failed.count': '10' });
+  await run(queueScripts.complete(k, { finished: [{ ...lease('rm-done'), resultJson: '' }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...lease('rm-failed'), errorJson: '{}', retryDelayMs: -1 }] }));
   await enqueue(k, [record('rm-waiting', { priority: 7, dedupeKey: 'rm' })]);
-  await run(queueScripts.cancel(k, 'rm-cancelled', { count: 10, maxAgeMs: 60_000 }));
+  await run(queueScripts.cancel(k, 'rm-cancelled'));
   for (const id of ['rm-waiting', 'rm-delayed', 'rm-active', 'rm-done', 'rm-failed', 'rm-cancelled', 'nope']) await run(queueScripts.remove(k, id));
 
   // Pause and resume.
@@ -109,8 +119,27 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   k = queue('bridge');
   const list = `${k.base}legacy`;
   await client.lpush(list, 'x', 'y');
-  await run(queueScripts.adoptList(k, list, { max: 10, maxWaiting: 1_000, priority: 0, maxAttempts: 3, backoffJson: '', timeoutMs: undefined }));
-  await run(queueScripts.adoptList(k, list, { max: 10, maxWaiting: 0, priority: 0, maxAttempts: 3, backoffJson: '', timeoutMs: undefined }));
+  const adopt = () => run(queueScripts.adoptList(k, list, { max: 10, priority: 0, maxAttempts: 3, backoffJson: '', timeoutMs: undefined }));
+  await configure(k, { maxWaiting: '1000' });
+  await adopt();
+  await client.lpush(list, 'z');
+  await configure(k, { maxWaiting: '1' });
+  await adopt(); // full
+
+  // Flow control: a rate limit and a concurrency limit hold a claim; a finish frees a slot
+  // (and wakes a worker); a handler's RateLimitedError sends its task back and holds the queue.
+  k = queue('flow');
+  await configure(k, { concurrency: '3', 'rateLimit.max': '4', 'rateLimit.perMs': '60000' });
+  await enqueue(k, [record('f1'), record('f2'), record('f3'), record('f4', { priority: -1 })]);
+  const [f1, f2, f3] = (await claim(k, 5)).tasks; // concurrency: 3
+  await run(queueScripts.complete(k, { finished: [{ ...f1!, resultJson: '' }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...f2!, errorJson: '{}', retryDelayMs: -1 }] }));
+  // Rate: the fourth start in the window, the last one allowed.
+  const [f4] = (await run(queueScripts.completeAndClaim(k, { finished: [{ ...f3!, resultJson: '' }], claim: { max: 5, leaseMs: 60_000 } }))).claim.tasks;
+  await enqueue(k, [record('f5')]);
+  await claim(k, 5); // the window is full
+  await run(queueScripts.defer(k, { delayMs: 60_000, leases: [f4!, { id: 'gone', token: '1' }] }));
+  await claim(k, 5); // held
 }
 
 /** Every topic script down each of its paths. */

@@ -28,8 +28,8 @@ describe('Redis Sentinel', () => {
       prefix,
       concurrency: 20,
       durability,
-      retention: { completed: { count: 10_000 } },
     });
+    await queue.configure({ retention: { completed: { count: 10_000 } } });
     worker.on('error', () => {}); // the failover, and WAITs while no replica is back
     const acknowledged: string[] = [];
     const results: Promise<unknown>[] = [];

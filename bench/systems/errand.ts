@@ -31,6 +31,12 @@ async function openProducer({ redis, queue: name, durability }: ProducerOptions)
 }
 
 async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  if (options.removeCompleted) {
+    // Retention is a queue setting, kept in Redis: set once, before the worker starts.
+    const queue = new Queue(options.queue, { connection: options.redis.url });
+    await queue.configure({ retention: { completed: { count: 0 } } });
+    await queue.close();
+  }
   const worker = new Worker<BenchPayload, unknown>(
     options.queue,
     async (task) => {
@@ -40,7 +46,6 @@ async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
     {
       connection: options.redis.url,
       concurrency: options.concurrency,
-      ...(options.removeCompleted ? { retention: { completed: { count: 0 } } } : {}),
       ...(options.durability ? { durability: options.durability } : {}),
     },
   );

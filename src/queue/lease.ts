@@ -10,14 +10,12 @@ import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import type { HeldLease } from '../redis/queue-scripts.js';
 import { pipeScript, type RedisClient } from '../redis/scripts.js';
-import type { Retention } from '../config.js';
 
 export interface LeaseKeeperOptions {
   client: RedisClient;
   keys: QueueKeys;
   workerId: string;
   leaseMs: number;
-  retention: Retention;
   /** The leases to extend, read at each beat. */
   leases(): Iterable<HeldLease>;
   /** What the worker says about itself at each beat (a JSON object's fields). */
@@ -55,11 +53,11 @@ export class LeaseKeeper {
   }
 
   private async send(): Promise<void> {
-    const { client, keys, workerId, leaseMs, retention } = this.options;
+    const { client, keys, workerId, leaseMs } = this.options;
     const leases = [...this.options.leases()];
     const pipeline = client.pipeline();
     const extended = pipeScript(pipeline, scripts.extend(keys, { leaseMs, workerId, descriptionJson: JSON.stringify(this.options.describe()), leases }));
-    pipeScript(pipeline, scripts.reap(keys, { max: REAP_PER_BEAT, retention }));
+    pipeScript(pipeline, scripts.reap(keys, { max: REAP_PER_BEAT }));
     try {
       const replies = (await pipeline.exec()) ?? [];
       const [extendError, reply] = replies[0] ?? [];

@@ -76,7 +76,6 @@ export class ListBridge extends EventEmitter<ListBridgeEvents> {
     const timeoutMs = options.timeoutMs ?? defaults.timeoutMs;
     this.request = {
       max: options.batchSize,
-      maxWaiting: queue.options.maxWaiting,
       priority: options.priority ?? defaults.priority ?? 0,
       maxAttempts: options.attempts ?? defaults.attempts ?? DEFAULT_ATTEMPTS,
       backoffJson: backoff ? JSON.stringify(backoff) : '',

@@ -23,6 +23,7 @@ import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import { QueueReads, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
+import { decodeSettings, parseSettingsPatch, settingsFields, type QueueSettings, type SettingsPatch } from './settings.js';
 import { stateFromCode, type TaskState } from './states.js';
 import { encodeItems, encodeTask, GENERATED_ID, type EnqueueItem } from './task-encoding.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
@@ -99,11 +100,6 @@ export class Queue<P = unknown, R = unknown> {
   /** Adds one task. Resolves once it is in Redis. */
   async enqueue(payload: P, options?: TaskOptions): Promise<Task<R>> {
     this.assertOpen();
-    // With a capacity, each enqueue is its own atomic check: it is never batched with others.
-    if (this.options.maxWaiting !== undefined) {
-      const [task] = await this.enqueueMany([{ ...options, payload }]);
-      return task!;
-    }
     const encoded = encodeTask(payload, options, this.options);
     return new Promise<Task<R>>((resolve, reject) => {
       if (!this.coalescing) {
@@ -117,56 +113,64 @@ export class Queue<P = unknown, R = unknown> {
   /**
    * Sends the single enqueues made since the last flush as one batch: callers that each
    * await their own enqueue (a web server under load) share round trips and script calls.
-   * Each still gets its own task, in call order, as if enqueued one after another.
+   * Each still gets its own task, in call order, as if enqueued one after another. A batch
+   * that does not fit the queue's capacity (maxWaiting) is sent again one by one, so each
+   * enqueue is its own check, as if alone.
    */
   private flushCoalesced(): void {
     const pending = this.coalescing ?? [];
     this.coalescing = undefined;
+    const one = (item: (typeof pending)[number]) =>
+      this.sendEnqueues([item.encoded]).then(({ tasks, full }) =>
+        full ? item.reject(new QueueFullError(this.name, full.maxWaiting)) : item.resolve(tasks[0]!),
+      );
     this.sendEnqueues(pending.map((item) => item.encoded)).then(
-      ({ tasks }) => pending.forEach((item, index) => item.resolve(tasks[index]!)),
+      ({ tasks, full }) => {
+        if (!full) pending.forEach((item, index) => item.resolve(tasks[index]!));
+        else if (pending.length === 1) pending[0]!.reject(new QueueFullError(this.name, full.maxWaiting));
+        else for (const item of pending) void one(item).catch((error: unknown) => item.reject(error));
+      },
       (error: unknown) => pending.forEach((item) => item.reject(error)),
     );
   }
 
   /**
    * Adds many tasks: one script call per chunk of 1,000, all chunks pipelined. Each chunk
-   * is atomic. With `maxWaiting`, a chunk that does not fit is rejected whole with
-   * QueueFullError, whose `enqueued` lists the ids accepted from other chunks.
+   * is atomic. With a capacity (the queue's maxWaiting setting), a chunk that does not fit
+   * is rejected whole with QueueFullError, whose `enqueued` lists the ids accepted from
+   * other chunks.
    */
   async enqueueMany(items: readonly EnqueueItem<P>[]): Promise<Task<R>[]> {
     this.assertOpen();
     const encoded = encodeItems(items, this.options);
     const { tasks, full } = await this.sendEnqueues(encoded);
-    if (full) {
-      throw new QueueFullError(this.name, this.options.maxWaiting ?? 0, tasks.map((task) => task.id));
-    }
+    if (full) throw new QueueFullError(this.name, full.maxWaiting, tasks.map((task) => task.id));
     return tasks;
   }
 
   /** Runs the enqueue script over encoded tasks, one call per chunk, all pipelined. */
-  private async sendEnqueues(encoded: scripts.EncodedTask[]): Promise<{ tasks: Task<R>[]; full: boolean }> {
+  private async sendEnqueues(encoded: scripts.EncodedTask[]): Promise<{ tasks: Task<R>[]; full: { maxWaiting: number } | undefined }> {
     this.register();
-    const { maxWaiting } = this.options;
     const sent = this.results.mark(); // before anything is sent
     const calls: ScriptCall<scripts.EnqueueReply>[] = [];
     for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
-      calls.push(scripts.enqueue(this.keys, { maxWaiting, tasks: encoded.slice(start, start + ENQUEUE_CHUNK) }));
+      calls.push(scripts.enqueue(this.keys, { tasks: encoded.slice(start, start + ENQUEUE_CHUNK) }));
     }
     const { durability } = this.options;
     let replies: scripts.EnqueueReply[];
     if (durability) {
-      const sent = await this.call(runReplicated(this.client, calls, durability));
-      replies = sent.replies;
-      const error = shortfall(durability, sent.acknowledged, replies.flatMap((reply) => (reply.full ? [] : reply.tasks.filter((t) => t.created).map((t) => t.id))));
+      const replicated = await this.call(runReplicated(this.client, calls, durability));
+      replies = replicated.replies;
+      const error = shortfall(durability, replicated.acknowledged, replies.flatMap((reply) => (reply.full ? [] : reply.tasks.filter((t) => t.created).map((t) => t.id))));
       if (error) throw error;
     } else {
       replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
     }
     const tasks: Task<R>[] = [];
-    let full = false;
+    let full: { maxWaiting: number } | undefined;
     for (const reply of replies) {
       if (reply.full) {
-        full = true;
+        full = { maxWaiting: reply.maxWaiting };
         continue;
       }
       for (const { id, created } of reply.tasks) {
@@ -229,6 +233,26 @@ export class Queue<P = unknown, R = unknown> {
     return this.call(runScript(this.client, scripts.counts(this.keys)));
   }
 
+  /**
+   * Changes the queue's settings (capacity, retention, rate limit, concurrency, group
+   * limits): kept in Redis, read by every worker at its next claim, for every process at
+   * once. A patch: fields left out stay, `null` removes a limit. Resolves with the settings
+   * now in force. Every bad field is refused with a ValidationError, and nothing is written.
+   */
+  async configure(patch: SettingsPatch): Promise<QueueSettings> {
+    this.assertOpen();
+    const fields = settingsFields(parseSettingsPatch(patch));
+    this.register();
+    await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
+    return this.settings();
+  }
+
+  /** The queue's settings, with the defaults filled in. */
+  async settings(): Promise<QueueSettings> {
+    this.assertOpen();
+    return decodeSettings(await this.call(this.client.hgetall(this.keys.settings)));
+  }
+
   /** Stops workers from claiming this queue's tasks; running tasks go on. */
   async pause(): Promise<void> {
     await this.setPaused(true);
@@ -240,7 +264,7 @@ export class Queue<P = unknown, R = unknown> {
 
   /** Ends a waiting, delayed or active task as cancelled. */
   async cancel(id: string): Promise<void> {
-    await this.admin('cancel', id, (k) => scripts.cancel(k, id, this.options.retention.failed), 'waiting, delayed or active');
+    await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed or active');
   }
 
   /** Puts a failed or cancelled task back in line with a fresh set of attempts. */

@@ -12,7 +12,7 @@
  * finishes with a WAIT for replicas. What runs handlers is the HandlerRunner's job; the
  * blocking wait is IdleWait's.
  */
-import type { Durability, Retention } from '../config.js';
+import type { Durability } from '../config.js';
 import type { LeaseLostError } from '../errors.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import type { QueueKeys } from '../redis/keys.js';
@@ -36,7 +36,6 @@ export interface PumpOptions<P> {
   keys: QueueKeys;
   concurrency: number;
   leaseMs: number;
-  retention: Retention;
   durability: Durability | undefined;
   /** Runs handlers: how many run now, and where claimed tasks go. */
   runner: { readonly busy: number; start(claimed: scripts.ClaimedTask): void };
@@ -121,7 +120,7 @@ export class Pump<P> {
   }
 
   private claimRequest(max: number): scripts.ClaimRequest {
-    return { max, leaseMs: this.options.leaseMs, failedRetention: this.options.retention.failed };
+    return { max, leaseMs: this.options.leaseMs };
   }
 
   private async turn(): Promise<void> {
@@ -178,18 +177,17 @@ export class Pump<P> {
     fail: PromiseSettledResult<StatusCode[] | undefined>;
     claim: PromiseSettledResult<scripts.ClaimReply | undefined>;
   }> {
-    const { client, keys, retention, durability } = this.options;
+    const { client, keys, durability } = this.options;
     const claim = this.claimRequest(claimed);
-    const completedKeepCount = retention.completed.count;
     const finished = completions.map(({ lease, json }) => ({ id: lease.task.id, token: lease.token, resultJson: json }));
     const attempts = failures.map(({ lease, json, retryDelayMs }) => ({ id: lease.task.id, token: lease.token, errorJson: json, retryDelayMs }));
     const both = completions.length > 0 && claimed > 0;
     const completeCall: ScriptCall<unknown> | undefined = both
-      ? scripts.completeAndClaim(keys, { completedKeepCount, finished, claim })
+      ? scripts.completeAndClaim(keys, { finished, claim })
       : completions.length
-        ? scripts.complete(keys, { completedKeepCount, finished })
+        ? scripts.complete(keys, { finished })
         : undefined;
-    const failCall = failures.length ? scripts.fail(keys, { failedRetention: retention.failed, attempts }) : undefined;
+    const failCall = failures.length ? scripts.fail(keys, { attempts }) : undefined;
     const claimCall = !both && claimed > 0 ? scripts.claim(keys, claim) : undefined;
 
     let completeSent: Promise<unknown> | undefined;

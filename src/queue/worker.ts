@@ -78,13 +78,12 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       onLost: (task, error) => this.safeEmit('lost', task, error),
       onSlotFreed: () => this.pump.schedule(),
     });
-    const { concurrency, leaseMs, retention, durability } = this.options;
+    const { concurrency, leaseMs, durability } = this.options;
     this.pump = new Pump<P>({
       client: this.client,
       keys: this.keys,
       concurrency,
       leaseMs,
-      retention,
       durability,
       runner: this.runner,
       idle: this.idle,
@@ -99,7 +98,6 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       keys: this.keys,
       workerId: this.id,
       leaseMs,
-      retention,
       leases: () => this.runner.held(),
       describe: () => this.describe(),
       onLost: (ids) => this.runner.lose(ids),

@@ -46,13 +46,36 @@ export const STATE_CODES = Object.freeze({
   cancelled: 'x',
 } as const);
 
-/** Fields of a queue's `meta` hash: the id counter, the paused flag, lifetime counters. */
+/**
+ * Fields of a queue's `meta` hash: the id counter, the paused flag, until when a handler's
+ * RateLimitedError holds the queue (epoch ms), lifetime counters.
+ */
 export const META_FIELDS = Object.freeze({
   seq: 'seq',
   paused: 'paused',
+  limitedUntil: 'limitedUntil',
   enqueued: 'enqueued',
   completed: 'completed',
   failed: 'failed',
+} as const);
+
+/**
+ * Fields of a queue's `settings` hash (its queue-wide settings, one owner: Redis; see
+ * src/queue/settings.ts). Absent fields take their defaults.
+ */
+export const SETTINGS_FIELDS = Object.freeze({
+  version: 'version',
+  maxWaiting: 'maxWaiting',
+  completedCount: 'completed.count',
+  completedMaxAgeMs: 'completed.maxAgeMs',
+  failedCount: 'failed.count',
+  failedMaxAgeMs: 'failed.maxAgeMs',
+  rateMax: 'rateLimit.max',
+  ratePerMs: 'rateLimit.perMs',
+  concurrency: 'concurrency',
+  groupConcurrency: 'groups.concurrency',
+  groupRateMax: 'groups.rateLimit.max',
+  groupRatePerMs: 'groups.rateLimit.perMs',
 } as const);
 
 /** Key roles of one queue (`<role>` after `<prefix>:{<queue>}:`), with the Redis type each holds (the layout doc's first columns). */
@@ -71,6 +94,8 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   'stats:<hour>': 'hash',
   wake: 'zset',
   workers: 'hash',
+  settings: 'hash',
+  rate: 'zset',
   events: 'channel',
   progress: 'channel',
 } as const);
@@ -168,6 +193,14 @@ export class QueueKeys {
   }
   get workers(): string {
     return `${this.base}workers`;
+  }
+  /** The queue's settings (SETTINGS_FIELDS): read by the scripts that enforce them. */
+  get settings(): string {
+    return `${this.base}settings`;
+  }
+  /** Starts within the rate limit's window: one member per start, scored by its time. */
+  get rate(): string {
+    return `${this.base}rate`;
   }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and

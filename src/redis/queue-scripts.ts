@@ -5,16 +5,10 @@
  * and get named values; nobody else assembles KEYS or ARGV. See each script's header in
  * scripts/ for the contract these functions implement.
  */
-import { DEFAULT_ATTEMPTS, type Retention } from '../config.js';
+import { DEFAULT_ATTEMPTS } from '../config.js';
 import type { QueueKeys } from './keys.js';
 import type { Arg, ScriptCall, ScriptName } from './scripts.js';
 import { Status, type StatusCode } from './status.js';
-
-/** A retention rule of one finished kind: how many to keep, and for how long. */
-export interface Keep {
-  count: number;
-  maxAgeMs: number;
-}
 
 /** A task with options, as enqueue takes it ('' or undefined: unset / default). */
 export interface TaskRecord {
@@ -36,7 +30,7 @@ export interface TaskRecord {
 /** A task to enqueue: its payload JSON alone when every option is the default, else its record. */
 export type EncodedTask = string | TaskRecord;
 
-export type EnqueueReply = { full: true } | { full: false; tasks: { id: string; created: boolean }[] };
+export type EnqueueReply = { full: true; maxWaiting: number } | { full: false; tasks: { id: string; created: boolean }[] };
 
 export interface ClaimedTask {
   id: string;
@@ -61,8 +55,6 @@ export interface ClaimReply {
 export interface ClaimRequest {
   max: number;
   leaseMs: number;
-  /** Applied to tasks this claim's reaping dead-letters. */
-  failedRetention: Keep;
 }
 
 export interface HeldLease {
@@ -100,7 +92,6 @@ export interface RawCounts {
 
 export interface AdoptRequest {
   max: number;
-  maxWaiting: number | undefined;
   priority: number;
   maxAttempts: number;
   backoffJson: string;
@@ -124,10 +115,10 @@ function optional(value: number | undefined): Arg {
 
 // ---- producer ----
 
-export function enqueue(k: QueueKeys, request: { maxWaiting: number | undefined; tasks: readonly EncodedTask[] }): ScriptCall<EnqueueReply> {
+export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }): ScriptCall<EnqueueReply> {
   // A batch of bare payloads goes as just those: a ninth of the arguments to encode, send and parse.
   const payloadsOnly = request.tasks.every((task) => typeof task === 'string');
-  const args: Arg[] = [optional(request.maxWaiting), payloadsOnly ? 'p' : 'f'];
+  const args: Arg[] = [payloadsOnly ? 'p' : 'f'];
   if (payloadsOnly) {
     for (const task of request.tasks) args.push(task as string);
   } else {
@@ -138,7 +129,7 @@ export function enqueue(k: QueueKeys, request: { maxWaiting: number | undefined;
   }
   return call('enqueue', [k.fence, k.meta], args, (reply) => {
     const values = reply as (string | number)[];
-    if (Number(values[0]) === Status.QUEUE_FULL) return { full: true };
+    if (Number(values[0]) === Status.QUEUE_FULL) return { full: true, maxWaiting: Number(values[1]) };
     const tasks: { id: string; created: boolean }[] = [];
     if (payloadsOnly) {
       // `count` new tasks with consecutive generated ids from `first` (below 2^53: exact).
@@ -167,6 +158,11 @@ export function setPaused(k: QueueKeys, paused: boolean): ScriptCall<void> {
   return call('set-paused', [k.fence, k.meta], [paused ? 1 : 0], () => undefined);
 }
 
+/** Writes settings fields ('' removes one); resolves with the new version. */
+export function configure(k: QueueKeys, fields: readonly [string, string][]): ScriptCall<number> {
+  return call('configure', [k.fence, k.settings], fields.flat(), Number);
+}
+
 function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {
   return call(name, [k.fence, k.task(id)], [id, ...args], (reply) => {
     const [status, state] = reply as [number | string, string?];
@@ -174,8 +170,8 @@ function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, a
   });
 }
 
-export function cancel(k: QueueKeys, id: string, failedRetention: Keep): ScriptCall<ActionReply> {
-  return action('cancel', k, id, [failedRetention.count, failedRetention.maxAgeMs]);
+export function cancel(k: QueueKeys, id: string): ScriptCall<ActionReply> {
+  return action('cancel', k, id, []);
 }
 
 export function retry(k: QueueKeys, id: string): ScriptCall<ActionReply> {
@@ -189,7 +185,6 @@ export function remove(k: QueueKeys, id: string): ScriptCall<ActionReply> {
 export function adoptList(k: QueueKeys, listKey: string, request: AdoptRequest): ScriptCall<AdoptReply> {
   const args: Arg[] = [
     request.max,
-    optional(request.maxWaiting),
     request.priority,
     request.maxAttempts,
     request.backoffJson,
@@ -205,7 +200,7 @@ export function adoptList(k: QueueKeys, listKey: string, request: AdoptRequest):
 // ---- worker ----
 
 function claimArgs(request: ClaimRequest): Arg[] {
-  return [request.max, request.leaseMs, request.failedRetention.count, request.failedRetention.maxAgeMs];
+  return [request.max, request.leaseMs];
 }
 
 function decodeClaim(reply: unknown): ClaimReply {
@@ -237,15 +232,15 @@ function finishedArgs(finished: readonly FinishedTask[]): Arg[] {
 }
 
 /** Statuses: OK, or LEASE_LOST (the write changed nothing). */
-export function complete(k: QueueKeys, request: { completedKeepCount: number; finished: readonly FinishedTask[] }): ScriptCall<StatusCode[]> {
-  return call('complete', [k.fence, k.meta], [request.completedKeepCount, ...finishedArgs(request.finished)], codes);
+export function complete(k: QueueKeys, request: { finished: readonly FinishedTask[] }): ScriptCall<StatusCode[]> {
+  return call('complete', [k.fence, k.meta], finishedArgs(request.finished), codes);
 }
 
 export function completeAndClaim(
   k: QueueKeys,
-  request: { completedKeepCount: number; finished: readonly FinishedTask[]; claim: ClaimRequest },
+  request: { finished: readonly FinishedTask[]; claim: ClaimRequest },
 ): ScriptCall<{ statuses: StatusCode[]; claim: ClaimReply }> {
-  const args = [request.completedKeepCount, ...claimArgs(request.claim), ...finishedArgs(request.finished)];
+  const args = [...claimArgs(request.claim), ...finishedArgs(request.finished)];
   return call('complete-claim', [k.fence, k.meta], args, (reply) => {
     const [statuses, claimed] = reply as [unknown, unknown];
     return { statuses: codes(statuses), claim: decodeClaim(claimed) };
@@ -253,8 +248,8 @@ export function completeAndClaim(
 }
 
 /** Statuses: OK (retry scheduled), DEAD_LETTERED, or LEASE_LOST. */
-export function fail(k: QueueKeys, request: { failedRetention: Keep; attempts: readonly FailedAttempt[] }): ScriptCall<StatusCode[]> {
-  const args: Arg[] = [request.failedRetention.count, request.failedRetention.maxAgeMs];
+export function fail(k: QueueKeys, request: { attempts: readonly FailedAttempt[] }): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [];
   for (const a of request.attempts) args.push(a.id, a.token, a.errorJson, a.retryDelayMs);
   return call('fail', [k.fence, k.meta], args, codes);
 }
@@ -270,9 +265,18 @@ export function extend(
 }
 
 /** How many leases were reaped. */
-export function reap(k: QueueKeys, request: { max: number; retention: Retention }): ScriptCall<number> {
-  const { failed, completed } = request.retention;
-  return call('reap', [k.fence, k.active], [request.max, failed.count, failed.maxAgeMs, completed.count, completed.maxAgeMs], Number);
+export function reap(k: QueueKeys, request: { max: number }): ScriptCall<number> {
+  return call('reap', [k.fence, k.active], [request.max], Number);
+}
+
+/**
+ * Handlers hit an upstream limit: their tasks go back in line without using an attempt,
+ * and the queue claims nothing for `delayMs`. Statuses: OK, or LEASE_LOST.
+ */
+export function defer(k: QueueKeys, request: { delayMs: number; leases: readonly HeldLease[] }): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [request.delayMs];
+  for (const lease of request.leases) args.push(lease.id, lease.token);
+  return call('defer', [k.fence, k.meta], args, codes);
 }
 
 /** Statuses: OK (released) or LEASE_LOST. */

@@ -4,17 +4,18 @@
  * per script in queue-scripts.ts and topic-scripts.ts; nothing else builds KEYS or ARGV.
  *
  * Each script is assembled once per process and per kind of deployment: a generated
- * prelude (task-hash fields, state codes, meta fields and key-role suffixes from keys.ts,
- * status codes from status.ts, the default attempts from config.ts, the publish command,
- * and `base`, derived from KEYS[1], the fence), then the library definitions the script
+ * prelude (task-hash fields, state codes, meta and settings fields and key-role suffixes
+ * from keys.ts, status codes from status.ts, the default attempts and retention from
+ * config.ts, the publish command, and `base`, derived from KEYS[1], the fence), then the
+ * library definitions the script
  * uses from the files named by its `--@include` lines (and theirs), then its own text.
  * ioredis calls them by SHA and loads them again on NOSCRIPT (after a Redis restart or
  * failover), in pipelines too.
  */
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
-import { DEFAULT_ATTEMPTS } from '../config.js';
-import { keyRoleSuffixes, META_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
+import { keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -32,6 +33,8 @@ export const SCRIPT_KEY_COUNTS = {
   remove: 2,
   counts: 2,
   'set-paused': 2,
+  configure: 2,
+  defer: 2,
   'adopt-list': 3,
   'topic-publish': 2,
   'topic-join': 2,
@@ -76,6 +79,13 @@ function prelude(publish: Variant): string {
     `local STATUS = ${luaTable(Status)}`,
     `local R = ${luaTable(keyRoleSuffixes())}`,
     `local M = ${luaTable(META_FIELDS)}`,
+    `local SET = ${luaTable(SETTINGS_FIELDS)}`,
+    `local SETTING_DEFAULTS = ${luaTable({
+      completedCount: DEFAULT_RETENTION.completed.count,
+      completedMaxAgeMs: DEFAULT_RETENTION.completed.maxAgeMs,
+      failedCount: DEFAULT_RETENTION.failed.count,
+      failedMaxAgeMs: DEFAULT_RETENTION.failed.maxAgeMs,
+    })}`,
     `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}`,
     `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
     `local PUBLISH = '${publish}'`,

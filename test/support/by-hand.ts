@@ -11,11 +11,11 @@ export type HandLease = HeldLease;
 
 /** Leases up to `wanted` waiting tasks of the queue, as a worker's claim does. */
 export async function claimByHand(queue: Queue<unknown, unknown>, wanted = 1): Promise<HandLease[]> {
-  const reply = await runScript(queue.client, scripts.claim(queue.keys, { max: wanted, leaseMs: 30_000, failedRetention: { count: 100, maxAgeMs: 60_000 } }));
+  const reply = await runScript(queue.client, scripts.claim(queue.keys, { max: wanted, leaseMs: 30_000 }));
   return reply.tasks.map(({ id, token }) => ({ id, token }));
 }
 
-/** Completes a lease with a result (JSON text), keeping `keepCount` completed tasks, as a worker does. */
-export async function completeByHand(queue: Queue<unknown, unknown>, lease: HandLease, resultJson: string, keepCount = 1_000): Promise<void> {
-  await runScript(queue.client, scripts.complete(queue.keys, { completedKeepCount: keepCount, finished: [{ ...lease, resultJson }] }));
+/** Completes a lease with a result (JSON text), as a worker does. */
+export async function completeByHand(queue: Queue<unknown, unknown>, lease: HandLease, resultJson: string): Promise<void> {
+  await runScript(queue.client, scripts.complete(queue.keys, { finished: [{ ...lease, resultJson }] }));
 }

@@ -4,10 +4,9 @@ queue as tasks, atomically.
 KEYS[1] fence, KEYS[2] meta (hash: seq counter for generated ids, enqueued counter)
 KEYS[3] the legacy list (any key the caller names; see "Why" for Redis Cluster)
 Touches (fenced): task:<id>, waiting:<priority>, priorities, delayed (read for
-maxWaiting), wake
+maxWaiting), settings (maxWaiting), wake
 ARGV[1] most items to move in this call
-ARGV[2] maxWaiting, '' for no limit
-ARGV[3] priority, ARGV[4] maxAttempts, ARGV[5] backoff JSON (''), ARGV[6] timeoutMs ('')
+ARGV[2] priority, ARGV[3] maxAttempts, ARGV[4] backoff JSON (''), ARGV[5] timeoutMs ('')
 
 Items are taken from the right end: with LPUSH producers that is the oldest first. Each
 becomes a waiting task whose payload is the item as a JSON string.
@@ -22,12 +21,14 @@ queue on one Redis node: in Redis Cluster the list key must carry the queue's ha
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/create.lua
+--@include lib/settings.lua
 
 local wanted = tonumber(ARGV[1])
-local priority, max_attempts, backoff, timeout_ms = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local priority, max_attempts, backoff, timeout_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-if ARGV[2] ~= '' then
-  local room = tonumber(ARGV[2]) - waiting_count()
+local capacity = settings({ 'maxWaiting' }).maxWaiting
+if capacity then
+  local room = capacity - waiting_count()
   if room <= 0 then
     return { STATUS.QUEUE_FULL }
   end

@@ -2,9 +2,9 @@
 
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
-delayed or active), cancelled (newest first), dedupe:<key>, events channel
+delayed or active), cancelled (newest first), dedupe:<key>, settings (the failed-task
+retention, which cancelled tasks follow; concurrency), wake, events channel
 ARGV[1] task id
-ARGV[2] retention count, ARGV[3] retention maxAgeMs (the failed-task retention)
 
 Returns {OK} cancelled, {TASK_NOT_FOUND}, {INVALID_STATE, state} (already finished).
 An active task's lease is voided: its worker's heartbeat reports it lost (aborting the
@@ -13,6 +13,8 @@ handler's signal) and its result is refused.
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/finish.lua
+--@include lib/flow.lua
+--@include lib/settings.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
@@ -30,6 +32,10 @@ redis.call('HSET', tkey, F.state, S.cancelled, F.finishedAt, since_created(v[4],
 redis.call('HDEL', tkey, F.runAt)
 release_dedupe(id, v[3])
 redis.call('LPUSH', key(R.cancelled), id)
-trim(R.cancelled, tonumber(ARGV[2]), tonumber(ARGV[3]), now)
+local limits = settings({ 'failedCount', 'failedMaxAgeMs', 'concurrency' })
+trim(R.cancelled, limits.failedCount, limits.failedMaxAgeMs, now)
 publish('cancelled', { id })
+if state == S.active then
+  slot_freed(limits)
+end
 return { STATUS.OK }

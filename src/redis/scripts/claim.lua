@@ -3,9 +3,10 @@
 KEYS[1] fence, KEYS[2] meta (hash: paused flag)
 Touches (fenced): priorities, waiting:<priority>, delayed, active, task:<id>, wake,
 failed, stats:<hour>, dedupe:<key> (reaping), progress and events channels
+Touches (fenced), for flow control: settings (concurrency, rate limit, failed retention),
+rate (the log of starts)
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
-ARGV[3] failed retention count, ARGV[4] failed retention maxAgeMs (for reaped tasks)
 
 Returns {dueInMs, paused, then 8 values per claimed task: id, lease token, attempt,
 maxAttempts, payload, backoff, timeoutMs, createdAt}. dueInMs is how many ms from now the
@@ -13,9 +14,14 @@ next delayed task or lease deadline falls due (-1 if none; 0 if more is due than
 handles): an idle worker blocks on the wake marker that long at most. Relative, so the
 worker's own clock does not matter.
 
+Flow control: at most the queue's `concurrency` leases at once and `rateLimit.max` starts
+in any window of `rateLimit.perMs`, across all workers; a claim that is limited takes what
+may start, wakes no one, and tells its worker (dueInMs) when room opens.
+
 Why one script: reaping, promoting due delayed tasks and leasing must be atomic so no
 task is handed out twice, and doing them here keeps every idle worker's wait event-driven.
 ]]
+--@include lib/settings.lua
 --@include lib/claim.lua
 
-return claim_tasks(now_ms(), tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return claim_tasks(now_ms(), tonumber(ARGV[1]), tonumber(ARGV[2]), settings(CLAIM_SETTINGS))

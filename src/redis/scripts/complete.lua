@@ -1,10 +1,11 @@
 --[[ complete: record the results of a batch of tasks whose handlers succeeded.
 
 KEYS[1] fence, KEYS[2] meta (hash: completed counter)
-Touches (fenced): task:<id>, active, completed, dedupe:<key>, stats:<hour>, events channel
-ARGV[1] completed retention count (0 = delete the task at once; the age limit is applied
-        by the workers' heartbeats: reap.lua)
-ARGV[2..] per task, 3 values: id, lease token, result JSON ('' = undefined)
+Touches (fenced): task:<id>, active, completed, dedupe:<key>, stats:<hour>, settings
+(completed retention count: 0 deletes the task at once; its age limit is applied by the
+workers' heartbeats, reap.lua; concurrency), wake (a slot of a concurrency-limited queue
+freed), events channel
+ARGV[1..] per task, 3 values: id, lease token, result JSON ('' = undefined)
 
 The batch is announced on the events channel with the results when they total at most
 64 KiB, so waiters need not read them back (and get them even if retention already
@@ -16,6 +17,7 @@ the task is no longer active: the write changed nothing).
 Why one script: the token check and the move to `completed` must be atomic, or a stale
 holder could overwrite the result of the worker that holds the task now.
 ]]
+--@include lib/settings.lua
 --@include lib/complete.lua
 
-return complete_tasks(now_ms(), tonumber(ARGV[1]), ARGV, 2, #ARGV)
+return complete_tasks(now_ms(), settings({ 'completedCount', 'concurrency' }), ARGV, 1, #ARGV)

@@ -1,10 +1,10 @@
 --[[ enqueue: create a batch of tasks, atomically.
 
 KEYS[1] fence, KEYS[2] meta (hash: seq counter for generated ids, enqueued counter)
-Touches (fenced): task:<id>, waiting:<priority>, priorities, delayed, dedupe:<key>, wake
-ARGV[1] maxWaiting, '' for no limit
-ARGV[2] form: 'f' (full) or 'p' (payloads only)
-ARGV[3..] full form, per task 9 values: id ('' = generate), payload JSON, priority,
+Touches (fenced): task:<id>, waiting:<priority>, priorities, delayed, dedupe:<key>, wake,
+settings (maxWaiting)
+ARGV[1] form: 'f' (full) or 'p' (payloads only)
+ARGV[2..] full form, per task 9 values: id ('' = generate), payload JSON, priority,
           delayMs, runAt (epoch ms, '' = none), maxAttempts, backoff JSON (''),
           timeoutMs (''), dedupeKey ('');
           payloads-only form, per task its payload JSON: every option is the default
@@ -13,8 +13,8 @@ ARGV[3..] full form, per task 9 values: id ('' = generate), payload JSON, priori
 Returns, full form, {OK, id1, created1, id2, created2, ...}; created is 0 when an existing
 task was returned for the same id or a live task's dedupe key. Payloads-only form: {OK,
 first id, count}, the tasks having the consecutive ids first, first + 1, ... Returns
-{QUEUE_FULL}, having written nothing, when the batch would take waiting + delayed past
-maxWaiting.
+{QUEUE_FULL, maxWaiting}, having written nothing, when the batch would take waiting +
+delayed past the queue's maxWaiting setting.
 
 Why a payloads-only form: most tasks have no options, and bulk enqueues are bound by the
 work per argument, on both sides; it sends a ninth of the arguments and gets back three
@@ -26,13 +26,15 @@ batch is created whole or not at all.
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/create.lua
+--@include lib/settings.lua
 
-local short = ARGV[2] == 'p'
-local count = short and #ARGV - 2 or (#ARGV - 2) / 9
+local short = ARGV[1] == 'p'
+local count = short and #ARGV - 1 or (#ARGV - 1) / 9
 local now = now_ms()
 
-if ARGV[1] ~= '' and waiting_count() + count > tonumber(ARGV[1]) then
-  return { STATUS.QUEUE_FULL }
+local capacity = settings({ 'maxWaiting' }).maxWaiting
+if capacity and waiting_count() + count > capacity then
+  return { STATUS.QUEUE_FULL, capacity }
 end
 
 if short then
@@ -42,7 +44,7 @@ if short then
   for i = 1, count do
     local id = int(first + i - 1)
     -- What create_task writes for a task with default options.
-    redis.call('HSET', task_key(id), F.payload, ARGV[2 + i], F.createdAt, created_at, F.state, S.waiting)
+    redis.call('HSET', task_key(id), F.payload, ARGV[1 + i], F.createdAt, created_at, F.state, S.waiting)
     ids[i] = id
   end
   push_batch({ ['0'] = ids })
@@ -58,7 +60,7 @@ local batch = {}
 -- dedupe hit is a gap, nothing more).
 local next_id, generated = 0, 0
 for i = 0, count - 1 do
-  if ARGV[3 + i * 9] == '' then
+  if ARGV[2 + i * 9] == '' then
     generated = generated + 1
   end
 end
@@ -66,7 +68,7 @@ if generated > 0 then
   next_id = next_ids(generated, now)
 end
 for i = 0, count - 1 do
-  local a = 3 + i * 9
+  local a = 2 + i * 9
   local id, payload, priority, delay_ms, run_at = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local max_attempts, backoff, timeout_ms, dedupe_key = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
 

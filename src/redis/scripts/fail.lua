@@ -2,10 +2,9 @@
 
 KEYS[1] fence, KEYS[2] meta (hash: failed counter)
 Touches (fenced): task:<id>, active, delayed (retries wait there for their backoff),
-failed (the dead-letter list, newest first), dedupe:<key>, stats:<hour>, wake, events and
-progress channels
-ARGV[1] failed retention count, ARGV[2] failed retention maxAgeMs
-ARGV[3..] per task, 4 values: id, lease token, error JSON, retry delay ms
+failed (the dead-letter list, newest first), dedupe:<key>, stats:<hour>, settings (failed
+retention, concurrency), wake, events and progress channels
+ARGV[1..] per task, 4 values: id, lease token, error JSON, retry delay ms
           (-1 = do not retry: unrecoverable, or the worker judged attempts exhausted)
 
 Returns one status per task: OK (retry scheduled), DEAD_LETTERED, or LEASE_LOST (nothing
@@ -16,11 +15,14 @@ failed must be atomic, so a stale holder can never fail a task another worker no
 ]]
 --@include lib/events.lua
 --@include lib/finish.lua
+--@include lib/flow.lua
+--@include lib/settings.lua
 
 local now = now_ms()
+local limits = settings({ 'failedCount', 'failedMaxAgeMs', 'concurrency' })
 local active, delayed = key(R.active), key(R.delayed)
 local out, retrying, failed = {}, {}, {}
-for i = 3, #ARGV, 4 do
+for i = 1, #ARGV, 4 do
   local id, token, error_json, retry_delay = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local tkey = task_key(id)
   local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.attempt, F.maxAttempts, F.dedupeKey, F.createdAt, F.priorAttempts)
@@ -49,7 +51,8 @@ if #retrying > 0 then
 end
 if #failed > 0 then
   count_finished(M.failed, #failed, now)
-  trim(R.failed, tonumber(ARGV[1]), tonumber(ARGV[2]), now)
+  trim(R.failed, limits.failedCount, limits.failedMaxAgeMs, now)
   publish('failed', failed)
+  slot_freed(limits)
 end
 return out

@@ -5,8 +5,12 @@
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/leases.lua
+--@include lib/flow.lua
 
-local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_age_ms)
+-- The settings a claim reads (lib/settings.lua).
+local CLAIM_SETTINGS = { 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs' }
+
+local function claim_tasks(now, wanted, lease_ms, limits)
   local delayed, active = key(R.delayed), key(R.active)
 
   -- Due delayed tasks join the line. The earliest is read first: usually it is not due,
@@ -38,12 +42,28 @@ local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_
     return math.max(due - now, 0)
   end
 
-  if redis.call('HGET', key(R.meta), M.paused) then
+  local state = redis.call('HMGET', key(R.meta), M.paused, M.limitedUntil)
+  if state[1] then
     return { due_in(earliest(active)), 1 }
+  end
+
+  -- Flow control: `wanted` shrinks to what may start now; `limited` says it did. Under a
+  -- concurrency limit, leases past their deadline are reaped first: they hold slots.
+  if limits.concurrency then
+    local first = earliest(active)
+    if first and first <= now then
+      reap_expired(now, 100, limits.failedCount, limits.failedMaxAgeMs)
+    end
+  end
+  local allowed, opens = flow_room(now, limits, tonumber(state[2]))
+  local limited = allowed < wanted
+  if limited then
+    wanted = allowed
   end
 
   local out = { 0, 0 }
   local claimed = {}
+  local starts = {}
   local leases = {}
   local deadline = now + lease_ms
   local priorities = key(R.priorities)
@@ -82,6 +102,7 @@ local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_
         out[#out + 1] = v[6] or ''
         out[#out + 1] = v[7]
         claimed[#claimed + 1] = id
+        starts[#starts + 1] = id .. ':' .. attempt
         wanted = wanted - 1
       end
       if wanted <= 0 then
@@ -99,7 +120,7 @@ local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_
   if wanted > 0 then
     next_lease = earliest(active)
     if next_lease and next_lease <= now then
-      if reap_expired(now, 100, failed_keep_count, failed_max_age_ms) > 0 then
+      if reap_expired(now, 100, limits.failedCount, limits.failedMaxAgeMs) > 0 then
         take()
       end
       next_lease = earliest(active)
@@ -110,12 +131,23 @@ local function claim_tasks(now, wanted, lease_ms, failed_keep_count, failed_max_
     leases[#leases + 1] = 'inf'
     leases[#leases + 1] = LEASE_SENTINEL
     call_many('ZADD', active, leases, 2)
+    count_starts(now, limits, starts)
     publish('active', claimed)
     if not next_lease or deadline < next_lease then
       next_lease = deadline
     end
   end
-  if wanted > 0 then
+  if limited and wanted <= 0 then
+    -- Flow control stopped this claim, and would stop any other now: no one is woken, and
+    -- idle workers sleep until room opens (a slot frees: its finish wakes one; a rate
+    -- window or a hold ends: the due time says when).
+    redis.call('DEL', key(R.wake))
+    if opens then
+      out[1] = math.max(opens - now, 1)
+    else
+      out[1] = due_in(earliest(active))
+    end
+  elseif wanted > 0 then
     -- Nothing is left in line: drop the marker, or the claimant, blocking next, would wake
     -- at once for work it has already taken.
     redis.call('DEL', key(R.wake))

@@ -1,11 +1,13 @@
 -- The complete transition as a function, shared by complete.lua and complete-claim.lua.
 -- See complete.lua for the contract; `args[first..last]` holds the (id, token, result)
--- triples.
+-- triples; `limits` the settings read (completedCount, concurrency).
 --@include lib/base.lua
 --@include lib/events.lua
 --@include lib/finish.lua
+--@include lib/flow.lua
 
-local function complete_tasks(now, keep_count, args, first, last)
+local function complete_tasks(now, limits, args, first, last)
+  local keep_count = limits.completedCount
   local out, done, results, created = {}, {}, {}, {}
   local results_bytes = 0
   for i = first, last, 3 do
@@ -45,6 +47,7 @@ local function complete_tasks(now, keep_count, args, first, last)
     else
       publish('completed', done, nil, created)
     end
+    slot_freed(limits)
   end
   return out
 end
