@@ -96,6 +96,11 @@ export const taskOptionsShape = {
   dedupeKey: z.string().min(1).max(256).optional(),
   /** Caller-chosen id; an enqueue with the id of an existing task returns that task. */
   id: z.string().optional(),
+  /**
+   * The task's group (a tenant, a customer): claims rotate over groups with ready tasks, so
+   * one group's backlog cannot starve another's, and each group may have its own limits.
+   */
+  group: z.string().regex(NAME_PATTERN, 'a group name uses 1-128 characters from A-Z a-z 0-9 . _ -').optional(),
 };
 
 const taskOptionsSchema = z.object(taskOptionsShape).strict();

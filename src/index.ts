@@ -10,7 +10,7 @@ export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
 export { TaskEvents } from './queue/task-events.js';
 export type { OutcomeListener, StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './queue/states.js';
-export type { GroupLimits, GroupLimitsPatch, QueueSettings, RateLimit, SettingsPatch } from './queue/settings.js';
+export type { GroupInfo, GroupLimits, GroupLimitsPatch, QueueSettings, RateLimit, SettingsPatch } from './queue/settings.js';
 export type { BackoffOptions, ConnectionOption, DurabilityOptions, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {
   ClosedError,

@@ -65,6 +65,7 @@ describe('throughput', () => {
     failed: 0,
     cancelled: 0,
     paused: false,
+    groups: 0,
     workers: 0,
     totals: { enqueued, completed, failed },
     sampledAt,

@@ -31,7 +31,7 @@ function run<T>(call: ScriptCall<T>): Promise<T> {
 /** Every queue script down each of its paths; each path on a queue of its own, so none depends on another. */
 async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void> {
   const record = (id: string, extra: Partial<queueScripts.TaskRecord> = {}): queueScripts.TaskRecord => ({
-    id, payloadJson: '1', priority: 0, delayMs: 0, runAt: undefined, maxAttempts: 3, backoffJson: '', timeoutMs: undefined, dedupeKey: '', ...extra,
+    id, payloadJson: '1', priority: 0, delayMs: 0, runAt: undefined, maxAttempts: 3, backoffJson: '', timeoutMs: undefined, dedupeKey: '', group: '', ...extra,
   });
   const claim = (k: QueueKeys, max: number, leaseMs = 60_000) => run(queueScripts.claim(k, { max, leaseMs }));
   const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[]) => run(queueScripts.enqueue(k, { tasks }));
@@ -138,7 +138,7 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   const [f4] = (await run(queueScripts.completeAndClaim(k, { finished: [{ ...f3!, resultJson: '' }], claim: { max: 5, leaseMs: 60_000 } }))).claim.tasks;
   await enqueue(k, [record('f5')]);
   await claim(k, 5); // the window is full
-  await run(queueScripts.defer(k, { delayMs: 60_000, leases: [f4!, { id: 'gone', token: '1' }] }));
+  await run(queueScripts.defer(k, { scope: 'queue', delayMs: 60_000, leases: [f4!, { id: 'gone', token: '1' }] }));
   await claim(k, 5); // held
 }
 

@@ -92,6 +92,7 @@ export class HandlerRunner<P, R> {
       maxAttempts: claimed.maxAttempts,
       createdAt: claimed.createdAt,
     };
+    if (claimed.group) task.group = claimed.group;
     const backoff = claimed.backoffJson ? (JSON.parse(claimed.backoffJson) as BackoffOptions) : undefined;
     const lease: Lease<P> = { task, token: claimed.token, controller: undefined, backoff, timer: undefined };
     this.leases.set(task.id, lease);

@@ -18,6 +18,8 @@ export interface TaskCounts {
   failed: number;
   cancelled: number;
   paused: boolean;
+  /** Groups with waiting tasks. */
+  groups: number;
 }
 
 /** A live worker, as its heartbeat describes it. Times are epoch ms. */

@@ -17,13 +17,23 @@ import {
 } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
-import { QueueKeys, queuesKey } from '../redis/keys.js';
+import { GROUP_FIELDS, QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import { QueueReads, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
-import { decodeSettings, parseSettingsPatch, settingsFields, type QueueSettings, type SettingsPatch } from './settings.js';
+import {
+  decodeSettings,
+  groupFields,
+  parseGroupLimits,
+  parseSettingsPatch,
+  settingsFields,
+  type GroupInfo,
+  type GroupLimitsPatch,
+  type QueueSettings,
+  type SettingsPatch,
+} from './settings.js';
 import { stateFromCode, type TaskState } from './states.js';
 import { encodeItems, encodeTask, GENERATED_ID, type EnqueueItem } from './task-encoding.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
@@ -253,6 +263,41 @@ export class Queue<P = unknown, R = unknown> {
     return decodeSettings(await this.call(this.client.hgetall(this.keys.settings)));
   }
 
+  /**
+   * Gives one group its own limits (concurrency, rate limit) instead of the queue's defaults
+   * for every group (`settings.groups`); `null` removes the group's own value.
+   */
+  async configureGroup(group: string, patch: GroupLimitsPatch): Promise<void> {
+    this.assertOpen();
+    validateName('group', group);
+    const fields = groupFields(parseGroupLimits(patch), GROUP_FIELDS.concurrency, GROUP_FIELDS.rateMax, GROUP_FIELDS.ratePerMs);
+    if (!fields.length) throw new ValidationError('the group settings change is empty: give concurrency or rateLimit');
+    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, fields)));
+  }
+
+  /** Stops claims of one group's tasks (the others go on); running ones finish. */
+  async pauseGroup(group: string): Promise<void> {
+    this.assertOpen();
+    validateName('group', group);
+    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, [[GROUP_FIELDS.paused, '1']])));
+  }
+
+  async resumeGroup(group: string): Promise<void> {
+    this.assertOpen();
+    validateName('group', group);
+    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, [[GROUP_FIELDS.paused, '']])));
+  }
+
+  /** Groups with waiting or active tasks, largest backlog first (a page), and how many there are. */
+  async groups({ offset = 0, limit = 50 }: { offset?: number; limit?: number } = {}): Promise<{ total: number; groups: GroupInfo[] }> {
+    this.assertOpen();
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
+    }
+    const { total, groups } = await this.call(runScript(this.client, scripts.listGroups(this.keys, { offset, limit })));
+    return { total, groups: groups.map(groupInfo) };
+  }
+
   /** Stops workers from claiming this queue's tasks; running tasks go on. */
   async pause(): Promise<void> {
     await this.setPaused(true);
@@ -375,4 +420,17 @@ export class Queue<P = unknown, R = unknown> {
   private call<T>(promise: Promise<T>): Promise<T> {
     return orUnavailable(promise);
   }
+}
+
+/** A group row of the group-list script, as users see it. */
+function groupInfo(row: scripts.GroupRow): GroupInfo {
+  const info: GroupInfo = { name: row.name, waiting: row.waiting, active: row.active, paused: row.own[GROUP_FIELDS.paused] !== undefined, limits: {} };
+  const held = Math.max(Number(row.own[GROUP_FIELDS.limitedUntil] ?? 0), row.parkedUntil === Infinity ? 0 : (row.parkedUntil ?? 0));
+  if (held > 0) info.heldUntil = held;
+  const concurrency = row.own[GROUP_FIELDS.concurrency];
+  if (concurrency !== undefined) info.limits.concurrency = Number(concurrency);
+  const max = row.own[GROUP_FIELDS.rateMax];
+  const perMs = row.own[GROUP_FIELDS.ratePerMs];
+  if (max !== undefined && perMs !== undefined) info.limits.rateLimit = { max: Number(max), perMs: Number(perMs) };
+  return info;
 }

@@ -121,6 +121,20 @@ export function settingsFields(patch: z.output<typeof settingsPatchSchema>): [st
   return fields;
 }
 
+/** A group as admin views show it. */
+export interface GroupInfo {
+  name: string;
+  /** Its tasks waiting now. */
+  waiting: number;
+  /** Its tasks active now that hold one of its concurrency slots (counted while it has a limit). */
+  active: number;
+  paused: boolean;
+  /** Held (by a limit, or a handler's RateLimitedError) until this epoch ms; absent when not held by time. */
+  heldUntil?: number;
+  /** Its own limits, where they differ from the queue's defaults for every group. */
+  limits: { concurrency?: number | null; rateLimit?: RateLimit | null };
+}
+
 /** Field → value ('' removes) of group limits, under the given field names. */
 export function groupFields(limits: z.output<typeof groupLimitsSchema>, concurrency: string, rateMax: string, ratePerMs: string): [string, string][] {
   const fields: [string, string][] = [];

@@ -63,6 +63,7 @@ export function encodeTask(payload: unknown, input: unknown, queue: EncodingOpti
     backoffJson: backoff ? JSON.stringify(backoff) : '',
     timeoutMs,
     dedupeKey: options.dedupeKey ?? '',
+    group: options.group ?? '',
   };
 }
 

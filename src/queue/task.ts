@@ -40,6 +40,8 @@ export interface TaskInfo<P = unknown, R = unknown> {
   /** While active: the worker holding the lease, as of that worker's last heartbeat. */
   worker?: string;
   dedupeKey?: string;
+  /** The task's group, if it was enqueued with one. */
+  group?: string;
   backoff?: BackoffOptions;
   timeoutMs?: number;
 }
@@ -53,6 +55,8 @@ export interface ActiveTask<P = unknown> {
   attempt: number;
   maxAttempts: number;
   createdAt: number;
+  /** The task's group, if it was enqueued with one. */
+  group?: string;
 }
 
 function optionalNumber(value: string | undefined): number | undefined {
@@ -114,6 +118,7 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
   const error = optionalJson<TaskErrorInfo>(hash[F.error]);
   if (error) info.error = error;
   if (hash[F.dedupeKey] !== undefined) info.dedupeKey = hash[F.dedupeKey];
+  if (hash[F.group] !== undefined) info.group = hash[F.group];
   const backoff = optionalJson<BackoffOptions>(hash[F.backoff]);
   if (backoff) info.backoff = backoff;
   const timeoutMs = optionalNumber(hash[F.timeoutMs]);

@@ -21,6 +21,8 @@ export const TASK_FIELDS = Object.freeze({
   backoff: 'b',
   timeoutMs: 'to',
   dedupeKey: 'dk',
+  group: 'g',
+  groupSlot: 'gs',
   createdAt: 'c',
   runAt: 'ra',
   startedAt: 'st',
@@ -48,12 +50,14 @@ export const STATE_CODES = Object.freeze({
 
 /**
  * Fields of a queue's `meta` hash: the id counter, the paused flag, until when a handler's
- * RateLimitedError holds the queue (epoch ms), lifetime counters.
+ * RateLimitedError holds the queue (epoch ms), how many grouped tasks wait, lifetime
+ * counters.
  */
 export const META_FIELDS = Object.freeze({
   seq: 'seq',
   paused: 'paused',
   limitedUntil: 'limitedUntil',
+  grouped: 'grouped',
   enqueued: 'enqueued',
   completed: 'completed',
   failed: 'failed',
@@ -78,6 +82,19 @@ export const SETTINGS_FIELDS = Object.freeze({
   groupRatePerMs: 'groups.rateLimit.perMs',
 } as const);
 
+/**
+ * Fields of a queue's `glimits` hash, per group: `<group>|<field>`. The limits a group has
+ * besides the queue's defaults for every group, its pause, and until when a handler's
+ * RateLimitedError (scope 'group') holds it (epoch ms).
+ */
+export const GROUP_FIELDS = Object.freeze({
+  concurrency: 'concurrency',
+  rateMax: 'rateLimit.max',
+  ratePerMs: 'rateLimit.perMs',
+  paused: 'paused',
+  limitedUntil: 'limitedUntil',
+} as const);
+
 /** Key roles of one queue (`<role>` after `<prefix>:{<queue>}:`), with the Redis type each holds (the layout doc's first columns). */
 export const QUEUE_KEY_ROLES = Object.freeze({
   fence: 'none',
@@ -96,6 +113,14 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   workers: 'hash',
   settings: 'hash',
   rate: 'zset',
+  'gwaiting:<group>:<priority>': 'list',
+  'gpriorities:<group>': 'zset',
+  groups: 'list',
+  gstate: 'hash',
+  gparked: 'zset',
+  gactive: 'hash',
+  glimits: 'hash',
+  'grate:<group>': 'zset',
   events: 'channel',
   progress: 'channel',
 } as const);
@@ -120,7 +145,8 @@ export const TOPIC_MESSAGE_FIELD = 'm';
 
 /** What a role's name contributes to a key: `task:<id>` → `task:` (the id follows), `meta` → `meta`. */
 function suffixOf(role: string): string {
-  return role.replace(/<[^>]+>$/, '');
+  const at = role.indexOf('<');
+  return at < 0 ? role : role.slice(0, at);
 }
 
 /**
@@ -201,6 +227,38 @@ export class QueueKeys {
   /** Starts within the rate limit's window: one member per start, scored by its time. */
   get rate(): string {
     return `${this.base}rate`;
+  }
+  /** A group's ready tasks at one priority level (like `waiting:<priority>`). */
+  groupWaiting(group: string, priority: number | string): string {
+    return `${this.base}gwaiting:${group}:${priority}`;
+  }
+  /** A group's non-empty priority levels, scored -priority. */
+  groupPriorities(group: string): string {
+    return `${this.base}gpriorities:${group}`;
+  }
+  /** The rotation of groups with ready tasks: claims take the next from the right, and put it back on the left. */
+  get groups(): string {
+    return `${this.base}groups`;
+  }
+  /** Per group with ready tasks: its highest ready priority level; `p` and the level while it is parked. */
+  get groupState(): string {
+    return `${this.base}gstate`;
+  }
+  /** Parked groups (held by a limit, or paused), scored by when to look again (inf: when a slot frees, or on resume). */
+  get groupsParked(): string {
+    return `${this.base}gparked`;
+  }
+  /** Per group: its tasks active now that hold one of its concurrency slots. */
+  get groupActive(): string {
+    return `${this.base}gactive`;
+  }
+  /** Per-group limits, pauses and holds: `<group>|<GROUP_FIELDS field>`. */
+  get groupLimits(): string {
+    return `${this.base}glimits`;
+  }
+  /** A group's rate limit log, like `rate`. */
+  groupRate(group: string): string {
+    return `${this.base}grate:${group}`;
   }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and

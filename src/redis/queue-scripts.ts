@@ -25,6 +25,8 @@ export interface TaskRecord {
   timeoutMs: number | undefined;
   /** '' for none. */
   dedupeKey: string;
+  /** '' for none. */
+  group: string;
 }
 
 /** A task to enqueue: its payload JSON alone when every option is the default, else its record. */
@@ -43,6 +45,8 @@ export interface ClaimedTask {
   backoffJson: string;
   timeoutMs: number | undefined;
   createdAt: number;
+  /** '' for none. */
+  group: string;
 }
 
 export interface ClaimReply {
@@ -88,6 +92,7 @@ export interface RawCounts {
   failed: number;
   cancelled: number;
   paused: boolean;
+  groups: number;
 }
 
 export interface AdoptRequest {
@@ -124,7 +129,7 @@ export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }
   } else {
     for (const task of request.tasks) {
       const t: TaskRecord = typeof task === 'string' ? defaultRecord(task) : task;
-      args.push(t.id, t.payloadJson, t.priority, t.delayMs, optional(t.runAt), t.maxAttempts, t.backoffJson, optional(t.timeoutMs), t.dedupeKey);
+      args.push(t.id, t.payloadJson, t.priority, t.delayMs, optional(t.runAt), t.maxAttempts, t.backoffJson, optional(t.timeoutMs), t.dedupeKey, t.group);
     }
   }
   return call('enqueue', [k.fence, k.meta], args, (reply) => {
@@ -144,18 +149,57 @@ export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }
 
 /** The record of a task with default options (the payloads-only form's meaning). */
 function defaultRecord(payloadJson: string): TaskRecord {
-  return { id: '', payloadJson, priority: 0, delayMs: 0, runAt: undefined, maxAttempts: DEFAULT_ATTEMPTS, backoffJson: '', timeoutMs: undefined, dedupeKey: '' };
+  return { id: '', payloadJson, priority: 0, delayMs: 0, runAt: undefined, maxAttempts: DEFAULT_ATTEMPTS, backoffJson: '', timeoutMs: undefined, dedupeKey: '', group: '' };
 }
 
 export function counts(k: QueueKeys): ScriptCall<RawCounts> {
   return call('counts', [k.fence, k.meta], [], (reply) => {
-    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0] = (reply as (number | string)[]).map(Number);
-    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1 };
+    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0, groups = 0] = (reply as (number | string)[]).map(Number);
+    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1, groups };
   });
 }
 
 export function setPaused(k: QueueKeys, paused: boolean): ScriptCall<void> {
   return call('set-paused', [k.fence, k.meta], [paused ? 1 : 0], () => undefined);
+}
+
+/** Writes one group's fields (GROUP_FIELDS: its own limits, its pause; '' removes one). */
+export function configureGroup(k: QueueKeys, group: string, fields: readonly [string, string][]): ScriptCall<void> {
+  return call('group-configure', [k.fence, k.groupLimits], [group, ...fields.flat()], () => undefined);
+}
+
+export interface GroupRow {
+  name: string;
+  waiting: number;
+  active: number;
+  /** Parked (held by a limit, or paused) until this epoch ms; Infinity: until a slot frees or it resumes. */
+  parkedUntil: number | undefined;
+  /** Its own fields (GROUP_FIELDS names → values). */
+  own: Record<string, string>;
+}
+
+/** Groups with waiting or active tasks, largest backlog first: a page, and how many there are. */
+export function listGroups(k: QueueKeys, page: { offset: number; limit: number }): ScriptCall<{ total: number; groups: GroupRow[] }> {
+  return call('group-list', [k.fence, k.groupState], [page.offset, page.limit], (reply) => {
+    const values = reply as (string | number)[];
+    const groups: GroupRow[] = [];
+    for (let i = 1; i + 4 < values.length; i += 5) {
+      const parked = String(values[i + 3]);
+      const own: Record<string, string> = {};
+      for (const pair of String(values[i + 4]).split(';').filter(Boolean)) {
+        const at = pair.indexOf('=');
+        own[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      groups.push({
+        name: String(values[i]),
+        waiting: Number(values[i + 1]),
+        active: Number(values[i + 2]),
+        parkedUntil: parked === '' ? undefined : parked === 'inf' ? Infinity : Number(parked),
+        own,
+      });
+    }
+    return { total: Number(values[0]), groups };
+  });
 }
 
 /** Writes settings fields ('' removes one); resolves with the new version. */
@@ -206,7 +250,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 2; i + 7 < values.length; i += 8) {
+  for (let i = 2; i + 8 < values.length; i += 9) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -216,6 +260,7 @@ function decodeClaim(reply: unknown): ClaimReply {
       backoffJson: values[i + 5] ? String(values[i + 5]) : '',
       timeoutMs: values[i + 6] ? Number(values[i + 6]) : undefined,
       createdAt: Number(values[i + 7]),
+      group: String(values[i + 8]),
     });
   }
   return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, tasks };
@@ -271,10 +316,11 @@ export function reap(k: QueueKeys, request: { max: number }): ScriptCall<number>
 
 /**
  * Handlers hit an upstream limit: their tasks go back in line without using an attempt,
- * and the queue claims nothing for `delayMs`. Statuses: OK, or LEASE_LOST.
+ * and their queue (scope 'queue') or group ('group') claims nothing for `delayMs`.
+ * Statuses: OK, or LEASE_LOST.
  */
-export function defer(k: QueueKeys, request: { delayMs: number; leases: readonly HeldLease[] }): ScriptCall<StatusCode[]> {
-  const args: Arg[] = [request.delayMs];
+export function defer(k: QueueKeys, request: { scope: 'queue' | 'group'; delayMs: number; leases: readonly HeldLease[] }): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [request.scope, request.delayMs];
   for (const lease of request.leases) args.push(lease.id, lease.token);
   return call('defer', [k.fence, k.meta], args, codes);
 }

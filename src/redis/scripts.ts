@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
-import { keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -35,6 +35,8 @@ export const SCRIPT_KEY_COUNTS = {
   'set-paused': 2,
   configure: 2,
   defer: 2,
+  'group-configure': 2,
+  'group-list': 2,
   'adopt-list': 3,
   'topic-publish': 2,
   'topic-join': 2,
@@ -80,6 +82,7 @@ function prelude(publish: Variant): string {
     `local R = ${luaTable(keyRoleSuffixes())}`,
     `local M = ${luaTable(META_FIELDS)}`,
     `local SET = ${luaTable(SETTINGS_FIELDS)}`,
+    `local GL = ${luaTable(GROUP_FIELDS)}`,
     `local SETTING_DEFAULTS = ${luaTable({
       completedCount: DEFAULT_RETENTION.completed.count,
       completedMaxAgeMs: DEFAULT_RETENTION.completed.maxAgeMs,

@@ -45,7 +45,7 @@ local out = { STATUS.OK }
 local first = next_ids(#items, now)
 for i, item in ipairs(items) do
   local id = int(first + i - 1)
-  create_task(id, cjson.encode(item), priority, 0, now, max_attempts, backoff, timeout_ms, '')
+  create_task(id, cjson.encode(item), priority, 0, now, max_attempts, backoff, timeout_ms, '', '')
   out[#out + 1] = id
 end
 redis.call('HINCRBY', KEYS[2], M.enqueued, #items)

@@ -2,7 +2,7 @@
 
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
-delayed or active), cancelled (newest first), dedupe:<key>, settings (the failed-task
+delayed or active; a grouped task's group line, or its slot), cancelled (newest first), dedupe:<key>, settings (the failed-task
 retention, which cancelled tasks follow; concurrency), wake, events channel
 ARGV[1] task id
 
@@ -15,10 +15,11 @@ handler's signal) and its result is refused.
 --@include lib/finish.lua
 --@include lib/flow.lua
 --@include lib/settings.lua
+--@include lib/groups.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.createdAt)
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.createdAt, F.group, F.groupSlot)
 local state = v[1]
 if not state then
   return { STATUS.TASK_NOT_FOUND }
@@ -26,7 +27,7 @@ end
 if state ~= S.waiting and state ~= S.delayed and state ~= S.active then
   return { STATUS.INVALID_STATE, state }
 end
-unlist(id, state, v[2])
+unlist(id, state, v[2], v[5])
 local now = now_ms()
 redis.call('HSET', tkey, F.state, S.cancelled, F.finishedAt, since_created(v[4], now))
 redis.call('HDEL', tkey, F.runAt)
@@ -36,6 +37,9 @@ local limits = settings({ 'failedCount', 'failedMaxAgeMs', 'concurrency' })
 trim(R.cancelled, limits.failedCount, limits.failedMaxAgeMs, now)
 publish('cancelled', { id })
 if state == S.active then
+  local freed = {}
+  free_slot(tkey, v[5], v[6], freed)
+  group_slots_freed(freed)
   slot_freed(limits)
 end
 return { STATUS.OK }

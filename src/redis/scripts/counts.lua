@@ -2,19 +2,21 @@
 
 KEYS[1] fence, KEYS[2] meta (paused flag)
 Touches (fenced): priorities, waiting:<priority>, delayed, active, completed, failed,
-cancelled
+cancelled, gstate (groups with waiting tasks)
 ARGV: none
 
-Returns {waiting, delayed, active, completed, failed, cancelled, paused (0/1)}.
+Returns {waiting (in the queue's line and the groups'), delayed, active, completed, failed,
+cancelled, paused (0/1), groups (groups with waiting tasks)}.
 ]]
 --@include lib/base.lua
 
-local waiting = 0
+local meta = redis.call('HMGET', key(R.meta), M.paused, M.grouped)
+local waiting = tonumber(meta[2]) or 0
 for _, level in ipairs(redis.call('ZRANGE', key(R.priorities), 0, -1)) do
   waiting = waiting + redis.call('LLEN', key(R.waiting, level))
 end
 local paused = 0
-if redis.call('HGET', key(R.meta), M.paused) then
+if meta[1] then
   paused = 1
 end
 return {
@@ -25,4 +27,5 @@ return {
   redis.call('LLEN', key(R.failed)),
   redis.call('LLEN', key(R.cancelled)),
   paused,
+  redis.call('HLEN', key(R.gstate)),
 }

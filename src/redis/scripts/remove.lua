@@ -2,7 +2,8 @@
 
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
-delayed, active, completed, failed or cancelled), dedupe:<key>, events channel
+delayed, active, completed, failed or cancelled; a grouped task's group line, or its slot),
+dedupe:<key>, events channel
 ARGV[1] task id
 
 Returns {OK} removed, {TASK_NOT_FOUND}. A removed active task's worker finds its lease
@@ -11,15 +12,21 @@ lost at the next heartbeat; its result is refused.
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/finish.lua
+--@include lib/groups.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey)
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.group, F.groupSlot)
 local state = v[1]
 if not state then
   return { STATUS.TASK_NOT_FOUND }
 end
-unlist(id, state, v[2])
+unlist(id, state, v[2], v[4])
+if state == S.active then
+  local freed = {}
+  free_slot(tkey, v[4], v[5], freed)
+  group_slots_freed(freed)
+end
 release_dedupe(id, v[3])
 redis.call('DEL', tkey)
 publish('removed', { id })

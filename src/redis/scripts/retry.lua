@@ -12,10 +12,11 @@ only if no other live task holds it meanwhile.
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua
+--@include lib/groups.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.attempt, F.priorAttempts)
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.attempt, F.priorAttempts, F.group)
 local state = v[1]
 if not state then
   return { STATUS.TASK_NOT_FOUND }
@@ -23,7 +24,7 @@ end
 if state ~= S.failed and state ~= S.cancelled then
   return { STATUS.INVALID_STATE, state }
 end
-unlist(id, state, v[2])
+unlist(id, state, v[2], v[6])
 local prior = (tonumber(v[4]) or 0) + (tonumber(v[5]) or 0)
 if prior > 0 then
   redis.call('HSET', tkey, F.state, S.waiting, F.attempt, 0, F.priorAttempts, prior)
@@ -34,7 +35,11 @@ redis.call('HDEL', tkey, F.finishedAt, F.error)
 if v[3] then
   redis.call('SET', key(R.dedupe, v[3]), id, 'NX')
 end
-push_waiting(id, v[2] or '0', false)
+if v[6] then
+  group_push(v[6], id, v[2] or '0', false)
+else
+  push_waiting(id, v[2] or '0', false)
+end
 wake()
 publish('waiting', { id })
 return { STATUS.OK }

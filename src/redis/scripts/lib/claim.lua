@@ -4,11 +4,31 @@
 --@include lib/base.lua
 --@include lib/events.lua
 --@include lib/waiting.lua
+--@include lib/groups.lua
 --@include lib/leases.lua
 --@include lib/flow.lua
 
 -- The settings a claim reads (lib/settings.lua).
-local CLAIM_SETTINGS = { 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs' }
+local CLAIM_SETTINGS = { 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs',
+  'groupConcurrency', 'groupRateMax', 'groupRatePerMs' }
+
+-- Due delayed tasks join their line (the queue's, or their group's).
+local function promote_due(now, delayed)
+  local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    local tkey = task_key(id)
+    local v = redis.call('HMGET', tkey, F.priority, F.group)
+    redis.call('HSET', tkey, F.state, S.waiting)
+    redis.call('HDEL', tkey, F.runAt)
+    if v[2] then
+      group_push(v[2], id, v[1] or '0', false)
+    else
+      push_waiting(id, v[1] or '0', false)
+    end
+  end
+  redis.call('ZREM', delayed, unpack(due))
+  publish('waiting', due)
+end
 
 local function claim_tasks(now, wanted, lease_ms, limits)
   local delayed, active = key(R.delayed), key(R.active)
@@ -17,15 +37,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
   -- and that one call also tells how long an idle worker may wait.
   local next_delayed = earliest(delayed)
   if next_delayed and next_delayed <= now then
-    local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
-    for _, id in ipairs(due) do
-      local tkey = task_key(id)
-      redis.call('HSET', tkey, F.state, S.waiting)
-      redis.call('HDEL', tkey, F.runAt)
-      push_waiting(id, redis.call('HGET', tkey, F.priority) or '0', false)
-    end
-    redis.call('ZREM', delayed, unpack(due))
-    publish('waiting', due)
+    promote_due(now, delayed)
     next_delayed = earliest(delayed)
   end
 
@@ -35,6 +47,10 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     local due = next_delayed
     if next_lease and (not due or next_lease < due) then
       due = next_lease
+    end
+    local parked = redis.call('ZRANGE', key(R.gparked), 0, 0, 'WITHSCORES')[2]
+    if parked and parked ~= 'inf' and (not due or tonumber(parked) < due) then
+      due = tonumber(parked)
     end
     if not due then
       return -1
@@ -67,51 +83,82 @@ local function claim_tasks(now, wanted, lease_ms, limits)
   local leases = {}
   local deadline = now + lease_ms
   local priorities = key(R.priorities)
-  local function take()
-    if wanted <= 0 then
-      return
+
+  -- Leases one task; returns its rate-log member.
+  local function lease(id, group, holds_slot)
+    local tkey = task_key(id)
+    local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt, F.group)
+    local attempt = (tonumber(v[1]) or 0) + 1
+    -- The start time is the lease's fencing token: strictly increasing per task, even for
+    -- two claims within one millisecond (the later one is dated a millisecond on).
+    local started = now - tonumber(v[7])
+    local previous = tonumber(v[2])
+    if previous and previous >= started then
+      started = previous + 1
+    end
+    local token = int(started)
+    if holds_slot then
+      redis.call('HSET', tkey, F.state, S.active, F.attempt, attempt, F.startedAt, token, F.groupSlot, '1')
+    else
+      redis.call('HSET', tkey, F.state, S.active, F.attempt, attempt, F.startedAt, token)
+    end
+    leases[#leases + 1] = deadline
+    leases[#leases + 1] = id
+    out[#out + 1] = id
+    out[#out + 1] = token
+    out[#out + 1] = attempt
+    out[#out + 1] = v[3] or DEFAULT_ATTEMPTS
+    out[#out + 1] = v[4]
+    out[#out + 1] = v[5] or ''
+    out[#out + 1] = v[6] or ''
+    out[#out + 1] = v[7]
+    out[#out + 1] = v[8] or ''
+    claimed[#claimed + 1] = id
+    local member = id .. ':' .. attempt
+    starts[#starts + 1] = member
+    return member
+  end
+
+  -- Takes up to `n` tasks from the queue's own line (tasks without a group), highest
+  -- priority first; returns how many.
+  local function take(n)
+    local taken = 0
+    if n <= 0 then
+      return 0
     end
     -- Levels in order, highest priority first (usually one, read with one call).
     for _, level in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do
-      local ids = redis.call('RPOP', key(R.waiting, level), wanted)
+      local ids = redis.call('RPOP', key(R.waiting, level), n - taken)
       -- Fewer than asked means the level is empty now (an exact fit is found empty next time).
-      if not ids or #ids < wanted then
+      if not ids or #ids < n - taken then
         redis.call('ZREM', priorities, level)
       end
       for _, id in ipairs(ids or {}) do
-        local tkey = task_key(id)
-        local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt)
-        local attempt = (tonumber(v[1]) or 0) + 1
-        -- The start time is the lease's fencing token: strictly increasing per task, even for
-        -- two claims within one millisecond (the later one is dated a millisecond on).
-        local started = now - tonumber(v[7])
-        local previous = tonumber(v[2])
-        if previous and previous >= started then
-          started = previous + 1
-        end
-        local token = int(started)
-        redis.call('HSET', tkey, F.state, S.active, F.attempt, attempt, F.startedAt, token)
-        leases[#leases + 1] = deadline
-        leases[#leases + 1] = id
-        out[#out + 1] = id
-        out[#out + 1] = token
-        out[#out + 1] = attempt
-        out[#out + 1] = v[3] or DEFAULT_ATTEMPTS
-        out[#out + 1] = v[4]
-        out[#out + 1] = v[5] or ''
-        out[#out + 1] = v[6] or ''
-        out[#out + 1] = v[7]
-        claimed[#claimed + 1] = id
-        starts[#starts + 1] = id .. ':' .. attempt
-        wanted = wanted - 1
+        lease(id)
+        taken = taken + 1
       end
-      if wanted <= 0 then
+      if taken >= n then
         break
       end
     end
+    return taken
   end
 
-  take()
+  -- Groups rotate with the queue's own line: that line counts as one more group, so its
+  -- tasks get their turn among the groups', and the groups theirs among its.
+  local function take_all()
+    unpark_due(now)
+    local groups = redis.call('LLEN', key(R.groups))
+    if groups == 0 then
+      wanted = wanted - take(wanted)
+      return
+    end
+    wanted = wanted - take(math.ceil(wanted / (groups + 1)))
+    wanted = wanted - take_grouped(now, wanted, limits, lease)
+    wanted = wanted - take(wanted)
+  end
+
+  take_all()
   -- Expired leases are reaped by claims that found too little ready work (the worker is
   -- about to idle until the next deadline) and by every worker's heartbeat; a claim that
   -- filled up leaves them to those, saving calls. The earliest deadline is read first, so
@@ -121,7 +168,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     next_lease = earliest(active)
     if next_lease and next_lease <= now then
       if reap_expired(now, 100, limits.failedCount, limits.failedMaxAgeMs) > 0 then
-        take()
+        take_all()
       end
       next_lease = earliest(active)
     end
@@ -148,15 +195,15 @@ local function claim_tasks(now, wanted, lease_ms, limits)
       out[1] = due_in(earliest(active))
     end
   elseif wanted > 0 then
-    -- Nothing is left in line: drop the marker, or the claimant, blocking next, would wake
-    -- at once for work it has already taken.
+    -- Nothing is left in line (or every group with tasks is held): drop the marker, or the
+    -- claimant, blocking next, would wake at once for work it has already taken.
     redis.call('DEL', key(R.wake))
     -- The worker will idle: tell it how long it may.
     out[1] = due_in(next_lease)
   else
     -- More work may be left: pass the marker on so another idle worker wakes for it. A
     -- worker that got all it asked for will not block, so it needs no due time.
-    if redis.call('ZCARD', priorities) > 0 then
+    if redis.call('ZCARD', priorities) > 0 or redis.call('LLEN', key(R.groups)) > 0 then
       wake()
     end
     out[1] = -1

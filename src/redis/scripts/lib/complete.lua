@@ -5,19 +5,21 @@
 --@include lib/events.lua
 --@include lib/finish.lua
 --@include lib/flow.lua
+--@include lib/groups.lua
 
 local function complete_tasks(now, limits, args, first, last)
   local keep_count = limits.completedCount
-  local out, done, results, created = {}, {}, {}, {}
+  local out, done, results, created, freed = {}, {}, {}, {}, {}
   local results_bytes = 0
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
     local tkey = task_key(id)
-    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt)
+    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt, F.group, F.groupSlot)
     if v[1] ~= S.active or v[2] ~= token then
       out[#out + 1] = STATUS.LEASE_LOST
     else
       release_dedupe(id, v[3])
+      free_slot(tkey, v[5], v[6], freed)
       if keep_count > 0 then
         local finished = since_created(v[4], now)
         if result == '' then
@@ -48,6 +50,7 @@ local function complete_tasks(now, limits, args, first, last)
       publish('completed', done, nil, created)
     end
     slot_freed(limits)
+    group_slots_freed(freed)
   end
   return out
 end

@@ -1,6 +1,7 @@
 -- Creating tasks: generated ids, and one task's hash placed in line.
 --@include lib/base.lua
 --@include lib/waiting.lua
+--@include lib/groups.lua
 
 -- Generated ids come from a counter in `meta` that never goes below the Redis clock in ms
 -- times 1,000: a failover to a replica that missed the last writes, or a restore from an
@@ -21,9 +22,10 @@ local function next_ids(count, now)
 end
 
 -- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
--- `now`, else waiting. Options are the encoded strings of enqueue's contract ('' = unset).
--- The caller chose the id, checked dedupe and capacity, and wakes the workers.
-local function create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, batch)
+-- `now`, else waiting (in its group's line when it has a group). Options are the encoded
+-- strings of enqueue's contract ('' = unset). The caller chose the id, checked dedupe and
+-- capacity, and wakes the workers.
+local function create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch)
   -- Optional fields are written only when set: every retained task carries its hash.
   local fields = { F.payload, payload, F.createdAt, int(now) }
   local function unless_default(field, value, default)
@@ -37,6 +39,7 @@ local function create_task(id, payload, priority, due, now, max_attempts, backof
   unless_default(F.backoff, backoff, '')
   unless_default(F.timeoutMs, timeout_ms, '')
   unless_default(F.dedupeKey, dedupe_key, '')
+  unless_default(F.group, group, '')
   if dedupe_key ~= '' then
     redis.call('SET', key(R.dedupe, dedupe_key), id)
   end
@@ -48,7 +51,9 @@ local function create_task(id, payload, priority, due, now, max_attempts, backof
     redis.call('ZADD', key(R.delayed), due, id)
   else
     fields[#fields + 1] = S.waiting
-    if batch then
+    if group ~= '' then
+      group_push(group, id, priority, false)
+    elseif batch then
       -- Pushed later with the rest of the batch: one LPUSH per priority level.
       batch[priority] = batch[priority] or {}
       table.insert(batch[priority], id)

@@ -4,6 +4,7 @@
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/finish.lua
+--@include lib/groups.lua
 
 -- A member every non-empty `active` zset carries, scored +inf (after every deadline). It
 -- is longer than zset-max-listpack-value (64 bytes by default), so Redis keeps the zset in
@@ -30,23 +31,25 @@ local LEASE_EXPIRED = '{"name":"LeaseExpiredError","message":"the lease expired 
 local function reap_expired(now, limit, failed_keep_count, failed_max_age_ms)
   local active = key(R.active)
   local ids = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, limit)
-  local requeued, failed = {}, {}
+  local requeued, failed, freed = {}, {}, {}
   for _, id in ipairs(ids) do
     redis.call('ZREM', active, id)
     local tkey = task_key(id)
-    local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey, F.createdAt, F.priorAttempts)
+    local v = redis.call('HMGET', tkey, F.attempt, F.maxAttempts, F.startedAt, F.priority, F.dedupeKey, F.createdAt, F.priorAttempts, F.group, F.groupSlot)
     if v[1] then
       record_attempt_error(tkey, v[1], v[7], after_created(v[6], v[3]), now, LEASE_EXPIRED)
+      free_slot(tkey, v[8], v[9], freed)
       if tonumber(v[1]) >= (tonumber(v[2]) or DEFAULT_ATTEMPTS) then
         dead_letter(id, tkey, now, v[5], v[6])
         failed[#failed + 1] = id
       else
         redis.call('HSET', tkey, F.state, S.waiting)
-        push_waiting(id, v[4] or '0', true)
+        requeue(id, v[4], v[8])
         requeued[#requeued + 1] = id
       end
     end
   end
+  group_slots_freed(freed)
   if #requeued > 0 then
     wake()
     publish('waiting', requeued)

@@ -36,24 +36,12 @@ local function remove_waiting(id, priority)
   return removed
 end
 
--- Tasks in line (waiting at any priority, or delayed): what maxWaiting limits.
+-- Tasks in line (waiting at any priority, in a group's line or the queue's, or delayed):
+-- what maxWaiting limits.
 local function waiting_count()
-  local waiting = redis.call('ZCARD', key(R.delayed))
+  local waiting = redis.call('ZCARD', key(R.delayed)) + (tonumber(redis.call('HGET', key(R.meta), M.grouped)) or 0)
   for _, level in ipairs(redis.call('ZRANGE', key(R.priorities), 0, -1)) do
     waiting = waiting + redis.call('LLEN', key(R.waiting, level))
   end
   return waiting
-end
-
--- Takes a task's id out of the list or set that holds tasks in its state (a state code).
-local STATE_KEYS = { [S.delayed] = R.delayed, [S.active] = R.active,
-  [S.completed] = R.completed, [S.failed] = R.failed, [S.cancelled] = R.cancelled }
-local function unlist(id, state, priority)
-  if state == S.waiting then
-    remove_waiting(id, priority or '0')
-  elseif state == S.delayed or state == S.active then
-    redis.call('ZREM', key(STATE_KEYS[state]), id)
-  elseif STATE_KEYS[state] then
-    redis.call('LREM', key(STATE_KEYS[state]), 1, id)
-  end
 end
