@@ -1,10 +1,26 @@
 /**
- * How long-running commands (subscribe, serve, dev) are stopped: the first SIGINT (Ctrl-C)
- * or SIGTERM asks them to finish gracefully, and they exit 0 once they have; a second one
- * exits at once, with 130 (SIGINT) or 143 (SIGTERM), as `errand worker` does.
+ * How long-running commands (subscribe, serve, dev, bridge) are stopped: the first SIGINT
+ * (Ctrl-C), SIGTERM or SIGHUP asks them to finish gracefully; a second one exits at once,
+ * with 128 + the signal's number (130, 143, 129), as `errand worker` does.
+ *
+ * A repeat of the same signal within REPEAT_WINDOW_MS is not a second request: under npm
+ * (`npm start`), one Ctrl-C reaches the process twice, from the terminal (to the whole
+ * process group) and forwarded by npm. Taking that as "exit now" would skip the shutdown
+ * and leave a private redis-server behind.
+ *
+ * Under npm, the command also stops when npm goes away (its parent process changes):
+ * killed with SIGKILL, npm forwards nothing, and the command must not outlive it.
  */
 
-export const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+export const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** A repeat of the first signal sooner than this is the same request, delivered twice. */
+const REPEAT_WINDOW_MS = 1_000;
+/** How often a command run by npm checks that npm is still there. */
+const PARENT_CHECK_MS = 500;
+/** The stop reason when the parent process went away. */
+export const PARENT_GONE = 'parent process exited';
 
 export interface StopRequest {
   /** Resolves with the first signal's name, or the reason given to `stop`. */
@@ -15,34 +31,50 @@ export interface StopRequest {
   dispose(): void;
 }
 
-/**
- * Installs the handlers. `beforeExit` runs on the second signal, just before the process
- * exits (to say what is left behind).
- */
-export function watchStopSignals(beforeExit?: (signal: NodeJS.Signals) => void): StopRequest {
-  let requested = false;
+export interface StopOptions {
+  /** Runs on the second signal, just before the process exits (to say what is left behind). */
+  beforeExit?: (signal: NodeJS.Signals) => void;
+  /** Stop when the parent process goes away. Default: when run by npm (npm start, npm run ...). */
+  exitWithParent?: boolean;
+}
+
+/** Installs the handlers. */
+export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_lifecycle_event !== undefined }: StopOptions = {}): StopRequest {
+  let first: { reason: string; at: number } | undefined;
   let resolve!: (reason: string) => void;
   const promise = new Promise<string>((done) => (resolve = done));
   const stop = (reason: string) => {
-    if (requested) return;
-    requested = true;
+    if (first) return;
+    first = { reason, at: Date.now() };
     resolve(reason);
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    if (requested) {
+    if (first) {
+      if (signal === first.reason && Date.now() - first.at < REPEAT_WINDOW_MS) return;
       beforeExit?.(signal);
       process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
     }
     stop(signal);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  const parent = process.ppid;
+  const parentCheck = exitWithParent
+    ? setInterval(() => {
+        if (process.ppid !== parent) stop(PARENT_GONE);
+      }, PARENT_CHECK_MS).unref()
+    : undefined;
   return {
     requested: promise,
     stop,
     dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of SIGNALS) process.off(signal, onSignal);
+      clearInterval(parentCheck);
     },
   };
+}
+
+/** The exit code of a command stopped for `reason`: 128 + the signal's number, else 0. */
+export function stopExitCode(reason: string): number {
+  if (reason === PARENT_GONE) return 1;
+  return SIGNAL_EXIT_CODES[reason] ?? 0;
 }

@@ -38,7 +38,7 @@ export const registerWorker: RegisterCommand = (program, cli) => {
       const handlers = await loadHandlers(modulePath);
       await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
       await cli.close(); // the workers open their own patient connections
-      await runWorkers(cli, handlers, options, createLogger(level));
+      await runWorkers(cli, handlers, options, await createLogger(level));
       // The handlers module may hold handles of its own (a database pool, a timer) that
       // keep Node running after the workers are done: give them a moment, then exit.
       setTimeout(() => process.exit(), LINGER_MS).unref();
