@@ -8,9 +8,12 @@
  * process group) and forwarded by npm. Taking that as "exit now" would skip the shutdown
  * and leave a private redis-server behind.
  *
- * Under npm, the command also stops when npm goes away (its parent process changes):
- * killed with SIGKILL, npm forwards nothing, and the command must not outlive it.
+ * Under npm, the command also stops when npm goes away: killed with SIGKILL, npm forwards
+ * nothing, and the command must not outlive it. npm runs scripts through a shell (`sh -c`),
+ * which stays while the command runs, so npm is the parent's parent: both are watched
+ * (the grandparent through /proc, where there is one).
  */
+import { readFileSync } from 'node:fs';
 
 export const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
@@ -58,9 +61,10 @@ export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   const parent = process.ppid;
+  const grandparent = parentOf(parent);
   const parentCheck = exitWithParent
     ? setInterval(() => {
-        if (process.ppid !== parent) stop(PARENT_GONE);
+        if (process.ppid !== parent || (grandparent !== undefined && !alive(grandparent))) stop(PARENT_GONE);
       }, PARENT_CHECK_MS).unref()
     : undefined;
   return {
@@ -77,4 +81,25 @@ export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_
 export function stopExitCode(reason: string): number {
   if (reason === PARENT_GONE) return 1;
   return SIGNAL_EXIT_CODES[reason] ?? 0;
+}
+
+/** The parent of a process, from /proc (Linux); undefined elsewhere or for init. */
+function parentOf(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (command) state ppid ...": the command may hold spaces and ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) && ppid > 1 ? ppid : undefined;
+  } catch {
+    return undefined; // no /proc: the parent alone is watched
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
+  }
 }
