@@ -84,6 +84,12 @@ export class Admin {
     return names.sort();
   }
 
+  /** Whether anything ever used a queue of this name under this prefix (a producer, a worker, a bridge). */
+  async hasQueue(name: string): Promise<boolean> {
+    validateName('queue', name);
+    return (await this.call(this.client().sismember(queuesKey(this.prefix), name))) === 1;
+  }
+
   /** Counts of every known queue. */
   async overview(): Promise<QueueSummary[]> {
     const names = await this.queueNames();
