@@ -3,10 +3,11 @@
  * (Ctrl-C), SIGTERM or SIGHUP asks them to finish gracefully; a second one exits at once,
  * with 128 + the signal's number (130, 143, 129), as `errand worker` does.
  *
- * A repeat of the same signal within REPEAT_WINDOW_MS is not a second request: under npm
- * (`npm start`), one Ctrl-C reaches the process twice, from the terminal (to the whole
- * process group) and forwarded by npm. Taking that as "exit now" would skip the shutdown
- * and leave a private redis-server behind.
+ * Run by npm (`npm start`, `npm run ...`), a repeat of the same signal within
+ * REPEAT_WINDOW_MS is not a second request: one Ctrl-C reaches the process twice there,
+ * from the terminal (to the whole process group) and forwarded by npm. Taking that as "exit
+ * now" would skip the shutdown and leave a private redis-server behind. Run directly, every
+ * repeat counts, however quick.
  *
  * Under npm, the command also stops when npm goes away: killed with SIGKILL, npm forwards
  * nothing, and the command must not outlive it. npm runs scripts through a shell (`sh -c`),
@@ -18,8 +19,8 @@ import { readFileSync } from 'node:fs';
 export const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-/** A repeat of the first signal sooner than this is the same request, delivered twice. */
-const REPEAT_WINDOW_MS = 1_000;
+/** Under npm, a repeat of the first signal sooner than this is the same request, delivered twice. */
+const REPEAT_WINDOW_MS = 500;
 /** How often a command run by npm checks that npm is still there. */
 const PARENT_CHECK_MS = 500;
 /** The stop reason when the parent process went away. */
@@ -37,12 +38,15 @@ export interface StopRequest {
 export interface StopOptions {
   /** Runs on the second signal, just before the process exits (to say what is left behind). */
   beforeExit?: (signal: NodeJS.Signals) => void;
-  /** Stop when the parent process goes away. Default: when run by npm (npm start, npm run ...). */
-  exitWithParent?: boolean;
+  /**
+   * Run by npm (npm start, npm run ...): stop when npm goes away, and take a signal that npm
+   * forwards as the one the terminal sent. Default: whether npm_lifecycle_event is set.
+   */
+  underNpm?: boolean;
 }
 
 /** Installs the handlers. */
-export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_lifecycle_event !== undefined }: StopOptions = {}): StopRequest {
+export function watchStopSignals({ beforeExit, underNpm = process.env.npm_lifecycle_event !== undefined }: StopOptions = {}): StopRequest {
   let first: { reason: string; at: number } | undefined;
   let resolve!: (reason: string) => void;
   const promise = new Promise<string>((done) => (resolve = done));
@@ -53,7 +57,7 @@ export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (first) {
-      if (signal === first.reason && Date.now() - first.at < REPEAT_WINDOW_MS) return;
+      if (underNpm && signal === first.reason && Date.now() - first.at < REPEAT_WINDOW_MS) return;
       beforeExit?.(signal);
       process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
     }
@@ -62,7 +66,7 @@ export function watchStopSignals({ beforeExit, exitWithParent = process.env.npm_
   for (const signal of SIGNALS) process.on(signal, onSignal);
   const parent = process.ppid;
   const grandparent = parentOf(parent);
-  const parentCheck = exitWithParent
+  const parentCheck = underNpm
     ? setInterval(() => {
         if (process.ppid !== parent || (grandparent !== undefined && !alive(grandparent))) stop(PARENT_GONE);
       }, PARENT_CHECK_MS).unref()
