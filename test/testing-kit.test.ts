@@ -81,6 +81,7 @@ describe('runUntilIdle', () => {
 
   it('refuses an empty handler map', async () => {
     await expect(runUntilIdle({ connection: redis.url, handlers: {} })).rejects.toThrow(/runUntilIdle needs handlers/);
+    await expect(runUntilIdle({ connection: redis.url, handlers: { q: async () => 1 }, timeoutMs: -1 })).rejects.toThrow(/timeoutMs must be a whole number/);
   });
 });
 

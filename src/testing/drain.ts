@@ -6,14 +6,16 @@
  * - `runUntilIdle({ handlers })` runs the handlers inline, in the test's process (one
  *   Worker per queue of the map), until the same point, then closes them.
  *
- * Both return what ran, as it is at the end (`state` completed, failed, or delayed for a
- * retry whose time has not come), in the order the tasks last started: `runUntilIdle`, each
- * task its handlers took; `drain`, each task taken while it waited and every finished task
- * the queues retain (completed and failed; with a prefix per test, that is what the test's
- * workers did, also before `drain` was called). Idleness is checked again on every state change the queues announce (no
- * polling), and the wait is bounded by `timeoutMs`.
+ * Both return what ran, each task as it is at the end (`state` completed, failed, or delayed
+ * for a retry whose time has not come): `runUntilIdle`, each task its handlers took, in the
+ * order first taken; `drain`, each task taken while it waited, then every other finished
+ * task the queues retain (completed and failed, by start; with a prefix per test, that is
+ * what the test's workers did, also before `drain` was called). Idleness is checked again
+ * on every state change the queues announce (no polling), and the wait is bounded by
+ * `timeoutMs`.
  */
 import type { ConnectionOption } from '../config.js';
+import { ValidationError } from '../errors.js';
 import { Queue } from '../queue/queue.js';
 import type { TaskInfo } from '../queue/task.js';
 import { Worker, type Handler } from '../queue/worker.js';
@@ -35,6 +37,7 @@ export interface RunUntilIdleOptions extends DrainOptions {
 /** Waits until every queue is idle; resolves with the tasks that ran (see above). */
 export async function drain(queues: Queue<any, any> | readonly Queue<any, any>[], { timeoutMs = 10_000 }: DrainOptions = {}): Promise<TaskInfo[]> {
   const list = Array.isArray(queues) ? [...(queues as readonly Queue[])] : [queues as Queue];
+  checkTimeout(timeoutMs);
   const taken = await whileIdleComes(list, timeoutMs);
   const finished = await Promise.all(
     list.map(async (queue) => {
@@ -52,7 +55,8 @@ export async function drain(queues: Queue<any, any> | readonly Queue<any, any>[]
 export async function runUntilIdle(options: RunUntilIdleOptions): Promise<TaskInfo[]> {
   const { handlers, connection, prefix, concurrency = 1, timeoutMs } = options;
   const names = Object.keys(handlers);
-  if (!names.length) throw new TypeError('runUntilIdle needs handlers: { queueName: async (task) => result }');
+  if (!names.length) throw new ValidationError('runUntilIdle needs handlers: { queueName: async (task) => result }');
+  checkTimeout(timeoutMs);
   const queues = names.map((name) => new Queue(name, { connection, prefix }));
   const workers: Worker[] = [];
   const errors: Error[] = [];
@@ -74,6 +78,12 @@ export async function runUntilIdle(options: RunUntilIdleOptions): Promise<TaskIn
   } finally {
     await Promise.all(workers.map((worker) => worker.close({ timeoutMs: 1_000 })));
     await Promise.all(queues.map((queue) => queue.close()));
+  }
+}
+
+function checkTimeout(timeoutMs: number | undefined): void {
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1)) {
+    throw new ValidationError(`timeoutMs must be a whole number of ms >= 1, got ${JSON.stringify(timeoutMs)}`);
   }
 }
 
