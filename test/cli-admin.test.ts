@@ -126,9 +126,21 @@ describe('inspect', () => {
   });
 
   it('exits 1 for a task that does not exist', async () => {
+    await seed();
     const result = await cli.run(['inspect', 'beta', 'nope']);
     expect(result.code).toBe(1);
     expect(oneLine(result)).toBe('errand: task "nope" does not exist in queue "beta" (never created, removed, or past its retention)');
+  });
+
+  it('says when the queue itself is unknown (a typo, or another prefix), naming the known ones', async () => {
+    await seed();
+    const result = await cli.run(['inspect', 'nosuchqueue', '1']);
+    expect(result.code).toBe(1);
+    expect(oneLine(result)).toBe(
+      `errand: queue "nosuchqueue" is unknown under prefix "${scope().prefix}": nothing was ever enqueued to it (known queues: alpha, beta); check the name, or --prefix / ERRAND_PREFIX`,
+    );
+    const json = await cli.run(['--json', 'retry', 'nosuchqueue', '1']);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'QUEUE_NOT_FOUND' } });
   });
 });
 

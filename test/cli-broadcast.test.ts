@@ -89,6 +89,14 @@ describe('live channels', () => {
     );
   });
 
+  it('says a pattern cannot be published to, before reaching Redis', async () => {
+    const result = await cli.run(['publish', 'news.*', '7'], { env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` } });
+    expect(result.code).toBe(2);
+    expect(oneLine(result, { anyStdout: true })).toBe(
+      'errand: a pattern cannot be published to: "news.*" holds a wildcard (* or ?), and a message goes to one channel; name it exactly (e.g. "news.eu"), and subscribe with the pattern',
+    );
+  });
+
   it('exits 1 with one line when Redis does not answer', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     const result = await cli.run(['subscribe', 'news'], { env: { REDIS_URL: url } });

@@ -67,8 +67,21 @@ describe('one task from the argument', () => {
   it('exits 1 when --wait-timeout passes first, leaving the task queued', async () => {
     const result = await cli.run(['enqueue', 'idle', '1', '--wait', '--wait-timeout', '100']);
     expect(result.code).toBe(1);
-    expect(oneLine(result)).toMatch(/^errand: task "\d+" did not finish within 100 ms; it is still queued or running/);
+    const id = /task "(\d+)"/.exec(result.stderr)![1];
+    expect(oneLine(result)).toBe(
+      `errand: task "${id}" did not finish within 100 ms (--wait-timeout); it is still queued or running: see it with errand inspect idle ${id}, or wait longer with a larger --wait-timeout`,
+    );
     expect(await scope().queue('idle').counts()).toMatchObject({ waiting: 1 });
+  });
+
+  it('says, when --wait has waited a few seconds, that no worker listens on the queue', async () => {
+    const waiting = cli.start(['enqueue', 'nobody', '1', '--wait']);
+    await waiting.waitFor(() => waiting.stderr.includes('no worker is listening'), 'the notice');
+    expect(waiting.stderr).toMatch(/^errand: warning: task "\d+" is still waiting after 3 s: no worker is listening on queue "nobody" \(start one: errand worker <handlers module>\); still waiting, Ctrl-C to stop\n$/);
+    // A worker that starts now still answers the wait.
+    scope().worker('nobody', async () => 'done at last');
+    const result = await waiting.exited;
+    expect(result).toMatchObject({ code: 0, stdout: '"done at last"\n' });
   });
 
   it('rejects a payload that is not JSON (exit 2), naming the fix', async () => {

@@ -80,7 +80,7 @@ describe('the publish action', () => {
       [{ target: 'channel', name: 'news', raw: false, format: 'json', text: '' }, /not valid JSON/],
       [{ target: 'channel', name: 'legacy', raw: true, format: 'json', text: '1' }, /a raw channel carries plain text: send the message as plain text/],
       [{ target: 'channel', name: 'bad name!', raw: false, format: 'text', text: 'x' }, /invalid channel name/],
-      [{ target: 'channel', name: 'news.*', raw: false, format: 'text', text: 'x' }, /invalid channel name "news\.\*"/],
+      [{ target: 'channel', name: 'news.*', raw: false, format: 'text', text: 'x' }, /^a pattern cannot be published to: "news\.\*"/],
       [{ target: 'topic', name: '<b>', format: 'text', text: 'x' }, /invalid topic name/],
       [{ target: 'queue', name: 'x', format: 'text', text: 'x' }, /invalid request body/],
       [{ target: 'topic', name: 'orders', format: 'yaml', text: 'x' }, /invalid request body/],

@@ -139,6 +139,51 @@ describe('dashboard in a browser', () => {
     await expectCleanPage(watched);
   });
 
+  it('says so in red when a retried task fails again, and heads every column of the failed list', async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    const queue = s.queue('doomed');
+    s.worker('doomed', async () => {
+      throw new Error('always broken');
+    });
+    const task = await queue.enqueue('x', { attempts: 1 });
+    await expect(task.result()).rejects.toThrow(/always broken/);
+
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${gw.url}/queues/doomed?state=failed`);
+    await page.waitForSelector(`tr[data-task="${task.id}"]`);
+    const headers = await page.$$eval('table.tasks thead th', (cells) => cells.map((cell) => cell.textContent?.trim() ?? ''));
+    expect(headers.filter((text) => text === '')).toEqual([]);
+
+    await page.click(`tr[data-task="${task.id}"] td.id a`);
+    await page.waitForSelector('button[data-action="retry"]:not([hidden])');
+    await page.click('button[data-action="retry"]');
+    await page.click('dialog.confirm button[data-confirm]');
+    await page.waitForSelector('.flash-error');
+    expect(await page.textContent('.flash-error')).toMatch(new RegExp(`^Task ${task.id} was retried and failed again(: always broken\\.|: see its latest error below\\.)`));
+    await waitForText(watched, '.title-badge [data-state]', 'failed');
+    expect(await page.$$eval('.flash-ok', (notes) => notes.map((note) => note.textContent))).not.toContainEqual(expect.stringMatching(/now failed/));
+    await expectCleanPage(watched);
+  });
+
+  it('says a queue nothing ever used is unknown, with no actions to take on it', async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    await s.queue('real').enqueue(1);
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${gw.url}/queues/nope`);
+    await page.waitForSelector('.title-badge [data-state="unknown"]');
+    expect(await page.textContent('.problem .flash-error')).toMatch(/^No queue "nope" is known here: nothing was ever enqueued to it/);
+    expect(await page.isHidden('button[data-action="pause"]')).toBe(true);
+    expect(await page.isHidden('button[data-action="retry-failed"]')).toBe(true);
+    await page.goto(`${gw.url}/queues/real`);
+    await page.waitForSelector('.title-badge [data-state="running"]');
+    expect(await page.isVisible('button[data-action="pause"]')).toBe(true);
+    await expectCleanPage(watched);
+  });
+
   it('finds tasks by payload text and by id', async () => {
     const s = scope();
     const gw = await startDashboard(s, redis);

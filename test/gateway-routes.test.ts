@@ -184,7 +184,7 @@ describe('health and metrics', () => {
       const text = (await call(gw, 'GET', '/metrics')).text;
       expect(text).toContain('errand_tasks_completed_total{queue="m"} 2');
       expect(text).toMatch(/errand_task_latency_seconds_count\{queue="m",outcome="completed"\} [12]\n/);
-      expect(text).toMatch(/errand_task_run_seconds_bucket\{queue="m",outcome="completed",le="\+Inf"\} [12]\n/);
+      expect(text).toMatch(/errand_task_run_seconds_bucket\{le="\+Inf",queue="m",outcome="completed"\} [12]\n/); // prom-client puts le first
     });
   });
 });

@@ -1,16 +1,13 @@
-import { spawn } from 'node:child_process';
+// How npm start and errand dev find Redis (local-redis.ts): REDIS_URL as given, the local
+// one when it answers, else a private redis-server; npm start itself: npm-start.test.ts.
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { findOrStartRedis, NoRedisError } from '../src/gateway/local-redis.js';
 import { freePort } from './support/redis-server.js';
-import { useRedis, useScope } from './support/fixtures.js';
+import { useRedis } from './support/fixtures.js';
 
 const redis = useRedis();
-const scope = useScope(redis);
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 function quietLog() {
   const lines: string[] = [];
@@ -55,81 +52,5 @@ describe('finding Redis for npm start', () => {
     const attempt = findOrStartRedis({ probeUrl, redisServer: 'redis-server-that-is-not-installed', log: log as never });
     await expect(attempt).rejects.toBeInstanceOf(NoRedisError);
     await expect(attempt).rejects.toThrow(/apt-get install redis-server.*REDIS_URL/);
-  });
-});
-
-/** Runs the `npm start` entry from source; resolves each log line's msg through `lines`. */
-function runStart(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/gateway/start.ts'], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const messages: string[] = [];
-  const waiters: { match: RegExp; resolve: (msg: string) => void }[] = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let msg = line;
-    try {
-      msg = (JSON.parse(line) as { msg: string }).msg;
-    } catch {
-      // not a log record: keep the raw line
-    }
-    messages.push(msg);
-    for (const waiter of waiters.filter((w) => w.match.test(msg))) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve(msg);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    messages,
-    exited,
-    stderr: () => stderr,
-    waitFor(match: RegExp): Promise<string> {
-      const seen = messages.find((msg) => match.test(msg));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        waiters.push({ match, resolve });
-        void exited.then((code) => reject(new Error(`start exited (${code}) before logging ${match}:\n${messages.join('\n')}\n${stderr}`)));
-      });
-    },
-  };
-}
-
-describe('npm start', () => {
-  it('serves the demo with a worker and a subscriber, and stops cleanly on SIGTERM', async () => {
-    const s = scope();
-    const start = runStart({ REDIS_URL: redis.url, PORT: '0', ERRAND_PREFIX: s.prefix, HOST: '127.0.0.1' });
-    s.add({ close: async () => void (start.child.exitCode === null && start.child.kill('SIGKILL')) });
-    const ready = await start.waitFor(/^Errand is ready/);
-    const url = /dashboard (http:\/\/\S+)\//.exec(ready)![1]!;
-
-    for (let i = 0; i < 3; i++) {
-      const reply = await fetch(`${url}/demo/prodcons`, { redirect: 'manual' });
-      expect(reply.status).toBe(302);
-    }
-    await start.waitFor(/^Task get [0-9]$/);
-    const pubsub = await fetch(`${url}/demo/pubsub`, { redirect: 'manual' });
-    expect(pubsub.status).toBe(302);
-    const published = await start.waitFor(/^publish task:pubsub:channel -- [0-9]$/);
-    await start.waitFor(new RegExp(`^Task get ${published.slice(-1)}$`));
-    expect((await fetch(`${url}/`)).status).toBe(200); // the dashboard, built by npm start
-    expect((await fetch(`${url}/ui/assets/app.js`)).status).toBe(200);
-
-    start.child.kill('SIGTERM');
-    expect(await start.exited).toBe(0);
-    expect(start.messages).toContain('stopped');
-    expect(await s.queue('demo').counts()).toMatchObject({ completed: 3, waiting: 0, active: 0 });
-  });
-
-  it('refuses to listen beyond loopback without a token, saying why', async () => {
-    const s = scope();
-    const start = runStart({ REDIS_URL: redis.url, PORT: '0', ERRAND_PREFIX: s.prefix, HOST: '0.0.0.0', ERRAND_TOKEN: '' });
-    s.add({ close: async () => void (start.child.exitCode === null && start.child.kill('SIGKILL')) });
-    expect(await start.exited).toBe(1);
-    expect(start.messages.join('\n')).toMatch(/refusing to listen on 0\.0\.0\.0 without a token/);
   });
 });

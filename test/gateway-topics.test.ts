@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway, type ListeningGateway } from '../src/gateway/app.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
 import { Topic } from '../src/index.js';
@@ -9,6 +9,16 @@ import { call, eventually, expectRefused, listeningIn, openEvents } from './supp
 
 const redis = useRedis();
 const scope = useScope(redis);
+
+// Streams with many deliveries in flight once added an abort listener each (npm test printed
+// MaxListenersExceededWarning): none may be emitted by this file's gateways.
+const warnings: string[] = [];
+const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+process.on('warning', onWarning);
+afterAll(() => {
+  process.off('warning', onWarning);
+  expect(warnings.filter((warning) => warning.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+});
 
 const listening = (s: TestScope, options: GatewayOptions = {}): Promise<ListeningGateway> => listeningIn(s, redis, options);
 

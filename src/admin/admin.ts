@@ -84,6 +84,12 @@ export class Admin {
     return names.sort();
   }
 
+  /** Whether anything ever used a queue of this name under this prefix (a producer, a worker, a bridge). */
+  async hasQueue(name: string): Promise<boolean> {
+    validateName('queue', name);
+    return (await this.call(this.client().sismember(queuesKey(this.prefix), name))) === 1;
+  }
+
   /** Counts of every known queue. */
   async overview(): Promise<QueueSummary[]> {
     const names = await this.queueNames();
@@ -102,6 +108,25 @@ export class Admin {
     const names = await this.queueNames();
     const perQueue = await Promise.all(names.map((name) => this.queue(name).workers()));
     return perQueue.flat();
+  }
+
+  /**
+   * How long (ms) the longest-waiting task of a queue has been due, on the Redis server's
+   * clock (due: the later of its creation and its runAt), or null when none waits. Reads the
+   * next task of each priority level (FIFO within a level: the oldest of that level), so a
+   * low-priority task starved by higher ones is seen too.
+   */
+  async oldestWaitingMs(name: string): Promise<number | null> {
+    const keys = this.queue(name).keys;
+    const client = this.client();
+    const [levels, time] = await this.call(Promise.all([client.zrange(keys.priorities, 0, -1), client.time()]));
+    if (!levels.length) return null;
+    const heads = await this.call(Promise.all(levels.map((level) => client.lindex(keys.waiting(Number(level)), -1))));
+    const times = await this.taskTimes(name, heads.filter((id): id is string => id !== null));
+    const due = times.flatMap((t) => (t ? [Math.max(t.createdAt, t.runAt ?? 0)] : []));
+    if (!due.length) return null;
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    return Math.max(0, nowMs - Math.min(...due));
   }
 
   /** Finds a queue's task by id and by payload text, reading a bounded number of tasks (see search.ts). */

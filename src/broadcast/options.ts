@@ -66,6 +66,11 @@ export function validateChannel(name: unknown, { raw, pattern }: { raw: boolean;
     }
     return name;
   }
+  if (!pattern && typeof name === 'string' && isPattern(name) && NAME_PATTERN_WITH_GLOBS.test(name)) {
+    throw new ValidationError(
+      `a pattern cannot be published to: ${JSON.stringify(name)} holds a wildcard (* or ?), and a message goes to one channel; name it exactly (e.g. ${JSON.stringify(name.replace(/[*?]+/g, 'eu'))}), and subscribe with the pattern`,
+    );
+  }
   return validateName('channel', name);
 }
 

@@ -32,7 +32,7 @@ export async function loadBench(): Promise<BenchModules> {
       `the benchmark is not part of the installed package (no ${fileURLToPath(run)}): run it from a checkout of errand's repository, after npm install there`,
     );
   }
-  await registerTypeScript();
+  await registerTypeScript('the benchmark (bench/run.ts)');
   const [settings, runner] = await Promise.all([import(new URL('settings.ts', BENCH_DIR).href), import(run.href)]);
   return { ...(settings as Omit<BenchModules, 'main'>), main: (runner as Pick<BenchModules, 'main'>).main };
 }

@@ -7,7 +7,8 @@
  * and checks it, so a module that does not export what is needed gets one line naming
  * the fix instead of a worker that silently does nothing.
  *
- * TypeScript files are compiled on the fly by tsx (see typescript.ts).
+ * TypeScript files are compiled on the fly by tsx, an optional peer dependency (see
+ * typescript.ts).
  */
 import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
@@ -27,7 +28,7 @@ export async function loadHandlers(modulePath: string): Promise<Handlers> {
   if (!found?.isFile()) {
     throw new ValidationError(`handlers module ${JSON.stringify(modulePath)} not found (looked for ${file}): give the path of a .js or .ts file`);
   }
-  if (TYPESCRIPT.has(extname(file))) await registerTypeScript();
+  if (TYPESCRIPT.has(extname(file))) await registerTypeScript(`handlers module ${modulePath}`);
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -37,7 +37,8 @@ export function channelArgument(name: string, { raw, pattern }: { raw: boolean; 
   try {
     return validateChannel(name, { raw, pattern });
   } catch (error) {
-    if (raw || !(error instanceof ValidationError)) throw error;
+    // A pattern to publish to is not a naming slip that --raw would fix: its message says what to do.
+    if (raw || !(error instanceof ValidationError) || !error.message.startsWith('invalid channel name')) throw error;
     throw new ValidationError(`${error.message}; or, for an exact Redis channel name (as redis-cli and other clients use it), add --raw`);
   }
 }

@@ -3,9 +3,10 @@
  * sense) every failed task of the queue with `--all-failed`.
  */
 import type { Command } from 'commander';
-import { ValidationError, type Queue } from '../index.js';
+import { TaskNotFoundError, ValidationError, type Queue } from '../index.js';
 import type { CliContext } from './context.js';
 import { printJson, printLine } from './output.js';
+import { taskNotFound } from './unknown-queue.js';
 
 export interface TaskActionSpec {
   name: 'retry' | 'cancel' | 'remove';
@@ -34,7 +35,12 @@ export function registerTaskAction(program: Command, cli: CliContext, spec: Task
     if (id === undefined) {
       ids = await spec.allFailed!.run(queue);
     } else {
-      await spec.one(queue, id);
+      try {
+        await spec.one(queue, id);
+      } catch (error) {
+        if (error instanceof TaskNotFoundError) throw await taskNotFound(cli, queueName, id);
+        throw error;
+      }
       ids = [id];
     }
     if (cli.json) printJson({ queue: queueName, action: spec.name, ids });

@@ -68,6 +68,8 @@ export interface OverviewSnapshot {
 /** The queue stream's snapshot. */
 export interface QueueSnapshot {
   name: string;
+  /** False for a name nothing ever used under this prefix (a typo, or another prefix's queue). */
+  known: boolean;
   counts: Counts;
   paused: boolean;
   /** Since the queue was first used. */

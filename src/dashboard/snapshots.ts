@@ -82,13 +82,14 @@ export async function overviewSnapshot(admin: Admin): Promise<OverviewSnapshot> 
 
 export async function queueSnapshot(admin: Admin, name: string): Promise<QueueSnapshot> {
   const queue = admin.queue(name);
-  const [counts, lifetime, throughput, workers] = await Promise.all([
+  const [known, counts, lifetime, throughput, workers] = await Promise.all([
+    admin.hasQueue(name),
     queue.counts(),
     admin.totals(name),
     queue.throughput({ minutes: HOUR_MINUTES }),
     queue.workers(),
   ]);
-  return { name, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length };
+  return { name, known, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length };
 }
 
 export async function workersSnapshot(admin: Admin): Promise<WorkersSnapshot> {

@@ -84,7 +84,10 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
   app.addHook('preClose', async () => closing.abort());
-  app.addHook('onClose', async () => admin.close());
+  app.addHook('onClose', async () => {
+    await metrics.close();
+    await admin.close();
+  });
 
   const routes = collectRoutes(app);
   await app.register(healthRoutes(ctx));

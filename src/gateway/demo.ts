@@ -4,7 +4,10 @@
  * random number on queue "demo") and a publish-subscribe link (publish one on the live
  * channel "task:pubsub:channel"): GET /demo/prodcons and /demo/pubsub, which redirect back
  * to /demo, so `siege -c10 -r 5 http://127.0.0.1:8080/demo/prodcons` works as is. Also the
- * demo worker and subscriber that log "Task get <n>" for what they receive.
+ * demo worker and subscriber that log "Task get <n>" for what they receive, and the demo
+ * bridge that adopts the seed's producer-consumer list (DEMO_LIST, what the classic Flask
+ * producer LPUSHes to) into the demo queue, so `redis-cli LPUSH task:prodcons:queue 7` reaches
+ * the demo worker too (queue.adoptList: an item is always in the list or a task).
  *
  * The channel is a raw live channel (`Broadcast` with `raw: true`): its exact name and
  * plain-string messages, as in the seed article, so `redis-cli PUBLISH task:pubsub:channel 7`
@@ -15,11 +18,15 @@ import { randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { Broadcast } from '../broadcast/channel.js';
 import type { ConnectionOption } from '../config.js';
+import { Queue } from '../queue/queue.js';
+import type { ListBridge } from '../queue/list-bridge.js';
 import { Worker } from '../queue/worker.js';
 import type { RoutePlugin } from './context.js';
 
 export const DEMO_QUEUE = 'demo';
 export const DEMO_CHANNEL = 'task:pubsub:channel';
+/** The seed's producer-consumer list, adopted into DEMO_QUEUE. */
+export const DEMO_LIST = 'task:prodcons:queue';
 /** The dashboard's demo page, where the two links are and where they lead back. */
 export const DEMO_PAGE = '/demo';
 
@@ -44,7 +51,10 @@ export interface DemoConsumers {
   close(): Promise<void>;
 }
 
-/** Starts the demo worker (queue "demo") and subscriber (channel DEMO_CHANNEL); both log "Task get <n>". */
+/**
+ * Starts the demo worker (queue "demo"), the bridge from DEMO_LIST into it, and the demo
+ * subscriber (channel DEMO_CHANNEL); worker and subscriber log "Task get <n>".
+ */
 export async function startDemoConsumers(options: {
   connection?: ConnectionOption;
   prefix?: string;
@@ -64,16 +74,25 @@ export async function startDemoConsumers(options: {
   const bus = new Broadcast<string>({ connection: options.connection, prefix: options.prefix, raw: true });
   bus.on('error', (error) => log.warn({ err: error }, 'demo subscriber error'));
   bus.on('resubscribed', () => log.info({ subscriber: 'demo' }, 'demo subscriber is back (messages during the outage were missed)'));
+  const queue = new Queue(DEMO_QUEUE, { connection: options.connection, prefix: options.prefix });
+  let bridge: ListBridge | undefined;
+  // Demo tasks take no time: a short close timeout keeps the whole shutdown within its deadline.
+  const close = async () => {
+    await Promise.all([bridge?.close(), worker.close({ timeoutMs: 2_000 }), bus.close()]);
+    await queue.close();
+  };
   try {
     await bus.subscribe(DEMO_CHANNEL, (message) => log.info({ subscriber: 'demo' }, `Task get ${message}`));
+    bridge = await queue.adoptList(DEMO_LIST);
   } catch (error) {
-    await Promise.all([worker.close({ timeoutMs: 5_000 }), bus.close()]);
+    await close();
     throw error;
   }
-  log.info(`demo worker listens on queue "${DEMO_QUEUE}", demo subscriber on channel "${DEMO_CHANNEL}"`);
-  return {
-    async close() {
-      await Promise.all([worker.close({ timeoutMs: 5_000 }), bus.close()]);
-    },
-  };
+  bridge.on('error', (error) => log.warn({ err: error }, 'demo bridge error (it keeps trying)'));
+  bridge.on('adopted', (ids) => log.debug({ bridge: 'demo', tasks: ids }, `adopted ${ids.length} item(s) of ${DEMO_LIST}`));
+  log.info(
+    `demo worker listens on queue "${DEMO_QUEUE}" (and items LPUSHed to the list "${DEMO_LIST}" become its tasks), ` +
+      `demo subscriber on channel "${DEMO_CHANNEL}"`,
+  );
+  return { close };
 }

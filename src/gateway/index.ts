@@ -5,4 +5,4 @@
 export { buildGateway, startGateway } from './app.js';
 export type { Gateway, ListeningGateway } from './app.js';
 export type { GatewayOptions, ResolvedGatewayOptions } from './options.js';
-export { DEMO_CHANNEL, DEMO_QUEUE, startDemoConsumers } from './demo.js';
+export { DEMO_CHANNEL, DEMO_LIST, DEMO_QUEUE, startDemoConsumers } from './demo.js';

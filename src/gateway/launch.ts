@@ -1,6 +1,6 @@
 /**
- * Starting the gateway as a program, shared by `npm start` (start.ts), `errand serve` and
- * `errand dev`: checks the listen address before anything starts, finds Redis (as given,
+ * Starting the gateway as a program, shared by `errand serve` and `errand dev` (which
+ * `npm start` runs): checks the listen address before anything starts, finds Redis (as given,
  * or, when asked, the local one or a private redis-server: local-redis.ts), starts the
  * gateway listening and, for the demo, its worker and subscriber; and stops all of it in
  * reverse order. Signals and the ready message are the callers' (each says it its way).

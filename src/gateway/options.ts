@@ -1,7 +1,7 @@
 /**
  * The gateway's options: one schema with defaults, units in the names, unknown options
- * rejected. Environment variables are read by start.ts, never here, so a gateway built in
- * a test or a benchmark gets exactly the options it was given.
+ * rejected. Environment variables are read by the CLI (serve, dev), never here, so a
+ * gateway built in a test or a benchmark gets exactly the options it was given.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';

@@ -58,6 +58,14 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
   const frame = (event: string, data: unknown, id: string | undefined) =>
     `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
   const gone = () => new Error('the client disconnected before the event was written');
+  // Deliveries waiting for their write callback, failed together when the stream ends: one
+  // abort listener for all (a topic stream has up to `prefetch` in flight, and a listener
+  // each would trip Node's MaxListenersExceededWarning past 10).
+  const waiting = new Set<() => void>();
+  controller.signal.addEventListener('abort', () => {
+    for (const fail of waiting) fail();
+    waiting.clear();
+  });
 
   return {
     signal: controller.signal,
@@ -69,9 +77,9 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
       if (ended) return Promise.reject(gone());
       return new Promise<void>((resolve, reject) => {
         const onAbort = () => reject(gone());
-        controller.signal.addEventListener('abort', onAbort, { once: true });
+        waiting.add(onAbort);
         raw.write(frame(event, data, id), (error) => {
-          controller.signal.removeEventListener('abort', onAbort);
+          waiting.delete(onAbort);
           // A callback after the stream ended cannot prove the client got the bytes.
           if (error || ended) reject(error ?? gone());
           else resolve();

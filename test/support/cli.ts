@@ -125,7 +125,9 @@ export function useCli(target: () => { url: string; prefix: string } = () => ({ 
     await Promise.all(processes.map((cli) => cli.exited.catch(() => undefined)));
   });
   const start = (args: readonly string[], options: CliOptions = {}) => {
-    const env = { ...process.env, REDIS_URL: target().url, ERRAND_PREFIX: target().prefix, ERRAND_LOG_LEVEL: undefined, ...options.env };
+    // Started by the test, not by npm: without the npm_lifecycle_event that `npm test` sets,
+    // which tells a command it runs under npm (stop-signal.ts).
+    const env = { ...process.env, npm_lifecycle_event: undefined, REDIS_URL: target().url, ERRAND_PREFIX: target().prefix, ERRAND_LOG_LEVEL: undefined, ...options.env };
     const cli = new CliProcess(args, env, options);
     running.add(cli);
     return cli;

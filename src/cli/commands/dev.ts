@@ -6,7 +6,8 @@
  *   otherwise             the Redis at --local-redis (default 127.0.0.1:6379) when it answers,
  *                         else a private redis-server on a free port, stopped and deleted on exit.
  *
- * Runs until SIGINT or SIGTERM, then stops in order (demo consumers, gateway, private Redis).
+ * Runs until SIGINT or SIGTERM, then stops in order (demo consumers, gateway, private Redis)
+ * within a deadline (gateway-run.ts). `npm start` runs this command (build/start.mjs).
  */
 import { LOCAL_REDIS_URL } from '../../gateway/local-redis.js';
 import { ValidationError } from '../../index.js';
@@ -32,11 +33,11 @@ export const registerDev: RegisterCommand = (program, cli) => {
       )
       .option('--local-redis <url>', `without --redis: the Redis to use if it answers, else a private one is started (default ${LOCAL_REDIS_URL}; overrides $REDIS_URL)`),
   ).action(async (flags: DevFlags) => {
-    const log = createLogger(logLevelFromEnv());
+    const log = await createLogger(logLevelFromEnv());
     const address = listenAddress(flags);
     const redis = await chooseRedis(cli, flags.localRedis);
-    await runGateway({
-      ...address,
+    cli.exitCode = await runGateway({
+      address,
       redis,
       prefix: cli.options.prefix,
       demo: true,

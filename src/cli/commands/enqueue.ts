@@ -1,7 +1,8 @@
 /**
  * `errand enqueue <queue> [payload]`: one task from the argument, or many from NDJSON on
  * stdin or `--file`. Many are all read and checked first, then sent in batches with a
- * progress bar on a terminal. `--wait` awaits one task's result and prints it.
+ * progress bar on a terminal. `--wait` awaits one task's result and prints it (saying so
+ * when the task is still waiting after a few seconds: wait-notice.ts).
  */
 import { ErrandError, QueueFullError, ValidationError, type Queue, type TaskOptions } from '../../index.js';
 import type { CliContext } from '../context.js';
@@ -9,6 +10,7 @@ import { readNdjson, readNdjsonFile } from '../ndjson.js';
 import { formatJson, printJson, printLine } from '../output.js';
 import { parseJsonArgument, wholeNumber } from '../parse.js';
 import { Progress } from '../progress.js';
+import { waitWithNotice } from '../wait-notice.js';
 import type { RegisterCommand } from './index.js';
 
 interface EnqueueOptions {
@@ -77,7 +79,7 @@ async function enqueueOne(cli: CliContext, queue: Queue, payload: unknown, taskO
     else printLine(task.id);
     return;
   }
-  const result = await task.result(options.waitTimeout === undefined ? {} : { timeoutMs: options.waitTimeout });
+  const result = await waitWithNotice(cli, queue, task.id, task.result(options.waitTimeout === undefined ? {} : { timeoutMs: options.waitTimeout }));
   if (cli.json) printJson({ ...about, state: 'completed', result });
   else printLine(result === undefined ? '' : formatJson(result));
 }

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerBench } from './bench.js';
+import { registerBridge } from './bridge.js';
 import { registerCancel } from './cancel.js';
 import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
@@ -34,6 +35,7 @@ export const commands: readonly RegisterCommand[] = [
   registerResume,
   registerPublish,
   registerSubscribe,
+  registerBridge,
   registerServe,
   registerDev,
   registerBench,

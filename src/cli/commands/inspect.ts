@@ -1,6 +1,7 @@
-/** `errand inspect <queue> <id>`: everything stored about one task. */
-import { TaskNotFoundError, type TaskInfo } from '../../index.js';
+/** `errand inspect <queue> <id>`: everything stored about one task (or why there is none: no such task, or no such queue). */
+import type { TaskInfo } from '../../index.js';
 import { formatFields, formatJson, formatTime, printJson, printLine } from '../output.js';
+import { taskNotFound } from '../unknown-queue.js';
 import type { RegisterCommand } from './index.js';
 
 export const registerInspect: RegisterCommand = (program, cli) => {
@@ -12,7 +13,7 @@ export const registerInspect: RegisterCommand = (program, cli) => {
     .argument('<id>', 'task id')
     .action(async (name: string, id: string) => {
       const task = await cli.admin.queue(name).getTask(id);
-      if (!task) throw new TaskNotFoundError(name, id);
+      if (!task) throw await taskNotFound(cli, name, id);
       if (cli.json) printJson(task);
       else printLine(formatTask(task));
     });

@@ -1,8 +1,9 @@
 /**
  * `errand serve`: the HTTP gateway alone (what `npm start` runs, without the demo), on the
  * Redis of --redis / REDIS_URL, until SIGINT or SIGTERM; then it ends its event streams,
- * closes and exits 0. The token comes from ERRAND_TOKEN only (a flag would show it in
- * `ps`); without one it refuses any address beyond loopback.
+ * closes and exits 128 + the signal's number (130 for Ctrl-C). The token comes from
+ * ERRAND_TOKEN only (a flag would show it in `ps`); without one it refuses any address
+ * beyond loopback.
  */
 import { redactUrl } from '../connection.js';
 import { runGateway } from '../gateway-run.js';
@@ -17,11 +18,11 @@ export const registerServe: RegisterCommand = (program, cli) => {
       .summary('run the HTTP gateway until interrupted')
       .description('run the HTTP gateway (JSON API under /v1, event streams, /healthz, /readyz, /metrics, /openapi.json) until SIGINT or SIGTERM'),
   ).action(async (flags: ListenFlags) => {
-    const log = createLogger(logLevelFromEnv());
+    const log = await createLogger(logLevelFromEnv());
     const address = listenAddress(flags);
     const redisUrl = cli.redisUrl;
-    await runGateway({
-      ...address,
+    cli.exitCode = await runGateway({
+      address,
       redis: redisUrl,
       prefix: cli.options.prefix,
       demo: false,

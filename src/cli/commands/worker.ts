@@ -11,6 +11,7 @@ import type { CliContext } from '../context.js';
 import { loadHandlers, type Handlers } from '../handlers.js';
 import { createLogger, logLevelFromEnv } from '../logger.js';
 import { wholeNumber } from '../parse.js';
+import { watchStopSignals } from '../stop-signal.js';
 import type { RegisterCommand } from './index.js';
 
 interface WorkerCommandOptions {
@@ -21,7 +22,6 @@ interface WorkerCommandOptions {
 
 /** How long the process may linger after the workers closed before it exits anyway. */
 const LINGER_MS = 2_000;
-const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export const registerWorker: RegisterCommand = (program, cli) => {
   program
@@ -38,7 +38,7 @@ export const registerWorker: RegisterCommand = (program, cli) => {
       const handlers = await loadHandlers(modulePath);
       await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
       await cli.close(); // the workers open their own patient connections
-      await runWorkers(cli, handlers, options, createLogger(level));
+      await runWorkers(cli, handlers, options, await createLogger(level));
       // The handlers module may hold handles of its own (a database pool, a timer) that
       // keep Node running after the workers are done: give them a moment, then exit.
       setTimeout(() => process.exit(), LINGER_MS).unref();
@@ -46,19 +46,11 @@ export const registerWorker: RegisterCommand = (program, cli) => {
 };
 
 async function runWorkers(cli: CliContext, handlers: Handlers, options: WorkerCommandOptions, logger: Logger): Promise<void> {
-  let stopping = false;
-  let requested!: (signal: NodeJS.Signals) => void;
-  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (requested = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now; running tasks come back when their leases expire');
-      process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
-    }
-    stopping = true;
-    requested(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The first signal closes gracefully (a Ctrl-C that npm delivers twice counts once); a
+  // second one exits at once (stop-signal.ts).
+  const stop = watchStopSignals({
+    beforeExit: (signal) => logger.warn({ signal }, 'second signal: exiting now; running tasks come back when their leases expire'),
+  });
   try {
     const workers = Object.entries(handlers).map(([queue, handler]) => {
       const worker = new Worker(queue, handler, {
@@ -71,14 +63,13 @@ async function runWorkers(cli: CliContext, handlers: Handlers, options: WorkerCo
       return worker;
     });
     logger.info({ queues: Object.keys(handlers), concurrency: options.concurrency }, 'worker started');
-    const signal = await stopRequested;
+    const signal = await stop.requested;
     const running = workers.reduce((sum, worker) => sum + worker.running, 0);
     logger.info({ signal, running }, 'closing: letting running tasks finish (send the signal again to exit at once)');
     await Promise.all(workers.map((worker) => worker.close({ timeoutMs: options.closeTimeout })));
     logger.info('closed');
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

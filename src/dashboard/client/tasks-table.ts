@@ -17,7 +17,7 @@ export function taskTable(queue: string, tasks: readonly TaskSummary[]): HTMLTab
     h(
       'thead',
       null,
-      h('tr', null, h('th', null, 'id'), h('th', null, 'state'), h('th', null, 'payload'), h('th', { class: 'num' }, 'attempts'), h('th', null, 'created'), h('th', null, ''), h('th', null, 'error')),
+      h('tr', null, h('th', null, 'id'), h('th', null, 'state'), h('th', null, 'payload'), h('th', { class: 'num' }, 'attempts'), h('th', null, 'created'), h('th', null, 'runs or finished'), h('th', null, 'error')),
     ),
     h(
       'tbody',

@@ -34,7 +34,7 @@ export interface View {
   render(ctx: ViewContext, route: Route): void;
 }
 
-export function stateBadge(state: TaskState | 'removed' | 'paused' | 'running'): HTMLElement {
+export function stateBadge(state: TaskState | 'removed' | 'paused' | 'running' | 'unknown'): HTMLElement {
   return h('span', { class: `badge badge-${state}`, 'data-state': state }, state);
 }
 
@@ -96,8 +96,8 @@ export interface Action<T> {
   detail: string;
   confirmLabel: string;
   run: () => Promise<T>;
-  /** The message saying what happened. */
-  done: (result: T) => string;
+  /** The message saying what happened; with `kind: 'error'` when what happened is not what was hoped for. */
+  done: (result: T) => string | { message: string; kind: 'ok' | 'error' };
   /** After success (refresh, navigate). */
   after?: (result: T) => void;
 }
@@ -108,7 +108,9 @@ export async function confirmed<T>(ctx: ViewContext, button: HTMLButtonElement, 
   button.disabled = true;
   try {
     const result = await action.run();
-    ctx.flash(action.done(result), 'ok');
+    const said = action.done(result);
+    if (typeof said === 'string') ctx.flash(said, 'ok');
+    else ctx.flash(said.message, said.kind);
     action.after?.(result);
   } catch (error) {
     ctx.flash(`${action.confirmLabel} failed: ${errorText(error)}`, 'error');

@@ -110,7 +110,12 @@ export const queueView: View = {
     const showSnapshot = (next: QueueSnapshot) => {
       snapshot = next;
       const { counts, lifetime, lastHour } = next;
-      fill(badge, stateBadge(next.paused ? 'paused' : 'running'));
+      // A name nothing ever used: no running queue to pause, only a probable typo to point out.
+      pauseButton.hidden = retryAllButton.hidden = !next.known;
+      if (!next.known) {
+        fill(problem, problemBanner(`No queue "${queue}" is known here: nothing was ever enqueued to it, and no worker ever served it. Check the name (the queues are listed on the overview); this page fills in once the queue is used.`));
+      }
+      fill(badge, stateBadge(!next.known ? 'unknown' : next.paused ? 'paused' : 'running'));
       pauseButton.textContent = next.paused ? 'Resume' : 'Pause';
       pauseButton.setAttribute('data-action', next.paused ? 'resume' : 'pause');
       retryAllButton.disabled = counts.failed === 0;
@@ -179,7 +184,7 @@ export const queueView: View = {
             // The first snapshot brings the state's total for the pager; later ones, changes to show.
             const changed = !snapshot || JSON.stringify(snapshot.counts) !== JSON.stringify(next.counts);
             fill(problem);
-            showSnapshot(next);
+            showSnapshot(next); // says so again if the queue is unknown
             if (changed && !searchText) void loadList();
           },
           problem: (body: ErrorBody) => fill(problem, problemBanner(body.error.message)),

@@ -101,6 +101,13 @@ export const taskView: View = {
       fill(content, body(task));
     };
 
+    /** Set by a retry until the task ends again: a retry that ends in failure is no success to leave in green. */
+    let retried = false;
+    const endOfRetry = (task: TaskDetail) => {
+      if (!retried || (task.state !== 'failed' && task.state !== 'completed' && task.state !== 'cancelled')) return;
+      retried = false;
+      if (task.state === 'failed') ctx.flash(`Task ${id} was retried and failed again${task.error ? `: ${task.error.message}` : ''}.`, 'error');
+    };
     let closeStream = () => {};
     const watch = () => {
       closeStream();
@@ -110,6 +117,7 @@ export const taskView: View = {
           task: (task: TaskDetail) => {
             fill(problem);
             show(task);
+            endOfRetry(task);
           },
           end: (end: { reason: string }) => {
             closeStream();
@@ -128,7 +136,12 @@ export const taskView: View = {
         detail,
         confirmLabel: label,
         run: () => ctx.api.post<ActionAnswer>(`${taskPath(queue, id)}/${action}`),
-        done: (answer) => (answer.state === 'removed' ? `Task ${id} removed from ${queue}.` : `Task ${id}: ${action === 'retry' ? 'retried' : 'cancelled'}, now ${answer.state}.`),
+        done: (answer) => {
+          if (answer.state === 'removed') return `Task ${id} removed from ${queue}.`;
+          if (action === 'retry' && answer.state === 'failed') return { message: `Task ${id} was retried and failed again: see its latest error below.`, kind: 'error' };
+          retried = action === 'retry'; // the watch says how it ends
+          return `Task ${id}: ${action === 'retry' ? 'retried' : 'cancelled'}, now ${answer.state}.`;
+        },
         after: (answer) => (answer.state === 'removed' ? ctx.navigate(queueHref(queue)) : watch()),
       });
     buttons.retry.addEventListener('click', () => act('retry', `Retry task ${id}?`, 'It goes back in line with a fresh set of attempts.', 'Retry'));
