@@ -188,6 +188,12 @@ const workerOptionsSchema = z
     retention: retentionSchema.optional(),
     /** Start claiming at construction. Default true; otherwise call `run()`. */
     autorun: z.boolean().default(true),
+    /**
+     * Run even when Redis's `maxmemory-policy` may evict queue keys (or cannot be read),
+     * accepting that tasks may vanish. Default false: the worker refuses such a Redis, at
+     * start and after every reconnect, with UnsafeEvictionPolicyError (docs/operations.md).
+     */
+    unsafeAllowEviction: z.boolean().default(false),
   })
   .strict();
 

@@ -34,7 +34,7 @@ export const apiRoutes =
     const queue = (name: string) => ctx.admin.queue(name);
 
     app.get(`${API_BASE}/session`, { config: api }, async (request): Promise<SessionInfo> => ({
-      csrf: sessions.csrfToken(request.dashboardSession ?? ''),
+      csrf: sessions.csrfToken(request.dashboardSession),
       auth: sessions.enabled,
       demo: ctx.options.demo ? { queue: DEMO_QUEUE, channel: DEMO_CHANNEL } : null,
       searchScanLimit: DEFAULT_SCAN_LIMIT,

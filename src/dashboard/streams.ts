@@ -30,7 +30,7 @@ export const streamRoutes =
 
     /** Streams the feed `key` until the browser goes away or the gateway closes. */
     const serveFeed = <T>(request: FastifyRequest, reply: FastifyReply, key: string, load: () => Promise<T>) => {
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       const unsubscribe = feeds.subscribe<T>(key, load, (event) => {
         if (event.kind === 'snapshot') stream.send('snapshot', event.data);
         else stream.send('problem', problem(request, event.error));
@@ -60,7 +60,7 @@ export const streamRoutes =
       const stop = new AbortController();
       const watch = ctx.admin.queue(queue).watchTask(id, { signal: stop.signal });
       let next = await watch.next(); // a missing task is answered as JSON (404), before the stream opens
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       stream.signal.addEventListener('abort', () => stop.abort());
       let final = false;
       try {

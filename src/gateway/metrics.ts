@@ -94,7 +94,8 @@ export class GatewayMetrics {
   );
   readonly taskWait = new Histogram('errand_task_wait_seconds', 'Due to start of the last attempt (time spent waiting for a worker), for tasks this gateway saw finish.');
   readonly taskRun = new Histogram('errand_task_run_seconds', 'Start to end of the last attempt (handler time), for tasks this gateway saw finish.');
-  private readonly observed = new Set<string>();
+  /** The task events listened to, per queue: a Queue object the admin closed (unused) gets a new one. */
+  private readonly observed = new Map<string, object>();
 
   constructor(private readonly admin: Admin) {}
 
@@ -104,8 +105,8 @@ export class GatewayMetrics {
    */
   async observe(queue: string): Promise<void> {
     const events = this.admin.queue(queue).events;
-    if (!this.observed.has(queue)) {
-      this.observed.add(queue);
+    if (this.observed.get(queue) !== events) {
+      this.observed.set(queue, events);
       events.onOutcome((state, ids) => {
         if (state === 'completed' || state === 'failed') void this.record(queue, state, ids).catch(() => {});
       });

@@ -26,8 +26,10 @@ declare module 'fastify' {
     hide?: boolean;
   }
   interface FastifyContextConfig {
-    /** Served without the bearer token (health probes). */
+    /** Served without the bearer token (health probes, the login form, the dashboard's static files). */
     public?: boolean;
+    /** A health probe: answered whatever the Host (orchestrators address pods by any name). */
+    probe?: boolean;
   }
 }
 

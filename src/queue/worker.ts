@@ -24,6 +24,8 @@ import {
 } from '../errors.js';
 import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, quit, type OwnedClient } from '../redis/connection.js';
+import { EvictionGuard } from '../redis/eviction-policy.js';
+import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import { defineScripts, pipeScript, runScript, type RedisClient } from '../redis/scripts.js';
 import { Status } from '../redis/status.js';
@@ -105,6 +107,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly connection: OwnedClient;
   private readonly blocker: RedisClient;
   private readonly keeper: LeaseKeeper;
+  private readonly guard: EvictionGuard;
   private readonly startedAt = Date.now();
 
   private readonly leases = new Map<string, Lease<P>>();
@@ -153,6 +156,15 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.blocker.on('close', () => (this.blockerId = undefined));
     defineScripts(this.connection.client, WORKER_SCRIPTS);
     defineScripts(this.blocker, ['claim']);
+    // A Redis that may evict queue keys is refused, at start and after every reconnect: the
+    // worker reports why and closes (eviction-policy.ts).
+    this.guard = new EvictionGuard(this.connection.client, {
+      allow: this.options.unsafeAllowEviction,
+      onUnsafe: (error) => {
+        this.report(error);
+        void this.close();
+      },
+    });
     this.keeper = new LeaseKeeper({
       client: this.connection.client,
       keys: this.keys,
@@ -172,9 +184,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.closing) throw new ClosedError(`worker of queue "${this.queue}"`);
     if (this.claiming) return;
     this.claiming = true;
-    this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
-    this.keeper.start();
-    this.schedulePump();
+    // Nothing is written or claimed before Redis's eviction policy was found safe.
+    this.guard.ready().then(() => {
+      if (!this.claiming) return; // closed meanwhile
+      this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
+      this.keeper.start();
+      this.schedulePump();
+    }, () => {}); // refused: onUnsafe reported it and closes the worker
   }
 
   /** Handlers running now. */
@@ -500,6 +516,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   private async shutDown(timeoutMs: number): Promise<void> {
     this.claiming = false;
+    this.guard.dispose();
     await this.stopWaiting();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -567,7 +584,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     };
   }
 
-  private report(error: Error): void {
+  private report(reported: Error): void {
+    const error = typedReplyError(reported) ?? reported; // OOM, refused credentials
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error(`[errand] worker ${this.id} (queue "${this.queue}"): ${error.message}`);
   }

@@ -121,7 +121,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
       const onResubscribed = (kind: { raw: boolean }) => {
         if (kind.raw === raw) stream?.send('resubscribed', { channel });
       };
-      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       const ended = new Promise<void>((resolve) => stream!.signal.addEventListener('abort', () => resolve(), { once: true }));
       channels.on('resubscribed', onResubscribed);
       try {

@@ -219,7 +219,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
       const stop = new AbortController();
       const watch = ctx.admin.queue(name).watchTask(id, { signal: stop.signal });
       let next = await watch.next(); // a missing task is answered as JSON, before the stream opens
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       stream.signal.addEventListener('abort', () => stop.abort());
       let last: TaskInfo | undefined;
       try {

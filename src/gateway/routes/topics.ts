@@ -244,7 +244,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
       subscription.on('failed', (meta, error) => log.debug({ id: meta.id, err: error }, 'message not written: delivered again after its lease'));
       subscription.on('exhausted', (ids) => log.warn({ ids }, 'messages dead-lettered after their last attempt'));
 
-      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       const ended = new Promise<void>((resolve) => stream!.signal.addEventListener('abort', () => resolve(), { once: true }));
       try {
         stream.send('subscribed', { topic, group, member: subscription.consumer });
