@@ -1,7 +1,8 @@
 /**
  * Live channels: Redis PUBLISH / SUBSCRIBE (and pattern subscriptions) for Errand.
  *
- * Responsible for: validating names and messages before anything reaches Redis; JSON
+ * Responsible for: validating names and messages before anything reaches Redis (raw names
+ * stay out of Errand's own namespace, `<prefix>:`, where queue events travel); JSON
  * messages under `<prefix>:ch:<name>`, or (raw) exact names and plain strings that any Redis
  * client can read and write; one subscriber connection per Broadcast shared by all its
  * subscriptions (one Redis subscription per distinct channel or pattern); coming back by
@@ -16,7 +17,7 @@ import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, orUnavailable, quit, whenReady, type OwnedClient } from '../redis/connection.js';
 import { channelName } from '../redis/keys.js';
 import type { RedisClient } from '../redis/scripts.js';
-import { isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
+import { assertOutsideNamespace, isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
 
 export interface ChannelMeta {
   /** The channel the message came on, as publishers name it (without the prefix). */
@@ -88,6 +89,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.assertOpen();
     const { raw } = this.options;
     const name = validateChannel(channel, { raw, pattern: false });
+    if (raw) assertOutsideNamespace(name, this.options.prefix, false);
     const text = this.encode(message);
     return orUnavailable(this.connection.client.publish(this.redisName(name), text));
   }
@@ -100,6 +102,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.assertOpen();
     const { raw } = this.options;
     const name = validateChannel(channel, { raw, pattern: true });
+    if (raw) assertOutsideNamespace(name, this.options.prefix, true);
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler: subscribe(channel, (message, meta) => ...)');
     const pattern = isPattern(name);
     const key = `${pattern ? 'p' : 'c'}:${this.redisName(name)}`;

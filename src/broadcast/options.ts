@@ -69,6 +69,74 @@ export function validateChannel(name: unknown, { raw, pattern }: { raw: boolean;
   return validateName('channel', name);
 }
 
+/**
+ * Whether a Redis glob pattern (PSUBSCRIBE's: `*`, `?`, `[...]` with `^` and ranges, `\`
+ * escapes) can match some name that starts with `start`: it is run over `start` as a set of
+ * positions in the pattern, and any position left alive can go on to match some suffix.
+ */
+export function globCanMatchPrefix(pattern: string, start: string): boolean {
+  /** The positions reachable from `i` without reading: a `*` may match nothing. */
+  const close = (positions: Set<number>) => {
+    for (const i of positions) if (pattern[i] === '*') positions.add(i + 1);
+    return positions;
+  };
+  let alive = close(new Set([0]));
+  for (const char of start) {
+    const next = new Set<number>();
+    for (const i of alive) {
+      if (i >= pattern.length) continue;
+      const token = pattern[i]!;
+      if (token === '*') next.add(i);
+      else if (token === '?') next.add(i + 1);
+      else if (token === '\\') {
+        if (pattern[i + 1] === char) next.add(i + 2);
+      } else if (token === '[') {
+        const end = pattern.indexOf(']', i + 2);
+        if (end < 0) {
+          if (char === '[') next.add(i + 1); // an unclosed bracket: Redis reads the rest as the class; be strict
+          continue;
+        }
+        if (classMatches(pattern.slice(i + 1, end), char)) next.add(end + 1);
+      } else if (token === char) next.add(i + 1);
+    }
+    alive = close(next);
+    if (alive.size === 0) return false;
+  }
+  return true;
+}
+
+function classMatches(body: string, char: string): boolean {
+  const negated = body.startsWith('^');
+  const items = negated ? body.slice(1) : body;
+  let found = false;
+  for (let i = 0; i < items.length; i++) {
+    let low = items[i]!;
+    if (low === '\\' && i + 1 < items.length) low = items[++i]!;
+    if (items[i + 1] === '-' && i + 2 < items.length) {
+      const high = items[i + 2]!;
+      i += 2;
+      if ((char >= low && char <= high) || (char >= high && char <= low)) found = true;
+    } else if (char === low) found = true;
+  }
+  return negated ? !found : found;
+}
+
+/**
+ * Refuses a raw channel (or a raw pattern that could match one) in Errand's own namespace,
+ * `<prefix>:`: queue events there settle result waiters and drive task watches, so nothing
+ * but Errand's scripts may publish there, and what they carry is not for channel subscribers.
+ */
+export function assertOutsideNamespace(name: string, prefix: string, pattern: boolean): void {
+  const namespace = `${prefix}:`;
+  const inside = pattern && isPattern(name) ? globCanMatchPrefix(name, namespace) : name.startsWith(namespace);
+  if (inside) {
+    throw new ValidationError(
+      `raw channel ${pattern && isPattern(name) ? 'pattern ' : ''}${JSON.stringify(name)} reaches into Errand's own namespace "${namespace}" ` +
+        '(its internal queue events): choose a name outside it, narrow the pattern, or drop raw for an Errand JSON channel',
+    );
+  }
+}
+
 // ---- Durable topics ----------------------------------------------------------------------
 
 const topicOptionsSchema = z
@@ -97,8 +165,17 @@ export function resolveTopicOptions(input: TopicOptions | undefined): ResolvedTo
   return Object.freeze({ ...parsed, retention: Object.freeze(parsed.retention) });
 }
 
-/** A stream id: `<ms>` or `<ms>-<seq>`. */
+/** A stream id's shape: `<ms>` or `<ms>-<seq>`; see isStreamId for its bounds. */
 export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** A stream id Redis takes: both parts at most 2^64 - 1 (20 digits may be more). */
+export function isStreamId(text: string): boolean {
+  if (!STREAM_ID.test(text)) return false;
+  const [ms = '0', seq = '0'] = text.split('-');
+  return BigInt(ms) <= MAX_ID_PART && BigInt(seq) <= MAX_ID_PART;
+}
 
 /**
  * Where a group starts reading: 'new' (messages published after it was created),
@@ -108,7 +185,7 @@ export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
 export const fromSchema = z.union([
   z.literal('new'),
   z.literal('earliest'),
-  z.string().regex(STREAM_ID, "use 'new', 'earliest', a message id like '1700000000000-0', or a Date"),
+  z.string().refine(isStreamId, "use 'new', 'earliest', a message id like '1700000000000-0' (each part at most 2^64 - 1), or a Date"),
   z.date(),
 ]);
 

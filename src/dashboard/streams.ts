@@ -19,7 +19,7 @@ export const streamRoutes =
   (ctx: GatewayContext, feeds: FeedHub): FastifyPluginAsync =>
   async (instance) => {
     const app = instance.withTypeProvider<ZodTypeProvider>();
-    const config = { session: 'api' as const };
+    const config = { session: 'api' as const, scope: 'read' as const };
     const base = `${API_BASE}/streams`;
 
     const problem = (request: FastifyRequest, error: unknown) => {

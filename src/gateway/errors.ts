@@ -65,6 +65,8 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: numbe
     if (mapped.code === 'INTERNAL') request.log.error({ err: redactError(error), ip: request.ip }, 'request failed');
     else if (mapped.code.startsWith('REDIS_') || mapped.code === 'UNSAFE_EVICTION_POLICY') request.log.warn({ err: redactError(mapped), ip: request.ip }, mapped.message);
     if (reply.sent || reply.raw.headersSent) return; // an event stream already started
+    const retryAfter = (mapped as { retryAfterS?: number }).retryAfterS;
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply.status(mapped.httpStatus).send(errorBody(mapped));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -56,7 +56,7 @@ export function useZod(app: FastifyInstance): void {
 
 // ---- Shared pieces ------------------------------------------------------------------------
 
-export const NAME_HINT = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
+export const NAME_HINT = 'use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..")';
 
 export const nameSchema = (kind: string) =>
   z.string().regex(NAME_PATTERN, `invalid ${kind} name: ${NAME_HINT}`).meta({ description: `${kind} name (${NAME_HINT})` });
@@ -74,11 +74,12 @@ export const MAX_WAIT_MS = 300_000;
 
 export const waitQuery = z
   .object({
-    wait: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_WAIT_MS)
+    // Digits only: an empty ?wait= is a mistake, not "wait 0 ms".
+    wait: z
+      .string()
+      .regex(/^\d{1,9}$/, 'a whole number of ms, e.g. wait=5000')
+      .transform(Number)
+      .pipe(z.number().max(MAX_WAIT_MS))
       .optional()
       .meta({ description: `hold the request up to this many ms (at most ${MAX_WAIT_MS}) until the task is final` }),
   })

@@ -61,6 +61,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/channels/:channel/messages',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Publish a message on a live channel',
         description: 'Delivered to whoever is subscribed now, at most once; nothing is stored.',
@@ -88,6 +89,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/channels/:channel/events',
     {
+      config: { scope: 'read' },
       schema: {
         summary: "Server-Sent Events of a live channel's messages",
         description:
