@@ -7,6 +7,10 @@
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ValidationError } from '../index.js';
+import { redactError } from '../redis/redact.js';
+
+/** Logged errors never carry a Redis command's arguments (a failed AUTH's are the password). */
+const serializers = { err: (error: unknown) => pino.stdSerializers.err(redactError(error) as Error) };
 
 /** The level from $ERRAND_LOG_LEVEL (default info), checked. */
 export function logLevelFromEnv(): string {
@@ -27,7 +31,7 @@ export function createLogger(level = process.env.ERRAND_LOG_LEVEL || 'info'): Lo
       ignore: 'pid,hostname,queue,task',
       sync: true,
     });
-    return pino({ level }, stream);
+    return pino({ level, serializers }, stream);
   }
-  return pino({ level }, pino.destination({ dest: 1, sync: true }));
+  return pino({ level, serializers }, pino.destination({ dest: 1, sync: true }));
 }
