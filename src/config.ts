@@ -15,7 +15,7 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  * (`.` and `..` alone are not: URLs read them as path steps).
  */
 export const NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
-const nameRule = 'use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..")';
+const nameRule = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
 
 /** The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -24,6 +24,9 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function validateName(kind: string, name: unknown): string {
+  if (name === '.' || name === '..') {
+    throw new ValidationError(`invalid ${kind} name ${JSON.stringify(name)}: "." and ".." alone read as path steps in URLs (the dashboard could not open it); ${nameRule}`);
+  }
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new ValidationError(`invalid ${kind} name ${JSON.stringify(name)}: ${nameRule}`);
   }

@@ -324,7 +324,7 @@ describe('with a token, in a browser', () => {
     await page.fill('input[name=token]', 'wrong');
     await page.click('button[type=submit]');
     await page.waitForSelector('.flash-error');
-    expect(await page.textContent('.flash-error')).toBe("That token is not the gateway's token. Try again.");
+    expect(await page.textContent('.flash-error')).toBe("That token is not one of the gateway's tokens. Try again.");
     await page.fill('input[name=token]', 'browser-token');
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-task-list] tr[data-task]');

@@ -124,11 +124,17 @@ function classMatches(body: string, char: string): boolean {
 /**
  * Refuses a raw channel (or a raw pattern that could match one) in Errand's own namespace,
  * `<prefix>:`: queue events there settle result waiters and drive task watches, so nothing
- * but Errand's scripts may publish there, and what they carry is not for channel subscribers.
+ * but Errand's scripts may publish there, and what they carry is not for channel
+ * subscribers. The Errand channels themselves (`<prefix>:ch:<name>`) stay open to raw
+ * clients: a pattern may reach them if its first part names them literally.
  */
 export function assertOutsideNamespace(name: string, prefix: string, pattern: boolean): void {
   const namespace = `${prefix}:`;
-  const inside = pattern && isPattern(name) ? globCanMatchPrefix(name, namespace) : name.startsWith(namespace);
+  const channels = `${prefix}:ch:`;
+  const globbed = pattern && isPattern(name);
+  const inside = globbed
+    ? globCanMatchPrefix(name, namespace) && !name.startsWith(channels) // the prefix holds no glob characters
+    : name.startsWith(namespace) && !name.startsWith(channels);
   if (inside) {
     throw new ValidationError(
       `raw channel ${pattern && isPattern(name) ? 'pattern ' : ''}${JSON.stringify(name)} reaches into Errand's own namespace "${namespace}" ` +

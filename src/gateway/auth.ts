@@ -93,9 +93,10 @@ export async function currentSession(ctx: GatewayContext, sessions: SessionKeys,
 
 export function installAuth(app: FastifyInstance, ctx: GatewayContext, { tokens, sessions, limiter }: AuthParts): void {
   app.decorateRequest('dashboardSession', null);
-  app.decorateRequest('identity', OPEN_IDENTITY);
+  app.decorateRequest('identity', null as unknown as Identity); // set by the hook below, before any route
   app.addHook('onRequest', async (request, reply) => {
     const config = request.routeOptions.config;
+    request.identity = OPEN_IDENTITY;
     if (config?.public) return;
     if (!tokens.empty) {
       try {

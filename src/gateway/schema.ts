@@ -56,7 +56,7 @@ export function useZod(app: FastifyInstance): void {
 
 // ---- Shared pieces ------------------------------------------------------------------------
 
-export const NAME_HINT = 'use 1-128 characters from A-Z a-z 0-9 . _ - (not "." or "..")';
+export const NAME_HINT = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
 
 export const nameSchema = (kind: string) =>
   z.string().regex(NAME_PATTERN, `invalid ${kind} name: ${NAME_HINT}`).meta({ description: `${kind} name (${NAME_HINT})` });
