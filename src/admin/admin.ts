@@ -15,7 +15,8 @@ import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { Queue, type TaskCounts, type WorkerInfo } from '../queue/queue.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { EvictionGuard } from '../redis/eviction-policy.js';
-import type { UnsafeEvictionPolicyError } from '../errors.js';
+import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
+import { typedReplyError } from '../redis/reply-errors.js';
 import { queuesKey } from '../redis/keys.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { AuthState } from './auth-state.js';
@@ -64,6 +65,7 @@ export class Admin {
   private readonly queues = new Map<string, Queue>();
   private shared: OwnedClient | undefined;
   private guard: EvictionGuard | undefined;
+  private authFailure: RedisAuthFailedError | undefined;
   /** Waits through outages, for topic members' reads (see TopicAdmin). */
   private patient: OwnedClient | undefined;
   private topicAdmin: TopicAdmin | undefined;
@@ -175,6 +177,14 @@ export class Admin {
     });
   }
 
+  /**
+   * Redis refused the connection's credentials at its last attempt (cleared once it
+   * connects): commands then fail as unavailable, and this says why.
+   */
+  get credentialsRefused(): RedisAuthFailedError | undefined {
+    return this.authFailure;
+  }
+
   /** Resolves when Redis answers a PING; rejects with RedisUnavailableError otherwise. */
   async ping(): Promise<void> {
     await this.call(this.client().ping());
@@ -202,6 +212,11 @@ export class Admin {
       if (this.shared.owned) this.shared.client.on('error', () => {}); // commands report failures
       const { evictionCheck } = this.options;
       if (evictionCheck) this.guard = new EvictionGuard(this.shared.client, evictionCheck);
+      this.shared.client.on('error', (error: Error) => {
+        const typed = typedReplyError(error);
+        if (typed instanceof RedisAuthFailedError) this.authFailure = typed;
+      });
+      this.shared.client.on('ready', () => (this.authFailure = undefined));
     }
     return this.shared.client;
   }

@@ -107,7 +107,8 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
 
   useZod(app);
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
-  installErrorHandlers(app, options.bodyLimitBytes);
+  // Commands on a connection whose password Redis refused fail as "unavailable": say why.
+  installErrorHandlers(app, options.bodyLimitBytes, (error) => (error.code === 'REDIS_UNAVAILABLE' ? (admin.credentialsRefused ?? error) : error));
   installTransportSecurity(app);
   installBrowserGuard(app, { open: tokens.length === 0 });
   installRedisGuard(app, admin);

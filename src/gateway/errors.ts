@@ -59,9 +59,13 @@ export function toErrandError(error: unknown, bodyLimitBytes: number, contentTyp
   return new InternalError({ cause: error });
 }
 
-export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
+/**
+ * `explain` may replace a mapped error by a more precise one (an unavailable Redis that in
+ * fact refused the credentials).
+ */
+export function installErrorHandlers(app: FastifyInstance, bodyLimitBytes: number, explain: (error: ErrandError) => ErrandError = (e) => e): void {
   app.setErrorHandler((error, request, reply) => {
-    const mapped = toErrandError(error, bodyLimitBytes, request.headers['content-type']);
+    const mapped = explain(toErrandError(error, bodyLimitBytes, request.headers['content-type']));
     if (mapped.code === 'INTERNAL') request.log.error({ err: redactError(error), ip: request.ip }, 'request failed');
     else if (mapped.code.startsWith('REDIS_') || mapped.code === 'UNSAFE_EVICTION_POLICY') request.log.warn({ err: redactError(mapped), ip: request.ip }, mapped.message);
     if (reply.sent || reply.raw.headersSent) return; // an event stream already started
