@@ -76,7 +76,12 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
     trustProxy: options.trustProxy,
     // A client gets this long to send its whole request (a body that never ends is cut off).
     requestTimeout: options.requestTimeoutMs,
-    http: { connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs) },
+    // Node checks these only when the server is created with them (headers first, then the whole request).
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
+    },
     // The HTTP server's own refusals (400, 408, 431) in Errand's error shape.
     clientErrorHandler: (error, socket) => answerClientError(error, socket, options.requestTimeoutMs),
     // Event streams stay open until closed by us (preClose); other idle sockets close at once.
