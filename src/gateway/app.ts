@@ -29,7 +29,7 @@ import { queueRoutes } from './routes/queues.js';
 import { taskRoutes } from './routes/tasks.js';
 import { topicRoutes } from './routes/topics.js';
 import { installRedisGuard, refuseUnsafeRedis } from './redis-guard.js';
-import { knownTokens } from './scopes.js';
+import { collectAccess, knownTokens, type RouteAccess } from './scopes.js';
 import { useZod } from './schema.js';
 import { StreamLimits } from './stream-limits.js';
 import { installTransportSecurity } from './transport.js';
@@ -41,6 +41,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly admin: Admin;
   readonly options: ResolvedGatewayOptions;
+  /** Every route with the scope it needs (scopes.ts). */
+  readonly routes: readonly RouteAccess[];
   /** Ends event streams, stops listening, closes Redis connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -131,6 +133,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   app.addHook('onClose', async () => admin.close());
 
   const routes = collectRoutes(app);
+  const access = collectAccess(app);
   await app.register(healthRoutes(ctx));
   await app.register(metricsRoutes(ctx));
   await app.register(openApiRoutes(routes, packageVersion())(ctx));
@@ -145,7 +148,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   await app.ready();
 
   let closed: Promise<void> | undefined;
-  return { app, admin, options, close: () => (closed ??= app.close()) };
+  return { app, admin, options, routes: access, close: () => (closed ??= app.close()) };
 }
 
 /** Builds the gateway and listens on options.host:options.port (refusing an open gateway beyond loopback). */

@@ -17,7 +17,7 @@
  * a route naming another one, or covering them all (listing every queue, metrics), is
  * refused. Tokens live in the gateway's memory only, never in Redis.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../config.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
@@ -114,6 +114,31 @@ const RESOURCE_PARAMS = ['queue', 'topic', 'channel'] as const;
 
 function satisfies(have: Scope, need: Scope | 'any'): boolean {
   return need === 'any' || have === 'admin' || have === need;
+}
+
+/** A route as access sees it: the gateway's route table (docs/http-api.md § Security model is checked against it). */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  /** Served without a token. */
+  public: boolean;
+  scope: Scope | 'any';
+  resource: 'params' | 'none' | 'handler';
+  /** A dashboard page: a browser without a session is sent to the login form. */
+  page: boolean;
+}
+
+/** Records every route registered after this call (HEAD twins of GET routes excluded). */
+export function collectAccess(app: FastifyInstance): RouteAccess[] {
+  const routes: RouteAccess[] = [];
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = (route.config ?? {}) as { public?: boolean; scope?: Scope | 'any'; resource?: RouteAccess['resource']; session?: string };
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: route.url, public: config.public === true, scope: config.scope ?? 'admin', resource: config.resource ?? 'params', page: config.session === 'page' });
+    }
+  });
+  return routes;
 }
 
 /** Refuses a limited identity a resource it does not list. */
