@@ -112,6 +112,11 @@ export class Admin {
     return queue as Queue<P, R>;
   }
 
+  /** Queue objects kept now (at most maxQueueObjects, plus busy ones past it). */
+  get queueObjects(): number {
+    return this.queues.size;
+  }
+
   /**
    * Resolves unless Redis's eviction policy was found unsafe (waiting for a check in
    * flight); rejects with UnsafeEvictionPolicyError while it stands. Only with `evictionCheck`.

@@ -62,10 +62,11 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing, lim
     },
     overflow() {
       if (ended) return;
+      const socket = raw.socket; // the response lets go of it once ended
       raw.write(frame('overflow', { reason: "this stream's client read slower than events came, and the gateway's buffer for streams is full: reconnect" }, undefined));
       end();
       // A client that does not take even this is cut off, freeing what it holds.
-      setTimeout(() => raw.destroy(), OVERFLOW_GRACE_MS).unref();
+      setTimeout(() => socket?.destroy(), OVERFLOW_GRACE_MS).unref();
     },
   });
   raw.on('drain', () => budget.update());
