@@ -71,7 +71,7 @@ describe('bytes held for slow stream clients', () => {
     for (let i = 0; i < 400; i++) expect((await call(gw, 'POST', '/v1/channels/firehose/messages', { message })).status).toBe(200);
     // Every client that never read was cut off: it finds out once it reads again.
     stalled.forEach((socket, index) => {
-      socket.on('data', (chunk: Buffer) => (received[index] += chunk.length));
+      socket.on('data', (chunk: Buffer) => (received[index] = received[index]! + chunk.length));
       socket.resume();
     });
     await Promise.all(closed);
