@@ -6,10 +6,10 @@
  * final `overflow` event.
  */
 import { connect, type Socket } from 'node:net';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Admin } from '../src/admin/admin.js';
 import { useRedis, useScope } from './support/fixtures.js';
-import { call, listeningIn, useGatewayIn } from './support/gateway.js';
+import { call, eventually, listeningIn, useGatewayIn } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -22,6 +22,18 @@ describe('Queue objects of the admin layer', () => {
     for (let i = 0; i < 3_000; i++) expect((await call(gw, 'GET', `/v1/queues/unknown-${i}`)).status).toBe(200);
     expect(gw.admin.queueObjects).toBe(1_000);
     expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+  });
+
+  it('are bounded for topics too: 3,000 unknown topic names keep at most 1,000, and a topic stream lets go of its own', async () => {
+    const s = scope();
+    const gw = await listeningIn(s, redis);
+    for (let i = 0; i < 3_000; i++) expect((await call(gw, 'GET', `/v1/topics/unknown-${i}`)).status).toBe(200);
+    expect(gw.admin.topics.topicObjects).toBe(1_000);
+    const stream = await fetch(`${gw.url}/v1/topics/streamed/events?group=g`);
+    expect(stream.status).toBe(200);
+    expect(gw.admin.topics.topicObjects).toBe(1_001);
+    await stream.body?.cancel();
+    await eventually(() => expect(gw.admin.topics.topicObjects).toBe(1_000)); // the member closes after its stream
   });
 
   it('never close a Queue that a waiter uses, and a closed idle one is made again on use', async () => {
