@@ -291,6 +291,19 @@ describe('logging out (item 7)', () => {
     expect((await call(one, 'GET', '/ui/api/session', undefined, { cookie: again.cookie })).status).toBe(200);
   });
 
+  it('ends an event stream the session had open, at its next heartbeat', async () => {
+    const s = scope();
+    const gw = await listeningIn(s, redis, { token: TOKEN, heartbeatMs: 200 });
+    const { cookie, csrf } = await login(gw);
+    const stream = await openEvents(s, `${gw.url}/ui/api/streams/overview`, { cookie });
+    expect((await stream.next())?.event).toBe('snapshot');
+    await call(gw, 'POST', '/ui/logout', undefined, { cookie, 'x-errand-csrf': csrf, 'sec-fetch-site': 'same-origin' });
+    let event = await stream.next();
+    while (event?.event === 'snapshot') event = await stream.next();
+    expect(event).toEqual({ event: 'problem', data: { error: expect.objectContaining({ code: 'UNAUTHORIZED' }) } });
+    expect(await stream.next()).toBeUndefined(); // ended
+  });
+
   it('a token change ends the sessions made with the old token', async () => {
     const s = scope();
     const before = await useGatewayIn(s, redis, { token: TOKEN });
