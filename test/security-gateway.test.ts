@@ -217,6 +217,8 @@ describe('guessing tokens (item 6)', () => {
       statuses.push((await fetch(`${gw.url}/v1/queues`, { headers: { authorization: `Bearer guess-${i}` } })).status);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    // A guess on a dashboard page counts (and is refused) too, rather than being sent to the login form.
+    expect((await fetch(`${one.url}/`, { headers: { authorization: 'Bearer guess-page' }, redirect: 'manual' })).status).toBe(429);
     const blocked = await fetch(`${one.url}/v1/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);

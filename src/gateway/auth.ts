@@ -103,7 +103,9 @@ export function installAuth(app: FastifyInstance, ctx: GatewayContext, { tokens,
         await limiter.assertNotBlocked(request);
         const identity = await authenticate(request);
         if (!identity) {
-          if (config?.session === 'page' && request.method === 'GET') return reply.redirect(loginUrl(request.url));
+          // A browser without a session goes to the login form; a wrong token is a guess, wherever it is sent.
+          const offered = request.headers.authorization !== undefined;
+          if (!offered && config?.session === 'page' && request.method === 'GET') return reply.redirect(loginUrl(request.url));
           await limiter.countFailure(request);
           return refuse(reply, new UnauthorizedError());
         }
