@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startGateway, type Gateway, type ListeningGateway } from '../src/gateway/app.js';
 import { assertSafeListen } from '../src/gateway/auth.js';
+import { globCanMatchPrefix } from '../src/broadcast/channel-namespace.js';
 import { isStreamId } from '../src/broadcast/options.js';
 import { Queue, ValidationError } from '../src/index.js';
 import { useCli } from './support/cli.js';
@@ -173,6 +174,17 @@ describe("Errand's own channels through the public channel API (item 4)", () => 
     // Errand's own channels (<prefix>:ch:) stay open to raw clients, and other raw names too.
     expect((await call(gw, 'POST', `/v1/channels/${encodeURIComponent(`${s.prefix}:ch:news`)}/messages?raw=1`, { message: 'x' })).status).toBe(200);
     expect((await call(gw, 'POST', '/v1/channels/task%3Apubsub%3Achannel/messages?raw=1', { message: '7' })).status).toBe(200);
+  });
+});
+
+describe('which raw patterns reach into the prefix', () => {
+  it('follows Redis glob rules: *, ?, classes with ^ and ranges, escapes', () => {
+    const cases: [string, boolean][] = [
+      ['*', true], ['e*', true], ['err?nd:*', true], ['errand:*', true], ['[a-f]rrand*', true], ['[^e]rrand*', false],
+      ['news.*', false], ['task:pubsub:*', false], ['errand:', true], ['errandx*', false], ['*:events', true],
+      ['\\errand*', true], ['er*x', true], ['x*', false],
+    ];
+    for (const [pattern, reaches] of cases) expect([pattern, globCanMatchPrefix(pattern, 'errand:')]).toEqual([pattern, reaches]);
   });
 });
 

@@ -17,7 +17,8 @@ import { encodeJson } from '../json.js';
 import { closeClient, openClient, openDedicatedClient, orUnavailable, quit, whenReady, type OwnedClient } from '../redis/connection.js';
 import { channelName } from '../redis/keys.js';
 import type { RedisClient } from '../redis/scripts.js';
-import { assertOutsideNamespace, isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
+import { assertOutsideNamespace } from './channel-namespace.js';
+import { isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
 
 export interface ChannelMeta {
   /** The channel the message came on, as publishers name it (without the prefix). */
