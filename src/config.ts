@@ -10,14 +10,23 @@ import { ValidationError } from './errors.js';
 export const DEFAULT_PREFIX = 'errand';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** Names of queues, channels, topics and groups: safe in keys, URLs and HTML attributes. */
-export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/**
+ * Names of queues, channels, topics and groups: safe in keys, URLs and HTML attributes
+ * (`.` and `..` alone are not: URLs read them as path steps).
+ */
+export const NAME_PATTERN = /^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/;
 const nameRule = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
+
+/** The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A caller-chosen task id: like a name, plus ':'; not all digits (those are generated ids). */
 const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function validateName(kind: string, name: unknown): string {
+  if (name === '.' || name === '..') {
+    throw new ValidationError(`invalid ${kind} name ${JSON.stringify(name)}: "." and ".." alone read as path steps in URLs (the dashboard could not open it); ${nameRule}`);
+  }
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new ValidationError(`invalid ${kind} name ${JSON.stringify(name)}: ${nameRule}`);
   }
@@ -90,8 +99,8 @@ export const taskOptionsShape = {
   attempts: z.number().int().min(1).max(10_000).optional(),
   /** Wait between attempts. Default: exponential from 1 s, up to 1 h, jitter 0.2. */
   backoff: backoffSchema.optional(),
-  /** Abort the handler's signal and fail the attempt after this many ms. Default: none. */
-  timeoutMs: z.number().int().min(1).max(2 ** 31).optional(),
+  /** Abort the handler's signal and fail the attempt after this many ms (at most 2^31 - 1, a timer's limit). Default: none. */
+  timeoutMs: z.number().int().min(1).max(MAX_TIMER_MS).optional(),
   /** While a task with this key is not finished, enqueues with the same key return it. */
   dedupeKey: z.string().min(1).max(256).optional(),
   /** Caller-chosen id; an enqueue with the id of an existing task returns that task. */
@@ -174,7 +183,7 @@ const workerOptionsSchema = z
     /** Handlers running at once in this worker. Default 1. */
     concurrency: z.number().int().min(1).max(10_000).default(1),
     /** How long a claim is valid without a heartbeat; heartbeats run every leaseMs/3. Default 30 s. */
-    leaseMs: z.number().int().min(50).max(2 ** 31).default(30_000),
+    leaseMs: z.number().int().min(50).max(MAX_TIMER_MS).default(30_000),
     /** Largest accepted handler result, as JSON bytes. Default 1 MiB. */
     maxResultBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
     /** Start claiming at construction. Default true; otherwise call `run()`. */
@@ -185,6 +194,12 @@ const workerOptionsSchema = z
      * is reported as an 'error' event (ReplicationTimeoutError). Default: none.
      */
     durability: durabilitySchema.optional(),
+    /**
+     * Run even when Redis's `maxmemory-policy` may evict queue keys (or cannot be read),
+     * accepting that tasks may vanish. Default false: the worker refuses such a Redis, at
+     * start and after every reconnect, with UnsafeEvictionPolicyError (docs/operations.md).
+     */
+    unsafeAllowEviction: z.boolean().default(false),
   })
   .strict();
 

@@ -20,14 +20,20 @@ export const errorCodes = {
   HANDLER_TIMEOUT: 500,
   REDIS_UNAVAILABLE: 503,
   REPLICATION_TIMEOUT: 503,
+  REDIS_AUTH_FAILED: 503,
+  REDIS_OUT_OF_MEMORY: 507,
+  UNSAFE_EVICTION_POLICY: 503,
   CLOSED: 503,
-  // Raised by the HTTP gateway only.
+  // Raised by the HTTP gateway (and its dashboard) only.
   UNAUTHORIZED: 401,
-  NOT_FOUND: 404,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  INTERNAL: 500,
-  // Raised by the dashboard only.
   FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  REQUEST_TIMEOUT: 408,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
+  TOO_MANY_STREAMS: 503,
+  INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -185,6 +191,48 @@ export class ReplicationTimeoutError extends ErrandError {
   }
 }
 
+/**
+ * Redis refused the credentials (WRONGPASS, NOAUTH): the password or user in the Redis URL
+ * is wrong or missing. The message never holds the credential itself.
+ */
+export class RedisAuthFailedError extends ErrandError {
+  constructor(reply: string) {
+    super(
+      'REDIS_AUTH_FAILED',
+      `Redis refused the credentials (${reply}): check the user and password in REDIS_URL (redis://user:password@host:port) or the connection options`,
+    );
+  }
+}
+
+/**
+ * Redis answered OOM: it is at `maxmemory` and, under `noeviction`, refuses writes. Nothing
+ * was written; the command can be sent again once memory is freed.
+ */
+export class RedisOutOfMemoryError extends ErrandError {
+  constructor() {
+    super(
+      'REDIS_OUT_OF_MEMORY',
+      "Redis is out of memory (used memory > 'maxmemory') and refused the write; nothing was written: " +
+        'raise maxmemory, let workers drain the queues, or shorten the retention of finished tasks',
+    );
+  }
+}
+
+/**
+ * Redis runs with a `maxmemory-policy` that may evict queue keys (tasks would vanish without
+ * a word), or the policy could not be read. Errand refuses to run there unless told to
+ * accept the risk (`unsafeAllowEviction`, `--unsafe-allow-eviction`, ERRAND_UNSAFE_ALLOW_EVICTION=1).
+ */
+export class UnsafeEvictionPolicyError extends ErrandError {
+  constructor(
+    /** The policy Redis reported, or null when it could not be read. */
+    readonly policy: string | null,
+    message: string,
+  ) {
+    super('UNSAFE_EVICTION_POLICY', message);
+  }
+}
+
 /** The Queue, Worker or other object was closed; create a new one. */
 export class ClosedError extends ErrandError {
   constructor(what: string) {
@@ -198,6 +246,41 @@ export class ClosedError extends ErrandError {
 export class UnauthorizedError extends ErrandError {
   constructor() {
     super('UNAUTHORIZED', 'missing or wrong bearer token: send the header "Authorization: Bearer <ERRAND_TOKEN>"');
+  }
+}
+
+/** Too many failed logins or wrong tokens from one client address; refused until the window passes. */
+export class RateLimitedError extends ErrandError {
+  constructor(readonly retryAfterS: number) {
+    super(
+      'RATE_LIMITED',
+      `too many failed authentications from this address: every request from it is refused for ${retryAfterS} s more; then send the right token`,
+    );
+  }
+}
+
+/** The client took longer than the gateway's requestTimeoutMs to send its request (headers and body). */
+export class RequestTimeoutError extends ErrandError {
+  constructor(timeoutMs: number) {
+    super('REQUEST_TIMEOUT', `the request was not received whole within ${timeoutMs} ms: send the body at once (or raise requestTimeoutMs)`);
+  }
+}
+
+/** The request's headers are over the HTTP server's size limit. */
+export class HeadersTooLargeError extends ErrandError {
+  constructor() {
+    super('HEADERS_TOO_LARGE', 'the request headers are too large: send fewer or shorter headers (cookies included)');
+  }
+}
+
+/** The gateway holds as many event streams of this kind as it is allowed to; try again later. */
+export class TooManyStreamsError extends ErrandError {
+  constructor(
+    what: string,
+    limit: number,
+    readonly retryAfterS: number,
+  ) {
+    super('TOO_MANY_STREAMS', `this gateway already serves ${limit} ${what} (its limit): retry in ${retryAfterS} s, use another gateway, or raise the limit`);
   }
 }
 
@@ -222,12 +305,10 @@ export class InternalError extends ErrandError {
   }
 }
 
-// ---- Dashboard ----------------------------------------------------------------------------
-
 /**
- * A dashboard request that is authenticated but not allowed as sent: a state-changing call
- * without the session's CSRF token, a cross-site request, or (without a token) a Host that
- * is not a loopback name. The message names the fix.
+ * A request that is authenticated but not allowed as sent: a dashboard call without the
+ * session's CSRF token, a cross-site request, (without a token) a Host that is not a
+ * loopback name, or a token whose scope does not cover the route. The message names the fix.
  */
 export class ForbiddenError extends ErrandError {
   constructor(reason: string) {

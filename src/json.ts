@@ -6,43 +6,74 @@
  */
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 
-function describePath(path: string[]): string {
-  return path.length ? path.join('.') : '(top level)';
+/**
+ * One value to look at: its key under its parent. The path of a value is built only for an
+ * error message, from these links, so checking costs one step per value whatever the depth
+ * (a deep and wide value must not cost depth × width).
+ */
+interface Visit {
+  value: unknown;
+  parent: Visit | undefined;
+  key: string;
+  /** Leaving an object: it stops being an ancestor (cycles are ancestors met again). */
+  leave?: true;
 }
 
-function check(value: unknown, path: string[], seen: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new Error(`${describePath(path)} is ${value}, which JSON cannot hold`);
-      return;
-    case 'undefined':
-      if (path.length === 0) throw new Error('the value is undefined');
-      return; // an undefined property is simply absent in JSON, as users expect
-    case 'object': {
-      if (value === null) return;
-      if (seen.has(value)) throw new Error(`${describePath(path)} refers back to itself (a cycle)`);
-      const toJSON = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return; // Date and friends define their own JSON
-      if (value instanceof Map || value instanceof Set) {
-        throw new Error(`${describePath(path)} is a ${value.constructor.name}, which JSON turns into {}: convert it to an array or object`);
-      }
-      seen.add(value);
-      if (Array.isArray(value)) {
-        value.forEach((item, index) => {
-          if (item === undefined) throw new Error(`${describePath([...path, String(index)])} is undefined`);
-          check(item, [...path, String(index)], seen);
-        });
-      } else {
-        for (const [key, item] of Object.entries(value)) check(item, [...path, key], seen);
-      }
-      seen.delete(value);
-      return;
+function describePath(visit: Visit): string {
+  const keys: string[] = [];
+  for (let at: Visit | undefined = visit; at?.parent; at = at.parent) keys.push(at.key);
+  return keys.length ? keys.reverse().join('.') : '(top level)';
+}
+
+function check(root: unknown): void {
+  const stack: Visit[] = [{ value: root, parent: undefined, key: '' }];
+  const ancestors = new Set<object>();
+  while (stack.length) {
+    const visit = stack.pop()!;
+    const { value } = visit;
+    if (visit.leave) {
+      ancestors.delete(value as object);
+      continue;
     }
-    default:
-      throw new Error(`${describePath(path)} is a ${typeof value}, which JSON cannot hold`);
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        continue;
+      case 'number':
+        if (!Number.isFinite(value)) throw new Error(`${describePath(visit)} is ${value}, which JSON cannot hold`);
+        continue;
+      case 'undefined':
+        if (!visit.parent) throw new Error('the value is undefined');
+        continue; // an undefined property is simply absent in JSON, as users expect
+      case 'object': {
+        if (value === null) continue;
+        if (ancestors.has(value)) throw new Error(`${describePath(visit)} refers back to itself (a cycle)`);
+        const toJSON = (value as { toJSON?: unknown }).toJSON;
+        if (typeof toJSON === 'function') continue; // Date and friends define their own JSON
+        if (value instanceof Map || value instanceof Set) {
+          throw new Error(`${describePath(visit)} is a ${value.constructor.name}, which JSON turns into {}: convert it to an array or object`);
+        }
+        ancestors.add(value);
+        stack.push({ value, parent: visit.parent, key: visit.key, leave: true });
+        if (Array.isArray(value)) {
+          for (let index = value.length - 1; index >= 0; index--) {
+            const item: unknown = value[index];
+            const child: Visit = { value: item, parent: visit, key: String(index) };
+            if (item === undefined) throw new Error(`${describePath(child)} is undefined`);
+            stack.push(child);
+          }
+        } else {
+          const entries = Object.entries(value);
+          for (let index = entries.length - 1; index >= 0; index--) {
+            const [key, item] = entries[index]!;
+            stack.push({ value: item, parent: visit, key });
+          }
+        }
+        continue;
+      }
+      default:
+        throw new Error(`${describePath(visit)} is a ${typeof value}, which JSON cannot hold`);
+    }
   }
 }
 
@@ -52,7 +83,7 @@ function check(value: unknown, path: string[], seen: Set<object>): void {
  */
 export function encodeJson(value: unknown, what: string, limitBytes: number): string {
   try {
-    check(value, [], new Set());
+    check(value);
   } catch (error) {
     throw new ValidationError(`${what} is not JSON-serializable: ${(error as Error).message}`);
   }

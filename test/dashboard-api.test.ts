@@ -83,7 +83,7 @@ describe('with a token', () => {
 
     const wrong = await login(gw, 'not-the-token');
     expect(wrong.reply.statusCode).toBe(401);
-    expect(wrong.reply.body).toContain('That token is not the gateway');
+    expect(wrong.reply.body).toContain("That token is not one of the gateway's tokens");
     expect(wrong.setCookie).toBe('');
 
     const { reply, setCookie, cookie } = await login(gw);
@@ -196,7 +196,7 @@ describe('without a token', () => {
     for (const host of ['evil.example', 'evil.example:8080', '10.0.0.5']) {
       const reply = await call(gw, 'GET', '/ui/api/session', undefined, { host });
       expect([host, reply.status]).toEqual([host, 403]);
-      expect(reply.body.error.message).toMatch(/answers only loopback addresses/);
+      expect(reply.body.error.message).toMatch(/answers only requests to loopback names/);
     }
     for (const host of ['127.0.0.1:8080', 'localhost', '[::1]:8080']) {
       expect((await call(gw, 'GET', '/', undefined, { host })).status).toBe(200);

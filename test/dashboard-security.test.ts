@@ -312,6 +312,35 @@ async function attackerSite(
   return { url: `http://127.0.0.1:${port}`, server, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+describe('without a token, in a browser', () => {
+  it("cannot be made to act on /v1 by a page on another local port: no-cors POSTs and form posts are refused, nothing written", async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    await s.queue('target').enqueue('x');
+    const keysBefore = (await s.client().keys(`${s.prefix}*`)).sort();
+    const attacker = s.add(
+      await attackerSite(gw.url, `<form id="f" method="post" action="${gw.url}/v1/queues/target/tasks" enctype="text/plain"><input name='{"payload":"forged","x":"' value='"}'></form>`),
+    );
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${attacker.url}/`);
+    // fetch without CORS ("simple" requests, no preflight): a body-less POST and a text/plain one.
+    const outcome = await page.evaluate(`(async () => {
+      const sent = [];
+      for (const [path, body] of [['/v1/queues/target/pause', undefined], ['/v1/queues/target/tasks', '{"payload":"forged"}']]) {
+        try { await fetch(${JSON.stringify(gw.url)} + path, { method: 'POST', mode: 'no-cors', body }); sent.push(path); } catch (e) { sent.push('failed ' + path); }
+      }
+      return sent;
+    })()`);
+    expect(outcome).toEqual(['/v1/queues/target/pause', '/v1/queues/target/tasks']); // the browser sent both
+    await page.goto(`${attacker.url}/form`); // and a form post
+    await page.waitForLoadState('load');
+    const counts = await s.queue('target').counts();
+    expect([counts.paused, counts.waiting]).toEqual([false, 1]);
+    expect((await s.client().keys(`${s.prefix}*`)).sort()).toEqual(keysBefore);
+  });
+});
+
 describe('with a token, in a browser', () => {
   it('logs in with the token, comes back to the page asked for, and logs out', async () => {
     const s = scope();
@@ -324,7 +353,7 @@ describe('with a token, in a browser', () => {
     await page.fill('input[name=token]', 'wrong');
     await page.click('button[type=submit]');
     await page.waitForSelector('.flash-error');
-    expect(await page.textContent('.flash-error')).toBe("That token is not the gateway's token. Try again.");
+    expect(await page.textContent('.flash-error')).toBe("That token is not one of the gateway's tokens. Try again.");
     await page.fill('input[name=token]', 'browser-token');
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-task-list] tr[data-task]');

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
 import { errorCodes } from '../src/errors.js';
 import { GLOBAL_KEY_ROLES, QUEUE_KEY_ROLES, STATE_CODES, TASK_FIELDS, TOPIC_KEY_ROLES } from '../src/redis/keys.js';
+import { GATEWAY_KEY_ROLES } from '../src/redis/keys.js';
 
 function section(doc: string, heading: string): string {
   const start = doc.indexOf(`## ${heading}\n`);
@@ -29,6 +30,10 @@ describe('docs/redis-layout.md', () => {
 
   it('lists every global key', () => {
     expect(Object.fromEntries(rows(section(doc, 'Global keys')))).toEqual(GLOBAL_KEY_ROLES);
+  });
+
+  it("lists every key of the gateway's auth state", () => {
+    expect(Object.fromEntries(rows(section(doc, 'Gateway keys')))).toEqual(GATEWAY_KEY_ROLES);
   });
 
   it('lists every topic key with its type', () => {

@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { useRedis, useScope } from './support/fixtures.js';
+import { NAME_PATTERN } from '../src/config.js';
 import { call, useGatewayIn } from './support/gateway.js';
 
 const redis = useRedis();
@@ -63,7 +64,7 @@ describe('/openapi.json', () => {
     );
     const enqueue = doc.paths['/v1/queues/{queue}/tasks']!.post!;
     expect(enqueue.parameters).toEqual([
-      expect.objectContaining({ name: 'queue', in: 'path', required: true, schema: expect.objectContaining({ pattern: '^[A-Za-z0-9._-]{1,128}$' }) }),
+      expect.objectContaining({ name: 'queue', in: 'path', required: true, schema: expect.objectContaining({ pattern: NAME_PATTERN.source }) }),
       expect.objectContaining({ name: 'wait', in: 'query', required: false }),
     ]);
     const body = enqueue.requestBody.content['application/json'].schema;

@@ -19,7 +19,7 @@ describe('finding Redis for npm start', () => {
     const { log, lines } = quietLog();
     const found = await findOrStartRedis({ url: 'redis://user:secret@redis.internal:6379', log: log as never });
     expect(found).toMatchObject({ url: 'redis://user:secret@redis.internal:6379', private: false });
-    expect(lines).toEqual(['using the Redis at redis://***@redis.internal:6379 (REDIS_URL)']);
+    expect(lines).toEqual(['using the Redis at redis://user:***@redis.internal:6379 (REDIS_URL)']);
   });
 
   it('uses the local Redis when it answers', async () => {

@@ -1,18 +1,25 @@
 /**
  * The read/act API shared by the gateway, the dashboard and the CLI.
  *
- * Responsible for: knowing which queues exist under a prefix, keeping one Queue object per
- * queue name (all sharing one command connection, so a face holds one connection plus one
- * result subscription per queue), and summaries across queues; topics (`topics`) and live
- * channels (`channels`) for the faces. The faces never build keys or call scripts:
- * everything goes through here or the public API.
+ * Responsible for: knowing which queues exist under a prefix, keeping Queue objects for the
+ * queue names in use (all sharing one command connection, so a face holds one connection
+ * plus one result subscription per queue; at most `maxQueueObjects` are kept, the least
+ * recently used idle ones closed first, so names from requests cannot grow memory without
+ * bound), summaries across queues, and (for request-serving faces) watching Redis's
+ * eviction policy on that connection; topics (`topics`) and live channels (`channels`) for
+ * the faces. The faces never build keys or call scripts: everything goes through here or
+ * the public API.
  */
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { Queue, type TaskCounts, type WorkerInfo } from '../queue/queue.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
+import { EvictionGuard } from '../redis/eviction-policy.js';
+import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
+import { typedReplyError } from '../redis/reply-errors.js';
 import { queuesKey } from '../redis/keys.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
+import { AuthState } from './auth-state.js';
 import { ChannelAdmin } from './channels.js';
 import { TopicAdmin } from './topics.js';
 import { searchTasks, type SearchOptions, type SearchResult } from './search.js';
@@ -26,7 +33,18 @@ export interface AdminOptions {
    * Default: wait, like the library.
    */
   failFastMs?: number;
+  /**
+   * Watch Redis's `maxmemory-policy` on the admin's connection, at connect and after every
+   * reconnect (eviction-policy.ts); `assertRedisSafe()` then refuses an unsafe Redis.
+   * `allow` accepts the risk. Default: not watched (the CLI checks once, up front).
+   */
+  evictionCheck?: { allow: boolean; onUnsafe?(error: UnsafeEvictionPolicyError): void };
+  /** Most Queue objects kept (least recently used idle ones are closed beyond it). Default 1,000. */
+  maxQueueObjects?: number;
 }
+
+/** Default of AdminOptions.maxQueueObjects. */
+export const DEFAULT_MAX_QUEUE_OBJECTS = 1_000;
 
 export interface QueueSummary extends TaskCounts {
   name: string;
@@ -46,10 +64,13 @@ export class Admin {
   readonly prefix: string;
   private readonly queues = new Map<string, Queue>();
   private shared: OwnedClient | undefined;
+  private guard: EvictionGuard | undefined;
+  private authFailure: RedisAuthFailedError | undefined;
   /** Waits through outages, for topic members' reads (see TopicAdmin). */
   private patient: OwnedClient | undefined;
   private topicAdmin: TopicAdmin | undefined;
   private channelAdmin: ChannelAdmin | undefined;
+  private authState: AuthState | undefined;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -61,21 +82,61 @@ export class Admin {
     return this.topicAdmin;
   }
 
+  /** The gateway's shared auth state: session generations, failed-authentication counters. */
+  get auth(): AuthState {
+    this.authState ??= new AuthState(() => this.client(), this.prefix);
+    return this.authState;
+  }
+
   /** Live channels: publish and subscribe, Errand JSON channels or raw ones. */
   get channels(): ChannelAdmin {
     this.channelAdmin ??= new ChannelAdmin({ connection: this.client(), prefix: this.prefix, failFastMs: this.options.failFastMs });
     return this.channelAdmin;
   }
 
-  /** The Queue object for a name (validated), created on first use and kept. */
+  /**
+   * The Queue object for a name (validated), created on first use and kept while used
+   * recently (see maxQueueObjects): a Queue waiting for results or watching tasks is never
+   * closed under its users.
+   */
   queue<P = unknown, R = unknown>(name: string): Queue<P, R> {
     validateName('queue', name);
     let queue = this.queues.get(name);
-    if (!queue) {
+    if (queue) {
+      this.queues.delete(name); // re-inserted below: a Map keeps insertion order, the oldest first
+    } else {
       queue = new Queue(name, { connection: this.client(), prefix: this.prefix });
-      this.queues.set(name, queue);
+      this.evictIdleQueues();
     }
+    this.queues.set(name, queue);
     return queue as Queue<P, R>;
+  }
+
+  /** Queue objects kept now (at most maxQueueObjects, plus busy ones past it). */
+  get queueObjects(): number {
+    return this.queues.size;
+  }
+
+  /**
+   * Resolves unless Redis's eviction policy was found unsafe (waiting for a check in
+   * flight); rejects with UnsafeEvictionPolicyError while it stands. Only with `evictionCheck`.
+   */
+  async assertRedisSafe(): Promise<void> {
+    this.client();
+    await this.guard?.assertSafe();
+  }
+
+  /** Closes the least recently used idle Queue objects past the limit (busy ones are skipped, and kept). */
+  private evictIdleQueues(): void {
+    const max = this.options.maxQueueObjects ?? DEFAULT_MAX_QUEUE_OBJECTS;
+    let excess = this.queues.size + 1 - max;
+    for (const [name, queue] of this.queues) {
+      if (excess <= 0) break;
+      if (queue.busy) continue;
+      this.queues.delete(name);
+      void queue.close().catch(() => {}); // idle: closing only drops its (unused) subscriptions
+      excess--;
+    }
   }
 
   /** Names of every queue that was ever used under this prefix, sorted. */
@@ -146,6 +207,14 @@ export class Admin {
     });
   }
 
+  /**
+   * Redis refused the connection's credentials at its last attempt (cleared once it
+   * connects): commands then fail as unavailable, and this says why.
+   */
+  get credentialsRefused(): RedisAuthFailedError | undefined {
+    return this.authFailure;
+  }
+
   /** Resolves when Redis answers a PING; rejects with RedisUnavailableError otherwise. */
   async ping(): Promise<void> {
     await this.call(this.client().ping());
@@ -159,6 +228,7 @@ export class Admin {
     const channels = this.channelAdmin;
     this.channelAdmin = undefined;
     await Promise.all([...queues.map((queue) => queue.close()), topics?.close(), channels?.close()]);
+    this.guard?.dispose();
     const clients = [this.shared, this.patient];
     this.shared = this.patient = undefined;
     await Promise.all(clients.map((client) => client && closeClient(client)));
@@ -170,6 +240,13 @@ export class Admin {
       const { failFastMs } = this.options;
       this.shared = openClient(this.options.connection, failFastMs === undefined ? {} : { failFastMs });
       if (this.shared.owned) this.shared.client.on('error', () => {}); // commands report failures
+      const { evictionCheck } = this.options;
+      if (evictionCheck) this.guard = new EvictionGuard(this.shared.client, evictionCheck);
+      this.shared.client.on('error', (error: Error) => {
+        const typed = typedReplyError(error);
+        if (typed instanceof RedisAuthFailedError) this.authFailure = typed;
+      });
+      this.shared.client.on('ready', () => (this.authFailure = undefined));
     }
     return this.shared.client;
   }

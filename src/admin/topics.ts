@@ -2,10 +2,13 @@
  * Topic reads for the faces (gateway, dashboard, CLI): which topics exist under a prefix,
  * and per topic its length, groups (members, pending, lag, missed) and dead letters.
  *
- * Keeps one Topic object per name, like Admin does for queues, on the admin's connection.
- * Reading a topic's state joins no group. Subscribing (the gateway's topic event streams)
- * goes through a second set of Topic objects on `memberConnection`: a member's blocking
- * read must not run on a connection that times out slow commands, as the gateway's does.
+ * Keeps Topic objects per name, like Admin does for queues, on the admin's connection: at
+ * most `maxTopicObjects` for reads (the least recently used closed first: closing one only
+ * drops an object, its commands run on the shared connection), so names from requests
+ * cannot grow memory without bound. Reading a topic's state joins no group. Subscribing
+ * (the gateway's topic event streams) goes through a second set of Topic objects on
+ * `memberConnection`, each kept while it has members: a member's blocking read must not
+ * run on a connection that times out slow commands, as the gateway's does.
  */
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, NAME_PATTERN, validateName } from '../config.js';
@@ -21,12 +24,14 @@ export interface TopicAdminOptions {
   prefix?: string;
   /** Where subscription members read (asked for on first subscribe). Default: `connection`. */
   memberConnection?: () => ConnectionOption | undefined;
+  /** Most Topic objects kept for reads. Default 1,000. */
+  maxTopicObjects?: number;
 }
 
 export class TopicAdmin {
   readonly prefix: string;
   private readonly topics = new Map<string, Topic>();
-  private readonly memberTopics = new Map<string, Topic>();
+  private readonly memberTopics = new Map<string, { topic: Topic; members: number }>();
   private registry: OwnedClient | undefined;
 
   constructor(private readonly options: TopicAdminOptions = {}) {
@@ -37,11 +42,24 @@ export class TopicAdmin {
   topic<M = unknown>(name: string): Topic<M> {
     validateName('topic', name);
     let topic = this.topics.get(name);
-    if (!topic) {
+    if (topic) {
+      this.topics.delete(name); // re-inserted below: a Map keeps insertion order, the oldest first
+    } else {
       topic = new Topic(name, { connection: this.options.connection, prefix: this.prefix });
-      this.topics.set(name, topic);
+      const max = this.options.maxTopicObjects ?? 1_000;
+      for (const [oldName, old] of this.topics) {
+        if (this.topics.size < max) break;
+        this.topics.delete(oldName);
+        void old.close().catch(() => {}); // holds no subscription: only the object goes
+      }
     }
+    this.topics.set(name, topic);
     return topic as Topic<M>;
+  }
+
+  /** Topic objects kept now, for reads and for members. */
+  get topicObjects(): number {
+    return this.topics.size + this.memberTopics.size;
   }
 
   /**
@@ -50,13 +68,31 @@ export class TopicAdmin {
    */
   subscribe<M = unknown>(name: string, group: string, handler: TopicHandler<M>, options?: SubscribeOptions): TopicSubscription<M> {
     validateName('topic', name);
-    let topic = this.memberTopics.get(name);
-    if (!topic) {
+    let entry = this.memberTopics.get(name);
+    if (!entry) {
       const connection = this.options.memberConnection ? this.options.memberConnection() : this.options.connection;
-      topic = new Topic(name, { connection, prefix: this.prefix });
-      this.memberTopics.set(name, topic);
+      entry = { topic: new Topic(name, { connection, prefix: this.prefix }), members: 0 };
+      this.memberTopics.set(name, entry);
     }
-    return (topic as Topic<M>).subscribe(group, handler, options);
+    let subscription: TopicSubscription<M>;
+    try {
+      subscription = (entry.topic as Topic<M>).subscribe(group, handler, options);
+    } catch (error) {
+      if (entry.members === 0) {
+        this.memberTopics.delete(name);
+        void entry.topic.close().catch(() => {});
+      }
+      throw error;
+    }
+    const held = entry;
+    held.members++;
+    // The last member gone, the Topic object goes too (a later member makes a new one).
+    subscription.once('closed', () => {
+      if (--held.members > 0 || this.memberTopics.get(name) !== held) return;
+      this.memberTopics.delete(name);
+      void held.topic.close().catch(() => {});
+    });
+    return subscription;
   }
 
   /**
@@ -80,7 +116,7 @@ export class TopicAdmin {
   }
 
   async close(): Promise<void> {
-    const topics = [...this.topics.values(), ...this.memberTopics.values()];
+    const topics = [...this.topics.values(), ...[...this.memberTopics.values()].map((entry) => entry.topic)];
     this.topics.clear();
     this.memberTopics.clear();
     const registry = this.registry;

@@ -1,7 +1,8 @@
 /**
  * Live channels: Redis PUBLISH / SUBSCRIBE (and pattern subscriptions) for Errand.
  *
- * Responsible for: validating names and messages before anything reaches Redis; JSON
+ * Responsible for: validating names and messages before anything reaches Redis (raw names
+ * stay out of Errand's own namespace, `<prefix>:`, where queue events travel); JSON
  * messages under `<prefix>:ch:<name>`, or (raw) exact names and plain strings that any Redis
  * client can read and write; one subscriber connection per Broadcast shared by all its
  * subscriptions (one Redis subscription per distinct channel or pattern); coming back by
@@ -21,6 +22,7 @@ import { ClusterSubscriptions } from '../redis/cluster-subscriptions.js';
 import { channelName } from '../redis/keys.js';
 import { publishAndCount, type PublishReceipt } from '../redis/pubsub-census.js';
 import type { RedisClient } from '../redis/scripts.js';
+import { assertOutsideNamespace } from './channel-namespace.js';
 import { isPattern, resolveBroadcastOptions, validateChannel, type BroadcastOptions, type ResolvedBroadcastOptions } from './options.js';
 
 export interface ChannelMeta {
@@ -101,6 +103,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.assertOpen();
     const { raw } = this.options;
     const name = validateChannel(channel, { raw, pattern: false });
+    if (raw) assertOutsideNamespace(name, this.options.prefix, false);
     const text = this.encode(message);
     return orUnavailable(publishAndCount(this.connection.client, this.redisName(name), text));
   }
@@ -113,6 +116,7 @@ export class Broadcast<M = unknown> extends EventEmitter<BroadcastEvents> {
     this.assertOpen();
     const { raw } = this.options;
     const name = validateChannel(channel, { raw, pattern: true });
+    if (raw) assertOutsideNamespace(name, this.options.prefix, true);
     if (typeof handler !== 'function') throw new ValidationError('subscribe needs a handler: subscribe(channel, (message, meta) => ...)');
     const pattern = isPattern(name);
     const key = `${pattern ? 'p' : 'c'}:${this.redisName(name)}`;

@@ -102,8 +102,17 @@ export function resolveTopicOptions(input: TopicOptions | undefined): ResolvedTo
   return Object.freeze({ ...parsed, retention: Object.freeze(parsed.retention) });
 }
 
-/** A stream id: `<ms>` or `<ms>-<seq>`. */
+/** A stream id's shape: `<ms>` or `<ms>-<seq>`; see isStreamId for its bounds. */
 export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
+
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/** A stream id Redis takes: both parts at most 2^64 - 1 (20 digits may be more). */
+export function isStreamId(text: string): boolean {
+  if (!STREAM_ID.test(text)) return false;
+  const [ms = '0', seq = '0'] = text.split('-');
+  return BigInt(ms) <= MAX_ID_PART && BigInt(seq) <= MAX_ID_PART;
+}
 
 /**
  * Where a group starts reading: 'new' (messages published after it was created),
@@ -113,7 +122,7 @@ export const STREAM_ID = /^\d{1,20}(-\d{1,20})?$/;
 export const fromSchema = z.union([
   z.literal('new'),
   z.literal('earliest'),
-  z.string().regex(STREAM_ID, "use 'new', 'earliest', a message id like '1700000000000-0', or a Date"),
+  z.string().refine(isStreamId, "use 'new', 'earliest', a message id like '1700000000000-0' (each part at most 2^64 - 1), or a Date"),
   z.date(),
 ]);
 

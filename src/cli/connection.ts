@@ -3,15 +3,22 @@
  *
  * Responsible for: checking the `--redis` / `REDIS_URL` value, opening one client that
  * gives up quickly when nothing answers (a terminal command should say "cannot reach
- * Redis" within a second, not hang through reconnects), remembering why the connection
- * failed, and turning that into one line that names the fix. Workers do not use this
- * client: they wait through outages with their own patient connections.
+ * Redis" within a second, not hang through reconnects), checking before the first command
+ * that Redis answers and will not evict queue keys (eviction-policy.ts), remembering why
+ * the connection failed, and turning that into one line that names the fix (never showing
+ * a password). Workers do not use this client: they wait through outages with their own
+ * patient connections.
  */
 import { Redis, type Cluster } from 'ioredis';
 import { DEFAULT_REDIS_URL } from '../config.js';
 import { RedisUnavailableError, ValidationError } from '../index.js';
 import { openClient } from '../redis/connection.js';
 import { parseConnectionUrl } from '../redis/connection-url.js';
+import { checkEvictionPolicy } from '../redis/eviction-policy.js';
+import { redactUrl } from '../redis/redact.js';
+import { typedReplyError } from '../redis/reply-errors.js';
+
+export { redactUrl };
 
 const URL_RULE =
   'use redis://host:port[/db], rediss://... for TLS, redis+cluster://host:port,host:port, or redis+sentinel://host:port,host:port/<master name>';
@@ -33,11 +40,6 @@ export function resolveRedisUrl(flag: string | undefined): string {
   return url;
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
-}
-
 /** A fail-fast client for one command, and the last connection error it saw. */
 export class CliConnection {
   readonly client: Redis | Cluster;
@@ -52,13 +54,17 @@ export class CliConnection {
     this.client.on('error', (error: Error) => (this.lastError = error));
   }
 
-  /** Resolves once Redis answers; rejects with RedisUnavailableError otherwise. */
-  async check(): Promise<void> {
+  /**
+   * Resolves once Redis answers and its eviction policy is safe (unless `allowEviction`);
+   * rejects with RedisUnavailableError, RedisAuthFailedError or UnsafeEvictionPolicyError.
+   */
+  async check({ allowEviction = false }: { allowEviction?: boolean } = {}): Promise<void> {
     try {
       await this.client.ping();
     } catch (error) {
-      throw new RedisUnavailableError((error as Error).message, { cause: error });
+      throw typedReplyError(error) ?? new RedisUnavailableError((error as Error).message);
     }
+    await checkEvictionPolicy(this.client, { allow: allowEviction });
   }
 
   /**
@@ -66,7 +72,7 @@ export class CliConnection {
    * undefined when the connection never failed (the error is about something else).
    */
   describeFailure(): string | undefined {
-    if (!this.lastError) return undefined;
+    if (!this.lastError || typedReplyError(this.lastError)) return undefined; // refused credentials say so themselves
     return `cannot reach Redis at ${redactUrl(this.url)} (${this.lastError.message}): start redis-server there, or point --redis or REDIS_URL at a running one`;
   }
 

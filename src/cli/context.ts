@@ -1,11 +1,14 @@
 /**
  * What every command shares during one run: the global flags, and the Redis connection
- * and Admin opened on first use and closed when the command ends.
+ * and Admin opened on first use and closed when the command ends. Commands call
+ * `checkRedis()` before their first Redis command (after checking their own arguments):
+ * it says at once when Redis is away, refuses credentials, or may evict queue keys.
  */
 import type { Command } from 'commander';
 import { Admin } from '../admin/admin.js';
 import { resolveQueueOptions } from '../config.js';
 import { ValidationError } from '../index.js';
+import { allowEvictionFromEnvironment } from '../gateway/start-settings.js';
 import { CliConnection, resolveRedisUrl } from './connection.js';
 
 export interface GlobalOptions {
@@ -13,11 +16,14 @@ export interface GlobalOptions {
   prefix?: string;
   json: boolean;
   debug: boolean;
+  /** --unsafe-allow-eviction or ERRAND_UNSAFE_ALLOW_EVICTION=1: run on a Redis that may evict queue keys. */
+  unsafeAllowEviction: boolean;
 }
 
 export class CliContext {
   private connection: CliConnection | undefined;
   private adminApi: Admin | undefined;
+  private checked: Promise<void> | undefined;
   /**
    * The exit code of a command that ends without an error but not in success (e.g. a
    * benchmark whose runs failed; it printed its own report). Default 0.
@@ -33,7 +39,14 @@ export class CliContext {
       prefix: checkPrefix(opts.prefix ? '--prefix' : 'ERRAND_PREFIX', opts.prefix || process.env.ERRAND_PREFIX || undefined),
       json: opts.json === true,
       debug: opts.debug === true,
+      unsafeAllowEviction: opts.unsafeAllowEviction === true || allowEvictionFromEnvironment(process.env),
     };
+  }
+
+  /** Once per run: Redis answers, takes the credentials, and will not evict queue keys. */
+  checkRedis(): Promise<void> {
+    this.checked ??= this.redis.check({ allowEviction: this.options.unsafeAllowEviction });
+    return this.checked;
   }
 
   /** `--json`; read on its own, so an error in another flag can still be printed as JSON. */
@@ -72,6 +85,7 @@ export class CliContext {
     const connection = this.connection;
     this.adminApi = undefined;
     this.connection = undefined;
+    this.checked = undefined;
     await admin?.close();
     await connection?.close();
   }

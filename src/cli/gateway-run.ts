@@ -21,7 +21,7 @@ export const SHUTDOWN_DEADLINE_MS = 3_500;
 /** How long the process may linger after everything closed before it exits anyway. */
 const LINGER_MS = 500;
 
-export interface GatewayRun extends Omit<LaunchOptions, 'log' | 'host' | 'port' | 'token'> {
+export interface GatewayRun extends Omit<LaunchOptions, 'log' | 'host' | 'port' | 'token' | 'tokens' | 'trustProxy' | 'maxTopicStreams'> {
   address: ListenAddress;
   log: Logger;
   /** The log line saying it is ready, given the gateway's URL. */
@@ -37,7 +37,15 @@ export async function runGateway(run: GatewayRun): Promise<number> {
   try {
     let launched: Launched;
     try {
-      launched = await launch({ ...run, host: address.host, port: address.port, token: address.token });
+      launched = await launch({
+        ...run,
+        host: address.host,
+        port: address.port,
+        token: address.token,
+        tokens: address.tokens,
+        trustProxy: address.trustProxy,
+        maxTopicStreams: address.maxTopicStreams,
+      });
     } catch (error) {
       throw explainStartError(error, address);
     }

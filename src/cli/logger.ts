@@ -10,6 +10,10 @@
  */
 import { pino, type Logger } from 'pino';
 import { ValidationError } from '../index.js';
+import { redactError } from '../redis/redact.js';
+
+/** Logged errors never carry a Redis command's arguments (a failed AUTH's are the password). */
+const serializers = { err: (error: unknown) => pino.stdSerializers.err(redactError(error) as Error) };
 
 /** The level from $ERRAND_LOG_LEVEL (default info), checked. */
 export function logLevelFromEnv(): string {
@@ -32,11 +36,11 @@ export async function createLogger(level = process.env.ERRAND_LOG_LEVEL || 'info
         ignore: 'pid,hostname,queue,task',
         sync: true,
       });
-      return pino({ level }, stream);
+      return pino({ level, serializers }, stream);
     }
     process.stderr.write('errand: logging JSON lines; for readable ones on a terminal: npm install pino-pretty\n');
   }
-  return pino({ level }, pino.destination({ dest: 1, sync: true }));
+  return pino({ level, serializers }, pino.destination({ dest: 1, sync: true }));
 }
 
 type Pretty = typeof import('pino-pretty');

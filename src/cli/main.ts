@@ -39,6 +39,7 @@ function buildProgram(): { program: Command; cli: CliContext; usage: UsageNote }
     .option('--prefix <prefix>', 'key prefix of the queues (default: $ERRAND_PREFIX, else "errand")')
     .option('--json', 'print results as JSON, one document per line')
     .option('--debug', 'print stack traces of errors')
+    .option('--unsafe-allow-eviction', "run even when Redis's maxmemory-policy may evict queue keys (tasks may vanish; default: refuse; $ERRAND_UNSAFE_ALLOW_EVICTION=1)")
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)

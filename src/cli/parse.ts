@@ -4,7 +4,7 @@
  * usage errors (exit code 2).
  */
 import { InvalidArgumentError } from 'commander';
-import { STREAM_ID, validateChannel } from '../broadcast/options.js';
+import { isStreamId, validateChannel } from '../broadcast/options.js';
 import { ValidationError, type TopicStart } from '../index.js';
 
 /** A whole number within [min, max], e.g. `--concurrency 10`. */
@@ -45,7 +45,7 @@ export function channelArgument(name: string, { raw, pattern }: { raw: boolean; 
 
 /** `--from`: new, earliest, a message id, or an ISO 8601 time. */
 export function topicStart(value: string): TopicStart {
-  if (value === 'new' || value === 'earliest' || STREAM_ID.test(value)) return value;
+  if (value === 'new' || value === 'earliest' || isStreamId(value)) return value;
   const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) {
     throw new InvalidArgumentError('Use new, earliest, a message id like 1700000000000-0, or an ISO 8601 time like 2025-01-07T12:00:00Z.');

@@ -4,6 +4,7 @@ import { printJson, printLine } from './output.js';
 
 export async function setPaused(cli: CliContext, name: string, paused: boolean): Promise<void> {
   const queue = cli.admin.queue(name);
+  await cli.checkRedis();
   if (paused) await queue.pause();
   else await queue.resume();
   if (cli.json) printJson({ queue: name, paused });

@@ -3,6 +3,7 @@
  * sense) every failed task of the queue with `--all-failed`.
  */
 import type { Command } from 'commander';
+import { validateTaskId } from '../config.js';
 import { TaskNotFoundError, ValidationError, type Queue } from '../index.js';
 import type { CliContext } from './context.js';
 import { printJson, printLine } from './output.js';
@@ -31,6 +32,8 @@ export function registerTaskAction(program: Command, cli: CliContext, spec: Task
       throw new ValidationError(`give ${spec.name} a task id or --all-failed (one of them): errand ${spec.name} <queue> <id|--all-failed>`);
     }
     const queue = cli.admin.queue(queueName);
+    if (id !== undefined) validateTaskId(id);
+    await cli.checkRedis();
     let ids: string[];
     if (id === undefined) {
       ids = await spec.allFailed!.run(queue);

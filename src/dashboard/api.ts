@@ -30,11 +30,12 @@ export const apiRoutes =
   async (instance) => {
     const app = instance.withTypeProvider<ZodTypeProvider>();
     const api = { session: 'api' as const };
+    const read = { ...api, scope: 'read' as const };
     const hide = true;
     const queue = (name: string) => ctx.admin.queue(name);
 
-    app.get(`${API_BASE}/session`, { config: api }, async (request): Promise<SessionInfo> => ({
-      csrf: sessions.csrfToken(request.dashboardSession ?? ''),
+    app.get(`${API_BASE}/session`, { config: { ...api, scope: 'any' } }, async (request): Promise<SessionInfo> => ({
+      csrf: sessions.csrfToken(request.dashboardSession),
       auth: sessions.enabled,
       demo: ctx.options.demo ? { queue: DEMO_QUEUE, channel: DEMO_CHANNEL } : null,
       searchScanLimit: DEFAULT_SCAN_LIMIT,
@@ -42,7 +43,7 @@ export const apiRoutes =
 
     app.get(
       `${API_BASE}/queues/:queue/tasks`,
-      { config: api, schema: { hide, params: queueParams, querystring: listQuery } },
+      { config: read, schema: { hide, params: queueParams, querystring: listQuery } },
       async (request): Promise<TaskPage> => {
         const { state, offset, limit } = request.query;
         const tasks = await queue(request.params.queue).list(state, { offset, limit });
@@ -52,7 +53,7 @@ export const apiRoutes =
 
     app.get(
       `${API_BASE}/queues/:queue/tasks/:id`,
-      { config: api, schema: { hide, params: taskParams } },
+      { config: read, schema: { hide, params: taskParams } },
       async (request): Promise<TaskDetail> => {
         const { queue: name, id } = request.params;
         const task = await queue(name).getTask(id);
@@ -63,7 +64,7 @@ export const apiRoutes =
 
     app.get(
       `${API_BASE}/queues/:queue/search`,
-      { config: api, schema: { hide, params: queueParams, querystring: searchQuery } },
+      { config: read, schema: { hide, params: queueParams, querystring: searchQuery } },
       async (request): Promise<SearchAnswer> => {
         const { text } = request.query;
         const found = await ctx.admin.search(request.params.queue, { text });

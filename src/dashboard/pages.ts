@@ -56,8 +56,13 @@ ${HEAD}
 </html>
 `;
 
+const LOGIN_FLASH = {
+  wrong: "That token is not one of the gateway's tokens. Try again.",
+  blocked: 'Too many failed logins from this address: try again in a minute.',
+} as const;
+
 /** The login form. It posts to its own URL, so a `?next=` path survives the round trip. */
-export function loginPage(failed: boolean): string {
+export function loginPage(flash: keyof typeof LOGIN_FLASH | false): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -67,12 +72,12 @@ ${HEAD}
 <body class="login">
 <main class="login-box">
 <h1><span class="brand">Errand</span> dashboard</h1>
-${failed ? '<p class="flash flash-error" role="alert">That token is not the gateway\'s token. Try again.</p>\n' : ''}<form method="post">
+${flash ? `<p class="flash flash-error" role="alert">${LOGIN_FLASH[flash]}</p>\n` : ''}<form method="post">
 <label for="token">Gateway token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button>
 </form>
-<p class="hint">The token is the gateway's <code>ERRAND_TOKEN</code>. The login lasts 12 hours in this browser.</p>
+<p class="hint">The token is the gateway's <code>ERRAND_TOKEN</code> (or a scoped token). The login lasts 12 hours in this browser, until you log out.</p>
 </main>
 </body>
 </html>

@@ -6,14 +6,18 @@
  * Responsible for the browser-facing defences that hold for every dashboard route:
  * security headers (strict CSP, nosniff, no framing) on every answer; without a token,
  * answering only requests addressed to a loopback name (an attacker's DNS name rebound to
- * 127.0.0.1 gets 403); and on every state-changing call, the session's CSRF token in the
- * X-Errand-CSRF header and no cross-site Sec-Fetch-Site, checked before the body is read.
- * Authentication itself (bearer or session cookie) is the gateway's auth hook (auth.ts).
+ * 127.0.0.1 gets 403; the same check as /v1's, browser-guard.ts); and on every
+ * state-changing call, the session's CSRF token in the X-Errand-CSRF header and no
+ * cross-site Sec-Fetch-Site, checked before the body is read. The login counts wrong
+ * tokens with the gateway's limit on guessing; logout ends the session's generation.
+ * Authentication itself (bearer or session cookie) and scopes are the gateway's auth hook
+ * (auth.ts).
  */
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ForbiddenError } from '../errors.js';
-import { isLoopback, loginUrl } from '../gateway/auth.js';
+import { ErrandError, ForbiddenError } from '../errors.js';
+import type { AuthLimiter } from '../gateway/auth-limit.js';
+import { loginUrl } from '../gateway/auth.js';
+import { assertLoopbackHost, isCrossSite } from '../gateway/browser-guard.js';
 import type { RoutePlugin } from '../gateway/context.js';
 import type { ZodTypeProvider } from '../gateway/schema.js';
 import { apiRoutes } from './api.js';
@@ -22,6 +26,7 @@ import { FeedHub } from './feeds.js';
 import { loginPage, NOT_BUILT_PAGE, PAGE_PATHS, securityHeaders, SHELL } from './pages.js';
 import { publishRoute } from './publish.js';
 import { clearedSessionCookieHeader, sessionCookieHeader, type SessionKeys } from './session.js';
+import { currentSession, type TokenTable } from '../gateway/auth.js';
 import { API_BASE, CSRF_HEADER, LOGIN_PATH } from './shared.js';
 import { streamRoutes } from './streams.js';
 
@@ -33,18 +38,8 @@ export function safeNext(next: string | undefined): string {
   return next && next.length <= 2000 && /^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/.test(next) ? next : '/';
 }
 
-function hostname(host: string | undefined): string {
-  if (!host) return '';
-  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-}
-
-function isCrossSite(request: FastifyRequest): boolean {
-  const site = request.headers['sec-fetch-site'];
-  return site !== undefined && site !== 'same-origin' && site !== 'none';
-}
-
 export const dashboardRoutes =
-  (sessions: SessionKeys): RoutePlugin =>
+  (sessions: SessionKeys, tokens: TokenTable, limiter: AuthLimiter): RoutePlugin =>
   (ctx) =>
   async (instance) => {
     const app = instance.withTypeProvider<ZodTypeProvider>();
@@ -53,17 +48,12 @@ export const dashboardRoutes =
     ctx.closing.addEventListener('abort', () => feeds.close());
 
     app.addHook('onRequest', async (request) => {
-      if (!sessions.enabled && !isLoopback(hostname(request.headers.host))) {
-        throw new ForbiddenError(
-          `the dashboard of a gateway without a token answers only loopback addresses, not "${hostname(request.headers.host)}": ` +
-            'open it as http://127.0.0.1:<port>/, or set ERRAND_TOKEN',
-        );
-      }
+      if (!sessions.enabled) assertLoopbackHost(request);
       if (request.method !== 'POST' || request.url.split('?')[0] === LOGIN_PATH) return;
       if (isCrossSite(request)) throw new ForbiddenError('cross-site request refused: use the dashboard itself');
       // A bearer token is not sent by browsers on their own, so a bearer call cannot be forged.
       if (sessions.enabled && request.dashboardSession === null) return;
-      if (!sessions.checkCsrf(request.dashboardSession ?? '', request.headers[CSRF_HEADER])) {
+      if (!sessions.checkCsrf(request.dashboardSession, request.headers[CSRF_HEADER])) {
         throw new ForbiddenError(`this action needs the dashboard's ${CSRF_HEADER} header (from GET ${API_BASE}/session): reload the dashboard`);
       }
     });
@@ -74,7 +64,8 @@ export const dashboardRoutes =
 
     const hide = { hide: true };
     for (const path of PAGE_PATHS) {
-      app.get(path, { config: { session: 'page' } }, async (_request, reply) => {
+      // The shell holds no data (the client reads it through the API, checked there).
+      app.get(path, { config: { session: 'page', scope: 'read', resource: 'none' } }, async (_request, reply) => {
         if (!assets.built) return reply.status(503).type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
         return reply.type('text/html; charset=utf-8').send(SHELL);
       });
@@ -94,7 +85,7 @@ export const dashboardRoutes =
 
     const nextQuery = z.object({ next: z.string().optional() });
     app.get(LOGIN_PATH, { config: { public: true }, schema: { ...hide, querystring: nextQuery } }, async (request, reply) => {
-      if (!sessions.enabled || sessions.verify(request.headers.cookie) !== null) return reply.redirect(safeNext(request.query.next));
+      if (!sessions.enabled || (await currentSession(ctx, sessions, request)) !== null) return reply.redirect(safeNext(request.query.next));
       return reply.type('text/html; charset=utf-8').send(loginPage(false));
     });
 
@@ -110,17 +101,29 @@ export const dashboardRoutes =
           // Login CSRF: a form on another site must not log this browser in.
           if (isCrossSite(request)) throw new ForbiddenError('cross-site login refused: log in from the dashboard itself');
           if (!sessions.enabled) return reply.redirect(safeNext(request.query.next), 303);
-          if (!sessions.matchesToken(request.body.token)) {
-            request.log.warn({ ip: request.ip }, 'dashboard login with a wrong token');
-            return reply.status(401).type('text/html; charset=utf-8').send(loginPage(true));
+          try {
+            await limiter.assertNotBlocked(request);
+            const identity = tokens.match(request.body.token);
+            if (!identity) {
+              await limiter.countFailure(request);
+              return reply.status(401).type('text/html; charset=utf-8').send(loginPage('wrong'));
+            }
+            const generation = await ctx.admin.auth.sessionGeneration(identity.name);
+            void reply.header('set-cookie', sessionCookieHeader(sessions.issue(identity, generation), request.protocol === 'https'));
+            return reply.redirect(safeNext(request.query.next), 303);
+          } catch (error) {
+            if (!(error instanceof ErrandError) || error.code !== 'RATE_LIMITED') throw error;
+            void reply.header('retry-after', String((error as { retryAfterS?: number }).retryAfterS ?? 60));
+            return reply.status(429).type('text/html; charset=utf-8').send(loginPage('blocked'));
           }
-          void reply.header('set-cookie', sessionCookieHeader(sessions.issue(), request.protocol === 'https'));
-          return reply.redirect(safeNext(request.query.next), 303);
         },
       );
     });
 
-    app.post('/ui/logout', { config: { session: 'api' } }, async (request, reply) => {
+    app.post('/ui/logout', { config: { session: 'api', scope: 'any' } }, async (request, reply) => {
+      // Ends this session and every other of its token, on every gateway (a stolen copy of the cookie too).
+      const session = request.dashboardSession;
+      if (session) await ctx.admin.auth.revokeSessions(session.identity.name);
       void reply.header('set-cookie', clearedSessionCookieHeader(request.protocol === 'https'));
       return { login: sessions.enabled ? loginUrl('/') : null };
     });

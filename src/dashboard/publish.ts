@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { nameSchema, type ZodTypeProvider } from '../gateway/schema.js';
+import { assertResource } from '../gateway/scopes.js';
 import { API_BASE, type PublishAnswer } from './shared.js';
 
 const format = z.enum(['json', 'text']);
@@ -45,8 +46,11 @@ export const publishRoute =
   (ctx: GatewayContext): FastifyPluginAsync =>
   async (instance) => {
     const app = instance.withTypeProvider<ZodTypeProvider>();
-    app.post(`${API_BASE}/publish`, { config: { session: 'api' }, schema: { hide: true, body: publishBody } }, async (request): Promise<PublishAnswer> => {
+    // The queue-like resource is in the body: a limited token is checked here, not by the auth hook.
+    const config = { session: 'api', scope: 'enqueue', resource: 'handler' } as const;
+    app.post(`${API_BASE}/publish`, { config, schema: { hide: true, body: publishBody } }, async (request): Promise<PublishAnswer> => {
       const body = request.body;
+      assertResource(request.identity, body.target, body.name);
       if (body.target === 'topic') {
         const message = messageOf(body.text, body.format);
         const id = await ctx.admin.topics.topic(body.name).publish(message);

@@ -1,15 +1,18 @@
 /**
- * Dashboard sessions and CSRF tokens, stateless so that any number of gateways sharing a
- * token agree without shared storage.
+ * Dashboard sessions and CSRF tokens.
  *
- * Responsible for: issuing the session cookie after a login with the gateway's token
- * (`<expiresAt>.<nonce>.<mac>`, an HMAC keyed by a key derived from the token: changing the
- * token ends every session), verifying it, and deriving each session's CSRF token
- * (an HMAC of its nonce). Without a token there is no session; the CSRF token is then keyed
- * by a random key of this process (a restarted gateway hands out a new one, and the client
- * fetches it again).
+ * Responsible for: issuing the session cookie after a login with one of the gateway's
+ * tokens (`<expiresAt>.<token name>.<generation>.<nonce>.<mac>`, an HMAC keyed by a key
+ * derived from that token: changing the token ends its sessions), verifying it, and
+ * deriving each session's CSRF token (an HMAC of its nonce). The cookie says which token
+ * logged in, so the session has that token's scope. The generation is checked against the
+ * one in Redis on every request (auth.ts): logging out moves it on, which ends every
+ * session of that token on every gateway. Without a token there is no session; the CSRF
+ * token is then keyed by a random key of this process (a restarted gateway hands out a new
+ * one, and the client fetches it again).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Identity, KnownToken } from '../gateway/scopes.js';
 
 export const SESSION_COOKIE = 'errand_session';
 /** How long a login lasts. */
@@ -34,51 +37,60 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/** A verified session cookie: who logged in, and in which generation. */
+export interface Session {
+  nonce: string;
+  identity: Identity;
+  generation: number;
+}
+
+interface SessionKey {
+  identity: Identity;
+  sessionKey: Buffer;
+  csrfKey: Buffer;
+}
+
 export class SessionKeys {
   /** Whether the gateway has a token: sessions exist only then. */
   readonly enabled: boolean;
-  private readonly sessionKey: Buffer;
-  private readonly csrfKey: Buffer;
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly keys = new Map<string, SessionKey>();
+  private readonly openCsrfKey = randomBytes(32);
 
-  constructor(token: string | undefined, private readonly now: () => number = Date.now) {
-    this.enabled = Boolean(token);
-    const derive = (purpose: string) => (token ? createHmac('sha256', token).update(purpose).digest() : randomBytes(32));
-    this.sessionKey = derive('errand dashboard session v1');
-    this.csrfKey = derive('errand dashboard csrf v1');
-    this.tokenDigest = token ? createHash('sha256').update(token).digest() : undefined;
+  constructor(tokens: readonly KnownToken[], private readonly now: () => number = Date.now) {
+    this.enabled = tokens.length > 0;
+    for (const { token, identity } of tokens) {
+      const derive = (purpose: string) => createHmac('sha256', token).update(purpose).digest();
+      this.keys.set(identity.name, { identity, sessionKey: derive('errand dashboard session v2'), csrfKey: derive('errand dashboard csrf v1') });
+    }
   }
 
-  /** Whether a login's token is the gateway's (in the same time whatever the guess). */
-  matchesToken(candidate: unknown): boolean {
-    if (!this.tokenDigest || typeof candidate !== 'string') return false;
-    return timingSafeEqual(createHash('sha256').update(candidate).digest(), this.tokenDigest);
+  /** A new session's cookie value, for a login with `identity`'s token in `generation`. */
+  issue(identity: Identity, generation: number): string {
+    const key = this.keys.get(identity.name)!;
+    const body = `${this.now() + SESSION_MAX_AGE_S * 1000}.${identity.name}.${generation}.${randomBytes(18).toString('base64url')}`;
+    return `${body}.${mac(key.sessionKey, body)}`;
   }
 
-  /** A new session's cookie value. */
-  issue(): string {
-    const body = `${this.now() + SESSION_MAX_AGE_S * 1000}.${randomBytes(18).toString('base64url')}`;
-    return `${body}.${mac(this.sessionKey, body)}`;
-  }
-
-  /** The session's nonce when the Cookie header holds a valid, unexpired session; else null. */
-  verify(cookieHeader: string | undefined): string | null {
+  /** The session when the Cookie header holds a valid, unexpired one (its generation not yet checked); else null. */
+  verify(cookieHeader: string | undefined): Session | null {
     if (!this.enabled) return null;
     const value = readCookie(cookieHeader, SESSION_COOKIE);
-    const match = value ? /^(\d{1,15})\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
+    const match = value ? /^(\d{1,15})\.([A-Za-z0-9._-]{1,64})\.(\d{1,15})\.([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
     if (!match) return null;
-    const [, expires, nonce, signature] = match as unknown as [string, string, string, string];
-    if (!sameText(signature, mac(this.sessionKey, `${expires}.${nonce}`))) return null;
-    return Number(expires) > this.now() ? nonce : null;
+    const [, expires, name, generation, nonce, signature] = match as unknown as [string, string, string, string, string, string];
+    const key = this.keys.get(name);
+    if (!key || !sameText(signature, mac(key.sessionKey, `${expires}.${name}.${generation}.${nonce}`))) return null;
+    return Number(expires) > this.now() ? { nonce, identity: key.identity, generation: Number(generation) } : null;
   }
 
-  /** The CSRF token of a session (nonce '' when there is no session: an open gateway). */
-  csrfToken(nonce: string): string {
-    return mac(this.csrfKey, `csrf:${nonce}`);
+  /** The CSRF token of a session (null: an open gateway, which has none). */
+  csrfToken(session: Session | null): string {
+    const key = session ? this.keys.get(session.identity.name)?.csrfKey : undefined;
+    return mac(key ?? this.openCsrfKey, `csrf:${session?.nonce ?? ''}`);
   }
 
-  checkCsrf(nonce: string, header: unknown): boolean {
-    return typeof header === 'string' && sameText(header, this.csrfToken(nonce));
+  checkCsrf(session: Session | null, header: unknown): boolean {
+    return typeof header === 'string' && sameText(header, this.csrfToken(session));
   }
 }
 

@@ -4,11 +4,16 @@
  * event whenever what it shows changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
  * it is seen in a new state, then `end`). A failed read arrives as a `problem` event with
  * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
+ * A stream opened with a session cookie checks at each heartbeat that the session still
+ * stands: once it was logged out (on any gateway), the stream ends with a `problem` event
+ * saying UNAUTHORIZED.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { FINAL_STATES } from '../queue/states.js';
 import type { GatewayContext } from '../gateway/context.js';
+import { UnauthorizedError } from '../errors.js';
 import { errorBody, toErrandError } from '../gateway/errors.js';
+import type { EventStream } from '../gateway/sse.js';
 import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema.js';
 import { openEventStream } from '../gateway/sse.js';
 import type { FeedHub } from './feeds.js';
@@ -19,7 +24,7 @@ export const streamRoutes =
   (ctx: GatewayContext, feeds: FeedHub): FastifyPluginAsync =>
   async (instance) => {
     const app = instance.withTypeProvider<ZodTypeProvider>();
-    const config = { session: 'api' as const };
+    const config = { session: 'api' as const, scope: 'read' as const };
     const base = `${API_BASE}/streams`;
 
     const problem = (request: FastifyRequest, error: unknown) => {
@@ -28,9 +33,28 @@ export const streamRoutes =
       return errorBody(mapped);
     };
 
+    /** Ends a session's stream once the session was logged out (checked every heartbeat). */
+    const endWithSession = (request: FastifyRequest, stream: EventStream) => {
+      const session = request.dashboardSession;
+      if (!session) return; // a bearer token: it stands as long as the gateway's tokens
+      const timer = setInterval(() => {
+        ctx.admin.auth.sessionGeneration(session.identity.name).then(
+          (generation) => {
+            if (generation === session.generation) return;
+            stream.send('problem', errorBody(new UnauthorizedError()));
+            stream.end();
+          },
+          () => {}, // Redis away: the next beat asks again
+        );
+      }, ctx.options.heartbeatMs);
+      timer.unref();
+      stream.signal.addEventListener('abort', () => clearInterval(timer));
+    };
+
     /** Streams the feed `key` until the browser goes away or the gateway closes. */
     const serveFeed = <T>(request: FastifyRequest, reply: FastifyReply, key: string, load: () => Promise<T>) => {
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
+      endWithSession(request, stream);
       const unsubscribe = feeds.subscribe<T>(key, load, (event) => {
         if (event.kind === 'snapshot') stream.send('snapshot', event.data);
         else stream.send('problem', problem(request, event.error));
@@ -60,7 +84,8 @@ export const streamRoutes =
       const stop = new AbortController();
       const watch = ctx.admin.queue(queue).watchTask(id, { signal: stop.signal });
       let next = await watch.next(); // a missing task is answered as JSON (404), before the stream opens
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
+      endWithSession(request, stream);
       stream.signal.addEventListener('abort', () => stop.abort());
       let final = false;
       try {

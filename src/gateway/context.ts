@@ -9,6 +9,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, RawServerD
 import type { Admin } from '../admin/admin.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ResolvedGatewayOptions } from './options.js';
+import type { StreamLimits } from './stream-limits.js';
 import type { ZodTypeProvider } from './schema.js';
 
 export interface GatewayContext {
@@ -17,6 +18,8 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   /** Aborted when the gateway begins to close. */
   readonly closing: AbortSignal;
+  /** Bounds on event streams: topic stream slots, the budget of unsent bytes. */
+  readonly limits: StreamLimits;
 }
 
 export type GatewayApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;

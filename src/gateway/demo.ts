@@ -32,14 +32,15 @@ export const DEMO_PAGE = '/demo';
 
 export const demoRoutes: RoutePlugin = (ctx) => async (app) => {
 
-  app.get('/demo/prodcons', async (request, reply) => {
+  // GET links that act, for the classic siege load test: they need the enqueue scope.
+  app.get('/demo/prodcons', { config: { scope: 'enqueue' } }, async (request, reply) => {
     const value = randomInt(10);
     const task = await ctx.admin.queue<number>(DEMO_QUEUE).enqueue(value);
     request.log.info({ queue: DEMO_QUEUE, task: task.id, value }, `enqueue ${DEMO_QUEUE} -- ${value}`);
     return reply.redirect(DEMO_PAGE);
   });
 
-  app.get('/demo/pubsub', async (request, reply) => {
+  app.get('/demo/pubsub', { config: { scope: 'enqueue' } }, async (request, reply) => {
     const value = randomInt(10);
     await ctx.admin.channels.publish(DEMO_CHANNEL, String(value), { raw: true });
     request.log.info({ channel: DEMO_CHANNEL, value }, `publish ${DEMO_CHANNEL} -- ${value}`);
@@ -59,6 +60,7 @@ export async function startDemoConsumers(options: {
   connection?: ConnectionOption;
   prefix?: string;
   log: FastifyBaseLogger;
+  unsafeAllowEviction?: boolean;
 }): Promise<DemoConsumers> {
   const { log } = options;
   // Anything may be enqueued on the demo queue (the demo page sends numbers, curl anything).
@@ -67,7 +69,7 @@ export async function startDemoConsumers(options: {
     async (task) => {
       log.info({ worker: 'demo', task: task.id }, `Task get ${typeof task.payload === 'string' ? task.payload : JSON.stringify(task.payload)}`);
     },
-    { connection: options.connection, prefix: options.prefix, concurrency: 10 },
+    { connection: options.connection, prefix: options.prefix, concurrency: 10, unsafeAllowEviction: options.unsafeAllowEviction ?? false },
   );
   worker.on('error', (error) => log.warn({ err: error }, 'demo worker error (it keeps trying)'));
   // Its connections reconnect by themselves; the worker's log reports outages.

@@ -7,8 +7,10 @@
  */
 import type { Logger } from 'pino';
 import { ValidationError } from '../errors.js';
-import { startGateway, type ListeningGateway } from './app.js';
+import { listenTokens, startGateway, type ListeningGateway } from './app.js';
+import type { ResolvedGatewayOptions } from './options.js';
 import { assertSafeListen } from './auth.js';
+import type { ScopedToken } from './scopes.js';
 import { startDemoConsumers } from './demo.js';
 import { findOrStartRedis, type RedisForStart } from './local-redis.js';
 
@@ -23,6 +25,14 @@ export interface LaunchOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  /** Scoped tokens (ERRAND_TOKENS_FILE / --tokens-file). */
+  tokens?: ScopedToken[] | undefined;
+  /** Trust a TLS proxy's X-Forwarded-* headers (ERRAND_TRUST_PROXY / --trust-proxy). */
+  trustProxy?: boolean | string | undefined;
+  /** Topic event streams served at once (ERRAND_MAX_TOPIC_STREAMS / --max-topic-streams). */
+  maxTopicStreams?: number | undefined;
+  /** Serve over a Redis whose eviction policy may drop queue keys (ERRAND_UNSAFE_ALLOW_EVICTION / --unsafe-allow-eviction). */
+  unsafeAllowEviction?: boolean | undefined;
   /** Serve the demo page and run the demo worker and subscriber. */
   demo: boolean;
   log: Logger;
@@ -39,7 +49,7 @@ export interface Launched {
 export async function launch(options: LaunchOptions): Promise<Launched> {
   const { log } = options;
   // An open gateway beyond loopback is refused before a private Redis is started for it.
-  assertSafeListen(options.host, options.token);
+  assertSafeListen(options.host, listenTokens({ token: options.token, tokens: (options.tokens ?? []) as ResolvedGatewayOptions['tokens'] }));
   const cleanups: (() => Promise<void>)[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => (stopping ??= stopAll(reason, cleanups, log));
@@ -55,12 +65,16 @@ export async function launch(options: LaunchOptions): Promise<Launched> {
       host: options.host,
       port: options.port,
       token: options.token,
+      ...(options.tokens ? { tokens: options.tokens } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+      ...(options.maxTopicStreams !== undefined ? { maxTopicStreams: options.maxTopicStreams } : {}),
+      unsafeAllowEviction: options.unsafeAllowEviction ?? false,
       logger: log,
       demo: options.demo,
     });
     cleanups.push(gateway.close);
     if (options.demo) {
-      const consumers = await startDemoConsumers({ connection: redis.url, prefix: options.prefix, log });
+      const consumers = await startDemoConsumers({ connection: redis.url, prefix: options.prefix, log, unsafeAllowEviction: options.unsafeAllowEviction ?? false });
       cleanups.push(consumers.close);
     }
     return { gateway, redis, stop };

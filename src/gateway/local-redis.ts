@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import { redactUrl } from '../redis/redact.js';
 import { freePort, spawnRedisServer, stopRedisServer } from '../redis/server-process.js';
 
 export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -34,7 +35,7 @@ export interface FindRedisOptions {
 export class NoRedisError extends Error {
   constructor(probeUrl: string, redisServer: string) {
     super(
-      `no Redis answers at ${probeUrl} and "${redisServer}" is not installed. Install Redis ` +
+      `no Redis answers at ${redactUrl(probeUrl)} and "${redisServer}" is not installed. Install Redis ` +
         '(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis), ' +
         'start one, or point REDIS_URL at yours (REDIS_URL=redis://host:6379 npm start)',
     );
@@ -45,27 +46,23 @@ export class NoRedisError extends Error {
 export async function findOrStartRedis(options: FindRedisOptions): Promise<RedisForStart> {
   const none = async () => {};
   if (options.url) {
-    options.log.info(`using the Redis at ${redact(options.url)} (REDIS_URL)`);
+    options.log.info(`using the Redis at ${redactUrl(options.url)} (REDIS_URL)`);
     return { url: options.url, private: false, stop: none };
   }
   const probeUrl = options.probeUrl ?? LOCAL_REDIS_URL;
   if (await answers(probeUrl)) {
-    options.log.info(`using the Redis at ${probeUrl}`);
+    options.log.info(`using the Redis at ${redactUrl(probeUrl)}`);
     return { url: probeUrl, private: false, stop: none };
   }
   const server = await startPrivateRedis(options.redisServer ?? 'redis-server', probeUrl);
   options.log.info(
-    `no Redis answers at ${probeUrl}: started a private redis-server at ${server.url} ` +
+    `no Redis answers at ${redactUrl(probeUrl)}: started a private redis-server at ${server.url} ` +
       `(data in ${server.dir}, deleted on exit; set REDIS_URL to use another Redis)`,
   );
   server.process.once('exit', (code, signal) => {
     if (!server.stopping) options.log.warn(`the private redis-server exited (${signal ?? code}): requests now get 503`);
   });
   return { url: server.url, private: true, stop: () => server.stop() };
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /** Whether a Redis answers PING at `url` within half a second. */

@@ -127,7 +127,7 @@ export const openApiRoutes =
   async (app) => {
     let document: JsonSchema | undefined;
     // No schema of its own, so the document does not list itself.
-    app.get('/openapi.json', async () => {
+    app.get('/openapi.json', { config: { scope: 'read', resource: 'none' } }, async () => {
       document ??= buildOpenApi(routes, { version, secured: Boolean(ctx.options.token) });
       return document;
     });

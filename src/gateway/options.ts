@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { connectionSchema, parseOptions, prefixSchema } from '../config.js';
+import { scopedTokenSchema } from './scopes.js';
 
 const MiB = 1024 * 1024;
 
@@ -22,6 +23,12 @@ const gatewayOptionsSchema = z
     prefix: prefixSchema.optional(),
     /** Bearer token every request except /healthz and /readyz must carry. Default: none (loopback only). */
     token: z.string().min(1).optional(),
+    /**
+     * More tokens, each with a scope (admin, read, enqueue) and optionally limited to some
+     * queues, topics and channels (scopes.ts, docs/http-api.md § Security model). They are
+     * held in memory only, never written to Redis. Default: none.
+     */
+    tokens: z.array(scopedTokenSchema).max(1000).default([]),
     /** Address `startGateway` listens on. Default 127.0.0.1. */
     host: z.string().min(1).default('127.0.0.1'),
     /** Port `startGateway` listens on; 0 picks a free one. Default 8080. */
@@ -36,6 +43,35 @@ const gatewayOptionsSchema = z
     dashboard: z.boolean().default(true),
     /** Serve the demo: the /demo/prodcons and /demo/pubsub links, and the dashboard's demo page. Default false. */
     demo: z.boolean().default(false),
+    /** Longest time a client may take to send a whole request (headers and body); then 408. Default 30 s. */
+    requestTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    /**
+     * Trust X-Forwarded-For/-Proto/-Host from a TLS proxy in front: true (any sender), or the
+     * proxies' addresses ('10.0.0.1,10.0.0.2', CIDR allowed). Then logs and the failed-auth
+     * limit see the client's address, and over https the session cookie gets Secure and
+     * answers HSTS. Default false.
+     */
+    trustProxy: z.union([z.boolean(), z.string().min(1)]).default(false),
+    /** Failed authentications (401s and failed logins) allowed per client address per window; then 429. Default 10. */
+    maxAuthFailures: z.number().int().min(1).max(1_000_000).default(10),
+    /** The failed-authentication window, in ms (counted in Redis, so it holds across gateways). Default 60 s. */
+    authFailureWindowMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
+    /**
+     * Topic event streams this gateway serves at once (each holds one Redis connection for
+     * its blocking reads); more get 503 with Retry-After. Default 100.
+     */
+    maxTopicStreams: z.number().int().min(0).max(100_000).default(100),
+    /**
+     * Bytes all event streams together may hold unsent (clients reading slower than events
+     * come); past it the streams holding the most are ended with an `overflow` event. Default 64 MiB.
+     */
+    maxStreamBufferBytes: z.number().int().min(MiB).max(16 * 1024 * MiB).default(64 * MiB),
+    /**
+     * Serve even when Redis's maxmemory-policy may evict queue keys (or cannot be read),
+     * accepting that tasks may vanish. Default false: such a Redis is refused at start and
+     * answered with 503 UNSAFE_EVICTION_POLICY after a reconnect finds it (docs/operations.md).
+     */
+    unsafeAllowEviction: z.boolean().default(false),
     /** A pino logger, true for Fastify's default, false for none. Default false. */
     logger: z.union([z.boolean(), loggerSchema]).default(false),
   })

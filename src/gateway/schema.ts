@@ -26,8 +26,10 @@ declare module 'fastify' {
     hide?: boolean;
   }
   interface FastifyContextConfig {
-    /** Served without the bearer token (health probes). */
+    /** Served without the bearer token (health probes, the login form, the dashboard's static files). */
     public?: boolean;
+    /** A health probe: answered whatever the Host (orchestrators address pods by any name). */
+    probe?: boolean;
   }
 }
 
@@ -72,11 +74,12 @@ export const MAX_WAIT_MS = 300_000;
 
 export const waitQuery = z
   .object({
-    wait: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_WAIT_MS)
+    // Digits only: an empty ?wait= is a mistake, not "wait 0 ms".
+    wait: z
+      .string()
+      .regex(/^\d{1,9}$/, 'a whole number of ms, e.g. wait=5000')
+      .transform(Number)
+      .pipe(z.number().max(MAX_WAIT_MS))
       .optional()
       .meta({ description: `hold the request up to this many ms (at most ${MAX_WAIT_MS}) until the task is final` }),
   })

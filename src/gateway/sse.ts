@@ -3,9 +3,12 @@
  * the stream's headers, frames events, sends a comment every `heartbeatMs` so proxies keep
  * the connection open, and aborts its `signal` when the client goes away or the gateway
  * closes, so whatever feeds the stream can stop. `deliver` tells when an event was handed
- * to the operating system (durable topic streams acknowledge a message only then).
+ * to the operating system (durable topic streams acknowledge a message only then). Every
+ * stream takes part in the gateway's budget of unsent bytes (stream-limits.ts): a stream
+ * ended for overflow gets a final `overflow` event.
  */
 import type { FastifyReply } from 'fastify';
+import { OVERFLOW_GRACE_MS, type StreamLimits } from './stream-limits.js';
 
 export interface EventStream {
   /** Aborted when the client disconnects, the stream ends or the gateway closes. */
@@ -25,9 +28,11 @@ export interface EventStreamOptions {
   heartbeatMs: number;
   /** Aborted when the gateway closes. */
   closing: AbortSignal;
+  /** The gateway's budget of unsent bytes. */
+  limits: StreamLimits;
 }
 
-export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: EventStreamOptions): EventStream {
+export function openEventStream(reply: FastifyReply, { heartbeatMs, closing, limits }: EventStreamOptions): EventStream {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -47,9 +52,24 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
     ended = true;
     clearInterval(heartbeat);
     closing.removeEventListener('abort', end);
+    budget.leave();
     controller.abort();
     if (!raw.writableEnded) raw.end();
   };
+  const budget = limits.join({
+    get bufferedBytes() {
+      return raw.writableLength;
+    },
+    overflow() {
+      if (ended) return;
+      const socket = raw.socket; // the response lets go of it once ended
+      raw.write(frame('overflow', { reason: "this stream's client read slower than events came, and the gateway's buffer for streams is full: reconnect" }, undefined));
+      end();
+      // A client that does not take even this is cut off, freeing what it holds.
+      setTimeout(() => socket?.destroy(), OVERFLOW_GRACE_MS).unref();
+    },
+  });
+  raw.on('drain', () => budget.update());
   raw.on('close', end);
   if (closing.aborted) end();
   else closing.addEventListener('abort', end);
@@ -72,6 +92,7 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
     send(event, data, id) {
       if (ended) return;
       raw.write(frame(event, data, id));
+      budget.update();
     },
     deliver(event, data, id) {
       if (ended) return Promise.reject(gone());
@@ -84,6 +105,7 @@ export function openEventStream(reply: FastifyReply, { heartbeatMs, closing }: E
           if (error || ended) reject(error ?? gone());
           else resolve();
         });
+        budget.update();
       });
     },
     get bufferedBytes() {

@@ -49,7 +49,8 @@ export class ErrandMetrics {
   readonly registry: Registry;
   private readonly admin: Admin;
   private readonly ownsAdmin: boolean;
-  private readonly observed = new Set<string>();
+  /** The task events listened to, per queue: a Queue object the admin closed (unused) gets a new one. */
+  private readonly observed = new Map<string, object>();
   private readonly unsubscribes: (() => void)[] = [];
   private snapshotting: Promise<Snapshot> | undefined;
   private readonly taskLatency: Histogram<'queue' | 'outcome'>;
@@ -184,8 +185,8 @@ export class ErrandMetrics {
    */
   async observe(queue: string): Promise<void> {
     const events = this.admin.queue(queue).events;
-    if (!this.observed.has(queue)) {
-      this.observed.add(queue);
+    if (this.observed.get(queue) !== events) {
+      this.observed.set(queue, events);
       this.unsubscribes.push(
         events.onOutcome((state, ids) => {
           // A lost sample is only a missing observation: the histograms are a sample anyway.

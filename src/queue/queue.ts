@@ -89,6 +89,8 @@ export class Queue<P = unknown, R = unknown> {
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
   private coalescing: { encoded: scripts.EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
   private closed = false;
+  /** Result waits and task watches running now (see `busy`). */
+  private uses = 0;
 
   constructor(name: string, options?: QueueOptions) {
     this.name = validateName('queue', name);
@@ -213,7 +215,13 @@ export class Queue<P = unknown, R = unknown> {
     if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 0)) {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
-    return this.call(this.results.wait(id, timeoutMs, sent)) as Promise<R>;
+    this.uses++;
+    return (this.call(this.results.wait(id, timeoutMs, sent)) as Promise<R>).finally(() => this.uses--);
+  }
+
+  /** Whether results are awaited or tasks watched through this Queue now (a cache must not close it). */
+  get busy(): boolean {
+    return this.uses > 0;
   }
 
   /** State changes of this queue's tasks, from one subscription opened on first use. */
@@ -234,7 +242,17 @@ export class Queue<P = unknown, R = unknown> {
    */
   watchTask(id: string, options?: WatchOptions): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
     validateTaskId(id);
-    return this.events.watch(id, options);
+    return this.counted(this.events.watch(id, options));
+  }
+
+  /** Counts a watch as a use of this Queue from its start to its end (see `busy`). */
+  private async *counted<T>(watch: AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+    this.uses++;
+    try {
+      yield* watch;
+    } finally {
+      this.uses--;
+    }
   }
 
   /** One consistent snapshot of the queue's sizes. */

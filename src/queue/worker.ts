@@ -13,6 +13,8 @@ import { hostname } from 'node:os';
 import { resolveWorkerOptions, validateName, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
 import { ClosedError, LeaseLostError } from '../errors.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { EvictionGuard } from '../redis/eviction-policy.js';
+import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js';
@@ -56,6 +58,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly runner: HandlerRunner<P, R>;
   private readonly pump: Pump<P>;
   private readonly keeper: LeaseKeeper;
+  private readonly guard: EvictionGuard;
   private readonly startedAt = Date.now();
   private closing: Promise<void> | undefined;
 
@@ -93,6 +96,15 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       lostError: (id) => new LeaseLostError(id),
       report: (error) => this.report(error),
     });
+    // A Redis that may evict queue keys is refused, at start and after every reconnect: the
+    // worker reports why and closes (eviction-policy.ts).
+    this.guard = new EvictionGuard(this.connection.client, {
+      allow: this.options.unsafeAllowEviction,
+      onUnsafe: (error) => {
+        this.report(error);
+        void this.close();
+      },
+    });
     this.keeper = new LeaseKeeper({
       client: this.client,
       keys: this.keys,
@@ -111,9 +123,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.closing) throw new ClosedError(`worker of queue "${this.queue}"`);
     if (this.pump.claiming) return;
     this.pump.claiming = true;
-    this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
-    this.keeper.start();
-    this.pump.schedule();
+    // Nothing is written or claimed before Redis's eviction policy was found safe.
+    this.guard.ready().then(() => {
+      if (!this.pump.claiming) return; // closed meanwhile
+      this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
+      this.keeper.start();
+      this.pump.schedule();
+    }, () => {}); // refused: onUnsafe reported it and closes the worker
   }
 
   /** Handlers running now. */
@@ -137,6 +153,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   private async shutDown(timeoutMs: number): Promise<void> {
     this.pump.claiming = false;
+    this.guard.dispose();
     await this.idle.stop(this.client);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -180,7 +197,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     };
   }
 
-  private report(error: Error): void {
+  private report(reported: Error): void {
+    const error = typedReplyError(reported) ?? reported; // OOM, refused credentials
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error(`[errand] worker ${this.id} (queue "${this.queue}"): ${error.message}`);
   }

@@ -20,6 +20,7 @@ import { Cluster, Redis, ReplyError, type ClusterNode, type ClusterOptions, type
 import { DEFAULT_REDIS_URL, type ConnectionOption } from '../config.js';
 import { ErrandError, RedisUnavailableError } from '../errors.js';
 import { DEFAULT_FAILOVER_MS, parseConnectionUrl, parseFailoverMs } from './connection-url.js';
+import { typedReplyError } from './reply-errors.js';
 import type { RedisClient } from './scripts.js';
 
 export interface OwnedClient {
@@ -176,13 +177,16 @@ export async function quit(client: RedisClient): Promise<void> {
 }
 
 /**
- * Awaits a command, turning connection failures into RedisUnavailableError; Redis's own
- * replies (script and command errors) pass unchanged.
+ * Awaits a command, turning connection failures into RedisUnavailableError and the replies
+ * reply-errors.ts knows (refused credentials, out of memory) into their typed errors; other
+ * replies of Redis (script and command errors) pass unchanged.
  */
 export async function orUnavailable<T>(promise: Promise<T>): Promise<T> {
   try {
     return await promise;
   } catch (error) {
+    const typed = typedReplyError(error);
+    if (typed) throw typed;
     if (error instanceof ReplyError || error instanceof ErrandError || !(error instanceof Error)) throw error;
     throw new RedisUnavailableError(error.message, { cause: error });
   }

@@ -326,3 +326,24 @@ export function topicsKey(prefix: string): string {
 export function channelName(prefix: string, name: string): string {
   return `${prefix}:ch:${name}`;
 }
+
+// ---- The HTTP gateway's shared auth state --------------------------------------------------
+
+/** Gateway key roles under a prefix, with the Redis type each holds. */
+export const GATEWAY_KEY_ROLES = Object.freeze({
+  'gateway:sessions': 'hash',
+  'gateway:auth-failures:<address>': 'string',
+} as const);
+
+/**
+ * Session generation per token name: a dashboard session carries the generation it was
+ * issued in, and is accepted only while it is the current one (logout increments it).
+ */
+export function sessionGenerationsKey(prefix: string): string {
+  return `${prefix}:gateway:sessions`;
+}
+
+/** What the failed-authentication counters' keys start with; the client address follows. */
+export function authFailuresKeyPrefix(prefix: string): string {
+  return `${prefix}:gateway:auth-failures:`;
+}

@@ -41,6 +41,7 @@ export const registerDev: RegisterCommand = (program, cli) => {
       redis,
       prefix: cli.options.prefix,
       demo: true,
+      unsafeAllowEviction: cli.options.unsafeAllowEviction,
       log,
       ready: (url) => `Errand is ready: dashboard ${url}/ , demo ${url}/demo , HTTP API ${url}/v1 (see ${url}/openapi.json)`,
     });
@@ -59,7 +60,7 @@ async function chooseRedis(cli: CliContext, localRedis: string | undefined): Pro
   }
   if (cli.options.redis === undefined && !process.env.REDIS_URL) return { find: {} };
   // A Redis given by name is used as is: say now if it does not answer, rather than serve 503s.
-  await cli.redis.check();
+  await cli.checkRedis();
   await cli.close();
   return cli.redisUrl;
 }

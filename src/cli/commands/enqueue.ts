@@ -4,6 +4,7 @@
  * progress bar on a terminal. `--wait` awaits one task's result and prints it (saying so
  * when the task is still waiting after a few seconds: wait-notice.ts).
  */
+import { parseTaskOptions } from '../../config.js';
 import { ErrandError, QueueFullError, ValidationError, type Queue, type TaskOptions } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { readNdjson, readNdjsonFile } from '../ndjson.js';
@@ -72,6 +73,8 @@ function collectTaskOptions(options: EnqueueOptions): TaskOptions {
 }
 
 async function enqueueOne(cli: CliContext, queue: Queue, payload: unknown, taskOptions: TaskOptions, options: EnqueueOptions): Promise<void> {
+  parseTaskOptions(taskOptions); // a bad option is a usage error, said before Redis is asked
+  await cli.checkRedis();
   const task = await queue.enqueue(payload, taskOptions);
   const about = { queue: queue.name, id: task.id, created: task.created };
   if (!options.wait) {
@@ -102,6 +105,8 @@ async function readPayloads(queue: Queue, file: string | undefined): Promise<unk
 }
 
 async function enqueueMany(cli: CliContext, queue: Queue, payloads: unknown[], taskOptions: TaskOptions, batch: number): Promise<void> {
+  parseTaskOptions(taskOptions);
+  await cli.checkRedis();
   const progress = new Progress(payloads.length, `enqueueing to "${queue.name}"`);
   const ids: string[] = [];
   let created = 0;

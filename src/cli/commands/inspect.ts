@@ -1,4 +1,5 @@
 /** `errand inspect <queue> <id>`: everything stored about one task (or why there is none: no such task, or no such queue). */
+import { validateTaskId } from '../../config.js';
 import type { TaskInfo } from '../../index.js';
 import { formatFields, formatJson, formatTime, printJson, printLine } from '../output.js';
 import { taskNotFound } from '../unknown-queue.js';
@@ -12,7 +13,10 @@ export const registerInspect: RegisterCommand = (program, cli) => {
     .argument('<queue>', 'queue name')
     .argument('<id>', 'task id')
     .action(async (name: string, id: string) => {
-      const task = await cli.admin.queue(name).getTask(id);
+      const queue = cli.admin.queue(name);
+      validateTaskId(id);
+      await cli.checkRedis();
+      const task = await queue.getTask(id);
       if (!task) throw await taskNotFound(cli, name, id);
       if (cli.json) printJson(task);
       else printLine(formatTask(task));

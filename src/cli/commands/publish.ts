@@ -61,6 +61,7 @@ function channelMessage(text: string): unknown {
 }
 
 async function publishToChannel(cli: CliContext, channel: string, message: unknown, raw: boolean): Promise<void> {
+  await cli.checkRedis();
   const { receivers, partial } = await cli.admin.channels.publish(channel, message, { raw });
   if (cli.json) {
     printJson({ channel, raw, receivers, partial });
@@ -76,6 +77,7 @@ async function publishToChannel(cli: CliContext, channel: string, message: unkno
 }
 
 async function publishToTopic(cli: CliContext, name: string, message: unknown): Promise<void> {
+  await cli.checkRedis();
   const id = await cli.admin.topics.topic(name).publish(message);
   if (cli.json) printJson({ topic: name, id });
   else printLine(id);

@@ -26,6 +26,7 @@ export const registerServe: RegisterCommand = (program, cli) => {
       redis: redisUrl,
       prefix: cli.options.prefix,
       demo: false,
+      unsafeAllowEviction: cli.options.unsafeAllowEviction,
       log,
       ready: (url) => `Errand gateway is ready: dashboard ${url}/ , HTTP API ${url}/v1 (see ${url}/openapi.json)`,
       // A gateway may start before its Redis (requests get 503 until it answers); say so.

@@ -7,6 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { readQueueStats, throughput, type QueueStats, type Throughput } from '../../admin/stats.js';
+import { validateName } from '../../config.js';
 import type { CliContext } from '../context.js';
 import { formatTable, printJson, printLine, type Column } from '../output.js';
 import { wholeNumber } from '../parse.js';
@@ -36,6 +37,8 @@ export const registerStats: RegisterCommand = (program, cli) => {
 };
 
 async function read(cli: CliContext, queue: string | undefined): Promise<QueueStats[]> {
+  if (queue !== undefined) validateName('queue', queue);
+  await cli.checkRedis();
   return readQueueStats(cli.admin, queue === undefined ? undefined : [queue]);
 }
 

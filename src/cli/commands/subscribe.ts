@@ -73,7 +73,7 @@ Examples:
 
 /** Checks Redis on the fail-fast connection, which is then closed: the subscriber has its own. */
 async function checkRedis(cli: CliContext): Promise<void> {
-  await cli.redis.check();
+  await cli.checkRedis();
   await cli.close();
 }
 
@@ -117,7 +117,8 @@ function oneLine(text: string): string {
 }
 
 async function subscribeToTopic(cli: CliContext, name: string, group: string, options: SubscribeOptions): Promise<void> {
-  const info = await cli.admin.topics.topic(name).info(); // also checks Redis
+  await cli.checkRedis();
+  const info = await cli.admin.topics.topic(name).info();
   const existing = info.groups.some((known) => known.name === group);
   await cli.close();
   if (existing && options.from !== undefined) {

@@ -6,7 +6,7 @@
  * tasks to come back when their leases expire.
  */
 import type { Logger } from 'pino';
-import { Worker } from '../../index.js';
+import { UnsafeEvictionPolicyError, Worker } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { loadHandlers, type Handlers } from '../handlers.js';
 import { createLogger, logLevelFromEnv } from '../logger.js';
@@ -36,7 +36,8 @@ export const registerWorker: RegisterCommand = (program, cli) => {
     .action(async (modulePath: string, options: WorkerCommandOptions) => {
       const level = logLevelFromEnv();
       const handlers = await loadHandlers(modulePath);
-      await cli.redis.check(); // an unreachable Redis is reported now, not retried forever
+      // An unreachable, password-refusing or evicting Redis is reported now, not retried forever.
+      await cli.checkRedis();
       await cli.close(); // the workers open their own patient connections
       await runWorkers(cli, handlers, options, await createLogger(level));
       // The handlers module may hold handles of its own (a database pool, a timer) that
@@ -51,15 +52,23 @@ async function runWorkers(cli: CliContext, handlers: Handlers, options: WorkerCo
   const stop = watchStopSignals({
     beforeExit: (signal) => logger.warn({ signal }, 'second signal: exiting now; running tasks come back when their leases expire'),
   });
+  let failure: Error | undefined;
   try {
     const workers = Object.entries(handlers).map(([queue, handler]) => {
       const worker = new Worker(queue, handler, {
         connection: cli.redisUrl,
         prefix: cli.options.prefix,
         concurrency: options.concurrency,
+        unsafeAllowEviction: cli.options.unsafeAllowEviction,
         ...(options.lease === undefined ? {} : { leaseMs: options.lease }),
       });
       logOutcomes(worker, logger);
+      // A reconnect that finds an evicting Redis closes the worker: the whole command stops, exit 1.
+      worker.on('error', (error) => {
+        if (!(error instanceof UnsafeEvictionPolicyError)) return;
+        failure ??= error;
+        stop.stop('SIGTERM');
+      });
       return worker;
     });
     logger.info({ queues: Object.keys(handlers), concurrency: options.concurrency }, 'worker started');
@@ -68,6 +77,7 @@ async function runWorkers(cli: CliContext, handlers: Handlers, options: WorkerCo
     logger.info({ signal, running }, 'closing: letting running tasks finish (send the signal again to exit at once)');
     await Promise.all(workers.map((worker) => worker.close({ timeoutMs: options.closeTimeout })));
     logger.info('closed');
+    if (failure) throw failure; // the one line on stderr says why
   } finally {
     stop.dispose();
   }

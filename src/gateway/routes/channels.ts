@@ -62,6 +62,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/channels/:channel/messages',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Publish a message on a live channel',
         description: 'Delivered to whoever is subscribed now, at most once; nothing is stored.',
@@ -89,6 +90,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/channels/:channel/events',
     {
+      config: { scope: 'read' },
       schema: {
         summary: "Server-Sent Events of a live channel's messages",
         description:
@@ -122,7 +124,7 @@ export const channelRoutes: RoutePlugin = (ctx) => async (instance) => {
       const onResubscribed = (kind: { raw: boolean }) => {
         if (kind.raw === raw) stream?.send('resubscribed', { channel });
       };
-      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       const ended = new Promise<void>((resolve) => stream!.signal.addEventListener('abort', () => resolve(), { once: true }));
       channels.on('resubscribed', onResubscribed);
       try {

@@ -1,6 +1,6 @@
 /**
  * Probes for load balancers and orchestrators, served without the token: /healthz says the
- * process answers; /readyz says Redis answers too (503 while it does not).
+ * process answers; /readyz says Redis answers too, with a safe eviction policy (503 while not).
  */
 import { z } from 'zod';
 import type { RoutePlugin } from '../context.js';
@@ -13,7 +13,7 @@ export const healthRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/healthz',
     {
-      config: { public: true },
+      config: { public: true, probe: true },
       schema: { summary: 'The process is up', tags: ['health'], response: { 200: statusSchema } },
     },
     async () => ({ status: 'ok' }),
@@ -21,11 +21,12 @@ export const healthRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/readyz',
     {
-      config: { public: true },
+      config: { public: true, probe: true },
       schema: { summary: 'Redis answers (503 otherwise)', tags: ['health'], response: { 200: statusSchema, 503: errorSchema } },
     },
     async () => {
       await ctx.admin.ping();
+      await ctx.admin.assertRedisSafe(); // an evicting Redis is not ready to hold tasks
       return { status: 'ready' };
     },
   );

@@ -8,6 +8,7 @@ export const metricsRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/metrics',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Prometheus metrics',
         description: 'Queue and topic state read from Redis; task latency and HTTP histograms observed by this gateway; Node process metrics.',

@@ -28,13 +28,13 @@ export const queueRoutes: RoutePlugin = (ctx) => async (instance) => {
 
   app.get(
     '/queues',
-    { schema: { summary: 'Every queue with its counts', tags, response: { 200: z.object({ queues: z.array(countsSchema) }), ...errors } } },
+    { config: { scope: 'read' }, schema: { summary: 'Every queue with its counts', tags, response: { 200: z.object({ queues: z.array(countsSchema) }), ...errors } } },
     async () => ({ queues: await ctx.admin.overview() }),
   );
 
   app.get(
     '/queues/:queue',
-    { schema: { summary: "A queue's counts and paused flag", tags, params: queueParams, response: { 200: countsSchema, ...errors } } },
+    { config: { scope: 'read' }, schema: { summary: "A queue's counts and paused flag", tags, params: queueParams, response: { 200: countsSchema, ...errors } } },
     async (request) => ({ name: request.params.queue, ...(await ctx.admin.queue(request.params.queue).counts()) }),
   );
 

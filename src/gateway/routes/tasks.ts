@@ -91,6 +91,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/queues/:queue/tasks',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Enqueue a task',
         description: 'With ?wait=<ms> the answer waits for the task to end (request/reply) and says whether it did.',
@@ -123,6 +124,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/queues/:queue/tasks/batch',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Enqueue many tasks in one request',
         tags,
@@ -140,6 +142,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/queues/:queue/tasks',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Tasks in one state',
         description: 'Newest first for finished states, next to run first for waiting and delayed.',
@@ -158,6 +161,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/queues/:queue/tasks/:id',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Everything stored about a task',
         description: 'With ?wait=<ms> the answer waits until the task is final or the time is up (long-poll).',
@@ -200,6 +204,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/queues/:queue/tasks/:id/events',
     {
+      config: { scope: 'read' },
       schema: {
         summary: "Server-Sent Events of a task's state changes",
         description:
@@ -219,7 +224,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
       const stop = new AbortController();
       const watch = ctx.admin.queue(name).watchTask(id, { signal: stop.signal });
       let next = await watch.next(); // a missing task is answered as JSON, before the stream opens
-      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      const stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       stream.signal.addEventListener('abort', () => stop.abort());
       let last: TaskInfo | undefined;
       try {

@@ -12,7 +12,7 @@
  * docs/http-api.md for what that means for a client.
  */
 import { z } from 'zod';
-import { STREAM_ID, type TopicStart } from '../../broadcast/options.js';
+import { isStreamId, type TopicStart } from '../../broadcast/options.js';
 import type { TopicSubscription } from '../../broadcast/topic-subscription.js';
 import { RedisUnavailableError } from '../../errors.js';
 import type { RoutePlugin } from '../context.js';
@@ -64,11 +64,11 @@ const fromParam = z
   .union([
     z.literal('new'),
     z.literal('earliest'),
-    z.string().regex(STREAM_ID, 'a message id like 1700000000000-0 (or epoch ms)'),
+    z.string().refine(isStreamId, 'a message id like 1700000000000-0 (or epoch ms), each part at most 2^64 - 1'),
     z.iso.datetime({ offset: true }),
   ], { error: 'use new, earliest, a message id like 1700000000000-0, or an ISO 8601 date-time like 2030-01-01T09:00:00Z' })
   .default('new')
-  .transform((from): TopicStart => (from === 'new' || from === 'earliest' || STREAM_ID.test(from) ? from : new Date(from)))
+  .transform((from): TopicStart => (from === 'new' || from === 'earliest' || isStreamId(from) ? from : new Date(from)))
   .meta({
     description:
       'where a new group starts: new (default), earliest, a message id (inclusive; epoch ms works as one) or an ISO 8601 date-time. ' +
@@ -123,6 +123,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/topics/:topic/messages',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Publish a message on a durable topic',
         description: 'Stored in the topic (within its retention) for every subscriber group; answers with its id.',
@@ -142,6 +143,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/topics/:topic/messages/batch',
     {
+      config: { scope: 'enqueue' },
       schema: {
         summary: 'Publish many messages in order',
         description: 'Appended in chunks of 1,000, each chunk atomically.',
@@ -161,6 +163,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/topics',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Every topic with its groups, lag and pending counts',
         tags,
@@ -173,6 +176,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/topics/:topic',
     {
+      config: { scope: 'read' },
       schema: {
         summary: "A topic's length, groups (members, pending, lag) and dead-letter count",
         description: 'A topic never used has length 0 and no groups.',
@@ -187,6 +191,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/topics/:topic/dead-letters',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Messages that failed their last attempt, newest first',
         tags,
@@ -201,6 +206,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.get(
     '/topics/:topic/events',
     {
+      config: { scope: 'read' },
       schema: {
         summary: "Server-Sent Events of a topic's messages, as a member of a subscriber group",
         description:
@@ -220,23 +226,33 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
       const { group, from, leaseMs, prefetch } = request.query;
       // A member waits for Redis to come back; a request must not: ask first, failing fast.
       await ctx.admin.ping();
+      // Each member holds a Redis connection for its blocking reads: their number is bounded.
+      const release = ctx.limits.takeTopicSlot();
       let stream: EventStream | undefined;
       let open!: () => void;
       const opened = new Promise<void>((resolve) => (open = resolve));
-      const subscription = topics.subscribe(
-        topic,
-        group,
-        async (message, meta) => {
-          await opened;
-          const { signal: _signal, ...about } = meta;
-          await stream!.deliver('message', { ...about, message }, meta.id);
-        },
-        { from, leaseMs, concurrency: prefetch },
-      );
+      let subscription: TopicSubscription;
+      try {
+        subscription = topics.subscribe(
+          topic,
+          group,
+          async (message, meta) => {
+            await opened;
+            const { signal: _signal, ...about } = meta;
+            await stream!.deliver('message', { ...about, message }, meta.id);
+          },
+          { from, leaseMs, concurrency: prefetch },
+        );
+      } catch (error) {
+        release();
+        throw error;
+      }
+      subscription.once('closed', release);
       try {
         await joined(subscription, ctx.options.redisTimeoutMs);
       } catch (error) {
         await subscription.close({ timeoutMs: 0 });
+        release();
         throw error;
       }
       const log = request.log.child({ topic, group, member: subscription.consumer });
@@ -244,7 +260,7 @@ export const topicRoutes: RoutePlugin = (ctx) => async (instance) => {
       subscription.on('failed', (meta, error) => log.debug({ id: meta.id, err: error }, 'message not written: delivered again after its lease'));
       subscription.on('exhausted', (ids) => log.warn({ ids }, 'messages dead-lettered after their last attempt'));
 
-      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing });
+      stream = openEventStream(reply, { heartbeatMs: ctx.options.heartbeatMs, closing: ctx.closing, limits: ctx.limits });
       const ended = new Promise<void>((resolve) => stream!.signal.addEventListener('abort', () => resolve(), { once: true }));
       try {
         stream.send('subscribed', { topic, group, member: subscription.consumer });
