@@ -140,6 +140,44 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await claim(k, 5); // the window is full
   await run(queueScripts.defer(k, { scope: 'queue', delayMs: 60_000, leases: [f4!, { id: 'gone', token: '1' }] }));
   await claim(k, 5); // held
+
+  // Groups: the rotation, per-group concurrency (a default for all), a group's own rate
+  // limit, a paused group, a group held by a handler; each transition of a grouped task.
+  k = queue('groups');
+  await configure(k, { 'groups.concurrency': '1', 'failed.count': '1' });
+  await enqueue(k, [
+    record('a1', { group: 'a' }), record('a2', { group: 'a', priority: 5 }), record('b1', { group: 'b', dedupeKey: 'db' }),
+    record('c1', { group: 'c' }), record('d1', { group: 'd' }), record('d2', { group: 'd' }), record('plain'),
+  ]);
+  const groupSet = (group: string, fields: Record<string, string>) => run(queueScripts.configureGroup(k, group, Object.entries(fields)));
+  await groupSet('c', { paused: '1' });
+  await groupSet('d', { 'rateLimit.max': '1', 'rateLimit.perMs': '60000' });
+  const firsts = (await claim(k, 10)).tasks; // plain, a2, b1, d1; c is parked (paused); a, b, d wait for a slot
+  const held = (id: string) => firsts.find((task) => task.id === id)!;
+  await run(queueScripts.complete(k, { finished: [{ ...held('a2'), resultJson: '' }] })); // a rejoins
+  await run(queueScripts.fail(k, { attempts: [{ ...held('b1'), errorJson: '{}', retryDelayMs: -1 }] })); // b rejoins, empty
+  await claim(k, 10, 0); // a1 (a's top level emptied: the next), b dropped; a1's lease expires at once
+  await run(queueScripts.reap(k, { max: 100 })); // a1 back in a's line, first
+  const [again] = (await claim(k, 10)).tasks;
+  await run(queueScripts.release(k, [again!]));
+  const [deferred] = (await claim(k, 10)).tasks;
+  await run(queueScripts.defer(k, { scope: 'group', delayMs: 60_000, leases: [deferred!] }));
+  await claim(k, 10); // a is held: parked until then
+  await run(queueScripts.cancel(k, 'd1')); // d's slot frees: d rejoins
+  await claim(k, 10); // d's own rate limit is spent: parked until the window opens
+  await run(queueScripts.remove(k, 'd2'));
+  await run(queueScripts.retry(k, 'b1'));
+  await enqueue(k, [record('e1', { group: 'e', delayMs: 60_000 }), record('e2', { group: 'e' })]);
+  await run(queueScripts.cancel(k, 'e2'));
+  // A group parked until a time now past rejoins at the next claim.
+  await client.hset(k.groupState, 'e', 'p0');
+  await client.zadd(k.groupsParked, 0, 'e');
+  await claim(k, 10);
+  await groupSet('c', { paused: '' }); // resumed
+  await run(queueScripts.listGroups(k, { offset: 0, limit: 10 }));
+  // A delayed task of a group joins its group's line when due.
+  await client.zadd(k.delayed, 0, 'e1');
+  await claim(k, 10);
 }
 
 /** Every topic script down each of its paths. */

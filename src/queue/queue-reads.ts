@@ -142,6 +142,17 @@ export class QueueReads<P, R> {
           ids.push(...take);
           if (ids.length >= limit) break;
         }
+        // Then the groups' lines, group by group (claims rotate over them).
+        for (const group of (await client.hkeys(k.groupState)).sort()) {
+          if (ids.length >= limit) break;
+          for (const level of await client.zrange(k.groupPriorities(group), 0, -1)) {
+            const all = (await client.lrange(k.groupWaiting(group, level), 0, -1)).reverse();
+            const take = all.slice(skip, skip + limit - ids.length);
+            skip = Math.max(0, skip - all.length);
+            ids.push(...take);
+            if (ids.length >= limit) break;
+          }
+        }
         return ids;
       }
     }
