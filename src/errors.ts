@@ -250,7 +250,7 @@ export class UnauthorizedError extends ErrandError {
 }
 
 /** Too many failed logins or wrong tokens from one client address; refused until the window passes. */
-export class RateLimitedError extends ErrandError {
+export class AuthRateLimitedError extends ErrandError {
   constructor(readonly retryAfterS: number) {
     super(
       'RATE_LIMITED',
@@ -334,6 +334,24 @@ export class RetryAfterError extends Error {
   ) {
     super(message);
     this.name = 'RetryAfterError';
+  }
+}
+
+/**
+ * Thrown by a handler that hit an upstream limit (an API's 429): the task goes back in line
+ * without using an attempt, and its queue (scope 'queue', the default) or only its group
+ * (scope 'group') claims nothing for `delayMs` (a longer hold in force stays).
+ */
+export class RateLimitedError extends Error {
+  readonly scope: 'queue' | 'group';
+
+  constructor(
+    readonly delayMs: number,
+    options: { scope?: 'queue' | 'group'; message?: string } = {},
+  ) {
+    super(options.message ?? `rate limited: hold the ${options.scope ?? 'queue'} for ${delayMs} ms`);
+    this.name = 'RateLimitedError';
+    this.scope = options.scope ?? 'queue';
   }
 }
 

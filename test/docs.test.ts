@@ -64,6 +64,6 @@ describe('docs/errors.md', () => {
   });
 
   it('lists the handler signals', () => {
-    for (const name of ['UnrecoverableError', 'RetryAfterError']) expect(doc).toContain(`| \`${name}\` |`);
+    for (const name of ['UnrecoverableError', 'RetryAfterError', 'RateLimitedError']) expect(doc).toContain(`| \`${name}\` |`);
   });
 });

@@ -11,14 +11,14 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RateLimitedError } from '../errors.js';
+import { AuthRateLimitedError } from '../errors.js';
 import { orUnavailable } from '../redis/connection.js';
 import type { GatewayContext } from './context.js';
 
 export interface AuthLimiter {
-  /** Throws RateLimitedError while the request's address is over the limit. */
+  /** Throws AuthRateLimitedError while the request's address is over the limit. */
   assertNotBlocked(request: FastifyRequest): Promise<void>;
-  /** Counts a failed authentication; throws RateLimitedError once it is one too many. */
+  /** Counts a failed authentication; throws AuthRateLimitedError once it is one too many. */
   countFailure(request: FastifyRequest): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export async function installAuthLimiter(app: FastifyInstance, ctx: GatewayConte
   const limit = app.createRateLimit();
   const check = async (request: FastifyRequest, increment: boolean) => {
     const state = await orUnavailable(limit(request, { increment }));
-    if (!state.isAllowed && state.isExceeded) throw new RateLimitedError(Math.max(1, state.ttlInSeconds));
+    if (!state.isAllowed && state.isExceeded) throw new AuthRateLimitedError(Math.max(1, state.ttlInSeconds));
   };
   return {
     assertNotBlocked: (request) => check(request, false),

@@ -9,7 +9,7 @@
  * lost lease, so a handler that ignores its signal never oversubscribes the worker.
  */
 import type { BackoffOptions } from '../config.js';
-import { ClosedError, describeError, HandlerTimeoutError, LeaseLostError, RetryAfterError, UnrecoverableError } from '../errors.js';
+import { ClosedError, describeError, HandlerTimeoutError, LeaseLostError, RateLimitedError, RetryAfterError, UnrecoverableError } from '../errors.js';
 import { encodeJson } from '../json.js';
 import type { ClaimedTask, HeldLease } from '../redis/queue-scripts.js';
 import { backoffDelayMs } from './backoff.js';
@@ -32,8 +32,10 @@ export interface Lease<P> {
 
 /** A handler's outcome, waiting to be recorded. */
 export type Finish<P> =
-  | { ok: true; lease: Lease<P>; json: string; value: unknown }
-  | { ok: false; lease: Lease<P>; error: Error; json: string; retryDelayMs: number };
+  | { kind: 'done'; lease: Lease<P>; json: string; value: unknown }
+  | { kind: 'failed'; lease: Lease<P>; error: Error; json: string; retryDelayMs: number }
+  /** RateLimitedError: back in line without using an attempt, its scope held for `delayMs`. */
+  | { kind: 'deferred'; lease: Lease<P>; error: RateLimitedError; scope: 'queue' | 'group'; delayMs: number };
 
 export interface HandlerRunnerOptions<P> {
   queue: string;
@@ -49,6 +51,8 @@ export interface HandlerRunnerOptions<P> {
 }
 
 const MAX_STACK_CHARS = 4_000;
+/** The longest hold a RateLimitedError may ask for: a day. */
+const MAX_HOLD_MS = 24 * 3_600_000;
 
 /** Aborts a lease's signal, if its handler ever asked for one (a later ask sees it aborted). */
 function abort(lease: Lease<unknown>, reason: Error): void {
@@ -159,7 +163,7 @@ export class HandlerRunner<P, R> {
     if (ok) {
       try {
         const json = outcome === undefined ? '' : encodeJson(outcome, 'result', this.options.maxResultBytes);
-        this.options.onFinish({ ok: true, lease, json, value: outcome });
+        this.options.onFinish({ kind: 'done', lease, json, value: outcome });
         return;
       } catch (error) {
         // A result that cannot be stored will not become storable by retrying.
@@ -170,6 +174,10 @@ export class HandlerRunner<P, R> {
   }
 
   private failure(lease: Lease<P>, thrown: unknown): Finish<P> {
+    if (thrown instanceof RateLimitedError) {
+      const delayMs = Math.min(Math.max(0, Math.round(thrown.delayMs)), MAX_HOLD_MS);
+      return { kind: 'deferred', lease, error: thrown, scope: thrown.scope, delayMs };
+    }
     const error = thrown instanceof Error ? thrown : new Error(describeError(thrown).message);
     const info = describeError(error);
     if (info.stack && info.stack.length > MAX_STACK_CHARS) info.stack = info.stack.slice(0, MAX_STACK_CHARS);
@@ -178,6 +186,6 @@ export class HandlerRunner<P, R> {
     if (!(error instanceof UnrecoverableError) && attempt < maxAttempts) {
       retryDelayMs = error instanceof RetryAfterError ? Math.max(0, Math.round(error.delayMs)) : backoffDelayMs(attempt, lease.backoff);
     }
-    return { ok: false, lease, error, json: JSON.stringify(info), retryDelayMs };
+    return { kind: 'failed', lease, error, json: JSON.stringify(info), retryDelayMs };
   }
 }

@@ -13,7 +13,7 @@
  * blocking wait is IdleWait's.
  */
 import type { Durability } from '../config.js';
-import type { LeaseLostError } from '../errors.js';
+import type { LeaseLostError, RateLimitedError } from '../errors.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
@@ -43,18 +43,24 @@ export interface PumpOptions<P> {
   onCompleted(task: ActiveTask<P>, value: unknown): void;
   onFailed(task: ActiveTask<P>, error: Error, willRetry: boolean): void;
   onLost(task: ActiveTask<P>, error: LeaseLostError): void;
+  /** A RateLimitedError was recorded: the task is back in line, its scope held. */
+  onDeferred(task: ActiveTask<P>, error: RateLimitedError): void;
   report(error: Error): void;
   lostError(id: string): LeaseLostError;
 }
 
-type Completion<P> = Extract<Finish<P>, { ok: true }>;
-type Failure<P> = Extract<Finish<P>, { ok: false }>;
+type Completion<P> = Extract<Finish<P>, { kind: 'done' }>;
+type Failure<P> = Extract<Finish<P>, { kind: 'failed' }>;
+type Deferral<P> = Extract<Finish<P>, { kind: 'deferred' }>;
 
 export class Pump<P> {
   /** Claims are made while this is set (run() to close()). */
   claiming = false;
   private completions: Completion<P>[] = [];
   private failures: Failure<P>[] = [];
+  /** RateLimitedErrors to record (rare: sent on their own, beside the round trips). */
+  private deferrals: Deferral<P>[] = [];
+  private deferring: Promise<void> | undefined;
   /** Round trips in flight, and how many tasks their claims asked for. */
   private readonly trips = new Set<Promise<void>>();
   private claimsInFlight = 0;
@@ -76,8 +82,43 @@ export class Pump<P> {
 
   /** A handler's outcome, to record at the next turn. */
   add(finish: Finish<P>): void {
-    if (finish.ok) this.completions.push(finish);
-    else this.failures.push(finish);
+    if (finish.kind === 'done') this.completions.push(finish);
+    else if (finish.kind === 'failed') this.failures.push(finish);
+    else {
+      this.deferrals.push(finish);
+      this.deferring ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.sendDeferrals());
+      return;
+    }
+    this.schedule();
+  }
+
+  /**
+   * Records the RateLimitedErrors seen since the last call: one defer call per scope, with
+   * the longest delay asked (a hold only grows). A call that fails is tried again: the
+   * leases stay valid meanwhile (if they expire, the tasks run again, using an attempt).
+   */
+  private async sendDeferrals(): Promise<void> {
+    const batch = this.deferrals;
+    this.deferrals = [];
+    for (const scope of ['queue', 'group'] as const) {
+      const deferrals = batch.filter((d) => d.scope === scope);
+      if (!deferrals.length) continue;
+      const delayMs = Math.max(...deferrals.map((d) => d.delayMs));
+      const leases = deferrals.map(({ lease }) => ({ id: lease.task.id, token: lease.token }));
+      try {
+        const codes = await runScript(this.options.client, scripts.defer(this.options.keys, { scope, delayMs, leases }));
+        deferrals.forEach(({ lease, error }, i) => {
+          if (codes[i] === Status.LEASE_LOST) this.options.onLost(lease.task, this.options.lostError(lease.task.id));
+          else this.options.onDeferred(lease.task, error);
+        });
+      } catch (error) {
+        this.deferrals.push(...deferrals);
+        this.options.report(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    this.deferring = this.deferrals.length ? this.sendDeferrals() : undefined;
+    // Room may have opened for a claim (the worker was full).
     this.schedule();
   }
 
@@ -100,6 +141,10 @@ export class Pump<P> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     while (Date.now() < deadline) {
+      if (this.deferring) {
+        await this.deferring;
+        continue;
+      }
       if (this.trips.size) {
         await Promise.all(this.trips);
         continue;
@@ -231,8 +276,8 @@ export class Pump<P> {
       // valid meanwhile (and if they expire, the task runs again, as promised). A batch
       // that was applied but whose reply was lost is refused harmlessly the second time.
       for (const finish of batch.reverse()) {
-        if (finish.ok) this.completions.unshift(finish);
-        else this.failures.unshift(finish);
+        if (finish.kind === 'done') this.completions.unshift(finish);
+        else if (finish.kind === 'failed') this.failures.unshift(finish);
       }
       this.options.report(settled.reason as Error);
       this.retryLater();
@@ -242,8 +287,8 @@ export class Pump<P> {
     batch.forEach((finish, i) => {
       const { task } = finish.lease;
       if (codes[i] === Status.LEASE_LOST) this.options.onLost(task, this.options.lostError(task.id));
-      else if (finish.ok) this.options.onCompleted(task, finish.value);
-      else this.options.onFailed(task, finish.error, codes[i] === Status.OK);
+      else if (finish.kind === 'done') this.options.onCompleted(task, finish.value);
+      else if (finish.kind === 'failed') this.options.onFailed(task, finish.error, codes[i] === Status.OK);
     });
   }
 

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolveWorkerOptions, validateName, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
-import { ClosedError, LeaseLostError } from '../errors.js';
+import { ClosedError, LeaseLostError, type RateLimitedError } from '../errors.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
@@ -35,6 +35,11 @@ export interface WorkerEvents<P, R> {
   failed: [task: ActiveTask<P>, error: Error, willRetry: boolean];
   /** This worker's lease on a task was lost; its outcome was not (or will not be) recorded. */
   lost: [task: ActiveTask<P>, error: LeaseLostError];
+  /**
+   * The handler threw RateLimitedError: the task is back in line (no attempt used) and its
+   * queue, or its group, claims nothing for the delay asked.
+   */
+  deferred: [task: ActiveTask<P>, error: RateLimitedError];
   /** A problem of the worker itself (Redis unreachable, ...). The worker keeps going. */
   error: [error: Error];
   closed: [];
@@ -93,6 +98,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       onCompleted: (task, value) => this.safeEmit('completed', task, value as R),
       onFailed: (task, error, willRetry) => this.safeEmit('failed', task, error, willRetry),
       onLost: (task, error) => this.safeEmit('lost', task, error),
+      onDeferred: (task, error) => this.safeEmit('deferred', task, error),
       lostError: (id) => new LeaseLostError(id),
       report: (error) => this.report(error),
     });
