@@ -26,6 +26,7 @@ import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queueRoutes } from './routes/queues.js';
+import { settingsRoutes } from './routes/settings.js';
 import { taskRoutes } from './routes/tasks.js';
 import { topicRoutes } from './routes/topics.js';
 import { installRedisGuard, refuseUnsafeRedis } from './redis-guard.js';
@@ -35,7 +36,7 @@ import { StreamLimits } from './stream-limits.js';
 import { installTransportSecurity } from './transport.js';
 
 /** The routes under /v1, each a plugin of its own. */
-const API_ROUTES: RoutePlugin[] = [queueRoutes, taskRoutes, channelRoutes, topicRoutes];
+const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, taskRoutes, channelRoutes, topicRoutes];
 
 export interface Gateway {
   readonly app: FastifyInstance;

@@ -98,6 +98,7 @@ export const taskFields = {
   timeoutMs: taskOptionsShape.timeoutMs.meta({ description: "abort the handler's signal after this many ms" }),
   dedupeKey: taskOptionsShape.dedupeKey.meta({ description: 'while a task with this key is unfinished, return it instead' }),
   id: taskIdSchema.optional().meta({ description: 'caller-chosen id (not all digits); an existing id returns that task' }),
+  group: taskOptionsShape.group.meta({ description: "the task's group (a tenant): claims rotate over groups, each may have its own limits" }),
 };
 
 export const newTaskSchema = z

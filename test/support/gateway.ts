@@ -45,7 +45,7 @@ export interface JsonReply {
 
 export async function call(
   gateway: Gateway,
-  method: 'GET' | 'POST' | 'DELETE' | 'PUT',
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH',
   url: string,
   payload?: unknown,
   headers: Record<string, string> = {},

@@ -16,6 +16,7 @@ export const countsSchema = z
     failed: z.number().int().meta({ description: 'failed tasks still retained (the dead-letter list)' }),
     cancelled: z.number().int(),
     paused: z.boolean(),
+    groups: z.number().int().meta({ description: 'groups with waiting tasks' }),
   })
   .meta({ id: 'QueueCounts' });
 
