@@ -71,6 +71,7 @@ describe('stats', () => {
         completed: 1,
         failed: 2,
         cancelled: 0,
+        groups: 0,
         paused: true,
         workers: 0,
         totals: { enqueued: 3, completed: 1, failed: 2 },

@@ -22,6 +22,7 @@ interface EnqueueOptions {
   taskTimeout?: number;
   id?: string;
   dedupeKey?: string;
+  group?: string;
   batch: number;
   wait?: boolean;
   waitTimeout?: number;
@@ -41,6 +42,7 @@ export const registerEnqueue: RegisterCommand = (program, cli) => {
     .option('--task-timeout <ms>', "abort the handler and fail the attempt after this long", wholeNumber(1))
     .option('--id <id>', 'your own task id; enqueueing an existing id returns that task (one task only)')
     .option('--dedupe-key <key>', 'while a task with this key is unfinished, return it instead (one task only)')
+    .option('--group <name>', "the tasks' group (a tenant): claims rotate over groups, each may have its own limits")
     .option('--batch <n>', 'tasks per round trip when enqueueing many', wholeNumber(1, 10_000), 1_000)
     .option('--wait', "wait until the task finishes and print its result (one task only)")
     .option('--wait-timeout <ms>', 'with --wait: give up after this long (exit 1; the task goes on)', wholeNumber(1))
@@ -69,6 +71,7 @@ function collectTaskOptions(options: EnqueueOptions): TaskOptions {
   if (options.taskTimeout !== undefined) taskOptions.timeoutMs = options.taskTimeout;
   if (options.id !== undefined) taskOptions.id = options.id;
   if (options.dedupeKey !== undefined) taskOptions.dedupeKey = options.dedupeKey;
+  if (options.group !== undefined) taskOptions.group = options.group;
   return taskOptions;
 }
 

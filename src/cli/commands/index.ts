@@ -7,8 +7,10 @@ import type { CliContext } from '../context.js';
 import { registerBench } from './bench.js';
 import { registerBridge } from './bridge.js';
 import { registerCancel } from './cancel.js';
+import { registerConfigure } from './configure.js';
 import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
+import { registerGroups } from './groups.js';
 import { registerInspect } from './inspect.js';
 import { registerPause } from './pause.js';
 import { registerPublish } from './publish.js';
@@ -33,6 +35,8 @@ export const commands: readonly RegisterCommand[] = [
   registerRemove,
   registerPause,
   registerResume,
+  registerConfigure,
+  registerGroups,
   registerPublish,
   registerSubscribe,
   registerBridge,

@@ -8,5 +8,6 @@ export const registerPause: RegisterCommand = (program, cli) => {
     .summary("stop workers from claiming a queue's tasks")
     .description("stop workers from claiming the queue's tasks (running tasks go on; enqueues are still accepted)")
     .argument('<queue>', 'queue name')
-    .action((queue: string) => setPaused(cli, queue, true));
+    .option('--group <name>', "pause only this group's tasks (the queue's other groups go on)")
+    .action((queue: string, options: { group?: string }) => setPaused(cli, queue, true, options.group));
 };

@@ -8,5 +8,6 @@ export const registerResume: RegisterCommand = (program, cli) => {
     .summary("let workers claim a paused queue's tasks again")
     .description("let workers claim the queue's tasks again after a pause")
     .argument('<queue>', 'queue name')
-    .action((queue: string) => setPaused(cli, queue, false));
+    .option('--group <name>', "resume only this group's tasks (the queue's other groups go on)")
+    .action((queue: string, options: { group?: string }) => setPaused(cli, queue, false, options.group));
 };
