@@ -77,6 +77,8 @@ export interface QueueSnapshot {
   lastHour: HourTotals;
   throughput: MinutePoint[];
   workers: number;
+  /** Groups with waiting or active tasks. */
+  groups: number;
 }
 
 export interface WorkerRow {
@@ -166,6 +168,46 @@ export interface ActionAnswer {
 
 export interface ErrorBody {
   error: { code: string; message: string };
+  /** A refused settings change: what is wrong with each field, by its path (`rateLimit.max`). */
+  fields?: Record<string, string>;
+}
+
+// ---- Flow control ------------------------------------------------------------------------
+
+export interface RateLimitView {
+  max: number;
+  perMs: number;
+}
+
+/** GET /ui/api/queues/:queue/settings, and the answer of a change (POST, admin). */
+export interface SettingsView {
+  version: number;
+  maxWaiting: number | null;
+  retention: { completed: { count: number; maxAgeMs: number }; failed: { count: number; maxAgeMs: number } };
+  rateLimit: RateLimitView | null;
+  concurrency: number | null;
+  groups: { concurrency: number | null; rateLimit: RateLimitView | null };
+}
+
+/** Groups listed per page on the queue page. */
+export const GROUPS_PAGE_SIZE = 10;
+
+export interface GroupRow {
+  name: string;
+  waiting: number;
+  active: number;
+  paused: boolean;
+  /** Held by a limit or a handler's RateLimitedError until this epoch ms. */
+  heldUntil?: number;
+  /** The group's own limits (undefined: the queue's default; null: none for this group). */
+  limits: { concurrency?: number | null; rateLimit?: RateLimitView | null };
+}
+
+/** GET /ui/api/queues/:queue/groups: largest backlog first. */
+export interface GroupPage {
+  total: number;
+  offset: number;
+  groups: GroupRow[];
 }
 
 // ---- Channels and topics ------------------------------------------------------------------

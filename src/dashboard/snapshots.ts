@@ -89,7 +89,7 @@ export async function queueSnapshot(admin: Admin, name: string): Promise<QueueSn
     queue.throughput({ minutes: HOUR_MINUTES }),
     queue.workers(),
   ]);
-  return { name, known, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length };
+  return { name, known, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length, groups: counts.groups };
 }
 
 export async function workersSnapshot(admin: Admin): Promise<WorkersSnapshot> {

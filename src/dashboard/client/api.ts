@@ -11,6 +11,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** A refused settings change: what is wrong with each field, by path. */
+    readonly fields?: Readonly<Record<string, string>>,
   ) {
     super(message);
   }
@@ -40,7 +42,8 @@ async function send<T>(path: string, init: RequestInit): Promise<T> {
   }
   if (!response.ok) {
     const error = (body as ErrorBody | undefined)?.error;
-    throw new ApiError(response.status, error?.code ?? 'HTTP', error?.message ?? `the gateway answered ${response.status}`);
+    const fields = (body as ErrorBody | undefined)?.fields;
+    throw new ApiError(response.status, error?.code ?? 'HTTP', error?.message ?? `the gateway answered ${response.status}`, fields);
   }
   return body as T;
 }

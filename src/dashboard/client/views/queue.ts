@@ -1,13 +1,16 @@
 /**
  * Queue view (/queues/:queue): counts, lifetime totals and the last hour's chart (live),
- * pause/resume and retry-all-failed, tasks by state with paging, and search by id or
- * payload text. State, page and search live in the URL, so each is a link.
+ * pause/resume and retry-all-failed, the settings panel (queue-settings.ts), the groups by
+ * backlog (queue-groups.ts), tasks by state with paging, and search by id or payload text.
+ * State, page, groups page and search live in the URL, so each is a link.
  */
 import { API_BASE, PAGE_SIZE, TASK_STATES, type ErrorBody, type QueueSnapshot, type SearchAnswer, type TaskPage, type TaskState } from '../../shared.js';
 import { openStream, queuePath } from '../api.js';
 import { fill, h } from '../dom.js';
 import { count, failureRate } from '../format.js';
 import { taskTable } from '../tasks-table.js';
+import { groupsPanel } from './queue-groups.js';
+import { settingsPanel } from './queue-settings.js';
 import { card, chartPanel, confirmed, errorText, link, problemBanner, queueHref, stateBadge, type Route, type View } from '../ui.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
@@ -45,6 +48,8 @@ export const queueView: View = {
     const state = parseState(route.query.get('state'));
     const offset = Math.max(0, Math.floor(Number(route.query.get('offset')) || 0));
     const searchText = route.query.get('search') ?? '';
+    const groupsOffset = Math.max(0, Math.floor(Number(route.query.get('groups')) || 0));
+    const groups = groupsPanel(ctx, queue, groupsOffset);
     let snapshot: QueueSnapshot | undefined;
 
     const badge = h('span', { class: 'title-badge' });
@@ -82,6 +87,8 @@ export const queueView: View = {
       problem,
       cards,
       chart,
+      settingsPanel(ctx, queue),
+      groups.element,
       h('section', { class: 'panel' }, searchForm, searchText ? null : tabs, list),
     );
 
@@ -123,6 +130,7 @@ export const queueView: View = {
         cards,
         TASK_STATES.map((s) => card(s, count(counts[s]), { key: s, tone: s === 'failed' && counts[s] > 0 ? 'bad' : undefined })),
         card('workers', count(next.workers), { key: 'workers' }),
+        next.groups > 0 && card('groups', count(next.groups), { key: 'groups', hint: 'with waiting or active tasks' }),
         card('enqueued, all time', count(lifetime.enqueued), { key: 'enqueued', hint: `${count(lifetime.completed)} completed, ${count(lifetime.failed)} failed` }),
         card('failure rate, last hour', failureRate(lastHour.completed, lastHour.failed), { key: 'failure-rate', hint: `${count(lastHour.completed + lastHour.failed)} finished` }),
       );
@@ -182,10 +190,11 @@ export const queueView: View = {
         events: {
           snapshot: (next: QueueSnapshot) => {
             // The first snapshot brings the state's total for the pager; later ones, changes to show.
-            const changed = !snapshot || JSON.stringify(snapshot.counts) !== JSON.stringify(next.counts);
+            const changed = !snapshot || JSON.stringify(snapshot.counts) !== JSON.stringify(next.counts) || snapshot.groups !== next.groups;
             fill(problem);
             showSnapshot(next); // says so again if the queue is unknown
             if (changed && !searchText) void loadList();
+            if (changed) groups.refresh(next.groups);
           },
           problem: (body: ErrorBody) => fill(problem, problemBanner(body.error.message)),
         },
