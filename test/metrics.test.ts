@@ -86,6 +86,7 @@ describe('the series added with prom-client', () => {
     const slow = s.queue('slow');
     await slow.enqueue('old', { priority: -5 });
     await slow.enqueue('new', { priority: 5 });
+    await slow.enqueueMany([{ payload: 'a', group: 'tenant-a' }, { payload: 'b', group: 'tenant-b' }]);
     const topic = s.add(new Topic<{ id: string }>('orders', { connection: redis.url, prefix: s.prefix }));
     const holding = deferred();
     const members = topic.subscribe('billing', async (order: { id: string }) => {
@@ -109,6 +110,8 @@ describe('the series added with prom-client', () => {
     });
     expect(sample(text, 'errand_queue_workers{queue="busy"}')).toBe(1);
     expect(sample(text, 'errand_queue_workers{queue="slow"}')).toBe(0);
+    expect(sample(text, 'errand_queue_groups{queue="slow"}')).toBe(2);
+    expect(sample(text, 'errand_queue_groups{queue="busy"}')).toBe(0);
     expect(sample(text, 'errand_queue_oldest_waiting_seconds{queue="busy"}')).toBe(0);
     expect(sample(text, 'errand_queue_oldest_waiting_seconds{queue="slow"}')).toBeGreaterThan(0);
     expect(sample(text, 'errand_topic_messages{topic="orders"}')).toBe(2);

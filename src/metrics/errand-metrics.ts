@@ -3,7 +3,7 @@
  * own processes (`errand/metrics`): one registry holding
  *
  * - queue state read from Redis at each scrape (sizes by state, paused, lifetime counters,
- *   live workers, how long the oldest waiting task has waited), so every process that
+ *   live workers, groups with tasks, how long the oldest waiting task has waited), so every process that
  *   exposes them reports the same values, and they survive restarts;
  * - durable topics read the same way (length, and per group lag and pending; dead letters);
  * - task latency histograms this process observes: from its first scrape of a queue on, it
@@ -115,8 +115,17 @@ export class ErrandMetrics {
       }),
     });
     new Gauge({
+      name: 'errand_queue_groups',
+      help: 'Groups of the queue with waiting or active tasks (0 for a queue without groups).',
+      labelNames: ['queue'],
+      registers,
+      collect: fromSnapshot<'queue'>((gauge, { queues }) => {
+        for (const queue of queues) (gauge as Gauge<'queue'>).set({ queue: queue.name }, queue.groups);
+      }),
+    });
+    new Gauge({
       name: 'errand_queue_oldest_waiting_seconds',
-      help: 'How long the longest-waiting task of the queue has been due without a worker taking it (0 when none waits).',
+      help: 'How long the longest-waiting task of the queue has been due without a worker taking it (0 when none waits; tasks of groups are not read).',
       labelNames: ['queue'],
       registers,
       collect: fromSnapshot<'queue'>((gauge, { queues, oldestWaitingMs }) => {
