@@ -199,8 +199,8 @@ export interface GroupRow {
   paused: boolean;
   /** Held by a limit or a handler's RateLimitedError until this epoch ms. */
   heldUntil?: number;
-  /** The group's own limits (undefined: the queue's default; null: none for this group). */
-  limits: { concurrency?: number | null; rateLimit?: RateLimitView | null };
+  /** The group's own limits; one left out is the queue's default for every group. */
+  limits: { concurrency?: number; rateLimit?: RateLimitView };
 }
 
 /** GET /ui/api/queues/:queue/groups: largest backlog first. */

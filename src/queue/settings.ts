@@ -131,8 +131,8 @@ export interface GroupInfo {
   paused: boolean;
   /** Held (by a limit, or a handler's RateLimitedError) until this epoch ms; absent when not held by time. */
   heldUntil?: number;
-  /** Its own limits, where they differ from the queue's defaults for every group. */
-  limits: { concurrency?: number | null; rateLimit?: RateLimit | null };
+  /** Its own limits (configureGroup); a limit left out is the queue's default for every group. */
+  limits: { concurrency?: number; rateLimit?: RateLimit };
 }
 
 /** Field → value ('' removes) of group limits, under the given field names. */

@@ -23,12 +23,12 @@ export const registerGroups: RegisterCommand = (program, cli: CliContext) => {
             { header: 'group', value: (g) => g.name },
             { header: 'waiting', align: 'right', value: (g) => String(g.waiting) },
             { header: 'active', align: 'right', value: (g) => String(g.active) },
-            { header: 'state', value: (g) => (g.paused ? 'paused' : g.heldUntil ? `held until ${formatTime(g.heldUntil)}` : 'ready') },
+            { header: 'state', value: (g) => (g.paused ? 'paused' : g.heldUntil && g.heldUntil > Date.now() ? `held until ${formatTime(g.heldUntil)}` : 'ready') },
             {
               header: 'own limits',
               value: (g) =>
                 [
-                  g.limits.concurrency !== undefined ? `concurrency ${g.limits.concurrency ?? 'default'}` : '',
+                  g.limits.concurrency !== undefined ? `concurrency ${g.limits.concurrency}` : '',
                   g.limits.rateLimit ? `${g.limits.rateLimit.max}/${g.limits.rateLimit.perMs}ms` : '',
                 ].filter(Boolean).join(', ') || '-',
             },

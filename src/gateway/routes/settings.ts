@@ -32,7 +32,7 @@ const groupSchema = z
     active: z.number().int(),
     paused: z.boolean(),
     heldUntil: z.number().int().optional().meta({ description: 'held (a limit, or a handler\'s RateLimitedError) until this epoch ms' }),
-    limits: z.object({ concurrency: z.number().int().nullable().optional(), rateLimit: rateSchema.nullable().optional() }),
+    limits: z.object({ concurrency: z.number().int().optional(), rateLimit: rateSchema.optional() }).meta({ description: "the group's own limits; one left out is the queue's default for every group" }),
   })
   .meta({ id: 'Group' });
 

@@ -13,8 +13,8 @@ import { confirmed, errorText, link, problemBanner, queueHref, stateBadge, type 
 function ownLimits(group: GroupRow): string {
   const parts: string[] = [];
   const { concurrency, rateLimit } = group.limits;
-  if (concurrency !== undefined) parts.push(`concurrency ${concurrency === null ? 'none' : count(concurrency)}`);
-  if (rateLimit !== undefined) parts.push(`rate ${rateLimit === null ? 'none' : `${count(rateLimit.max)} per ${count(rateLimit.perMs)} ms`}`);
+  if (concurrency !== undefined) parts.push(`concurrency ${count(concurrency)}`);
+  if (rateLimit !== undefined) parts.push(`rate ${count(rateLimit.max)} per ${count(rateLimit.perMs)} ms`);
   return parts.length ? parts.join(', ') : 'the defaults';
 }
 
