@@ -12,7 +12,7 @@ import type { GatewayContext } from '../gateway/context.js';
 import { DEMO_CHANNEL, DEMO_QUEUE } from '../gateway/demo.js';
 import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema.js';
 import type { FastifyPluginAsync } from 'fastify';
-import type { SessionKeys } from './session.js';
+import type { SessionKeys } from '../gateway/session.js';
 import { API_BASE, PAGE_SIZE, TASK_STATES, type ActionAnswer, type SearchAnswer, type SessionInfo, type TaskDetail, type TaskPage } from './shared.js';
 import { summarize } from './snapshots.js';
 

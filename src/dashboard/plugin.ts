@@ -26,7 +26,7 @@ import { FeedHub } from './feeds.js';
 import { flowRoutes } from './flow.js';
 import { loginPage, NOT_BUILT_PAGE, PAGE_PATHS, securityHeaders, SHELL } from './pages.js';
 import { publishRoute } from './publish.js';
-import { clearedSessionCookieHeader, sessionCookieHeader, type SessionKeys } from './session.js';
+import { clearedSessionCookieHeader, sessionCookieHeader, type SessionKeys } from '../gateway/session.js';
 import { currentSession, type TokenTable } from '../gateway/auth.js';
 import { API_BASE, CSRF_HEADER, LOGIN_PATH } from './shared.js';
 import { streamRoutes } from './streams.js';

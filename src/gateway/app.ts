@@ -11,7 +11,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino } from 'pino';
 import { Admin } from '../admin/admin.js';
 import { dashboardRoutes } from '../dashboard/plugin.js';
-import { SessionKeys } from '../dashboard/session.js';
+import { SessionKeys } from './session.js';
 import { redactError } from '../redis/redact.js';
 import { installAuthLimiter } from './auth-limit.js';
 import { assertSafeListen, installAuth, TokenTable } from './auth.js';

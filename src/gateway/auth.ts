@@ -18,7 +18,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrandError, UnauthorizedError, ValidationError } from '../errors.js';
-import type { Session, SessionKeys } from '../dashboard/session.js';
+import type { Session, SessionKeys } from './session.js';
 import { LOGIN_PATH } from '../dashboard/shared.js';
 import type { AuthLimiter } from './auth-limit.js';
 import type { GatewayContext } from './context.js';

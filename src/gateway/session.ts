@@ -1,5 +1,5 @@
 /**
- * Dashboard sessions and CSRF tokens.
+ * Dashboard sessions and CSRF tokens (the gateway authenticates them with the bearer tokens, auth.ts).
  *
  * Responsible for: issuing the session cookie after a login with one of the gateway's
  * tokens (`<expiresAt>.<token name>.<generation>.<nonce>.<mac>`, an HMAC keyed by a key
@@ -12,7 +12,7 @@
  * one, and the client fetches it again).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Identity, KnownToken } from '../gateway/scopes.js';
+import type { Identity, KnownToken } from './scopes.js';
 
 export const SESSION_COOKIE = 'errand_session';
 /** How long a login lasts. */
