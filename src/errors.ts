@@ -12,6 +12,7 @@ export const errorCodes = {
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   TASK_NOT_FOUND: 404,
+  SCHEDULE_NOT_FOUND: 404,
   INVALID_STATE: 409,
   LEASE_LOST: 409,
   TASK_FAILED: 422,
@@ -60,6 +61,16 @@ export class ErrandError extends Error {
 export class ValidationError extends ErrandError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** No schedule with this id in the queue (never created, or removed). */
+export class ScheduleNotFoundError extends ErrandError {
+  constructor(
+    readonly queue: string,
+    readonly scheduleId: string,
+  ) {
+    super('SCHEDULE_NOT_FOUND', `schedule "${scheduleId}" does not exist in queue "${queue}" (never created, or removed): list them with queue.schedules()`);
   }
 }
 

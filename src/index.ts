@@ -10,6 +10,7 @@ export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
 export { TaskEvents } from './queue/task-events.js';
 export type { OutcomeListener, StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './queue/states.js';
+export type { ScheduleDefinition, ScheduleInfo, ScheduleSpec } from './queue/schedules.js';
 export type { GroupInfo, GroupLimits, GroupLimitsPatch, QueueSettings, RateLimit, SettingsPatch } from './queue/settings.js';
 export type { BackoffOptions, ConnectionOption, DurabilityOptions, QueueOptions, TaskOptions, WorkerOptions } from './config.js';
 export {
@@ -33,6 +34,7 @@ export {
   RetryAfterError,
   RateLimitedError,
   RouteNotFoundError,
+  ScheduleNotFoundError,
   TaskCancelledError,
   TaskFailedError,
   TaskNotFoundError,

@@ -12,8 +12,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { QUEUE_KEY_ROLES, QueueKeys, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
+import { META_FIELDS, QUEUE_KEY_ROLES, QueueKeys, SCHEDULE_FIELDS as SF, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
+import * as scheduleScripts from '../src/redis/schedule-scripts.js';
 import { runScript, SCRIPT_KEY_COUNTS, type ScriptCall, type ScriptName } from '../src/redis/scripts.js';
 import * as topicScripts from '../src/redis/topic-scripts.js';
 import { RedisServer } from './support/redis-server.js';
@@ -178,6 +179,56 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   // A delayed task of a group joins its group's line when due.
   await client.zadd(k.delayed, 0, 'e1');
   await claim(k, 10);
+
+  // Schedules: created, unchanged and changed; due slots fired by a claim and by a
+  // complete-claim (into the queue's line and a group's); a cron schedule running low of
+  // slots (computed ahead: append) and out of them (rebuilt around now); pause, resume,
+  // run now (and on a full queue), removal.
+  k = queue('schedules');
+  const S = scheduleScripts;
+  const fields = (extra: Record<string, string>) =>
+    Object.entries({
+      [SF.kind]: 'e', [SF.everyMs]: '1000', [SF.anchor]: '0', [SF.catchUp]: 'all', [SF.maxCatchUp]: '5', [SF.missedAfterMs]: '60000',
+      [SF.endAt]: '', [SF.limit]: '', [SF.payload]: '1', [SF.priority]: '0', [SF.maxAttempts]: '', [SF.backoff]: '', [SF.timeoutMs]: '', [SF.group]: '',
+      ...extra,
+    });
+  const upsert = (id: string, digest: string, extra: Record<string, string>, slots: string[] = []) =>
+    run(S.upsertSchedule(k, { id, digest, definitionJson: '{}', fields: fields(extra), slots }));
+  const later = (ms: number) => String(Date.now() + ms);
+  /** Makes a schedule's next slot due now (as if its time had come). */
+  const due = async (id: string) => {
+    await client.hset(k.schedule(id), SF.next, '1000');
+    await client.zadd(k.schedules, 1000, id);
+    await client.hset(k.meta, META_FIELDS.scheduleDue, '1000');
+  };
+  await upsert('every', 'd1', {});
+  await upsert('every', 'd1', {}); // unchanged
+  await upsert('every', 'd2', { [SF.group]: 'g', [SF.limit]: '100' }); // changed
+  await upsert('cron', 'c1', { [SF.kind]: 'c', [SF.everyMs]: '', [SF.anchor]: '' }, [later(60_000), later(120_000), later(180_000)]);
+  await due('every');
+  await due('cron');
+  await claim(k, 10); // both fire; the cron one has few slots left: it asks for more
+  await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c1', mode: 'append', expected: (await client.lindex(k.scheduleSlots('cron'), -1))!, slots: [later(240_000), 'end'] }));
+  await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c0', mode: 'append', expected: '0', slots: [] })); // changed meanwhile
+  await client.del(k.scheduleSlots('cron'));
+  await due('cron');
+  await claim(k, 10); // no slot ahead: it waits for slots
+  await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c1', mode: 'rebuild', expected: '1000', slots: ['2000', later(60_000)] }));
+  const [finished] = (await claim(k, 10)).tasks; // the rebuilt schedule's catch-up run
+  await due('every');
+  await run(queueScripts.completeAndClaim(k, { finished: [{ ...finished!, resultJson: '' }], claim: { max: 10, leaseMs: 60_000 } }));
+  await run(S.pauseSchedule(k, { id: 'every', paused: true, slots: [] }));
+  await run(S.pauseSchedule(k, { id: 'every', paused: false, slots: [] }));
+  await run(S.pauseSchedule(k, { id: 'cron', paused: true, slots: [] }));
+  await run(S.pauseSchedule(k, { id: 'cron', paused: false, slots: [later(60_000), 'end'] }));
+  await run(S.pauseSchedule(k, { id: 'nope', paused: true, slots: [] }));
+  await run(S.runSchedule(k, 'every')); // into its group's line
+  await run(S.runSchedule(k, 'cron'));
+  await run(S.runSchedule(k, 'nope'));
+  await configure(k, { maxWaiting: '1' });
+  await run(S.runSchedule(k, 'every')); // the queue is full
+  await run(S.removeSchedule(k, 'cron'));
+  await run(S.removeSchedule(k, 'cron'));
 }
 
 /** Every topic script down each of its paths. */

@@ -34,6 +34,8 @@ import {
   type QueueSettings,
   type SettingsPatch,
 } from './settings.js';
+import { ScheduleBook, type ScheduleChangeResult } from './schedule-book.js';
+import type { ScheduleDefinition, ScheduleInfo } from './schedules.js';
 import { stateFromCode, type TaskState } from './states.js';
 import { encodeItems, encodeTask, GENERATED_ID, type EnqueueItem } from './task-encoding.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
@@ -84,6 +86,7 @@ export class Queue<P = unknown, R = unknown> {
   private readonly connection: OwnedClient;
   private readonly results: ResultWaiter;
   private readonly reads: QueueReads<P, R>;
+  private readonly book: ScheduleBook;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
@@ -102,6 +105,7 @@ export class Queue<P = unknown, R = unknown> {
     if (this.connection.owned) this.connection.client.on('error', () => {});
     this.reads = new QueueReads<P, R>(this.name, this.keys, () => this.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
+    this.book = new ScheduleBook(this.name, this.keys, () => this.client, this.options.maxPayloadBytes);
   }
 
   /** The command client (shared with the admin layer). */
@@ -316,6 +320,57 @@ export class Queue<P = unknown, R = unknown> {
     return { total, groups: groups.map(groupInfo) };
   }
 
+  /**
+   * Creates or changes a schedule: a task (`payload`, `options`) at every slot of a cron
+   * expression (`cron`, `tz`) or every `everyMs`, created by whichever worker claims first
+   * when the slot falls due, one task per slot (id `sched:<id>:<slot ms>`) however many
+   * processes run. An upsert: the same definition again changes nothing (so every replica
+   * may call it at start); a changed one goes on from its first slot after now. See
+   * docs/semantics.md § Schedules.
+   */
+  async schedule(id: string, definition: ScheduleDefinition): Promise<ScheduleInfo & { change: ScheduleChangeResult['change'] }> {
+    this.assertOpen();
+    const { schedule, change } = await this.call(this.withRegistration(() => this.book.upsert(id, definition)));
+    return { ...schedule, change };
+  }
+
+  /** Every schedule of this queue with its definition, next run, last run and last task id; by next run. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    this.assertOpen();
+    return this.call(this.book.list());
+  }
+
+  /** One schedule, or null. */
+  async getSchedule(id: string): Promise<ScheduleInfo | null> {
+    this.assertOpen();
+    return this.call(this.book.get(id));
+  }
+
+  /** Deletes a schedule (the tasks it created stay). Resolves whether it existed. */
+  async unschedule(id: string): Promise<boolean> {
+    this.assertOpen();
+    return this.call(this.book.remove(id));
+  }
+
+  /** Pauses a schedule: no slot falls due until it is resumed. */
+  async pauseSchedule(id: string): Promise<ScheduleInfo> {
+    this.assertOpen();
+    return this.call(this.book.setPaused(id, true));
+  }
+
+  /** Resumes a schedule from its first slot after now (the slots missed while paused are skipped). */
+  async resumeSchedule(id: string): Promise<ScheduleInfo> {
+    this.assertOpen();
+    return this.call(this.book.setPaused(id, false));
+  }
+
+  /** Runs a schedule now, besides its slots (id `sched:<id>:now:<ms>`); its next slot stays. */
+  async runSchedule(id: string): Promise<Task<R>> {
+    this.assertOpen();
+    this.register();
+    return new Task<R>(this as Queue<unknown, R>, await this.call(this.book.runNow(id)), true);
+  }
+
   /** Stops workers from claiming this queue's tasks; running tasks go on. */
   async pause(): Promise<void> {
     await this.setPaused(true);
@@ -421,6 +476,13 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     this.register();
     await this.call(runScript(this.client, scripts.setPaused(this.keys, paused)));
+  }
+
+  /** Runs `action` once the queue's name is in the prefix's registry (schedules make a queue known). */
+  private async withRegistration<T>(action: () => Promise<T>): Promise<T> {
+    this.register();
+    await this.registered;
+    return action();
   }
 
   /** Records the queue's name in the prefix's registry, once per Queue object. */

@@ -47,6 +47,8 @@ export interface PumpOptions<P> {
   onDeferred(task: ActiveTask<P>, error: RateLimitedError): void;
   report(error: Error): void;
   lostError(id: string): LeaseLostError;
+  /** A claim said cron schedules wait for their slots to be computed. */
+  onSchedulesWaiting(): void;
 }
 
 type Completion<P> = Extract<Finish<P>, { kind: 'done' }>;
@@ -292,7 +294,8 @@ export class Pump<P> {
     });
   }
 
-  private onClaim({ dueInMs, paused, tasks }: scripts.ClaimReply, asked: number): void {
+  private onClaim({ dueInMs, paused, tasks, schedulesToRefill }: scripts.ClaimReply, asked: number): void {
+    if (schedulesToRefill > 0) this.options.onSchedulesWaiting();
     for (const task of tasks) this.options.runner.start(task);
     this.backlog = tasks.length === asked;
     const free = this.options.concurrency - this.options.runner.busy;

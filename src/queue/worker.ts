@@ -21,6 +21,7 @@ import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js
 import { HandlerRunner, type Handler } from './handler-runner.js';
 import { IdleWait } from './idle-wait.js';
 import { LeaseKeeper } from './lease.js';
+import { computeScheduleSlots } from './schedule-book.js';
 import type { ActiveTask } from './task.js';
 import { Pump } from './worker-pump.js';
 
@@ -66,6 +67,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly guard: EvictionGuard;
   private readonly startedAt = Date.now();
   private closing: Promise<void> | undefined;
+  /** Cron slots being computed for the queue's schedules (one run at a time). */
+  private computingSlots: Promise<void> | undefined;
 
   constructor(queue: string, handler: Handler<P, R>, options?: WorkerOptions) {
     super();
@@ -101,6 +104,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       onDeferred: (task, error) => this.safeEmit('deferred', task, error),
       lostError: (id) => new LeaseLostError(id),
       report: (error) => this.report(error),
+      onSchedulesWaiting: () => this.computeSlots(),
     });
     // A Redis that may evict queue keys is refused, at start and after every reconnect: the
     // worker reports why and closes (eviction-policy.ts).
@@ -172,11 +176,23 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await this.releaseRemaining();
     await this.pump.flush(deadline);
     await this.keeper.stop();
+    await this.computingSlots;
     this.pump.stop();
     await this.client.hdel(this.keys.workers, this.id).catch(() => {});
     await closeClient(this.connection);
     await this.idle.close();
     this.safeEmit('closed');
+  }
+
+  /**
+   * Computes the cron slots the queue's schedules wait for (a claim said some do): one run
+   * at a time; any other worker may do the same, the script adds them once.
+   */
+  private computeSlots(): void {
+    if (this.computingSlots || !this.pump.claiming) return;
+    this.computingSlots = computeScheduleSlots(this.client, this.keys)
+      .then(() => this.pump.schedule(), (error: Error) => this.report(error))
+      .finally(() => (this.computingSlots = undefined));
   }
 
   /** Leases of handlers still running at the close deadline go back to the queue. */

@@ -50,14 +50,17 @@ export const STATE_CODES = Object.freeze({
 
 /**
  * Fields of a queue's `meta` hash: the id counter, the paused flag, until when a handler's
- * RateLimitedError holds the queue (epoch ms), how many grouped tasks wait, lifetime
- * counters.
+ * RateLimitedError holds the queue (epoch ms), how many grouped tasks wait, when the
+ * earliest schedule slot falls due (epoch ms) and how many schedules wait for slots to be
+ * computed, lifetime counters.
  */
 export const META_FIELDS = Object.freeze({
   seq: 'seq',
   paused: 'paused',
   limitedUntil: 'limitedUntil',
   grouped: 'grouped',
+  scheduleDue: 'scheduleDue',
+  scheduleRefill: 'scheduleRefill',
   enqueued: 'enqueued',
   completed: 'completed',
   failed: 'failed',
@@ -95,6 +98,47 @@ export const GROUP_FIELDS = Object.freeze({
   limitedUntil: 'limitedUntil',
 } as const);
 
+/**
+ * Fields of a schedule's hash (`schedule:<id>`): its definition as given (`def`, JSON, and
+ * its digest), what the scripts need of it (kind `c` cron or `e` every, the period and
+ * anchor of an every-schedule, catch-up rule, end, run limit, the task's encoded fields),
+ * and its state (next slot, last slot run and its task, runs, paused, ended).
+ */
+export const SCHEDULE_FIELDS = Object.freeze({
+  def: 'def',
+  digest: 'digest',
+  kind: 'kind',
+  everyMs: 'everyMs',
+  anchor: 'anchor',
+  catchUp: 'catchUp',
+  maxCatchUp: 'maxCatchUp',
+  missedAfterMs: 'missedAfterMs',
+  endAt: 'endAt',
+  limit: 'limit',
+  payload: 'payload',
+  priority: 'priority',
+  maxAttempts: 'maxAttempts',
+  backoff: 'backoff',
+  timeoutMs: 'timeoutMs',
+  group: 'group',
+  next: 'next',
+  last: 'last',
+  lastTask: 'lastTask',
+  lastRunAt: 'lastRunAt',
+  runs: 'runs',
+  paused: 'paused',
+  ended: 'ended',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+} as const);
+
+/** A schedule run's task id: `<prefix><schedule id>:<slot, epoch ms>` (run now: `...:now:<ms>`). */
+export const SCHEDULE_RUN_PREFIX = 'sched:';
+/** Listed after a cron schedule's last slot in `sslots:<id>` (its endAt, or a pattern that matches no more). */
+export const CRON_END = 'end';
+/** A cron schedule with fewer slots than this listed ahead asks for more (`srefill`). */
+export const SCHEDULE_SLOTS_LOW = 20;
+
 /** Key roles of one queue (`<role>` after `<prefix>:{<queue>}:`), with the Redis type each holds (the layout doc's first columns). */
 export const QUEUE_KEY_ROLES = Object.freeze({
   fence: 'none',
@@ -121,6 +165,10 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   gactive: 'hash',
   glimits: 'hash',
   'grate:<group>': 'zset',
+  'schedule:<id>': 'hash',
+  schedules: 'zset',
+  'sslots:<id>': 'list',
+  srefill: 'set',
   events: 'channel',
   progress: 'channel',
 } as const);
@@ -259,6 +307,22 @@ export class QueueKeys {
   /** A group's rate limit log, like `rate`. */
   groupRate(group: string): string {
     return `${this.base}grate:${group}`;
+  }
+  /** One schedule: its definition and state (SCHEDULE_FIELDS). */
+  schedule(id: string): string {
+    return `${this.base}schedule:${id}`;
+  }
+  /** Every schedule's id, scored by its next slot (epoch ms; inf while paused, ended or waiting for slots). */
+  get schedules(): string {
+    return `${this.base}schedules`;
+  }
+  /** A cron schedule's slots computed ahead, after its next one (epoch ms, ascending). */
+  scheduleSlots(id: string): string {
+    return `${this.base}sslots:${id}`;
+  }
+  /** Cron schedules whose slots run low (or out): a worker computes more. */
+  get scheduleRefill(): string {
+    return `${this.base}srefill`;
   }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and

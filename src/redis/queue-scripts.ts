@@ -50,9 +50,11 @@ export interface ClaimedTask {
 }
 
 export interface ClaimReply {
-  /** ms until the next delayed task or lease deadline falls due (-1: none; 0: more is due now). */
+  /** ms until the next delayed task, schedule slot or lease deadline falls due (-1: none; 0: more is due now). */
   dueInMs: number;
   paused: boolean;
+  /** How many cron schedules wait for their slots to be computed (the worker computes them). */
+  schedulesToRefill: number;
   tasks: ClaimedTask[];
 }
 
@@ -250,7 +252,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 2; i + 8 < values.length; i += 9) {
+  for (let i = 3; i + 8 < values.length; i += 9) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -263,7 +265,7 @@ function decodeClaim(reply: unknown): ClaimReply {
       group: String(values[i + 8]),
     });
   }
-  return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, tasks };
+  return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), tasks };
 }
 
 export function claim(k: QueueKeys, request: ClaimRequest): ScriptCall<ClaimReply> {

@@ -1,7 +1,8 @@
 /**
  * Assembles the Lua scripts, one per atomic transition, registers them on clients, and
  * runs typed calls of them. What each script takes and answers is owned by one function
- * per script in queue-scripts.ts and topic-scripts.ts; nothing else builds KEYS or ARGV.
+ * per script in queue-scripts.ts, schedule-scripts.ts and topic-scripts.ts; nothing else
+ * builds KEYS or ARGV.
  *
  * Each script is assembled once per process and per kind of deployment: a generated
  * prelude (task-hash fields, state codes, meta and settings fields and key-role suffixes
@@ -15,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
-import { GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { CRON_END, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -37,6 +38,11 @@ export const SCRIPT_KEY_COUNTS = {
   defer: 2,
   'group-configure': 2,
   'group-list': 2,
+  'schedule-upsert': 2,
+  'schedule-remove': 2,
+  'schedule-pause': 2,
+  'schedule-slots': 2,
+  'schedule-run': 2,
   'adopt-list': 3,
   'topic-publish': 2,
   'topic-join': 2,
@@ -53,7 +59,7 @@ export type RedisClient = Redis | Cluster;
 
 /**
  * One call of a script: its KEYS (the fence first), ARGV, and how its reply is read. Built
- * only by the typed functions of queue-scripts.ts and topic-scripts.ts.
+ * only by the typed functions of queue-scripts.ts, schedule-scripts.ts and topic-scripts.ts.
  */
 export interface ScriptCall<T> {
   readonly name: ScriptName;
@@ -83,6 +89,7 @@ function prelude(publish: Variant): string {
     `local M = ${luaTable(META_FIELDS)}`,
     `local SET = ${luaTable(SETTINGS_FIELDS)}`,
     `local GL = ${luaTable(GROUP_FIELDS)}`,
+    `local SF = ${luaTable(SCHEDULE_FIELDS)}`,
     `local SETTING_DEFAULTS = ${luaTable({
       completedCount: DEFAULT_RETENTION.completed.count,
       completedMaxAgeMs: DEFAULT_RETENTION.completed.maxAgeMs,
@@ -90,6 +97,9 @@ function prelude(publish: Variant): string {
       failedMaxAgeMs: DEFAULT_RETENTION.failed.maxAgeMs,
     })}`,
     `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}`,
+    `local SCHEDULE_RUN_PREFIX = '${SCHEDULE_RUN_PREFIX}'`,
+    `local CRON_END = '${CRON_END}'`,
+    `local SCHEDULE_SLOTS_LOW = ${SCHEDULE_SLOTS_LOW}`,
     `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
     `local PUBLISH = '${publish}'`,
     // Every key a script builds starts with the fence's base: it is in the fence's slot.

@@ -4,15 +4,18 @@ KEYS[1] fence, KEYS[2] meta (hash: paused flag)
 Touches (fenced): priorities, waiting:<priority>, delayed, active, task:<id>, wake,
 failed, stats:<hour>, dedupe:<key> (reaping), progress and events channels
 Touches (fenced), for flow control: settings (concurrency, rate limit, failed retention),
-rate (the log of starts)
+rate (the log of starts); for schedules: schedules, schedule:<id>, sslots:<id>, srefill
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
 
-Returns {dueInMs, paused, then 9 values per claimed task: id, lease token, attempt,
-maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none)}. dueInMs is how many ms from now the
-next delayed task or lease deadline falls due (-1 if none; 0 if more is due than one call
-handles): an idle worker blocks on the wake marker that long at most. Relative, so the
-worker's own clock does not matter.
+Returns {dueInMs, paused, refill, then 9 values per claimed task: id, lease token, attempt,
+maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none)}. dueInMs is how
+many ms from now the next delayed task, schedule slot or lease deadline falls due (-1 if
+none; 0 if more is due than one call handles): an idle worker blocks on the wake marker that
+long at most. Relative, so the worker's own clock does not matter. refill: how many cron
+schedules wait for their slots to be computed (the worker computes them).
+
+Schedules: a claim that finds schedule slots due creates their runs first (lib/schedules.lua).
 
 Flow control: at most the queue's `concurrency` leases at once and `rateLimit.max` starts
 in any window of `rateLimit.perMs`, across all workers; a claim that is limited takes what

@@ -7,6 +7,7 @@
 --@include lib/groups.lua
 --@include lib/leases.lua
 --@include lib/flow.lua
+--@include lib/schedules.lua
 
 -- The settings a claim reads (lib/settings.lua).
 local CLAIM_SETTINGS = { 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs',
@@ -41,12 +42,26 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     next_delayed = earliest(delayed)
   end
 
-  -- ms until the next delayed task or lease deadline (-1: none; 0: more is due than this
-  -- call handled), given the earliest lease deadline.
+  -- Schedules whose slot is due create their runs (lib/schedules.lua), before the paused
+  -- check: like delayed tasks, runs join the line of a paused queue. `refill` says how many
+  -- schedules wait for cron slots: the worker computes them.
+  local state = redis.call('HMGET', key(R.meta), M.paused, M.limitedUntil, M.scheduleDue, M.scheduleRefill)
+  local schedule_due = tonumber(state[3])
+  local refill = tonumber(state[4]) or 0
+  if schedule_due and schedule_due <= now then
+    refill = fire_schedules(now)
+    schedule_due = tonumber(redis.call('HGET', key(R.meta), M.scheduleDue))
+  end
+
+  -- ms until the next delayed task, schedule slot or lease deadline (-1: none; 0: more is
+  -- due than this call handled), given the earliest lease deadline.
   local function due_in(next_lease)
     local due = next_delayed
     if next_lease and (not due or next_lease < due) then
       due = next_lease
+    end
+    if schedule_due and (not due or schedule_due < due) then
+      due = schedule_due
     end
     local parked = redis.call('ZRANGE', key(R.gparked), 0, 0, 'WITHSCORES')[2]
     if parked and parked ~= 'inf' and (not due or tonumber(parked) < due) then
@@ -58,9 +73,8 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     return math.max(due - now, 0)
   end
 
-  local state = redis.call('HMGET', key(R.meta), M.paused, M.limitedUntil)
   if state[1] then
-    return { due_in(earliest(active)), 1 }
+    return { due_in(earliest(active)), 1, refill }
   end
 
   -- Flow control: `wanted` shrinks to what may start now; `limited` says it did. Under a
@@ -77,7 +91,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     wanted = allowed
   end
 
-  local out = { 0, 0 }
+  local out = { 0, 0, refill }
   local claimed = {}
   local starts = {}
   local leases = {}
