@@ -86,8 +86,8 @@ describe('scoped tokens on every route', () => {
             await response.body?.cancel().catch(() => {});
           } else {
             const body =
-              route.method === 'PATCH' || (route.method === 'POST' && !/\/(pause|resume|retry|cancel|remove|retry-failed|logout)$/.test(route.url)) ? {} : undefined;
-            status = (await call(gw, route.method as 'GET' | 'POST' | 'PATCH' | 'DELETE', path, body, headers)).status;
+              route.method === 'PATCH' || route.method === 'PUT' || (route.method === 'POST' && !/\/(pause|resume|retry|cancel|remove|retry-failed|logout|run)$/.test(route.url)) ? {} : undefined;
+            status = (await call(gw, route.method as 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path, body, headers)).status;
           }
           if (want === 'allowed') {
             expect([what, status === 401 || status === 403 ? status : 'allowed']).toEqual([what, 'allowed']);
@@ -145,7 +145,7 @@ describe('docs/http-api.md § Security model', () => {
     expect(start).toBeGreaterThan(0);
     const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
     const documented = Object.fromEntries(
-      [...section.matchAll(/^\| `(GET|POST|PATCH|DELETE) ([^`]+)` \| (admin|read|enqueue|any|none) \|/gm)].map((m) => [`${m[1]} ${m[2]}`, m[3]]),
+      [...section.matchAll(/^\| `(GET|POST|PATCH|PUT|DELETE) ([^`]+)` \| (admin|read|enqueue|any|none) \|/gm)].map((m) => [`${m[1]} ${m[2]}`, m[3]]),
     );
     const actual = Object.fromEntries(gw.routes.map((route) => [`${route.method} ${route.url}`, route.public ? 'none' : route.scope]));
     expect(documented).toEqual(actual);

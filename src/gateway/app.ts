@@ -26,6 +26,7 @@ import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { queueRoutes } from './routes/queues.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { settingsRoutes } from './routes/settings.js';
 import { taskRoutes } from './routes/tasks.js';
 import { topicRoutes } from './routes/topics.js';
@@ -36,7 +37,7 @@ import { StreamLimits } from './stream-limits.js';
 import { installTransportSecurity } from './transport.js';
 
 /** The routes under /v1, each a plugin of its own. */
-const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, taskRoutes, channelRoutes, topicRoutes];
+const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, scheduleRoutes, taskRoutes, channelRoutes, topicRoutes];
 
 export interface Gateway {
   readonly app: FastifyInstance;

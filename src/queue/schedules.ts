@@ -63,7 +63,7 @@ export const scheduleSchema = z
 export type ScheduleDefinition = z.input<typeof scheduleSchema>;
 
 /** A definition as stored and shown: times as epoch ms, defaults filled in. */
-export interface ScheduleSpec {
+export type ScheduleSpec = {
   cron?: string;
   tz?: string;
   everyMs?: number;
@@ -75,7 +75,7 @@ export interface ScheduleSpec {
   startAt?: number;
   endAt?: number;
   limit?: number;
-}
+};
 
 /** A schedule as stored, with its state. */
 export interface ScheduleInfo {
