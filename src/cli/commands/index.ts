@@ -16,6 +16,7 @@ import { registerPause } from './pause.js';
 import { registerPublish } from './publish.js';
 import { registerRemove } from './remove.js';
 import { registerResume } from './resume.js';
+import { registerSchedule } from './schedule.js';
 import { registerRetry } from './retry.js';
 import { registerServe } from './serve.js';
 import { registerStats } from './stats.js';
@@ -37,6 +38,7 @@ export const commands: readonly RegisterCommand[] = [
   registerResume,
   registerConfigure,
   registerGroups,
+  registerSchedule,
   registerPublish,
   registerSubscribe,
   registerBridge,
