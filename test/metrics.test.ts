@@ -87,6 +87,9 @@ describe('the series added with prom-client', () => {
     await slow.enqueue('old', { priority: -5 });
     await slow.enqueue('new', { priority: 5 });
     await slow.enqueueMany([{ payload: 'a', group: 'tenant-a' }, { payload: 'b', group: 'tenant-b' }]);
+    // A schedule whose slot falls due while no worker of its queue claims: it lags.
+    const unserved = s.queue('unserved');
+    const schedule = await unserved.schedule('tick', { everyMs: 1_000 });
     const topic = s.add(new Topic<{ id: string }>('orders', { connection: redis.url, prefix: s.prefix }));
     const holding = deferred();
     const members = topic.subscribe('billing', async (order: { id: string }) => {
@@ -112,6 +115,14 @@ describe('the series added with prom-client', () => {
     expect(sample(text, 'errand_queue_workers{queue="slow"}')).toBe(0);
     expect(sample(text, 'errand_queue_groups{queue="slow"}')).toBe(2);
     expect(sample(text, 'errand_queue_groups{queue="busy"}')).toBe(0);
+    expect(sample(text, 'errand_schedule_lag_seconds{queue="busy"}')).toBeUndefined();
+    const lagged = await vi.waitFor(async () => {
+      const scraped = (await call(gw, 'GET', '/metrics')).text;
+      expect(sample(scraped, 'errand_schedule_lag_seconds{queue="unserved"}')).toBeGreaterThan(0);
+      return sample(scraped, 'errand_schedule_lag_seconds{queue="unserved"}')!;
+    }, { timeout: 5_000 });
+    const [seconds] = await s.client().time();
+    expect(lagged).toBeLessThanOrEqual(Number(seconds) + 1 - schedule.nextRunAt! / 1000);
     expect(sample(text, 'errand_queue_oldest_waiting_seconds{queue="busy"}')).toBe(0);
     expect(sample(text, 'errand_queue_oldest_waiting_seconds{queue="slow"}')).toBeGreaterThan(0);
     expect(sample(text, 'errand_topic_messages{topic="orders"}')).toBe(2);

@@ -18,6 +18,7 @@ import { EvictionGuard } from '../redis/eviction-policy.js';
 import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { queuesKey } from '../redis/keys.js';
+import type { ScheduleInfo } from '../queue/schedules.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { AuthState } from './auth-state.js';
 import { ChannelAdmin } from './channels.js';
@@ -169,6 +170,19 @@ export class Admin {
     const names = await this.queueNames();
     const perQueue = await Promise.all(names.map((name) => this.queue(name).workers()));
     return perQueue.flat();
+  }
+
+  /** Every schedule of every queue under the prefix, queue by queue (each by next run). */
+  async schedules(): Promise<(ScheduleInfo & { queue: string })[]> {
+    const names = await this.queueNames();
+    const perQueue = await Promise.all(names.map(async (name) => (await this.queue(name).schedules()).map((schedule) => ({ queue: name, ...schedule }))));
+    return perQueue.flat();
+  }
+
+  /** The Redis server's clock in ms (schedule lag and due times are measured on it). */
+  async redisNowMs(): Promise<number> {
+    const [seconds, micros] = await this.call(this.client().time());
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   /**

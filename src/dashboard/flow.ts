@@ -1,7 +1,7 @@
 /**
  * The UI API's flow-control routes: a queue's settings (read; changed by the settings
- * panel, admin scope, CSRF-checked like every POST) and its groups (largest backlog first,
- * paged; one group paused or resumed, admin scope). A refused change answers 400 with what
+ * panel, admin scope, CSRF-checked like every POST) and its groups (largest backlog
+ * first, paged; one group paused or resumed, admin scope). A refused change answers 400 with what
  * is wrong with each field (`fields`), so the panel shows it beside the field, and writes
  * nothing. Left out of /openapi.json like the rest of /ui/api: scripts use /v1.
  */
@@ -79,4 +79,5 @@ export const flowRoutes =
         return { group, paused: action === 'pause' };
       });
     }
+
   };

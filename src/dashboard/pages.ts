@@ -10,7 +10,7 @@ import type { FastifyReply } from 'fastify';
  * Browser paths the client draws (the shell answers each of them). A new view adds its
  * path here and its entry in client/views.ts.
  */
-export const PAGE_PATHS = ['/', '/queues/*', '/workers', '/broadcast', '/demo'] as const;
+export const PAGE_PATHS = ['/', '/queues/*', '/workers', '/schedules', '/broadcast', '/demo'] as const;
 
 /** No inline script or style, no plugins, no framing, requests only to this origin; Trusted Types forbid HTML-string sinks. */
 export const CONTENT_SECURITY_POLICY = [

@@ -1,7 +1,7 @@
 /**
  * The dashboard as a gateway route plugin: the page shell at every view's path, the client
  * bundle under /ui/assets, the login form and logout, and the UI's JSON API and event
- * streams under /ui/api (api.ts, flow.ts, publish.ts, streams.ts).
+ * streams under /ui/api (api.ts, flow.ts, schedule-actions.ts, publish.ts, streams.ts).
  *
  * Responsible for the browser-facing defences that hold for every dashboard route:
  * security headers (strict CSP, nosniff, no framing) on every answer; without a token,
@@ -24,6 +24,7 @@ import { apiRoutes } from './api.js';
 import { Assets } from './assets.js';
 import { FeedHub } from './feeds.js';
 import { flowRoutes } from './flow.js';
+import { scheduleActionRoutes } from './schedule-actions.js';
 import { loginPage, NOT_BUILT_PAGE, PAGE_PATHS, securityHeaders, SHELL } from './pages.js';
 import { publishRoute } from './publish.js';
 import { clearedSessionCookieHeader, sessionCookieHeader, type SessionKeys } from '../gateway/session.js';
@@ -131,6 +132,7 @@ export const dashboardRoutes =
 
     await app.register(apiRoutes(ctx, sessions));
     await app.register(flowRoutes(ctx));
+    await app.register(scheduleActionRoutes(ctx));
     await app.register(publishRoute(ctx));
     await app.register(streamRoutes(ctx, feeds));
   };

@@ -210,6 +210,32 @@ export interface GroupPage {
   groups: GroupRow[];
 }
 
+// ---- Schedules ----------------------------------------------------------------------------
+
+/** A schedule as the schedules page shows it. */
+export interface ScheduleRow {
+  queue: string;
+  id: string;
+  /** `cron 0 3 * * * (Europe/Berlin)` or `every 30 s`. */
+  cadence: string;
+  /** The runs' payload as JSON, cut to PREVIEW_CHARS. */
+  payload: string;
+  catchUp: string;
+  state: 'active' | 'paused' | 'ended';
+  nextRunAt: number | null;
+  lastRunAt: number | null;
+  lastTaskId: string | null;
+  runs: number;
+  /** How late its due slot is (ms; 0 when none is due). */
+  lagMs: number;
+}
+
+/** The schedules stream's snapshot; `now` is the Redis clock. */
+export interface SchedulesSnapshot {
+  schedules: ScheduleRow[];
+  now: number;
+}
+
 // ---- Channels and topics ------------------------------------------------------------------
 
 /** Minutes of publish history a topic row carries (its rate chart). */

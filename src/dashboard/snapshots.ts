@@ -1,10 +1,11 @@
 /**
  * What the dashboard shows, read through the admin layer and shaped for the wire
  * (shared.ts): the overview (every queue's counts, last-hour throughput and the totals),
- * one queue, the workers, tasks cut down to list previews, and the topics and live
- * channels.
+ * one queue, the workers, the schedules, tasks cut down to list previews, and the topics
+ * and live channels.
  */
 import type { Admin } from '../admin/admin.js';
+import { scheduleLagMs } from '../queue/schedules.js';
 import type { TaskInfo } from '../queue/task.js';
 import {
   DEAD_LETTERS_SHOWN,
@@ -16,6 +17,7 @@ import {
   type MinutePoint,
   type OverviewSnapshot,
   type QueueSnapshot,
+  type SchedulesSnapshot,
   type TaskSummary,
   type WorkersSnapshot,
 } from './shared.js';
@@ -108,6 +110,30 @@ export async function workersSnapshot(admin: Admin): Promise<WorkersSnapshot> {
       heartbeatAt,
     })),
     now: Date.now(),
+  };
+}
+
+/** Every schedule of every queue, with how late its due slot is on the Redis clock. */
+export async function schedulesSnapshot(admin: Admin): Promise<SchedulesSnapshot> {
+  const [schedules, now] = await Promise.all([admin.schedules(), admin.redisNowMs()]);
+  return {
+    schedules: schedules.map((schedule) => {
+      const { cron, tz, everyMs, payload, catchUp } = schedule.definition;
+      return {
+        queue: schedule.queue,
+        id: schedule.id,
+        cadence: cron !== undefined ? `cron ${cron}${tz ? ` (${tz})` : ''}` : `every ${everyMs! % 1000 === 0 ? `${everyMs! / 1000} s` : `${everyMs} ms`}`,
+        payload: preview(JSON.stringify(payload) ?? 'null'),
+        catchUp,
+        state: schedule.ended ? 'ended' : schedule.paused ? 'paused' : 'active',
+        nextRunAt: schedule.nextRunAt,
+        lastRunAt: schedule.lastRunAt,
+        lastTaskId: schedule.lastTaskId,
+        runs: schedule.runs,
+        lagMs: scheduleLagMs(schedule, now),
+      };
+    }),
+    now,
   };
 }
 

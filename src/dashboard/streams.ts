@@ -1,6 +1,6 @@
 /**
  * The UI's event streams under /ui/api/streams, which keep the views live without reloads:
- * the overview, one queue, the workers, and the topics and channels (each a `snapshot`
+ * the overview, one queue, the workers, the schedules, and the topics and channels (each a `snapshot`
  * event whenever what it shows changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
  * it is seen in a new state, then `end`). A failed read arrives as a `problem` event with
  * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
@@ -18,7 +18,7 @@ import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema
 import { openEventStream } from '../gateway/sse.js';
 import type { FeedHub } from './feeds.js';
 import { API_BASE } from './shared.js';
-import { broadcastSnapshot, overviewSnapshot, queueSnapshot, workersSnapshot } from './snapshots.js';
+import { broadcastSnapshot, overviewSnapshot, queueSnapshot, schedulesSnapshot, workersSnapshot } from './snapshots.js';
 
 export const streamRoutes =
   (ctx: GatewayContext, feeds: FeedHub): FastifyPluginAsync =>
@@ -68,6 +68,10 @@ export const streamRoutes =
 
     app.get(`${base}/workers`, { config }, async (request, reply) => {
       serveFeed(request, reply, 'workers', () => workersSnapshot(ctx.admin));
+    });
+
+    app.get(`${base}/schedules`, { config }, async (request, reply) => {
+      serveFeed(request, reply, 'schedules', () => schedulesSnapshot(ctx.admin));
     });
 
     app.get(`${base}/broadcast`, { config }, async (request, reply) => {

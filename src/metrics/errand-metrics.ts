@@ -3,7 +3,8 @@
  * own processes (`errand/metrics`): one registry holding
  *
  * - queue state read from Redis at each scrape (sizes by state, paused, lifetime counters,
- *   live workers, groups with tasks, how long the oldest waiting task has waited), so every process that
+ *   live workers, groups with tasks, how long the oldest waiting task has waited, how late
+ *   the most overdue schedule slot is), so every process that
  *   exposes them reports the same values, and they survive restarts;
  * - durable topics read the same way (length, and per group lag and pending; dead letters);
  * - task latency histograms this process observes: from its first scrape of a queue on, it
@@ -19,6 +20,7 @@ import { Admin } from '../admin/admin.js';
 import type { QueueSummary, QueueTotals } from '../admin/admin.js';
 import type { TopicInfo } from '../broadcast/topic-info.js';
 import type { ConnectionOption } from '../config.js';
+import { scheduleLagMs } from '../queue/schedules.js';
 
 export const LATENCY_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const SAMPLE_PER_BATCH = 100;
@@ -43,6 +45,8 @@ interface Snapshot {
   workers: Map<string, number>;
   oldestWaitingMs: (number | null)[];
   topics: TopicInfo[];
+  /** Per queue (as `queues`): how late its most overdue schedule slot is, in ms; undefined without schedules. */
+  scheduleLagMs: (number | undefined)[];
 }
 
 export class ErrandMetrics {
@@ -130,6 +134,18 @@ export class ErrandMetrics {
       registers,
       collect: fromSnapshot<'queue'>((gauge, { queues, oldestWaitingMs }) => {
         queues.forEach((queue, index) => (gauge as Gauge<'queue'>).set({ queue: queue.name }, (oldestWaitingMs[index] ?? 0) / 1000));
+      }),
+    });
+    new Gauge({
+      name: 'errand_schedule_lag_seconds',
+      help: 'How late the most overdue schedule slot of the queue is: now minus the due time of the oldest due slot no worker has taken yet (0 when none is due; only queues with schedules).',
+      labelNames: ['queue'],
+      registers,
+      collect: fromSnapshot<'queue'>((gauge, { queues, scheduleLagMs }) => {
+        queues.forEach((queue, index) => {
+          const lag = scheduleLagMs[index];
+          if (lag !== undefined) (gauge as Gauge<'queue'>).set({ queue: queue.name }, lag / 1000);
+        });
       }),
     });
     new Gauge({
@@ -223,16 +239,20 @@ export class ErrandMetrics {
   private async read(): Promise<Snapshot> {
     const queues = await this.admin.overview();
     const names = queues.map((queue) => queue.name);
-    const [totals, workerList, oldestWaitingMs, topics] = await Promise.all([
+    const [totals, workerList, oldestWaitingMs, topics, schedules, now] = await Promise.all([
       Promise.all(names.map((name) => this.admin.totals(name))),
       this.admin.workers(),
       Promise.all(names.map((name) => this.admin.oldestWaitingMs(name))),
       this.admin.topics.overview(),
+      this.admin.schedules(),
+      this.admin.redisNowMs(),
       Promise.all(names.map((name) => this.observe(name))),
     ]);
     const workers = new Map<string, number>();
     for (const worker of workerList) workers.set(worker.queue, (workers.get(worker.queue) ?? 0) + 1);
-    return { queues, totals, workers, oldestWaitingMs, topics };
+    const lag = new Map<string, number>();
+    for (const schedule of schedules) lag.set(schedule.queue, Math.max(lag.get(schedule.queue) ?? 0, scheduleLagMs(schedule, now)));
+    return { queues, totals, workers, oldestWaitingMs, topics, scheduleLagMs: names.map((name) => lag.get(name)) };
   }
 
   private async record(queue: string, outcome: string, ids: readonly string[]): Promise<void> {
