@@ -51,6 +51,43 @@ describe('Redis Cluster', () => {
   });
 });
 
+describe('schedules on a Redis Cluster', () => {
+  it('fire on every shard: one task per slot for queues on different shards, cron slots computed again there', { timeout: 60_000 }, async () => {
+    const prefix = uniquePrefix();
+    const names = ['alpha', 'beta', 'gamma'];
+    const queues = names.map((name) => new Queue(name, { connection: cluster.url, prefix }));
+    const ran = new Map<string, string[]>(names.map((name) => [name, []]));
+    const workers = names.map(
+      (name) => new Worker(name, async (task) => void ran.get(name)!.push(task.id), { connection: cluster.url, prefix, concurrency: 2 }),
+    );
+    const errors: Error[] = [];
+    workers.forEach((w) => w.on('error', (e) => errors.push(e)));
+    const probe = new Cluster(cluster.nodes.map((n) => ({ host: n.host, port: n.port })));
+    try {
+      await probe.ping();
+      expect(new Set(queues.map((q) => probe.slots[clusterSlot(q.keys.meta)]?.[0])).size).toBeGreaterThan(1);
+      await Promise.all(queues.map((queue) => queue.schedule('every', { everyMs: 1_000 })));
+      await Promise.all(queues.map((queue) => queue.schedule('cron', { cron: '* * * * * *' })));
+      // Few cron slots left ahead on every shard: the workers compute more there.
+      await Promise.all(queues.map((queue) => probe.ltrim(queue.keys.scheduleSlots('cron'), 0, 2)));
+      await expect.poll(() => Math.min(...[...ran.values()].map((ids) => ids.filter((id) => id.startsWith('sched:cron:')).length)), { timeout: 20_000 }).toBeGreaterThanOrEqual(5);
+      for (const [name, ids] of ran) {
+        for (const schedule of ['every', 'cron']) {
+          const slots = ids.filter((id) => id.startsWith(`sched:${schedule}:`)).map((id) => Number(id.split(':')[2])).sort((a, b) => a - b);
+          expect([name, schedule, slots.every((slot, i) => i === 0 || slot - slots[i - 1]! === 1_000)]).toEqual([name, schedule, true]);
+          expect([name, schedule, new Set(slots).size]).toEqual([name, schedule, slots.length]);
+        }
+      }
+      for (const queue of queues) expect(await probe.llen(queue.keys.scheduleSlots('cron'))).toBeGreaterThan(50);
+      expect(errors).toEqual([]);
+    } finally {
+      probe.disconnect();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(queues.map((q) => q.close()));
+    }
+  });
+});
+
 /** The slot of a key, as Redis computes it (CRC16 of the hash tag, mod 16384). */
 function clusterSlot(key: string): number {
   const open = key.indexOf('{');
