@@ -140,8 +140,10 @@ export async function computeScheduleSlots(client: RedisClient, keys: QueueKeys)
     const spec = JSON.parse(hash[SF.def] ?? '{}') as ScheduleSpec;
     let request: Parameters<typeof scripts.addScheduleSlots>[1];
     if (score === 'inf' && hash[SF.paused] !== '1') {
-      const last = Number(hash[SF.last] ?? -1);
-      const missed = cronSlotsBefore(spec, now, last, spec.catchUp === 'all' ? spec.maxCatchUp : 1);
+      // Missed slots start at its pending next slot: those before it ran, were skipped (a
+      // pause, a changed definition) or came before the schedule existed.
+      const after = Math.max(Number(hash[SF.last] ?? -1), Number(next) - 1);
+      const missed = cronSlotsBefore(spec, now, after, spec.catchUp === 'all' ? spec.maxCatchUp : 1);
       request = { id, digest, mode: 'rebuild', expected: next, slots: [...missed, ...cronSlotsAfter(spec, now)] };
     } else {
       const from = tail ?? next;

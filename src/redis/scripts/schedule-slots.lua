@@ -53,7 +53,8 @@ end
 if v[2] == '1' or v[4] ~= expected or redis.call('ZSCORE', KEYS[2], id) ~= 'inf' then
   return done(0)
 end
-local first = list_cron_slots(id, 5, tonumber(v[5]) or -1)
+-- Slots before its pending next one are not its to run (run, skipped, or older than it).
+local first = list_cron_slots(id, 5, math.max(tonumber(v[5]) or -1, tonumber(v[4]) - 1))
 place_schedule(id, first, false)
 sync_schedule_due()
 wake()
