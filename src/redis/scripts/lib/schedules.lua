@@ -76,7 +76,8 @@ local function fire_schedule(id, now)
   local due, latest, following, ends = {}, nil, nil, false
   if kind == 'e' then
     local every = tonumber(v[2])
-    local count = math.floor((now - next_slot) / every) + 1
+    -- Due slots end at endAt: an outage past it still runs the catch-up for those before.
+    local count = math.max(math.floor((math.min(now, end_at or now) - next_slot) / every) + 1, 1)
     latest = next_slot + (count - 1) * every
     following = latest + every
     for k = math.max(count - max_catch_up, 0), count - 1 do
