@@ -147,8 +147,8 @@ export async function computeScheduleSlots(client: RedisClient, keys: QueueKeys)
       request = { id, digest, mode: 'rebuild', expected: next, slots: [...missed, ...cronSlotsAfter(spec, now)] };
     } else {
       const from = tail ?? next;
-      if (from === CRON_END) continue;
-      request = { id, digest, mode: 'append', expected: from, slots: cronSlotsAfter(spec, Number(from)) };
+      // Nothing after the end marker: the script only clears the mark.
+      request = { id, digest, mode: 'append', expected: from, slots: from === CRON_END ? [] : cronSlotsAfter(spec, Number(from)) };
     }
     if (await runScript(client, scripts.addScheduleSlots(keys, request))) added++;
   }

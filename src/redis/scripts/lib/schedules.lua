@@ -106,7 +106,8 @@ local function fire_schedule(id, now)
     else
       following = tonumber(ahead[i])
       redis.call('LTRIM', list, i, -1) -- what comes after `following` stays listed
-      if #ahead - i < SCHEDULE_SLOTS_LOW then
+      -- Few left: more are computed, unless the last one listed is the end marker.
+      if #ahead - i < SCHEDULE_SLOTS_LOW and ahead[#ahead] ~= CRON_END then
         want_slots(id)
       end
     end
