@@ -13,7 +13,10 @@ ARGV[4] what the worker read as the last slot listed (append) or the next slot (
 ARGV[5..] the slots (epoch ms, ascending, maybe ending with the end marker)
 
 Returns 1 when the slots were added, 0 when the schedule changed meanwhile (another worker
-added them, or its definition changed): nothing is written but its refill mark.
+added them, its definition changed, or a claim found no slot ahead and it now waits for a
+rebuild): nothing is written. The refill mark is cleared when the slots were added, when the
+schedule is gone or ended, or when nothing follows its end marker; otherwise it stays (it may
+be a newer mark than the one these slots answered), and the next worker reads it again.
 
 Why one script: the check that nothing changed since the slots were computed and the write
 are one step, so two workers computing at once add them once.
@@ -30,13 +33,21 @@ local function done(added)
   sync_schedule_refill()
   return added
 end
-if v[1] ~= ARGV[2] or v[3] == '1' then
-  return done(0)
+if not v[1] or v[3] == '1' then
+  return done(0) -- gone or ended: nothing to compute
 end
+if v[1] ~= ARGV[2] then
+  return 0
+end
+local waiting = v[2] ~= '1' and redis.call('ZSCORE', KEYS[2], id) == 'inf'
 if mode == 'append' then
   local tail = redis.call('LINDEX', list, -1) or v[4]
-  if tail ~= expected or tail == CRON_END then
+  if tail == CRON_END then
     return done(0)
+  end
+  -- A claim found no slot ahead meanwhile: it waits for a rebuild, not for these.
+  if tail ~= expected or waiting then
+    return 0
   end
   local slots = {}
   for i = 5, #ARGV do
@@ -50,8 +61,8 @@ if mode == 'append' then
   return done(1)
 end
 -- Rebuild: only a schedule that waits for slots (in the index at inf, not paused).
-if v[2] == '1' or v[4] ~= expected or redis.call('ZSCORE', KEYS[2], id) ~= 'inf' then
-  return done(0)
+if not waiting or v[4] ~= expected then
+  return 0
 end
 -- Slots before its pending next one are not its to run (run, skipped, or older than it).
 local first = list_cron_slots(id, 5, math.max(tonumber(v[5]) or -1, tonumber(v[4]) - 1))
