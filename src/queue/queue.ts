@@ -330,7 +330,7 @@ export class Queue<P = unknown, R = unknown> {
    */
   async schedule(id: string, definition: ScheduleDefinition): Promise<ScheduleInfo & { change: ScheduleChangeResult['change'] }> {
     this.assertOpen();
-    const { schedule, change } = await this.call(this.withRegistration(() => this.book.upsert(id, definition)));
+    const { schedule, change } = await this.call(this.book.upsert(id, definition, () => this.registration()));
     return { ...schedule, change };
   }
 
@@ -478,11 +478,10 @@ export class Queue<P = unknown, R = unknown> {
     await this.call(runScript(this.client, scripts.setPaused(this.keys, paused)));
   }
 
-  /** Runs `action` once the queue's name is in the prefix's registry (schedules make a queue known). */
-  private async withRegistration<T>(action: () => Promise<T>): Promise<T> {
+  /** Resolves once the queue's name is in the prefix's registry (schedules make a queue known). */
+  private async registration(): Promise<void> {
     this.register();
     await this.registered;
-    return action();
   }
 
   /** Records the queue's name in the prefix's registry, once per Queue object. */

@@ -38,9 +38,13 @@ export class ScheduleBook {
     private readonly maxPayloadBytes: number,
   ) {}
 
-  /** Creates or changes a schedule (an upsert: the same definition changes nothing). */
-  async upsert(id: string, definition: ScheduleDefinition): Promise<ScheduleChangeResult> {
+  /**
+   * Creates or changes a schedule (an upsert: the same definition changes nothing).
+   * `beforeWrite` runs once the definition is valid (a refused one writes nothing at all).
+   */
+  async upsert(id: string, definition: ScheduleDefinition, beforeWrite?: () => Promise<void>): Promise<ScheduleChangeResult> {
     const { spec, digest, payloadJson } = parseSchedule(id, definition, this.maxPayloadBytes);
+    await beforeWrite?.();
     const slots = spec.cron !== undefined ? cronSlotsAfter(spec, await this.redisNow()) : [];
     const { change } = await runScript(
       this.client(),
