@@ -7,6 +7,7 @@
 import { DEFAULT_ATTEMPTS, parseTaskOptions, validateTaskId, type ResolvedQueueOptions, type TaskOptions } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { encodeJson } from '../json.js';
+import { SCHEDULE_RUN_PREFIX } from '../redis/keys.js';
 import type { EncodedTask } from '../redis/queue-scripts.js';
 
 /** Generated ids are digits only; callers' ids never are (encodeTask refuses them). */
@@ -48,6 +49,7 @@ export function encodeTask(payload: unknown, input: unknown, queue: EncodingOpti
   if (options.id !== undefined) {
     id = validateTaskId(options.id);
     if (GENERATED_ID.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
+    if (id.startsWith(SCHEDULE_RUN_PREFIX)) throw new ValidationError(`invalid task id "${id}": ids starting with "${SCHEDULE_RUN_PREFIX}" are reserved for schedule runs`);
   }
   const runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
   if (runAt !== undefined && !Number.isFinite(runAt)) throw new ValidationError('invalid task options: runAt is not a valid date');
