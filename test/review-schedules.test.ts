@@ -121,15 +121,21 @@ describe('review of issue 15', () => {
     await queue.schedule('r', { cron: '0 0 1 1 *' }); // once a year
     await queue.pauseSchedule('r');
     // resumeSchedule reads the definition and computes its slots ...
+    const oldDigest = (await s.client().hget(keys.schedule('r'), 'digest'))!;
     const old = (await queue.getSchedule('r'))!.definition;
     const oldSlots = cronSlotsAfter(old, await redisNow(s));
     // ... a deploy changes the definition meanwhile ...
     await queue.schedule('r', { cron: '* * * * * *' });
-    // ... and the resume's script runs with the slots of the old one.
-    await runScript(s.client(), scripts.pauseSchedule(keys, { id: 'r', paused: false, slots: oldSlots }));
-    const after = (await queue.getSchedule('r'))!;
+    // ... and the resume's script, run with the slots of the old one, is refused: nothing changes.
+    const stale = await runScript(s.client(), scripts.pauseSchedule(keys, { id: 'r', paused: false, digest: oldDigest, slots: oldSlots }));
+    expect(stale.status).toBe(3); // INVALID_STATE
+    expect((await queue.getSchedule('r'))!.paused).toBe(true);
+    // The library's resume computes them again from what it reads.
+    const after = await queue.resumeSchedule('r');
     expect(after.definition.cron).toBe('* * * * * *');
     expect(after.nextRunAt! - (await redisNow(s))).toBeLessThanOrEqual(1_000);
+    // Resuming one that is not paused changes nothing.
+    expect((await queue.resumeSchedule('r')).nextRunAt).toBe(after.nextRunAt);
   });
 
   it("F6: an enqueue cannot take a schedule's run id (the slot would get no run)", async () => {

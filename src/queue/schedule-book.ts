@@ -81,17 +81,23 @@ export class ScheduleBook {
 
   /** Pauses a schedule (no slot falls due) or resumes it from its first slot after now. */
   async setPaused(id: string, paused: boolean): Promise<ScheduleInfo> {
-    let slots: string[] = [];
-    if (!paused) {
-      const current = await this.get(id);
-      if (!current) throw new ScheduleNotFoundError(this.queue, id);
-      if (current.definition.cron !== undefined) slots = cronSlotsAfter(current.definition, await this.redisNow());
+    // A resume computes a cron schedule's slots from the definition it read; if a change
+    // overtakes it, the script refuses them and they are computed again.
+    for (let attempt = 0; ; attempt++) {
+      let request: Parameters<typeof scripts.pauseSchedule>[1] = { id, paused, slots: [] };
+      if (!paused) {
+        const hash = await this.client().hgetall(this.keys.schedule(id));
+        if (!hash[SF.digest]) throw new ScheduleNotFoundError(this.queue, id);
+        const spec = JSON.parse(hash[SF.def] ?? '{}') as ScheduleSpec;
+        request = { id, paused, digest: hash[SF.digest], slots: spec.cron !== undefined ? cronSlotsAfter(spec, await this.redisNow()) : [] };
+      }
+      const { status } = await runScript(this.client(), scripts.pauseSchedule(this.keys, request));
+      if (status === Status.INVALID_STATE && attempt < 5) continue;
+      if (status !== Status.OK) throw new ScheduleNotFoundError(this.queue, id);
+      const schedule = await this.get(id);
+      if (!schedule) throw new ScheduleNotFoundError(this.queue, id);
+      return schedule;
     }
-    const { status } = await runScript(this.client(), scripts.pauseSchedule(this.keys, { id, paused, slots }));
-    if (status !== Status.OK) throw new ScheduleNotFoundError(this.queue, id);
-    const schedule = await this.get(id);
-    if (!schedule) throw new ScheduleNotFoundError(this.queue, id);
-    return schedule;
   }
 
   /** Creates a run now, besides the slots; resolves with its task id. */

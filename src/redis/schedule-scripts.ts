@@ -39,12 +39,15 @@ export function removeSchedule(k: QueueKeys, id: string): ScriptCall<boolean> {
   return call('schedule-remove', [k.fence, k.schedules], [id], (reply) => Number(reply) === 1);
 }
 
-/** Pauses (slots are not needed) or resumes a schedule (`slots`: a cron schedule's slots after now). */
+/**
+ * Pauses a schedule, or resumes it (`digest`: the definition `slots` were computed for, a
+ * cron schedule's slots after now). INVALID_STATE: the definition changed meanwhile.
+ */
 export function pauseSchedule(
   k: QueueKeys,
-  request: { id: string; paused: boolean; slots: readonly string[] },
+  request: { id: string; paused: boolean; digest?: string; slots: readonly string[] },
 ): ScriptCall<{ status: StatusCode; next: number | null }> {
-  return call('schedule-pause', [k.fence, k.schedules], [request.id, request.paused ? '1' : '', ...request.slots], (reply) => {
+  return call('schedule-pause', [k.fence, k.schedules], [request.id, request.paused ? '1' : '', request.digest ?? '', ...request.slots], (reply) => {
     const [status, next] = reply as [number | string, string];
     return { status: Number(status) as StatusCode, next: slotOf(next) };
   });

@@ -4,19 +4,21 @@ KEYS[1] fence, KEYS[2] schedules (zset: schedule id -> next slot)
 Touches (fenced): schedule:<id>, sslots:<id>, meta (scheduleDue), wake
 ARGV[1] schedule id
 ARGV[2] '1' pause, '' resume
-ARGV[3..] resuming a cron schedule: its slots after now (epoch ms, ascending, maybe ending
+ARGV[3] resuming: the digest of the definition the slots were computed for
+ARGV[4..] resuming a cron schedule: its slots after now (epoch ms, ascending, maybe ending
         with the end marker)
 
-Returns {status, next slot or ''}: OK, or TASK_NOT_FOUND when there is no such schedule.
-Resuming goes on from the first slot after now: the slots that passed while it was paused
-are skipped.
+Returns {status, next slot or ''}: OK, TASK_NOT_FOUND when there is no such schedule, or
+INVALID_STATE when resuming with slots of a definition changed meanwhile (nothing written:
+compute them again). Resuming goes on from the first slot after now: the slots that passed
+while it was paused are skipped. Resuming a schedule that is not paused changes nothing.
 ]]
 --@include lib/events.lua
 --@include lib/schedules.lua
 
 local id = ARGV[1]
 local skey = key(R.schedule, id)
-local v = redis.call('HMGET', skey, SF.kind, SF.everyMs, SF.anchor, SF.last, SF.ended, SF.next)
+local v = redis.call('HMGET', skey, SF.kind, SF.everyMs, SF.anchor, SF.last, SF.ended, SF.next, SF.paused, SF.digest)
 if not v[1] then
   return { STATUS.TASK_NOT_FOUND, '' }
 end
@@ -25,6 +27,12 @@ if ARGV[2] == '1' then
   redis.call('ZADD', KEYS[2], 'inf', id)
   sync_schedule_due()
   return { STATUS.OK, v[6] or '' }
+end
+if v[7] ~= '1' then
+  return { STATUS.OK, v[6] or '' } -- not paused: nothing to resume
+end
+if v[8] ~= ARGV[3] then
+  return { STATUS.INVALID_STATE, '' }
 end
 local now = now_ms()
 redis.call('HDEL', skey, SF.paused)
@@ -37,7 +45,7 @@ local first
 if v[1] == 'e' then
   first = every_slot_after(tonumber(v[3]), tonumber(v[2]), after)
 else
-  first = list_cron_slots(id, 3, after)
+  first = list_cron_slots(id, 4, after)
 end
 local limits = redis.call('HMGET', skey, SF.endAt)
 if first and limits[1] and first > tonumber(limits[1]) then
