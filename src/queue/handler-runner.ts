@@ -2,22 +2,43 @@
  * Runs a worker's handlers, one per leased task.
  *
  * Responsible for: the leases the worker holds and their abort signals; starting a handler
- * for each claimed task; timeouts (abort the handler's signal, fail the attempt); turning
- * each outcome into a finish for the pump (the result as JSON, or the error with its retry
- * delay from the task's backoff); leases the heartbeat found lost; the leases still held at
- * close. A slot frees only when its handler's promise settles, even after a timeout or a
- * lost lease, so a handler that ignores its signal never oversubscribes the worker.
+ * for each claimed task, in this process or, with `isolation`, in the isolation pool's
+ * threads or processes (isolation/pool.ts); the handler's context (signal, progress and log
+ * lines, written by task-notes.ts); timeouts (abort the handler's signal, or terminate an
+ * isolated one, and fail the attempt); turning each outcome into a finish for the pump (the
+ * result as JSON, or the error with its retry delay from the task's backoff), once what
+ * the handler noted is written; leases the heartbeat found lost; the leases still held at
+ * close; a tracing span per attempt when OpenTelemetry is there (tracing.ts). A slot frees
+ * only when its handler's promise settles (an isolated one: when its thread or process is
+ * done with it), even after a timeout or a lost lease, so a handler that ignores its signal
+ * never oversubscribes the worker.
  */
-import type { BackoffOptions } from '../config.js';
+import { MAX_PROGRESS_BYTES, type BackoffOptions } from '../config.js';
 import { ClosedError, describeError, HandlerTimeoutError, LeaseLostError, RetryAfterError, UnrecoverableError } from '../errors.js';
 import { encodeJson } from '../json.js';
 import type { ClaimedTask, HeldLease } from '../redis/queue-scripts.js';
+import { startProcessSpan, type WorkSpan } from '../tracing.js';
 import { backoffDelayMs } from './backoff.js';
+import type { IsolationPool } from './isolation/pool.js';
 import type { ActiveTask } from './task.js';
+import type { TaskNotes } from './task-notes.js';
 
 export interface HandlerContext {
   /** Aborted when the task times out, its lease is lost (cancelled, expired) or the worker closes. */
   signal: AbortSignal;
+  /**
+   * Reports how far the task got: any JSON value up to 4 KiB (a number from 0 to 100 shows
+   * as a bar in the dashboard). Stored with the task for its current attempt and announced
+   * to its watchers; calls in a tight loop are coalesced (the latest value wins, a few
+   * writes a second). Throws ValidationError or PayloadTooLargeError for a bad value.
+   */
+  progress(value: unknown): void;
+  /**
+   * Appends a line to the task's log, stamped with the time (Redis clock) and the attempt.
+   * A task's log keeps its last 1,000 lines and 64 KiB (the oldest go first, counted); a
+   * line over 2 KiB is cut. Read with `queue.logs(id)`.
+   */
+  log(message: string): void;
 }
 
 export type Handler<P, R> = (task: ActiveTask<P>, context: HandlerContext) => R | Promise<R>;
@@ -28,6 +49,9 @@ export interface Lease<P> {
   controller: AbortController | undefined;
   backoff: BackoffOptions | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The handler reported progress or logged: its finish waits until that is written. */
+  noted: boolean;
+  span: WorkSpan | undefined;
 }
 
 /** A handler's outcome, waiting to be recorded. */
@@ -38,6 +62,11 @@ export type Finish<P> =
 export interface HandlerRunnerOptions<P> {
   queue: string;
   maxResultBytes: number;
+  /** The timeout of tasks that have none of their own. */
+  timeoutMs: number | undefined;
+  notes: TaskNotes;
+  /** Set with `isolation`: the threads or processes that run the handlers. */
+  pool: IsolationPool | undefined;
   /** A handler started. */
   onActive(task: ActiveTask<P>): void;
   /** A handler's outcome, to record. */
@@ -50,10 +79,61 @@ export interface HandlerRunnerOptions<P> {
 
 const MAX_STACK_CHARS = 4_000;
 
-/** Aborts a lease's signal, if its handler ever asked for one (a later ask sees it aborted). */
-function abort(lease: Lease<unknown>, reason: Error): void {
-  lease.controller ??= new AbortController();
-  lease.controller.abort(reason);
+/** A handler's context for one lease; its AbortController is made on first use (most handlers never look). */
+class LeaseContext<P> implements HandlerContext {
+  constructor(
+    private readonly lease: Lease<P>,
+    private readonly notes: TaskNotes,
+  ) {}
+
+  get signal(): AbortSignal {
+    this.lease.controller ??= new AbortController();
+    return this.lease.controller.signal;
+  }
+
+  progress(value: unknown): void {
+    this.note(encodeJson(value, 'progress', MAX_PROGRESS_BYTES), true);
+  }
+
+  log(message: string): void {
+    this.note(typeof message === 'string' ? message : String(message), false);
+  }
+
+  /** Also the isolated handlers' way in (their values arrive encoded). */
+  note(text: string, progress: boolean): void {
+    this.lease.noted = true;
+    const { task, token } = this.lease;
+    if (progress) this.notes.progress(task.id, token, text);
+    else this.notes.log(task.id, token, text);
+  }
+}
+
+/** The task a handler gets, as events see it in the worker of an isolated handler: its payload is parsed only if read there. */
+class IsolatedTask<P> implements ActiveTask<P> {
+  readonly id: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly createdAt: number;
+  group?: string;
+  private parsed: { value: P } | undefined;
+
+  constructor(
+    queue: string,
+    claimed: ClaimedTask,
+    readonly payloadJson: string,
+  ) {
+    this.id = claimed.id;
+    this.queue = queue;
+    this.attempt = claimed.attempt;
+    this.maxAttempts = claimed.maxAttempts;
+    this.createdAt = claimed.createdAt;
+  }
+
+  get payload(): P {
+    this.parsed ??= { value: JSON.parse(this.payloadJson) as P };
+    return this.parsed.value;
+  }
 }
 
 export class HandlerRunner<P, R> {
@@ -63,7 +143,8 @@ export class HandlerRunner<P, R> {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly handler: Handler<P, R>,
+    /** Undefined with isolation: the pool runs the handler module. */
+    private readonly handler: Handler<P, R> | undefined,
     private readonly options: HandlerRunnerOptions<P>,
   ) {}
 
@@ -84,29 +165,36 @@ export class HandlerRunner<P, R> {
   }
 
   start(claimed: ClaimedTask): void {
-    const task: ActiveTask<P> = {
-      id: claimed.id,
-      queue: this.options.queue,
-      payload: JSON.parse(claimed.payloadJson) as P,
-      attempt: claimed.attempt,
-      maxAttempts: claimed.maxAttempts,
-      createdAt: claimed.createdAt,
-    };
+    const { pool } = this.options;
+    let task: ActiveTask<P>;
+    if (pool) {
+      task = new IsolatedTask<P>(this.options.queue, claimed, claimed.payloadJson);
+    } else {
+      task = {
+        id: claimed.id,
+        queue: this.options.queue,
+        payload: JSON.parse(claimed.payloadJson) as P,
+        attempt: claimed.attempt,
+        maxAttempts: claimed.maxAttempts,
+        createdAt: claimed.createdAt,
+      };
+    }
     if (claimed.group) task.group = claimed.group;
     const backoff = claimed.backoffJson ? (JSON.parse(claimed.backoffJson) as BackoffOptions) : undefined;
-    const lease: Lease<P> = { task, token: claimed.token, controller: undefined, backoff, timer: undefined };
+    const span = startProcessSpan(this.options.queue, task, claimed.traceparent);
+    const lease: Lease<P> = { task, token: claimed.token, controller: undefined, backoff, timer: undefined, noted: false, span };
     this.leases.set(task.id, lease);
     this.busy++;
-    const { timeoutMs } = claimed;
+    const timeoutMs = claimed.timeoutMs ?? this.options.timeoutMs;
     if (timeoutMs !== undefined) {
       lease.timer = setTimeout(() => {
         const error = new HandlerTimeoutError(task.id, timeoutMs);
-        abort(lease, error);
-        this.finish(lease, false, error);
+        this.abort(lease, error);
+        void this.finish(lease, false, error);
       }, timeoutMs);
     }
     this.options.onActive(task);
-    void this.run(lease);
+    void this.run(lease, claimed);
   }
 
   /** The heartbeat found these leases lost: abort their handlers; their outcomes are dropped. */
@@ -117,7 +205,8 @@ export class HandlerRunner<P, R> {
       this.leases.delete(id);
       clearTimeout(lease.timer);
       const error = new LeaseLostError(id);
-      abort(lease, error);
+      this.abort(lease, error);
+      lease.span?.end('lost', error);
       this.options.onLost(lease.task, error);
     }
   }
@@ -128,45 +217,81 @@ export class HandlerRunner<P, R> {
     this.leases.clear();
     for (const lease of remaining) {
       clearTimeout(lease.timer);
-      abort(lease, new ClosedError('worker'));
+      const error = new ClosedError('worker');
+      this.abort(lease, error);
+      lease.span?.end('released', error);
     }
     return remaining.map((lease) => ({ id: lease.task.id, token: lease.token }));
   }
 
-  private async run(lease: Lease<P>): Promise<void> {
-    // Most handlers never look at their signal: its AbortController is made on first use.
-    const context: HandlerContext = {
-      get signal() {
-        lease.controller ??= new AbortController();
-        return lease.controller.signal;
-      },
-    };
-    try {
-      const value = await this.handler(lease.task, context);
-      this.finish(lease, true, value);
-    } catch (error) {
-      this.finish(lease, false, error);
+  /** Ends the isolated handlers' threads or processes (after surrender()). */
+  async close(): Promise<void> {
+    await this.options.pool?.close();
+  }
+
+  /** Aborts a lease's signal, if its handler ever asked for one (a later ask sees it aborted); an isolated handler is told, or terminated. */
+  private abort(lease: Lease<P>, reason: Error): void {
+    lease.controller ??= new AbortController();
+    lease.controller.abort(reason);
+    this.options.pool?.abort(lease.task.id, reason);
+  }
+
+  private async run(lease: Lease<P>, claimed: ClaimedTask): Promise<void> {
+    const context = new LeaseContext(lease, this.options.notes);
+    let recorded: Promise<void> | undefined;
+    const { pool } = this.options;
+    if (pool) {
+      const { id, attempt, maxAttempts, createdAt, group } = claimed;
+      const outcome = await pool.run({ id, payload: claimed.payloadJson, attempt, maxAttempts, createdAt, group });
+      recorded = outcome.ok ? this.finish(lease, true, undefined, outcome.json) : this.finish(lease, false, outcome.error);
+    } else {
+      try {
+        const value = await (lease.span ? lease.span.run(() => this.handler!(lease.task, context)) : this.handler!(lease.task, context));
+        recorded = this.finish(lease, true, value);
+      } catch (error) {
+        recorded = this.finish(lease, false, error);
+      }
     }
+    // The slot frees once the outcome is handed on: a close that finds no handler running
+    // then has every outcome to record.
+    if (recorded) await recorded;
     this.busy--;
     if (this.busy === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
     this.options.onSlotFreed();
   }
 
-  private finish(lease: Lease<P>, ok: boolean, outcome: unknown): void {
-    if (this.leases.get(lease.task.id) !== lease) return; // timed out, lost or released already
+  /** An isolated handler's progress or log line, for the lease of its task. */
+  noteFromIsolated(id: string, text: string, progress: boolean): void {
+    const lease = this.leases.get(id);
+    if (lease) new LeaseContext(lease, this.options.notes).note(text, progress);
+  }
+
+  /**
+   * Hands the outcome on, once what the handler noted is written (a promise then; else at
+   * once). `encoded`: an isolated handler's result, encoded where it ran.
+   */
+  private finish(lease: Lease<P>, ok: boolean, outcome: unknown, encoded?: string): Promise<void> | undefined {
+    if (this.leases.get(lease.task.id) !== lease) return undefined; // timed out, lost or released already
     this.leases.delete(lease.task.id);
     clearTimeout(lease.timer);
+    let finish: Finish<P> | undefined;
     if (ok) {
       try {
-        const json = outcome === undefined ? '' : encodeJson(outcome, 'result', this.options.maxResultBytes);
-        this.options.onFinish({ ok: true, lease, json, value: outcome });
-        return;
+        finish = encoded !== undefined ? isolatedCompletion(lease, encoded) : { ok: true, lease, json: outcome === undefined ? '' : encodeJson(outcome, 'result', this.options.maxResultBytes), value: outcome };
       } catch (error) {
         // A result that cannot be stored will not become storable by retrying.
         outcome = new UnrecoverableError((error as Error).message, { cause: error });
       }
     }
-    this.options.onFinish(this.failure(lease, outcome));
+    finish ??= this.failure(lease, outcome);
+    if (lease.span) lease.span.end(finish.ok ? 'completed' : finish.retryDelayMs >= 0 ? 'retry' : 'failed', finish.ok ? undefined : finish.error);
+    const written = lease.noted ? this.options.notes.settled(lease.task.id) : undefined;
+    if (!written) {
+      this.options.onFinish(finish);
+      return undefined;
+    }
+    const ready = finish;
+    return written.then(() => this.options.onFinish(ready));
   }
 
   private failure(lease: Lease<P>, thrown: unknown): Finish<P> {
@@ -180,4 +305,18 @@ export class HandlerRunner<P, R> {
     }
     return { ok: false, lease, error, json: JSON.stringify(info), retryDelayMs };
   }
+}
+
+/** An isolated handler's completion: its result was encoded where it ran, and is parsed here only if an event listener reads it. */
+function isolatedCompletion<P>(lease: Lease<P>, json: string): Finish<P> {
+  let parsed: { value: unknown } | undefined;
+  return {
+    ok: true,
+    lease,
+    json,
+    get value() {
+      parsed ??= { value: json === '' ? undefined : JSON.parse(json) };
+      return parsed.value;
+    },
+  };
 }

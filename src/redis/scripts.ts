@@ -38,6 +38,8 @@ export const SCRIPT_KEY_COUNTS = {
   'group-configure': 2,
   'group-list': 2,
   'adopt-list': 3,
+  progress: 2,
+  'task-log': 2,
   'topic-publish': 2,
   'topic-join': 2,
   'topic-reclaim': 2,

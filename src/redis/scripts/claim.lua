@@ -8,8 +8,9 @@ rate (the log of starts)
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
 
-Returns {dueInMs, paused, then 9 values per claimed task: id, lease token, attempt,
-maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none)}. dueInMs is how many ms from now the
+Returns {dueInMs, paused, then 10 values per claimed task: id, lease token, attempt,
+maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none), traceparent (the
+producer's trace context, '' for none)}. dueInMs is how many ms from now the
 next delayed task or lease deadline falls due (-1 if none; 0 if more is due than one call
 handles): an idle worker blocks on the wake marker that long at most. Relative, so the
 worker's own clock does not matter.
