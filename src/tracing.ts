@@ -72,6 +72,11 @@ function recording(a: Api): boolean {
   return delegate !== undefined && delegate.constructor.name !== 'NoopTracerProvider';
 }
 
+/** Whether spans are recorded now: the API is loaded and an SDK registered. */
+export function tracingRecording(): boolean {
+  return !!api && recording(api);
+}
+
 /** A span of Errand's around one unit of work; `run` calls a function inside it. */
 export interface WorkSpan {
   run<T>(fn: () => T): T;

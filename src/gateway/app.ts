@@ -1,6 +1,7 @@
 /**
  * Builds the gateway: a Fastify app from resolved options, with zod validation, one error
- * shape, bearer auth, metrics and OpenAPI, the route plugins and the dashboard. `buildGateway` is for
+ * shape, bearer auth, metrics and OpenAPI, tracing when OpenTelemetry is installed, the
+ * route plugins and the dashboard. `buildGateway` is for
  * in-process use (tests inject requests; the benchmark and `npm start` listen through
  * `startGateway`). Closing the gateway ends its event streams, then its Redis connections.
  */
@@ -23,6 +24,7 @@ import { queueRoutes } from './routes/queues.js';
 import { taskRoutes } from './routes/tasks.js';
 import { topicRoutes } from './routes/topics.js';
 import { useZod } from './schema.js';
+import { registerTracing } from './tracing.js';
 
 /** The routes under /v1, each a plugin of its own. */
 const API_ROUTES: RoutePlugin[] = [queueRoutes, taskRoutes, channelRoutes, topicRoutes];
@@ -73,6 +75,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   const ctx: GatewayContext = { admin, options, metrics, closing: closing.signal };
 
   useZod(app);
+  await registerTracing(app, packageVersion());
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
   installErrorHandlers(app, options.bodyLimitBytes);
   const sessions = new SessionKeys(options.token);

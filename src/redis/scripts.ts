@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
-import { GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -93,6 +93,7 @@ function prelude(publish: Variant): string {
     })}`,
     `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}`,
     `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
+    `local TOPIC_TRACE_FIELD = '${TOPIC_TRACE_FIELD}'`,
     `local PUBLISH = '${publish}'`,
     // Every key a script builds starts with the fence's base: it is in the fence's slot.
     `local base = string.sub(KEYS[1], 1, -(#R.fence + 1))`,
