@@ -10,6 +10,7 @@ import { registerCancel } from './cancel.js';
 import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerInspect } from './inspect.js';
+import { registerLogs } from './logs.js';
 import { registerPause } from './pause.js';
 import { registerPublish } from './publish.js';
 import { registerRemove } from './remove.js';
@@ -28,6 +29,7 @@ export const commands: readonly RegisterCommand[] = [
   registerEnqueue,
   registerStats,
   registerInspect,
+  registerLogs,
   registerRetry,
   registerCancel,
   registerRemove,
