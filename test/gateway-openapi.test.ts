@@ -50,6 +50,7 @@ describe('/openapi.json', () => {
         'GET /v1/queues/{queue}/tasks/{id}',
         'DELETE /v1/queues/{queue}/tasks/{id}',
         'POST /v1/queues/{queue}/tasks/{id}/retry',
+        'GET /v1/queues/{queue}/tasks/{id}/logs',
         'GET /v1/queues/{queue}/tasks/{id}/events',
         'POST /v1/channels/{channel}/messages',
         'GET /v1/channels/{channel}/events',

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { TASK_LOG_LIMITS } from '../src/config.js';
 import { TaskNotFoundError, ValidationError, type TaskInfo, type TaskLogs } from '../src/index.js';
 import { deferred, next, useRedis, useScope } from './support/fixtures.js';
+import { call, listeningIn, openEvents, useGatewayIn } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -189,5 +190,50 @@ describe('task logs', () => {
     expect((await queue.logs(second.id)).lines.map((line) => line.message)).toEqual(['task 2']);
     await queue.remove(second.id);
     expect(await raw.exists(queue.keys.logs(second.id))).toBe(0);
+  });
+});
+
+describe('over HTTP', () => {
+  it('streams progress in order as SSE `progress` events between the task\'s states', async () => {
+    const s = scope();
+    const gateway = await listeningIn(s, redis);
+    const queue = s.queue<null, string>('sse');
+    const task = await queue.enqueue(null);
+    const events = await openEvents(s, `${gateway.url}/v1/queues/sse/tasks/${task.id}/events`);
+    expect(await events.next()).toMatchObject({ event: 'state', data: { state: 'waiting' } });
+    const step = [deferred(), deferred()];
+    s.worker<null, string>('sse', async (_task, context) => {
+      context.progress(10);
+      await step[0]!.promise;
+      context.progress(90);
+      await step[1]!.promise;
+      return 'ok';
+    });
+    const seen: { event: string; state: string; progress: unknown }[] = [{ event: 'state', state: 'waiting', progress: undefined }];
+    for (;;) {
+      const event = await events.next();
+      if (!event || event.event === 'end') break;
+      seen.push({ event: event.event, state: event.data.state, progress: event.data.progress });
+      if (event.data.progress === 10) step[0]!.resolve();
+      if (event.data.progress === 90) step[1]!.resolve();
+    }
+    // Each value once, in order; a `progress` event exactly when the state stayed the same.
+    expect([...new Set(seen.map((event) => event.progress).filter((value) => value !== undefined))]).toEqual([10, 90]);
+    seen.slice(1).forEach((event, i) => expect(event.event).toBe(event.state === seen[i]!.state ? 'progress' : 'state'));
+    expect(seen.at(-1)).toEqual({ event: 'state', state: 'completed', progress: 90 });
+    expect((await queue.getTask(task.id))!.state).toBe('completed');
+  });
+
+  it('reads a task\'s log with GET /v1/queues/:queue/tasks/:id/logs', async () => {
+    const s = scope();
+    const gateway = await useGatewayIn(s, redis);
+    const queue = s.queue<null>('http-logs');
+    const task = await queue.enqueue(null);
+    const worker = s.worker<null>('http-logs', async (_task, context) => context.log('from the handler'));
+    await next(worker, 'completed');
+    const reply = await call(gateway, 'GET', `/v1/queues/http-logs/tasks/${task.id}/logs`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ id: task.id, queue: 'http-logs', dropped: 0, lines: [{ attempt: 1, message: 'from the handler' }] });
+    expect((await call(gateway, 'GET', '/v1/queues/http-logs/tasks/none/logs')).body.error.code).toBe('TASK_NOT_FOUND');
   });
 });
