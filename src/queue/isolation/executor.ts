@@ -9,8 +9,11 @@
  * handler does can harm the worker. Both get `memoryLimitMb` as V8's old-generation limit
  * (memory outside V8's heap, such as Buffers, is not counted).
  *
- * When the runtime or the handler module is TypeScript (running Errand from its sources,
- * or a .ts handler), the thread or process loads it through tsx, which must be installed.
+ * Neither inherits the worker's Node flags (a loader the worker was started with would be
+ * loaded again by every one of them, at a cost of its own): they get only the flags Errand
+ * sets. When the runtime or the handler module is TypeScript (running Errand from its
+ * sources, or a .ts handler), the thread or process loads it through tsx, which must be
+ * installed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -86,12 +89,13 @@ export class Executor {
     if (options.kind === 'thread') {
       const resourceLimits = options.memoryLimitMb ? { maxOldGenerationSizeMb: options.memoryLimitMb } : undefined;
       // A thread ignores --import: tsx is registered by a bootstrap that then loads the runtime.
+      const threadOptions = { execArgv: [], ...(resourceLimits ? { resourceLimits } : {}) };
       const thread = loaders
         ? new Thread(`import(${JSON.stringify(loaders.api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(RUNTIME.href)}); })`, {
             eval: true,
-            ...(resourceLimits ? { resourceLimits } : {}),
+            ...threadOptions,
           })
-        : new Thread(RUNTIME, resourceLimits ? { resourceLimits } : {});
+        : new Thread(RUNTIME, threadOptions);
       thread.on('message', (message: FromRuntime) => options.onMessage(message));
       thread.on('error', (error: Error & { code?: string }) => {
         if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') this.outOfMemory = true;
