@@ -7,7 +7,7 @@
  * or processes. Each test runs at concurrency 1, so "the next task ran" means the slot was
  * reused.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -82,6 +82,19 @@ describe.each(['thread', 'process'] as const)('isolation: %s', (isolation) => {
     expect(failed).toMatchObject({ state: 'failed', error: { name: 'HandlerCrashedError' } });
     expect(failed.error!.message).toMatch(/exited with code 3/);
     expect(await finalOf(s, 'exits', after.id)).toMatchObject({ state: 'completed' });
+  });
+
+  it('gives each of the tasks running at once a thread or process of its own, up to the concurrency', async () => {
+    const s = scope();
+    const queue = s.queue<Step>('held');
+    const marker = join(mkdtempSync(join(tmpdir(), 'errand-')), 'release');
+    const tasks = await queue.enqueueMany([1, 2, 3].map(() => ({ payload: { do: 'hold', marker } as Step })));
+    s.worker('held', HANDLER, { isolation, concurrency: 3 });
+    const where = await Promise.all(tasks.map((task) => progressOf(s, 'held', task.id)));
+    const key = isolation === 'process' ? 'pid' : 'thread';
+    expect(new Set(where.map((place) => (place as Record<string, number>)[key])).size).toBe(3);
+    writeFileSync(marker, '');
+    for (const task of tasks) expect(await finalOf(s, 'held', task.id)).toMatchObject({ state: 'completed', result: 'released' });
   });
 
   it('releases the leases of handlers still running at close, and ends them', async () => {

@@ -93,6 +93,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
             kind: isolation,
             handler: module,
             queue: this.queue,
+            size: this.options.concurrency,
             memoryLimitMb,
             maxResultBytes,
             maxProgressBytes: MAX_PROGRESS_BYTES,

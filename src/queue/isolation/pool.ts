@@ -2,9 +2,11 @@
  * The pool of threads or processes that run a worker's handlers in isolation (the
  * `isolation` option), used by the handler runner in place of calling a handler function.
  *
- * Responsible for: one task at a time per thread or process, started when a task needs
- * one and kept for the next (at most the worker's concurrency, since the runner never runs
- * more tasks than that); handing each task over as its stored JSON; forwarding progress
+ * Responsible for: one task at a time per thread or process; how many there are (see
+ * grow(): one is started when a task has waited SPAWN_AFTER_MS for a free one, a few at a
+ * time, up to the worker's concurrency, and kept for the next tasks), so quick handlers
+ * share a few threads or processes while slow ones get one each; handing each task over as
+ * its stored JSON, to the first thread or process free; forwarding progress
  * and log lines; aborts: a timeout terminates the handler's thread or process at once, a
  * lost lease or a close aborts its signal and terminates it if it has not ended within
  * ABORT_GRACE_MS; turning the end of a thread or process during a task into that task's
@@ -14,12 +16,21 @@
  * Each run's promise settles only when its thread or process is done with the task (it
  * answered, or it has ended), so the runner's slot frees only then.
  */
+import { availableParallelism } from 'node:os';
 import { HandlerCrashedError, HandlerTimeoutError, RetryAfterError, UnrecoverableError } from '../../errors.js';
 import { Executor, type ExitInfo, type IsolationKind } from './executor.js';
 import { toRecord, type ErrorRecord, type FromRuntime, type RunMessage } from './protocol.js';
 
 /** How long an aborted handler (lost lease) may take to end by itself before it is terminated. */
 export const ABORT_GRACE_MS = 1_000;
+/**
+ * How long a task waits for a free thread or process before another is started for it:
+ * handlers that take microseconds are served by the ones there are (each thread or process
+ * more costs memory, and a CPU to switch to), handlers that take longer get one each.
+ */
+export const SPAWN_AFTER_MS = 5;
+/** Threads or processes starting at once, at most: starting one takes a CPU for a while. */
+const MAX_STARTING = Math.max(2, 2 * availableParallelism());
 
 export type IsolatedOutcome = { ok: true; json: string } | { ok: false; error: Error };
 
@@ -27,6 +38,8 @@ export interface IsolationPoolOptions {
   kind: IsolationKind;
   handler: URL;
   queue: string;
+  /** Most threads or processes at once: the worker's concurrency. */
+  size: number;
   memoryLimitMb: number | undefined;
   maxResultBytes: number;
   maxProgressBytes: number;
@@ -38,7 +51,11 @@ export interface IsolationPoolOptions {
 
 interface Run {
   id: string;
-  executor: Slot;
+  message: RunMessage;
+  /** Unset while it waits for a free thread or process. */
+  executor: Slot | undefined;
+  /** When it began to wait (performance.now()). */
+  queuedAt: number;
   resolve(outcome: IsolatedOutcome): void;
   /** Why the pool ended it, if it did. */
   reason: Error | undefined;
@@ -48,10 +65,8 @@ interface Run {
 interface Slot {
   executor: Executor;
   ready: boolean;
-  /** The task it runs, or waits to run once ready. */
+  /** The task it runs. */
   run: Run | undefined;
-  /** Sent once ready. */
-  queued: RunMessage | undefined;
 }
 
 /** A handler error as the worker records it: the handler signals rebuilt as themselves. */
@@ -72,32 +87,27 @@ export class IsolationPool {
   private readonly idle: Slot[] = [];
   private readonly slots = new Set<Slot>();
   private readonly runs = new Map<string, Run>();
+  /** Tasks waiting for a free thread or process, oldest first. */
+  private readonly waiting: Run[] = [];
+  private starting = 0;
+  private growTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: IsolationPoolOptions) {}
 
-  /** Threads or processes alive now. */
-  get size(): number {
-    return this.slots.size;
-  }
-
-  /** Process ids of the processes running tasks now, by task id (process isolation only). */
-  pids(): Map<string, number> {
-    const pids = new Map<string, number>();
-    for (const [id, run] of this.runs) if (run.executor.executor.pid !== undefined) pids.set(id, run.executor.executor.pid);
-    return pids;
-  }
-
   /** Runs one task; never rejects: a failure of any kind is an outcome. */
   run(task: Omit<RunMessage, 't'>): Promise<IsolatedOutcome> {
     return new Promise<IsolatedOutcome>((resolve) => {
-      const slot = this.idle.pop() ?? this.spawn();
-      const run: Run = { id: task.id, executor: slot, resolve, reason: undefined, graceTimer: undefined };
-      slot.run = run;
+      const run: Run = { id: task.id, message: { t: 'run', ...task }, executor: undefined, queuedAt: 0, resolve, reason: undefined, graceTimer: undefined };
       this.runs.set(task.id, run);
-      const message: RunMessage = { t: 'run', ...task };
-      if (slot.ready) slot.executor.send(message);
-      else slot.queued = message;
+      const slot = this.idle.pop();
+      if (slot) {
+        this.assign(slot, run);
+        return;
+      }
+      run.queuedAt = performance.now();
+      this.waiting.push(run);
+      this.grow();
     });
   }
 
@@ -109,25 +119,78 @@ export class IsolationPool {
     const run = this.runs.get(id);
     if (!run || run.reason) return;
     run.reason = reason;
-    if (reason instanceof HandlerTimeoutError) {
-      run.executor.executor.terminate();
+    const slot = run.executor;
+    if (!slot) {
+      // Still waiting for a thread or process: it never started.
+      this.waiting.splice(this.waiting.indexOf(run), 1);
+      this.runs.delete(id);
+      run.resolve({ ok: false, error: reason });
       return;
     }
-    run.executor.executor.send({ t: 'abort', id, reason: toRecord(reason) });
-    run.graceTimer = setTimeout(() => run.executor.executor.terminate(), ABORT_GRACE_MS);
+    if (reason instanceof HandlerTimeoutError) {
+      slot.executor.terminate();
+      return;
+    }
+    slot.executor.send({ t: 'abort', id, reason: toRecord(reason) });
+    run.graceTimer = setTimeout(() => slot.executor.terminate(), ABORT_GRACE_MS);
   }
 
   /** Ends every thread or process (their tasks' outcomes are failures nobody records). */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.growTimer);
+    for (const run of this.waiting.splice(0)) {
+      this.runs.delete(run.id);
+      run.resolve({ ok: false, error: run.reason ?? new Error('the worker closed before the task started') });
+    }
     const slots = [...this.slots];
     for (const slot of slots) slot.executor.terminate();
     await Promise.all(slots.map((slot) => slot.executor.gone));
   }
 
+  /**
+   * Starts threads or processes for waiting tasks: the first at once (there is none), then
+   * one per task that has waited SPAWN_AFTER_MS, MAX_STARTING at a time, up to `size`.
+   */
+  private grow(): void {
+    if (this.closed || this.growTimer || !this.waiting.length) return;
+    if (this.slots.size >= this.options.size || this.starting >= MAX_STARTING) return;
+    if (this.slots.size === 0) {
+      this.spawn();
+      this.grow();
+      return;
+    }
+    const waitedMs = performance.now() - this.waiting[0]!.queuedAt;
+    this.growTimer = setTimeout(
+      () => {
+        this.growTimer = undefined;
+        const oldest = this.waiting[0];
+        if (oldest && performance.now() - oldest.queuedAt >= SPAWN_AFTER_MS && this.slots.size < this.options.size && this.starting < MAX_STARTING) {
+          this.spawn();
+        }
+        this.grow();
+      },
+      Math.max(0, SPAWN_AFTER_MS - waitedMs),
+    );
+  }
+
+  private assign(slot: Slot, run: Run): void {
+    slot.run = run;
+    run.executor = slot;
+    slot.executor.send(run.message);
+  }
+
+  /** A thread or process is free: the oldest waiting task is its, or it waits for one. */
+  private release(slot: Slot): void {
+    const next = this.waiting.shift();
+    if (next) this.assign(slot, next);
+    else this.idle.push(slot);
+  }
+
   private spawn(): Slot {
     const { kind, handler, memoryLimitMb, queue, maxResultBytes, maxProgressBytes } = this.options;
-    const slot: Slot = { executor: undefined as unknown as Executor, ready: false, run: undefined, queued: undefined };
+    this.starting++;
+    const slot: Slot = { executor: undefined as unknown as Executor, ready: false, run: undefined };
     slot.executor = new Executor({
       kind,
       handler,
@@ -145,16 +208,23 @@ export class IsolationPool {
     switch (message.t) {
       case 'ready':
         slot.ready = true;
-        if (slot.queued) slot.executor.send(slot.queued);
-        slot.queued = undefined;
+        this.starting--;
+        this.release(slot);
+        this.grow();
         return;
       case 'load-failed': {
         // The module itself is broken (or exports no handler): every task would fail the
-        // same way, so say it once where operators look, and fail the task with it.
+        // same way, so say it where operators look, and fail the oldest waiting task with it.
         const error = fromRecord(message.error);
         this.options.report(new Error(`isolated handler module ${this.options.handler.href} failed to load: ${error.message}`, { cause: error }));
+        this.starting--;
+        slot.ready = true; // not starting any more; it ends now
         slot.executor.terminate();
-        if (run) this.settle(slot, { ok: false, error });
+        const failed = this.waiting.shift();
+        if (failed) {
+          this.runs.delete(failed.id);
+          failed.resolve({ ok: false, error });
+        }
         return;
       }
       case 'progress':
@@ -169,7 +239,7 @@ export class IsolationPool {
         this.settle(slot, message.t === 'done' ? { ok: true, json: message.json } : { ok: false, error: fromRecord(message.error) });
         // Aborted, or the pool is closing: it is not trusted with another task.
         if (run.reason || this.closed) slot.executor.terminate();
-        else this.idle.push(slot);
+        else this.release(slot);
         return;
     }
   }
@@ -185,10 +255,12 @@ export class IsolationPool {
 
   private onExit(slot: Slot, info: ExitInfo): void {
     this.slots.delete(slot);
+    if (!slot.ready) this.starting--; // ended while starting
     const at = this.idle.indexOf(slot);
     if (at >= 0) this.idle.splice(at, 1);
     const run = slot.run;
     if (run) this.settle(slot, { ok: false, error: run.reason ?? this.crash(run.id, info) });
+    this.grow(); // tasks that waited for it get another
   }
 
   private crash(id: string, info: ExitInfo): HandlerCrashedError {
