@@ -3,8 +3,9 @@
  * `isolation` option), used by the handler runner in place of calling a handler function.
  *
  * Responsible for: one task at a time per thread or process; how many there are (see
- * grow(): one is started when a task has waited SPAWN_AFTER_MS for a free one, a few at a
- * time, up to the worker's concurrency, and kept for the next tasks), so quick handlers
+ * grow(): another is started when a task has waited SPAWN_AFTER_MS for a free one and the
+ * tasks waiting would take longer to get through than starting one takes, a few at a time,
+ * up to the worker's concurrency; they are kept for the next tasks), so quick handlers
  * share a few threads or processes while slow ones get one each; handing each task over as
  * its stored JSON, to the first thread or process free; forwarding progress
  * and log lines; aborts: a timeout terminates the handler's thread or process at once, a
@@ -31,6 +32,8 @@ export const ABORT_GRACE_MS = 1_000;
 export const SPAWN_AFTER_MS = 5;
 /** Threads or processes starting at once, at most: starting one takes a CPU for a while. */
 const MAX_STARTING = Math.max(2, 2 * availableParallelism());
+/** Weight of the latest measure in the running averages of run and start times. */
+const AVERAGE_WEIGHT = 0.2;
 
 export type IsolatedOutcome = { ok: true; json: string } | { ok: false; error: Error };
 
@@ -54,8 +57,9 @@ interface Run {
   message: RunMessage;
   /** Unset while it waits for a free thread or process. */
   executor: Slot | undefined;
-  /** When it began to wait (performance.now()). */
+  /** When it began to wait, and when it was handed to its thread or process (performance.now()). */
   queuedAt: number;
+  sentAt: number;
   resolve(outcome: IsolatedOutcome): void;
   /** Why the pool ended it, if it did. */
   reason: Error | undefined;
@@ -65,6 +69,7 @@ interface Run {
 interface Slot {
   executor: Executor;
   ready: boolean;
+  startedAt: number;
   /** The task it runs. */
   run: Run | undefined;
 }
@@ -91,6 +96,9 @@ export class IsolationPool {
   private readonly waiting: Run[] = [];
   private starting = 0;
   private growTimer: NodeJS.Timeout | undefined;
+  /** Running averages, in ms: from handing a task over to its outcome, and from starting a thread or process to its being ready. */
+  private runMs: number | undefined;
+  private startMs: number | undefined;
   private closed = false;
 
   constructor(private readonly options: IsolationPoolOptions) {}
@@ -98,7 +106,7 @@ export class IsolationPool {
   /** Runs one task; never rejects: a failure of any kind is an outcome. */
   run(task: Omit<RunMessage, 't'>): Promise<IsolatedOutcome> {
     return new Promise<IsolatedOutcome>((resolve) => {
-      const run: Run = { id: task.id, message: { t: 'run', ...task }, executor: undefined, queuedAt: 0, resolve, reason: undefined, graceTimer: undefined };
+      const run: Run = { id: task.id, message: { t: 'run', ...task }, executor: undefined, queuedAt: 0, sentAt: 0, resolve, reason: undefined, graceTimer: undefined };
       this.runs.set(task.id, run);
       const slot = this.idle.pop();
       if (slot) {
@@ -165,18 +173,42 @@ export class IsolationPool {
       () => {
         this.growTimer = undefined;
         const oldest = this.waiting[0];
-        if (oldest && performance.now() - oldest.queuedAt >= SPAWN_AFTER_MS && this.slots.size < this.options.size && this.starting < MAX_STARTING) {
+        if (!oldest || performance.now() - oldest.queuedAt < SPAWN_AFTER_MS) return; // the next release or run looks again
+        if (this.slots.size < this.options.size && this.starting < MAX_STARTING && this.worthStarting()) {
           this.spawn();
+          this.grow();
+        } else if (!this.closed) {
+          // Not worth it yet: look again in about the time one takes to start.
+          this.growTimer = setTimeout(() => {
+            this.growTimer = undefined;
+            this.grow();
+          }, Math.max(SPAWN_AFTER_MS, this.startMs ?? 0));
         }
-        this.grow();
       },
       Math.max(0, SPAWN_AFTER_MS - waitedMs),
     );
   }
 
+  /**
+   * Whether the tasks waiting would take longer to get through on the threads or processes
+   * there are than starting one more takes (while there is no measure yet: yes).
+   */
+  private worthStarting(): boolean {
+    if (this.runMs === undefined || this.startMs === undefined) return true;
+    // A run takes at least what the runs going on have taken so far (tasks can get slower).
+    const now = performance.now();
+    let runMs = this.runMs;
+    let soonest = Infinity;
+    for (const slot of this.slots) if (slot.run) soonest = Math.min(soonest, now - slot.run.sentAt);
+    if (soonest !== Infinity) runMs = Math.max(runMs, soonest);
+    const serving = Math.max(1, this.slots.size - this.starting);
+    return (this.waiting.length * runMs) / serving > this.startMs;
+  }
+
   private assign(slot: Slot, run: Run): void {
     slot.run = run;
     run.executor = slot;
+    run.sentAt = performance.now();
     slot.executor.send(run.message);
   }
 
@@ -185,12 +217,17 @@ export class IsolationPool {
     const next = this.waiting.shift();
     if (next) this.assign(slot, next);
     else this.idle.push(slot);
+    if (this.waiting.length) this.grow();
+  }
+
+  private average(current: number | undefined, measured: number): number {
+    return current === undefined ? measured : current + AVERAGE_WEIGHT * (measured - current);
   }
 
   private spawn(): Slot {
     const { kind, handler, memoryLimitMb, queue, maxResultBytes, maxProgressBytes } = this.options;
     this.starting++;
-    const slot: Slot = { executor: undefined as unknown as Executor, ready: false, run: undefined };
+    const slot: Slot = { executor: undefined as unknown as Executor, ready: false, startedAt: performance.now(), run: undefined };
     slot.executor = new Executor({
       kind,
       handler,
@@ -209,6 +246,7 @@ export class IsolationPool {
       case 'ready':
         slot.ready = true;
         this.starting--;
+        this.startMs = this.average(this.startMs, performance.now() - slot.startedAt);
         this.release(slot);
         this.grow();
         return;
@@ -236,6 +274,7 @@ export class IsolationPool {
       case 'done':
       case 'failed':
         if (run?.id !== message.id) return;
+        this.runMs = this.average(this.runMs, performance.now() - run.sentAt);
         this.settle(slot, message.t === 'done' ? { ok: true, json: message.json } : { ok: false, error: fromRecord(message.error) });
         // Aborted, or the pool is closing: it is not trusted with another task.
         if (run.reason || this.closed) slot.executor.terminate();
