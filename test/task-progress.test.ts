@@ -110,10 +110,11 @@ describe('task logs', () => {
     const queue = s.queue<null>('logged');
     const before = Date.now();
     const task = await queue.enqueue(null, { attempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
-    const worker = s.worker<null>('logged', async (t, context) => {
-      context.log(`attempt ${t.attempt} starts`);
+    // Destructured, as handlers do with { signal }.
+    const worker = s.worker<null>('logged', async (t, { log }) => {
+      log(`attempt ${t.attempt} starts`);
       if (t.attempt === 1) throw new Error('again');
-      context.log('<b>not html</b>');
+      log('<b>not html</b>');
     });
     await next(worker, 'completed');
     const logs = await queue.logs(task.id);

@@ -13,35 +13,18 @@
  * done with it), even after a timeout or a lost lease, so a handler that ignores its signal
  * never oversubscribes the worker.
  */
-import { MAX_PROGRESS_BYTES, type BackoffOptions } from '../config.js';
+import type { BackoffOptions } from '../config.js';
 import { ClosedError, describeError, HandlerTimeoutError, LeaseLostError, RetryAfterError, UnrecoverableError } from '../errors.js';
 import { encodeJson } from '../json.js';
 import type { ClaimedTask, HeldLease } from '../redis/queue-scripts.js';
 import { startProcessSpan, type WorkSpan } from '../tracing.js';
 import { backoffDelayMs } from './backoff.js';
+import { IsolatedTask, LeaseContext, type Handler } from './handler-context.js';
 import type { IsolationPool } from './isolation/pool.js';
 import type { ActiveTask } from './task.js';
 import type { TaskNotes } from './task-notes.js';
 
-export interface HandlerContext {
-  /** Aborted when the task times out, its lease is lost (cancelled, expired) or the worker closes. */
-  signal: AbortSignal;
-  /**
-   * Reports how far the task got: any JSON value up to 4 KiB (a number from 0 to 100 shows
-   * as a bar in the dashboard). Stored with the task for its current attempt and announced
-   * to its watchers; calls in a tight loop are coalesced (the latest value wins, a few
-   * writes a second). Throws ValidationError or PayloadTooLargeError for a bad value.
-   */
-  progress(value: unknown): void;
-  /**
-   * Appends a line to the task's log, stamped with the time (Redis clock) and the attempt.
-   * A task's log keeps its last 1,000 lines and 64 KiB (the oldest go first, counted); a
-   * line over 2 KiB is cut. Read with `queue.logs(id)`.
-   */
-  log(message: string): void;
-}
-
-export type Handler<P, R> = (task: ActiveTask<P>, context: HandlerContext) => R | Promise<R>;
+export type { Handler, HandlerContext } from './handler-context.js';
 
 export interface Lease<P> {
   task: ActiveTask<P>;
@@ -78,63 +61,6 @@ export interface HandlerRunnerOptions<P> {
 }
 
 const MAX_STACK_CHARS = 4_000;
-
-/** A handler's context for one lease; its AbortController is made on first use (most handlers never look). */
-class LeaseContext<P> implements HandlerContext {
-  constructor(
-    private readonly lease: Lease<P>,
-    private readonly notes: TaskNotes,
-  ) {}
-
-  get signal(): AbortSignal {
-    this.lease.controller ??= new AbortController();
-    return this.lease.controller.signal;
-  }
-
-  progress(value: unknown): void {
-    this.note(encodeJson(value, 'progress', MAX_PROGRESS_BYTES), true);
-  }
-
-  log(message: string): void {
-    this.note(typeof message === 'string' ? message : String(message), false);
-  }
-
-  /** Also the isolated handlers' way in (their values arrive encoded). */
-  note(text: string, progress: boolean): void {
-    this.lease.noted = true;
-    const { task, token } = this.lease;
-    if (progress) this.notes.progress(task.id, token, text);
-    else this.notes.log(task.id, token, text);
-  }
-}
-
-/** The task a handler gets, as events see it in the worker of an isolated handler: its payload is parsed only if read there. */
-class IsolatedTask<P> implements ActiveTask<P> {
-  readonly id: string;
-  readonly queue: string;
-  readonly attempt: number;
-  readonly maxAttempts: number;
-  readonly createdAt: number;
-  group?: string;
-  private parsed: { value: P } | undefined;
-
-  constructor(
-    queue: string,
-    claimed: ClaimedTask,
-    readonly payloadJson: string,
-  ) {
-    this.id = claimed.id;
-    this.queue = queue;
-    this.attempt = claimed.attempt;
-    this.maxAttempts = claimed.maxAttempts;
-    this.createdAt = claimed.createdAt;
-  }
-
-  get payload(): P {
-    this.parsed ??= { value: JSON.parse(this.payloadJson) as P };
-    return this.parsed.value;
-  }
-}
 
 export class HandlerRunner<P, R> {
   /** Handlers running now. */
