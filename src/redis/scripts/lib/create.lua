@@ -23,8 +23,9 @@ end
 
 -- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
 -- `now`, else waiting (in its group's line when it has a group). Options are the encoded
--- strings of enqueue's contract ('' = unset); `traceparent` the producer's trace context. The caller chose the id, checked dedupe and
--- capacity, and wakes the workers.
+-- strings of enqueue's contract ('' = unset); `traceparent` the producer's trace context
+-- (nil or '' for none). The caller chose the id, checked dedupe and capacity, and wakes
+-- the workers.
 local function create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch, traceparent)
   -- Optional fields are written only when set: every retained task carries its hash.
   local fields = { F.payload, payload, F.createdAt, int(now) }
