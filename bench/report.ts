@@ -89,7 +89,8 @@ export function renderReport(results: BenchResults): string {
     const scenario = SCENARIOS[name];
     const figures = results.figures.filter((figure) => figure.scenario === name);
     if (!figures.length) continue;
-    const only = scenario.only && (systems.find((system) => system.name === scenario.only)?.label ?? scenario.only);
+    const labelOf = (name: string) => systems.find((system) => system.name === name)?.label ?? name;
+    const only = scenario.only ? labelOf(scenario.only) : scenario.among?.map(labelOf).join(' and ');
     out.push(`### ${scenario.title}${only ? ` (${only} only)` : ''}`, '');
     if (!scenario.perSystem) {
       const rows = figures.map((figure) => [figureLabel(figure), cell(results.summary[figure.key]?.[REFERENCE], figure.digits)]);

@@ -30,7 +30,7 @@ export function plan(settings: BenchSettings, systems: BenchSystem[]): PlannedRu
           runs.push({ scenario, caseIndex, rep, system: undefined });
           continue;
         }
-        const subjects = scenario.only ? systems.filter((system) => system.name === scenario.only) : systems;
+        const subjects = systems.filter((system) => (scenario.only ? system.name === scenario.only : !scenario.among || scenario.among.includes(system.name)));
         const shift = (rep + caseIndex) % Math.max(1, subjects.length);
         for (const system of [...subjects.slice(shift), ...subjects.slice(0, shift)]) {
           runs.push({ scenario, caseIndex, rep, system });

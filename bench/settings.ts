@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'latency', 'memory', 'http', 'durability'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'durability'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** Scenarios of faces only Errand has (its HTTP gateway, durability): they need errand among the systems. */
 const ERRAND_ONLY: readonly ScenarioName[] = ['http', 'durability'];

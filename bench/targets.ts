@@ -1,5 +1,5 @@
 /**
- * The speed targets of issue 3, checked against a run's medians. They read ratios
+ * The speed targets of issue 3 (and issue 17's for isolated processing), checked against a run's medians. They read ratios
  * Errand/peer (and one absolute bound), as the issue states them.
  */
 import type { BenchResults } from './results.js';
@@ -24,6 +24,10 @@ export const TARGETS: Target[] = [
   { text: 'processing at concurrency 100 ≥ 2× Bee-Queue', figure: 'process.c100', peer: 'beequeue', minRatio: 2 },
   { text: 'processing at concurrency 10 ≥ 2× BullMQ', figure: 'process.c10', peer: 'bullmq', minRatio: 2 },
   { text: 'bulk enqueue ≥ 2× BullMQ', figure: 'enqueue.bulk', peer: 'bullmq', minRatio: 2 },
+  { text: 'isolated processing, threads at concurrency 10 ≥ 2× BullMQ (issue 17)', figure: 'isolated.thread.c10', peer: 'bullmq', minRatio: 2 },
+  { text: 'isolated processing, threads at concurrency 100 ≥ 2× BullMQ (issue 17)', figure: 'isolated.thread.c100', peer: 'bullmq', minRatio: 2 },
+  { text: 'isolated processing, processes at concurrency 10 ≥ 2× BullMQ (issue 17)', figure: 'isolated.process.c10', peer: 'bullmq', minRatio: 2 },
+  { text: 'isolated processing, processes at concurrency 100 ≥ 2× BullMQ (issue 17)', figure: 'isolated.process.c100', peer: 'bullmq', minRatio: 2 },
   { text: 'bulk enqueue no slower than Bee-Queue', figure: 'enqueue.bulk', peer: 'beequeue', minRatio: 1 },
   { text: 'p99 enqueue → start at 2,000/s no worse than BullMQ', figure: 'latency.2000.start.p99', peer: 'bullmq', maxRatio: 1 },
   { text: 'p99 enqueue → start at 2,000/s no worse than Bee-Queue', figure: 'latency.2000.start.p99', peer: 'beequeue', maxRatio: 1 },

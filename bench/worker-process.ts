@@ -58,6 +58,7 @@ function startWorker(command: StartCommand, current: Run, startedUs: number): Pr
     concurrency: command.concurrency,
     removeCompleted: command.removeCompleted,
     ...(command.durability ? { durability: command.durability } : {}),
+    ...(command.isolation ? { isolation: command.isolation } : {}),
     onStart(payload: BenchPayload) {
       const startUs = nowUs();
       if (report.starts++ === 0) firstStartUs = startUs;

@@ -2,7 +2,7 @@
  * Messages between the bench (parent) and a worker process (child), over Node's IPC
  * channel. One worker process serves one system and runs one worker at a time.
  */
-import type { DurabilitySetting, RedisTarget, SystemName } from './systems/types.js';
+import type { DurabilitySetting, Isolation, RedisTarget, SystemName } from './systems/types.js';
 
 export interface StartCommand {
   type: 'start';
@@ -15,6 +15,8 @@ export interface StartCommand {
   /** Report `done` when this many completions were seen (processing runs). */
   expect?: number;
   durability?: DurabilitySetting;
+  /** Handlers in the library's threads or processes (the isolated scenario). */
+  isolation?: Isolation;
 }
 
 export type ParentMessage = StartCommand | { type: 'stop' } | { type: 'exit' };

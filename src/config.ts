@@ -141,6 +141,17 @@ export const DEFAULT_RETENTION = Object.freeze({
   failed: Object.freeze({ count: 10_000, maxAgeMs: 7 * 24 * 3_600_000 }),
 });
 
+// ---- Progress and task logs (src/queue/task-notes.ts) ----------------------------------------
+
+/** Largest progress value a handler may report, as JSON bytes. */
+export const MAX_PROGRESS_BYTES = 4_096;
+
+/**
+ * Bounds of one task's log, all its attempts together: past either, the oldest lines go
+ * (the log says how many); a longer line is cut to `lineBytes`.
+ */
+export const TASK_LOG_LIMITS = Object.freeze({ lines: 1_000, bytes: 64 * 1024, lineBytes: 2_048 });
+
 // ---- Durability (src/redis/durability.ts) ---------------------------------------------------------
 
 export const durabilitySchema = z
@@ -188,6 +199,22 @@ const workerOptionsSchema = z
     maxResultBytes: z.number().int().min(1).max(512 * MiB).default(MiB),
     /** Start claiming at construction. Default true; otherwise call `run()`. */
     autorun: z.boolean().default(true),
+    /**
+     * The timeout of tasks that have no `timeoutMs` of their own: past it the attempt
+     * fails with HandlerTimeoutError (the signal is aborted; an isolated handler's thread
+     * or process is terminated). Default: none.
+     */
+    timeoutMs: z.number().int().min(1).max(2 ** 31).optional(),
+    /**
+     * Run the handler module in a pool of worker threads ('thread') or child processes
+     * ('process'), one task at a time each, so a timeout can terminate it and a crash or
+     * a memory limit ends only its attempt. Needs a module, not a function:
+     * `new Worker(queue, new URL('./handler.js', import.meta.url), { isolation: 'thread' })`.
+     * Default: none (handlers run in this process).
+     */
+    isolation: z.enum(['thread', 'process']).optional(),
+    /** With isolation: the V8 heap limit of each thread or process, in MiB; past it the attempt fails. Default: Node's. */
+    memoryLimitMb: z.number().int().min(16).max(1_048_576).optional(),
     /**
      * Completions and failures are sent on once this many replicas have them (Redis WAIT),
      * so a failover does not undo them (which would run the task again); too few in time
@@ -253,7 +280,11 @@ export function resolveQueueOptions(input: QueueOptions | undefined): ResolvedQu
 
 export function resolveWorkerOptions(input: WorkerOptions | undefined): ResolvedWorkerOptions {
   refuseMoved('worker options', input);
-  return Object.freeze(parseOptions('worker options', workerOptionsSchema, input));
+  const options = parseOptions('worker options', workerOptionsSchema, input);
+  if (options.memoryLimitMb !== undefined && !options.isolation) {
+    throw new ValidationError("invalid worker options: memoryLimitMb applies to isolated handlers only: add isolation: 'thread' or 'process'");
+  }
+  return Object.freeze(options);
 }
 
 export function parseTaskOptions(input: unknown): z.output<typeof taskOptionsSchema> {

@@ -19,6 +19,7 @@ export const errorCodes = {
   TASK_CANCELLED: 409,
   WAIT_TIMEOUT: 408,
   HANDLER_TIMEOUT: 500,
+  HANDLER_CRASHED: 500,
   REDIS_UNAVAILABLE: 503,
   REPLICATION_TIMEOUT: 503,
   REDIS_AUTH_FAILED: 503,
@@ -166,13 +167,34 @@ export class WaitTimeoutError extends ErrandError {
   }
 }
 
-/** A handler ran past the task's `timeoutMs`; its signal was aborted and the attempt failed. */
+/**
+ * A handler ran past its `timeoutMs`; the attempt failed. In process its signal is aborted;
+ * an isolated handler's thread or process is terminated.
+ */
 export class HandlerTimeoutError extends ErrandError {
   constructor(
     readonly taskId: string,
     readonly timeoutMs: number,
   ) {
     super('HANDLER_TIMEOUT', `handler for task "${taskId}" ran longer than timeoutMs ${timeoutMs}`);
+  }
+}
+
+/**
+ * An isolated handler's thread or process ended while it ran a task (out of memory,
+ * killed from outside, exited, or a thread's uncaught error): that attempt failed; the
+ * worker replaced the thread or process and goes on.
+ */
+export class HandlerCrashedError extends ErrandError {
+  constructor(
+    readonly taskId: string,
+    /** What ended: 'thread' or 'process'. */
+    readonly isolation: string,
+    /** How it ended, as a phrase ("ran out of memory (memoryLimitMb 64)"). */
+    readonly how: string,
+    fix: string,
+  ) {
+    super('HANDLER_CRASHED', `the ${isolation} running the handler for task "${taskId}" ${how}: ${fix}`);
   }
 }
 

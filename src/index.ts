@@ -7,6 +7,7 @@ export type { EnqueueItem, ResultOptions, TaskCounts, ThroughputPoint, WorkerInf
 export { Worker } from './queue/worker.js';
 export type { CloseOptions, Handler, HandlerContext, WorkerEvents } from './queue/worker.js';
 export type { ActiveTask, TaskAttempt, TaskInfo } from './queue/task.js';
+export type { FollowLogsOptions, TaskLogLine, TaskLogs } from './queue/task-logs.js';
 export { TaskEvents } from './queue/task-events.js';
 export type { OutcomeListener, StateChangeListener, WatchOptions } from './queue/task-events.js';
 export type { TaskState } from './queue/states.js';
@@ -18,6 +19,7 @@ export {
   ErrandError,
   errorCodes,
   ForbiddenError,
+  HandlerCrashedError,
   HandlerTimeoutError,
   HeadersTooLargeError,
   InternalError,

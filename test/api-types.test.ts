@@ -21,7 +21,9 @@ describe('public API types', () => {
     expectTypeOf<Awaited<ReturnType<Queue<Email, Sent>['getTask']>>>().toEqualTypeOf<TaskInfo<Email, Sent> | null>();
     expectTypeOf<Awaited<ReturnType<Queue['counts']>>>().toEqualTypeOf<TaskCounts>();
 
-    type Handler = ConstructorParameters<typeof Worker<Email, Sent>>[1];
+    // The handler function (a module URL or path is the other form, for isolated workers).
+    type Handler = Extract<ConstructorParameters<typeof Worker<Email, Sent>>[1], (...args: never[]) => unknown>;
+    expectTypeOf<ConstructorParameters<typeof Worker<Email, Sent>>[1]>().toEqualTypeOf<Handler | URL | string>();
     expectTypeOf<Parameters<Handler>[0]>().toEqualTypeOf<ActiveTask<Email>>();
     expectTypeOf<Parameters<Handler>[1]>().toEqualTypeOf<HandlerContext>();
     expectTypeOf<ReturnType<Handler>>().toEqualTypeOf<Sent | Promise<Sent>>();

@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { renderReport } from '../bench/report.js';
 import { summarize, type BenchResults, type FigureDef, type RunRecord } from '../bench/results.js';
 import { main } from '../bench/run.js';
+import { plan } from '../bench/runner.js';
+import type { BenchSystem } from '../bench/systems/types.js';
 import { parseSettings, UsageError } from '../bench/settings.js';
 import { percentile, spread, summarizeLatencyUs } from '../bench/stats.js';
 import { checkTargets } from '../bench/targets.js';
@@ -49,7 +51,7 @@ describe('bench command line', () => {
 
   it('rejects unknown names and bad numbers, naming what is allowed', () => {
     expect(() => parseSettings(['--only', 'speed'])).toThrow(UsageError);
-    expect(() => parseSettings(['--only', 'speed'])).toThrow(/use any of reference, enqueue, processing, latency, memory/);
+    expect(() => parseSettings(['--only', 'speed'])).toThrow(/use any of reference, enqueue, processing, isolated, latency, memory/);
     expect(() => parseSettings(['--systems', 'kue'])).toThrow(/errand, bullmq, beequeue/);
     expect(() => parseSettings(['--reps', '0'])).toThrow(/--reps: expected a whole number from 1 to 50/);
     expect(() => parseSettings(['--fast'])).toThrow(UsageError);
@@ -57,8 +59,16 @@ describe('bench command line', () => {
 
   it('runs the Errand-only HTTP scenario only when errand is among the systems', () => {
     expect(parseSettings([])!.scenarios).toContain('http');
-    expect(parseSettings(['--systems', 'bullmq,beequeue'])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'latency', 'memory']);
+    expect(parseSettings(['--systems', 'bullmq,beequeue'])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory']);
     expect(() => parseSettings(['--systems', 'bullmq', '--only', 'enqueue,http'])).toThrow(/--only http: measures Errand only; add errand to --systems/);
+  });
+
+  it('runs isolated processing for the systems with a sandbox only, four cases each', () => {
+    const settings = parseSettings(['--only', 'isolated', '--reps', '1'])!;
+    const systems = (['errand', 'bullmq', 'beequeue'] as const).map((name) => ({ name }) as BenchSystem);
+    const runs = plan(settings, systems);
+    expect(runs).toHaveLength(8);
+    expect(new Set(runs.map((run) => run.system!.name))).toEqual(new Set(['errand', 'bullmq']));
   });
 });
 

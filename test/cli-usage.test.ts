@@ -9,7 +9,7 @@ import { oneLine, ROOT, useCli, type CliResult } from './support/cli.js';
 import { freePort } from './support/redis-server.js';
 
 const cli = useCli();
-const COMMANDS = ['worker', 'enqueue', 'stats', 'inspect', 'retry', 'cancel', 'remove', 'pause', 'resume', 'publish', 'subscribe', 'serve', 'dev', 'bench'];
+const COMMANDS = ['worker', 'enqueue', 'stats', 'inspect', 'logs', 'retry', 'cancel', 'remove', 'pause', 'resume', 'publish', 'subscribe', 'serve', 'dev', 'bench'];
 const HANDLERS = 'test/fixtures/cli-handlers.mjs';
 
 describe('help', () => {

@@ -1,7 +1,8 @@
 /**
  * The dashboard in headless Chromium against a real gateway and Redis: the overview's
  * counts match the API, counts change live without a reload, a failed task is retried
- * from the UI and completes, search finds tasks by payload text and id, the queue actions
+ * from the UI and completes, a running task's progress and log show live (as text), search
+ * finds tasks by payload text and id, the queue actions
  * confirm and show their result, the workers page shows live workers, and the demo's two
  * links work from the dashboard.
  */
@@ -25,6 +26,15 @@ function flakyHandler() {
       return 'sent';
     },
   };
+}
+
+/** A log line as the task page shows it: its local time (as format.ts writes it), attempt and text. */
+async function logLine(queue: { logs(id: string): Promise<{ lines: { at: number; attempt: number; message: string }[] }> }, id: string, index: number): Promise<string> {
+  const line = (await queue.logs(id)).lines[index]!;
+  const d = new Date(line.at);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const time = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${time}  #${line.attempt}  ${line.message}`;
 }
 
 describe('dashboard in a browser', () => {
@@ -136,6 +146,41 @@ describe('dashboard in a browser', () => {
     await waitForText(watched, '.title-badge [data-state]', 'completed');
     expect(await page.textContent('[data-field="result"]')).toBe('"sent"');
     expect((await queue.getTask(task.id))?.state).toBe('completed');
+    await expectCleanPage(watched);
+  });
+
+  it("shows a running task's progress live as a bar, its JSON progress, and its log as text", async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    const queue = s.queue('render');
+    const task = await queue.enqueue({ pages: 4 });
+    const step = [deferred(), deferred()];
+    s.worker('render', async (_task, context) => {
+      context.log('<img src=x onerror="document.title=1">page 1');
+      context.progress(25);
+      await step[0]!.promise;
+      context.log('page 2');
+      context.progress(50);
+      await step[1]!.promise;
+      context.progress({ stage: 'upload', file: '<b>out.pdf</b>' });
+      return 'rendered';
+    });
+
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${gw.url}/queues/render/tasks/${task.id}`);
+    await page.waitForSelector('progress[value="25"]', { timeout: 15_000 });
+    await waitForText(watched, '[data-field="logs"]', `${await logLine(queue, task.id, 0)}\n`);
+    // The line is text: no element was made from it.
+    expect(await page.$$('[data-field="logs"] img')).toHaveLength(0);
+    step[0]!.resolve();
+    await page.waitForSelector('progress[value="50"]', { timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-field="logs"]')?.textContent?.includes('page 2'), null, { timeout: 15_000 });
+    step[1]!.resolve();
+    await waitForText(watched, '.title-badge [data-state]', 'completed');
+    expect(await page.textContent('pre[data-field="progress"]')).toBe(JSON.stringify({ stage: 'upload', file: '<b>out.pdf</b>' }, null, 2));
+    expect(await page.$$('[data-field="logs"] b, [data-field="progress"] b')).toHaveLength(0);
+    expect(await page.title()).not.toBe('1');
     await expectCleanPage(watched);
   });
 

@@ -218,9 +218,10 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await due('every');
   await run(queueScripts.completeAndClaim(k, { finished: [{ ...finished!, resultJson: '' }], claim: { max: 10, leaseMs: 60_000 } }));
   await run(S.pauseSchedule(k, { id: 'every', paused: true, slots: [] }));
-  await run(S.pauseSchedule(k, { id: 'every', paused: false, slots: [] }));
+  await run(S.pauseSchedule(k, { id: 'every', paused: false, digest: 'd2', slots: [] }));
   await run(S.pauseSchedule(k, { id: 'cron', paused: true, slots: [] }));
-  await run(S.pauseSchedule(k, { id: 'cron', paused: false, slots: [later(60_000), 'end'] }));
+  await run(S.pauseSchedule(k, { id: 'cron', paused: false, digest: 'c0', slots: [] })); // a stale digest: refused
+  await run(S.pauseSchedule(k, { id: 'cron', paused: false, digest: 'c1', slots: [later(60_000), 'end'] }));
   await run(S.pauseSchedule(k, { id: 'nope', paused: true, slots: [] }));
   await run(S.runSchedule(k, 'every')); // into its group's line
   await run(S.runSchedule(k, 'cron'));
@@ -229,6 +230,26 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(S.runSchedule(k, 'every')); // the queue is full
   await run(S.removeSchedule(k, 'cron'));
   await run(S.removeSchedule(k, 'cron'));
+  // Progress and log lines: a held lease's are written, a lost one's refused; a log past its
+  // line bound, then past its byte bound, drops its oldest lines. Removing the task deletes its log.
+  k = queue('notes');
+  await enqueue(k, [record('n1', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })]);
+  const [n1] = (await claim(k, 1)).tasks;
+  const gone = { id: 'gone', token: '1' };
+  await run(queueScripts.progress(k, [{ ...n1!, json: '50' }, { ...gone, json: '1' }]));
+  const lines = (...texts: string[]) => texts.map((text) => ({ ageMs: 0, text }));
+  await run(queueScripts.appendLogs(k, { maxLines: 2, maxBytes: 100, batches: [{ ...n1!, dropped: 0, lines: lines('a', 'b', 'c') }, { ...gone, dropped: 0, lines: lines('x') }] }));
+  await run(queueScripts.appendLogs(k, { maxLines: 2, maxBytes: 100, batches: [{ ...n1!, dropped: 1, lines: lines('x'.repeat(80)) }] }));
+  await run(queueScripts.remove(k, 'n1'));
+  // Trimming deletes logs with their tasks: complete-claim's completed list, claim's reaper's dead letters.
+  await configure(k, keepOne);
+  await enqueue(k, [record('t1'), record('t2'), record('t3'), record('t4', { maxAttempts: 1 }), record('t5', { maxAttempts: 1 })]);
+  const [t1, t2, t3] = (await claim(k, 3)).tasks;
+  await run(queueScripts.complete(k, { finished: [{ ...t1!, resultJson: '' }] }));
+  await run(queueScripts.completeAndClaim(k, { finished: [{ ...t2!, resultJson: '' }], claim: { max: 0, leaseMs: 60_000 } }));
+  await run(queueScripts.fail(k, { attempts: [{ ...t3!, errorJson: '{}', retryDelayMs: -1 }] }));
+  await claim(k, 2, 0); // t4 and t5, their leases expired at once
+  await claim(k, 1); // reaps them: dead letters past the failed list's bound
 }
 
 /** Every topic script down each of its paths. */

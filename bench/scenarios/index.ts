@@ -5,6 +5,7 @@ import type { ScenarioName } from '../settings.js';
 import { durabilityScenario } from './durability.js';
 import { enqueueScenario } from './enqueue.js';
 import { httpScenario } from './http.js';
+import { isolatedScenario } from './isolated.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
 import { processingScenario } from './processing.js';
@@ -15,6 +16,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   reference: referenceScenario,
   enqueue: enqueueScenario,
   processing: processingScenario,
+  isolated: isolatedScenario,
   latency: latencyScenario,
   memory: memoryScenario,
   http: httpScenario,

@@ -45,6 +45,8 @@ export interface Scenario {
   perSystem: boolean;
   /** The one system it runs for (a face only that system has); default every selected one. */
   only?: SystemName;
+  /** The systems it runs for, of those selected (a face not every peer has); default every one. */
+  among?: readonly SystemName[];
   /**
    * Column titles of a scenario comparing two ways of doing one thing: each figure with a
    * `versus` becomes a row "this | versus | this/versus".

@@ -2,6 +2,7 @@
  * BullMQ (pinned devDependency), with its defaults: jobs added by a Queue, results seen
  * through QueueEvents (job.waitUntilFinished), completed jobs kept unless removed.
  */
+import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import type { BenchPayload, BenchSystem, Producer, ProducerOptions, QueueCounts, WorkerHandle, WorkerStartOptions } from './types.js';
 import { HANDLER_RESULT } from './types.js';
@@ -54,20 +55,31 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
   };
 }
 
+/** The sandboxed processor (isolated scenario): plain JavaScript, a no-op like the others. */
+const PROCESSOR = fileURLToPath(new URL('../handlers/bullmq-noop.mjs', import.meta.url));
+
 async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  const { isolation } = options;
   const worker = new Worker<BenchPayload, unknown, string>(
     options.queue,
-    async (job) => {
-      options.onStart(job.data);
-      return HANDLER_RESULT;
-    },
+    isolation
+      ? PROCESSOR
+      : async (job) => {
+          options.onStart(job.data);
+          return HANDLER_RESULT;
+        },
     {
       connection: { host: options.redis.host, port: options.redis.port },
       concurrency: options.concurrency,
       // Worker-level, like the other two systems' settings; count 0 removes at completion.
       ...(options.removeCompleted ? { removeOnComplete: { count: 0 } } : {}),
+      // Sandboxed: worker threads or child processes (BullMQ's default), started without
+      // this process's flags (its tsx loader), as Errand's are.
+      ...(isolation === 'thread' ? { useWorkerThreads: true, workerThreadsOptions: { execArgv: [] } } : {}),
+      ...(isolation === 'process' ? { workerForkOptions: { execArgv: [] } } : {}),
     },
   );
+  if (isolation) worker.on('active', (job) => options.onStart(job.data));
   worker.on('completed', () => options.onCompleted());
   worker.on('error', (error) => options.onError(error));
   return { close: () => worker.close() };

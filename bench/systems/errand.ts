@@ -1,6 +1,12 @@
 /**
- * Errand, driven through its public API only (src/index.ts), with its defaults.
+ * Errand, driven through its public API only (src/index.ts), with its defaults. Isolated
+ * workers (the isolated scenario) run from the build (dist/index.js), as users run them:
+ * from the sources every thread or process would load TypeScript through tsx, a cost no
+ * installed Errand has. The build must be current (`npm run build`); the bench says so.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from '../../src/index.js';
 import type { BenchPayload, BenchSystem, Producer, ProducerOptions, QueueCounts, WorkerHandle, WorkerStartOptions } from './types.js';
 import { HANDLER_RESULT } from './types.js';
@@ -30,7 +36,36 @@ async function openProducer({ redis, queue: name, durability }: ProducerOptions)
   };
 }
 
+const HANDLER = new URL('../handlers/errand-noop.mjs', import.meta.url);
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const DIST = new URL('../../dist/index.js', import.meta.url);
+
+/** The newest modification time of the library's sources (the dashboard's client aside). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (path !== join(SRC, 'dashboard', 'client')) newest = Math.max(newest, newestSource(path));
+    } else newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Errand's built Worker, checked to be built from the sources as they are. */
+async function builtWorker(): Promise<typeof Worker> {
+  let builtAt: number;
+  try {
+    builtAt = statSync(DIST).mtimeMs;
+  } catch {
+    throw new Error('isolated Errand workers run from the build: run npm run build first');
+  }
+  if (builtAt < newestSource(SRC)) throw new Error('dist/ is older than src/: run npm run build, so isolated workers run the code as it is');
+  return ((await import(DIST.href)) as { Worker: typeof Worker }).Worker;
+}
+
 async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  if (options.isolation) return startIsolatedWorker(options);
   if (options.removeCompleted) {
     // Retention is a queue setting, kept in Redis: set once, before the worker starts.
     const queue = new Queue(options.queue, { connection: options.redis.url });
@@ -49,6 +84,21 @@ async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
       ...(options.durability ? { durability: options.durability } : {}),
     },
   );
+  worker.on('completed', () => options.onCompleted());
+  worker.on('error', (error) => options.onError(error));
+  return { close: () => worker.close({ timeoutMs: 10_000 }) };
+}
+
+async function startIsolatedWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  if (options.removeCompleted) throw new Error('the isolated scenario keeps completed tasks');
+  const Built = await builtWorker();
+  const worker = new Built<BenchPayload, unknown>(options.queue, HANDLER, {
+    connection: options.redis.url,
+    concurrency: options.concurrency,
+    isolation: options.isolation,
+  });
+  // The payload is parsed here only because the bench reads it (to count each task once).
+  worker.on('active', (task) => options.onStart(task.payload));
   worker.on('completed', () => options.onCompleted());
   worker.on('error', (error) => options.onError(error));
   return { close: () => worker.close({ timeoutMs: 10_000 }) };

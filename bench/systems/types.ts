@@ -65,10 +65,19 @@ export interface Producer {
   close(): Promise<void>;
 }
 
+/** Where a worker runs its handlers: in its own process (default), or in the library's sandbox. */
+export type Isolation = 'thread' | 'process';
+
 export interface WorkerStartOptions {
   redis: RedisTarget;
   queue: string;
   concurrency: number;
+  /**
+   * Run the no-op handler isolated: in a pool of worker threads or child processes (Errand's
+   * `isolation`, BullMQ's sandboxed processors), from a plain JavaScript file. `onStart` is
+   * then called on the library's own "active" event in the worker, where the payload is.
+   */
+  isolation?: Isolation;
   /** Remove completed tasks at once instead of keeping the library's default retention. */
   removeCompleted: boolean;
   durability?: DurabilitySetting;

@@ -14,7 +14,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, describeError, ValidationError } from '../errors.js';
 import { closeClient, openClient, openDedicatedClient, type OwnedClient } from '../redis/connection.js';
-import { TOPIC_MESSAGE_FIELD, type TopicKeys } from '../redis/keys.js';
+import { TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD, type TopicKeys } from '../redis/keys.js';
+import { startConsumeSpan, type WorkSpan } from '../tracing.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
 import * as scripts from '../redis/topic-scripts.js';
 import { Status } from '../redis/status.js';
@@ -159,7 +160,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
           'STREAMS', this.keys.stream, '>',
         )) as ReadReply;
         for (const [, entries] of reply ?? []) {
-          for (const [id, fields] of entries) this.start(id, messageOf(fields), 1);
+          for (const [id, fields] of entries) this.start(id, fieldOf(fields, TOPIC_MESSAGE_FIELD), 1, fieldOf(fields, TOPIC_TRACE_FIELD) ?? '');
         }
         this.errorDelayMs = 0;
       } catch (error) {
@@ -201,7 +202,8 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
 
   // ---- handling ----
 
-  private start(id: string, text: string | null, attempt: number): void {
+  /** `traceparent`: the publisher's context, for the span of a first delivery ('' for none). */
+  private start(id: string, text: string | null, attempt: number, traceparent = ''): void {
     if (this.flights.has(id)) return; // our own, taken back after a late heartbeat: already running
     const controller = new AbortController();
     const meta: TopicMessageMeta = {
@@ -214,10 +216,15 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     };
     const flight: Flight = { meta, controller, lost: false };
     this.flights.set(id, flight);
-    void this.handle(flight, text);
+    const span = startConsumeSpan(this.topic, this.group, meta, traceparent);
+    if (!span) {
+      void this.handle(flight, text);
+      return;
+    }
+    void span.run(() => this.handle(flight, text, span));
   }
 
-  private async handle(flight: Flight, text: string | null): Promise<void> {
+  private async handle(flight: Flight, text: string | null, span?: WorkSpan): Promise<void> {
     let message: M;
     try {
       message = JSON.parse(text ?? '') as M;
@@ -229,10 +236,13 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
     }
     try {
       await this.handler(message, flight.meta);
+      span?.end('acknowledged');
       this.finish(flight);
       if (!flight.lost) this.queueAck(flight);
     } catch (error) {
-      await this.fail(flight, error instanceof Error ? error : new Error(String(error)), false);
+      const failure = error instanceof Error ? error : new Error(String(error));
+      span?.end('failed', failure);
+      await this.fail(flight, failure, false);
     }
   }
 
@@ -361,7 +371,7 @@ export class TopicSubscription<M = unknown> extends EventEmitter<TopicSubscripti
   }
 }
 
-function messageOf(fields: string[]): string | null {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === TOPIC_MESSAGE_FIELD) return fields[i + 1] ?? null;
+function fieldOf(fields: string[], name: string): string | null {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1] ?? null;
   return null;
 }

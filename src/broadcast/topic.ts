@@ -13,6 +13,7 @@
 import { formatIssues, validateName } from '../config.js';
 import { ClosedError, ValidationError } from '../errors.js';
 import { encodeJson } from '../json.js';
+import { currentTraceparent, loadTracing, tracingSettled } from '../tracing.js';
 import { validateMinutes } from '../redis/minute-counts.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { TopicKeys, topicsKey } from '../redis/keys.js';
@@ -50,6 +51,7 @@ export class Topic<M = unknown> {
     this.connection = openClient(this.options.connection);
     // Commands report their own failures; connection errors in between are retried by ioredis.
     if (this.connection.owned) this.connection.client.on('error', () => {});
+    void loadTracing();
   }
 
   /** Appends a message; resolves with its id once it is in Redis. */
@@ -66,12 +68,14 @@ export class Topic<M = unknown> {
       encodeJson(message, messages.length > 1 ? `message ${index}` : 'message', this.options.maxMessageBytes),
     );
     this.register();
+    if (!tracingSettled()) await loadTracing(); // the caller's context is still current after it
+    const traceparent = currentTraceparent();
     const { maxLength, maxAgeMs } = this.options.retention;
     const chunks: string[][] = [];
     for (let start = 0; start < texts.length; start += PUBLISH_CHUNK) chunks.push(texts.slice(start, start + PUBLISH_CHUNK));
     const replies = await orUnavailable(
       Promise.all(
-        chunks.map((chunk) => runScript(this.client, scripts.publish(this.keys, { maxLength, maxAgeMs, messages: chunk }))),
+        chunks.map((chunk) => runScript(this.client, scripts.publish(this.keys, { maxLength, maxAgeMs, messages: chunk, traceparent }))),
       ),
     );
     return replies.flat();

@@ -148,6 +148,15 @@ export interface TaskDetail {
   dedupeKey?: string;
   backoff?: unknown;
   timeoutMs?: number;
+  /** The latest progress its latest attempt reported: a bar for a number 0-100, JSON otherwise. */
+  progress?: unknown;
+}
+
+/** A batch of a task's log lines, as the task stream's `logs` events carry them (after the lines shown, oldest first). */
+export interface TaskLogBatch {
+  /** Lines dropped just before these (a task's log keeps its last 1,000 lines and 64 KiB). */
+  dropped: number;
+  lines: { at: number; attempt: number; message: string }[];
 }
 
 export interface SearchAnswer {

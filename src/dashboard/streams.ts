@@ -2,13 +2,15 @@
  * The UI's event streams under /ui/api/streams, which keep the views live without reloads:
  * the overview, one queue, the workers, the schedules, and the topics and channels (each a `snapshot`
  * event whenever what it shows changed, read by the shared feeds of feeds.ts), and one task (a `task` event each time
- * it is seen in a new state, then `end`). A failed read arrives as a `problem` event with
+ * it is seen in a new state or with new progress, `logs` events with its log lines from the
+ * first on as they are written, then `end`). A failed read arrives as a `problem` event with
  * the error body ({ error: { code, message } }); snapshot streams stay open and recover.
  * A stream opened with a session cookie checks at each heartbeat that the session still
  * stands: once it was logged out (on any gateway), the stream ends with a `problem` event
  * saying UNAUTHORIZED.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { TaskNotFoundError } from '../errors.js';
 import { FINAL_STATES } from '../queue/states.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { UnauthorizedError } from '../errors.js';
@@ -92,16 +94,26 @@ export const streamRoutes =
       endWithSession(request, stream);
       stream.signal.addEventListener('abort', () => stop.abort());
       let final = false;
+      // The log from its first line, as it grows; the stream ends once both are done.
+      const logs = (async () => {
+        for await (const batch of ctx.admin.queue(queue).followLogs(id, { signal: stop.signal })) stream.send('logs', batch);
+      })();
       try {
         while (!next.done) {
           stream.send('task', next.value);
           final = FINAL_STATES.includes(next.value.state);
           next = await watch.next();
         }
+        await logs.catch((error: unknown) => {
+          // Removed between the two reads: the watch says so; anything else is a problem.
+          if (!(error instanceof TaskNotFoundError)) throw error;
+        });
         if (!stop.signal.aborted) stream.send('end', { reason: final ? 'final' : 'removed' });
       } catch (error) {
         stream.send('problem', problem(request, error)); // the stream is open: the error travels as an event
       } finally {
+        stop.abort();
+        await logs.catch(() => {}); // its error, if any, was sent above
         stream.end();
       }
     });

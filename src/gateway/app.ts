@@ -2,7 +2,7 @@
  * Builds the gateway: a Fastify app from resolved options, with zod validation, one error
  * shape, the guards every request passes (browser-guard.ts without a token, the eviction
  * policy of Redis, auth with scoped tokens and the limit on guessing), metrics and OpenAPI,
- * the route plugins and the dashboard. `buildGateway` is for
+ * tracing when OpenTelemetry is installed, the route plugins and the dashboard. `buildGateway` is for
  * in-process use (tests inject requests; the benchmark and `npm start` listen through
  * `startGateway`). Closing the gateway ends its event streams, then its Redis connections.
  */
@@ -35,6 +35,7 @@ import { collectAccess, knownTokens, type RouteAccess } from './scopes.js';
 import { useZod } from './schema.js';
 import { StreamLimits } from './stream-limits.js';
 import { installTransportSecurity } from './transport.js';
+import { registerTracing } from './tracing.js';
 
 /** The routes under /v1, each a plugin of its own. */
 const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, scheduleRoutes, taskRoutes, channelRoutes, topicRoutes];
@@ -115,6 +116,7 @@ export async function buildGateway(input?: GatewayOptions): Promise<Gateway> {
   const ctx: GatewayContext = { admin, options, metrics, closing: closing.signal, limits };
 
   useZod(app);
+  await registerTracing(app, packageVersion());
   app.removeContentTypeParser('text/plain'); // bodies are JSON only: others get 415
   // Commands on a connection whose password Redis refused fail as "unavailable": say why.
   installErrorHandlers(app, options.bodyLimitBytes, (error) => (error.code === 'REDIS_UNAVAILABLE' ? (admin.credentialsRefused ?? error) : error));

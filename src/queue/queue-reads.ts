@@ -29,6 +29,8 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   concurrency: number;
+  /** Where its handlers run, when isolated: worker threads or child processes. */
+  isolation?: 'thread' | 'process';
   /** Handlers running at the last heartbeat. */
   running: number;
   /** Ids of the tasks it held then. */

@@ -37,7 +37,9 @@ import {
 import { ScheduleBook, type ScheduleChangeResult } from './schedule-book.js';
 import type { ScheduleDefinition, ScheduleInfo } from './schedules.js';
 import { stateFromCode, type TaskState } from './states.js';
-import { encodeItems, encodeTask, GENERATED_ID, type EnqueueItem } from './task-encoding.js';
+import { encodeItems, encodeTask, GENERATED_ID, withTrace, type EnqueueItem } from './task-encoding.js';
+import { currentTraceparent, loadTracing, tracingSettled } from '../tracing.js';
+import { TaskLogReader, type FollowLogsOptions, type TaskLogs } from './task-logs.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
 import { ResultWaiter, type SentMark } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
@@ -73,6 +75,11 @@ export class Task<R = unknown> {
     this.sent = undefined;
     return this.queue.result(this.id, options, sent);
   }
+
+  /** The task each time it is seen in a new state or with new progress; see Queue.watchTask. */
+  watch(options?: WatchOptions): AsyncGenerator<TaskInfo<unknown, R>, void, undefined> {
+    return this.queue.watchTask(this.id, options);
+  }
 }
 
 export type { EnqueueItem } from './task-encoding.js';
@@ -87,6 +94,7 @@ export class Queue<P = unknown, R = unknown> {
   private readonly results: ResultWaiter;
   private readonly reads: QueueReads<P, R>;
   private readonly book: ScheduleBook;
+  private readonly logReader: TaskLogReader;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
@@ -104,8 +112,10 @@ export class Queue<P = unknown, R = unknown> {
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
     this.reads = new QueueReads<P, R>(this.name, this.keys, () => this.client);
+    this.logReader = new TaskLogReader(this.name, this.keys, () => this.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
     this.book = new ScheduleBook(this.name, this.keys, () => this.client, this.options.maxPayloadBytes);
+    void loadTracing();
   }
 
   /** The command client (shared with the admin layer). */
@@ -116,7 +126,8 @@ export class Queue<P = unknown, R = unknown> {
   /** Adds one task. Resolves once it is in Redis. */
   async enqueue(payload: P, options?: TaskOptions): Promise<Task<R>> {
     this.assertOpen();
-    const encoded = encodeTask(payload, options, this.options);
+    if (!tracingSettled()) await loadTracing(); // the caller's context is still current after it
+    const encoded = withTrace(encodeTask(payload, options, this.options), currentTraceparent());
     return new Promise<Task<R>>((resolve, reject) => {
       if (!this.coalescing) {
         this.coalescing = [];
@@ -158,7 +169,8 @@ export class Queue<P = unknown, R = unknown> {
    */
   async enqueueMany(items: readonly EnqueueItem<P>[]): Promise<Task<R>[]> {
     this.assertOpen();
-    const encoded = encodeItems(items, this.options);
+    if (!tracingSettled()) await loadTracing();
+    const encoded = withTrace(encodeItems(items, this.options), currentTraceparent());
     const { tasks, full } = await this.sendEnqueues(encoded);
     if (full) throw new QueueFullError(this.name, full.maxWaiting, tasks.map((task) => task.id));
     return tasks;
@@ -257,6 +269,28 @@ export class Queue<P = unknown, R = unknown> {
     } finally {
       this.uses--;
     }
+  }
+
+  /**
+   * A task's log (the lines its handlers wrote with `context.log()`), oldest first, with
+   * how many older lines its bounds dropped. Throws TaskNotFoundError if there is no such task.
+   */
+  async logs(id: string): Promise<TaskLogs> {
+    this.assertOpen();
+    validateTaskId(id);
+    const read = await this.call(this.logReader.read(id));
+    if (!read) throw new TaskNotFoundError(this.name, id);
+    return { dropped: read.dropped, lines: read.lines };
+  }
+
+  /**
+   * A task's log lines as they are written, in batches (starting with those there now),
+   * until the task is final (or removed), or on abort. Throws TaskNotFoundError if there is
+   * no such task.
+   */
+  followLogs(id: string, options: FollowLogsOptions = {}): AsyncGenerator<TaskLogs, void, undefined> {
+    validateTaskId(id);
+    return this.logReader.follow(id, this.events.changes(id, options));
   }
 
   /** One consistent snapshot of the queue's sizes. */

@@ -85,3 +85,16 @@ export function encodeItems<P>(items: readonly EnqueueItem<P>[], queue: Encoding
     }
   });
 }
+
+/**
+ * Tasks with the producer's trace context (a W3C traceparent; '' for none): a task with
+ * one needs the script's full form.
+ */
+export function withTrace<T extends EncodedTask | EncodedTask[]>(tasks: T, traceparent: string): T {
+  if (!traceparent) return tasks;
+  const traced = (task: EncodedTask): EncodedTask =>
+    typeof task === 'string'
+      ? { id: '', payloadJson: task, priority: 0, delayMs: 0, runAt: undefined, maxAttempts: DEFAULT_ATTEMPTS, backoffJson: '', timeoutMs: undefined, dedupeKey: '', group: '', traceparent }
+      : { ...task, traceparent };
+  return (Array.isArray(tasks) ? tasks.map(traced) : traced(tasks as EncodedTask)) as T;
+}

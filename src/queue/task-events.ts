@@ -4,9 +4,11 @@
  * Responsible for: subscribing, per Queue object and on the process's shared pub/sub
  * connection, to the queue's channels, where the scripts publish `<state>|<id>,<id>` for
  * each batch of tasks that changed state: outcomes (completed, failed, cancelled, removed)
- * on one, other moves on another; handing outcome batches to listeners (the result waiter
- * is one), which need only the first channel; and `watch(id)`, which listens to both and
- * yields a task's snapshot each time it is seen in a new state until it is final or removed.
+ * on one, other moves (and `progress|` and `log|` for progress values and log lines) on
+ * another; handing outcome batches to listeners (the result waiter is one), which need
+ * only the first channel; `changes(id)`, which listens to both and wakes its reader each
+ * time the task is announced; and `watch(id)`, built on it, which yields a task's snapshot
+ * each time it is seen in a new state or with new progress until it is final or removed.
  *
  * A watcher reads the task itself (once at the start, then after each announcement of its
  * id), so what it yields is always what Redis holds, never a reconstruction. Changes that
@@ -33,8 +35,11 @@ export type OutcomeListener = (
   created?: readonly string[],
 ) => void;
 
-/** Like OutcomeListener, for every state change (waiting, delayed and active too). */
-export type StateChangeListener = (state: TaskState | 'removed', ids: readonly string[], results?: readonly string[]) => void;
+/**
+ * Like OutcomeListener, for every state change (waiting, delayed and active too), and for
+ * handlers' progress ('progress') and log lines ('log').
+ */
+export type StateChangeListener = (state: TaskState | 'removed' | 'progress' | 'log', ids: readonly string[], results?: readonly string[]) => void;
 
 /** The queue's two pub/sub channels (QueueKeys.events and QueueKeys.progress). */
 export interface TaskEventChannels {
@@ -108,11 +113,36 @@ export class TaskEvents<P = unknown, R = unknown> {
   }
 
   /**
-   * The task each time it is seen in a new state, starting with its current one; ends after
-   * a final state (completed, failed, cancelled), when the task is removed, or on abort.
-   * Throws TaskNotFoundError if the task does not exist at the start.
+   * The task each time it is seen in a new state or with new progress, starting with its
+   * current one; ends after a final state (completed, failed, cancelled), when the task is
+   * removed, or on abort. Throws TaskNotFoundError if the task does not exist at the start.
    */
-  async *watch(id: string, { signal }: WatchOptions = {}): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
+  async *watch(id: string, options: WatchOptions = {}): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
+    let last: string | undefined;
+    for await (const _ of this.changes(id, options)) {
+      const task = await this.read(id);
+      if (this.closed) throw new ClosedError('task events');
+      if (!task) {
+        if (last === undefined) throw new TaskNotFoundError(this.queue, id);
+        return; // removed
+      }
+      // Progress is compared as stored text: a watcher yields each value it sees once.
+      const seen = task.progress === undefined ? task.state : `${task.state}\n${JSON.stringify(task.progress)}`;
+      if (seen !== last) {
+        last = seen;
+        yield task;
+        if (FINAL_STATES.includes(task.state)) return;
+      }
+    }
+  }
+
+  /**
+   * Wakes its reader once subscribed, then each time the task is announced (a move, an
+   * outcome, progress, log lines) and after each reconnection; announcements that come
+   * while the reader is busy are coalesced into one wake. The reader reads what it needs
+   * after each wake. Ends on abort; throws ClosedError when the events close.
+   */
+  async *changes(id: string, { signal }: WatchOptions = {}): AsyncGenerator<void, void, undefined> {
     if (this.closed) throw new ClosedError('task events');
     let wake: () => void = () => {};
     const watcher: Watcher = { dirty: false, wake: () => wake() };
@@ -121,20 +151,10 @@ export class TaskEvents<P = unknown, R = unknown> {
     this.add(id, watcher);
     try {
       await Promise.all([this.subscribe(this.channels.outcomes), this.subscribe(this.channels.progress)]);
-      let last: TaskState | undefined;
       while (!signal?.aborted) {
         watcher.dirty = false;
-        const task = await this.read(id);
+        yield;
         if (this.closed) throw new ClosedError('task events');
-        if (!task) {
-          if (last === undefined) throw new TaskNotFoundError(this.queue, id);
-          return; // removed
-        }
-        if (task.state !== last) {
-          last = task.state;
-          yield task;
-          if (FINAL_STATES.includes(task.state)) return;
-        }
         if (!watcher.dirty && !signal?.aborted) {
           await new Promise<void>((resolve) => (wake = resolve));
           wake = () => {};
@@ -210,7 +230,7 @@ export class TaskEvents<P = unknown, R = unknown> {
   private onMessage(message: string, outcomes: boolean): void {
     // "<state>|<ids>[|<createdAts>][\n<results>]" (lib/common.lua's publish)
     const newline = message.indexOf('\n');
-    const [state, idList = '', createdList] = message.slice(0, newline < 0 ? undefined : newline).split('|') as [TaskState | 'removed', string?, string?];
+    const [state, idList = '', createdList] = message.slice(0, newline < 0 ? undefined : newline).split('|') as [TaskState | 'removed' | 'progress' | 'log', string?, string?];
     const ids = idList.split(',');
     const created = createdList === undefined ? undefined : createdList.split(',');
     const results = newline < 0 ? undefined : message.slice(newline + 1).split('\n');
@@ -218,7 +238,7 @@ export class TaskEvents<P = unknown, R = unknown> {
       const set = this.watchers.get(id);
       if (set) for (const watcher of set) this.poke(watcher);
     }
-    if (outcomes) for (const listener of this.listeners) listener(state, ids, results, created);
+    if (outcomes) for (const listener of this.listeners) listener(state as TaskState | 'removed', ids, results, created);
     for (const listener of this.changeListeners) listener(state, ids, results);
   }
 

@@ -44,6 +44,11 @@ export interface TaskInfo<P = unknown, R = unknown> {
   group?: string;
   backoff?: BackoffOptions;
   timeoutMs?: number;
+  /**
+   * The latest progress its latest attempt reported (`context.progress()`); absent before
+   * the first report of each attempt.
+   */
+  progress?: unknown;
 }
 
 /** A claimed task, as a handler receives it. */
@@ -123,5 +128,11 @@ export function decodeTask<P, R>(queue: string, id: string, hash: Record<string,
   if (backoff) info.backoff = backoff;
   const timeoutMs = optionalNumber(hash[F.timeoutMs]);
   if (timeoutMs !== undefined) info.timeoutMs = timeoutMs;
+  // Stored as `<token>|<json>`: it belongs to the attempt whose token (start) it carries.
+  const progress = hash[F.progress];
+  if (progress !== undefined) {
+    const bar = progress.indexOf('|');
+    if (progress.slice(0, bar) === hash[F.startedAt]) info.progress = JSON.parse(progress.slice(bar + 1));
+  }
   return info;
 }

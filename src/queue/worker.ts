@@ -3,23 +3,31 @@
  *
  * Responsible for: its options, connections and identity; putting its parts together (the
  * pump: claims and records in round trips; the idle wait: blocking on the wake marker; the
- * handler runner: leases, handlers, timeouts; the lease keeper: the heartbeat); its typed
- * events; and a graceful close (stop claiming, let running handlers finish up to a
- * deadline, hand back the leases of the rest, record every outcome, disconnect).
+ * handler runner: leases, handlers, timeouts, with the isolation pool when handlers run in
+ * threads or processes; the notes writer: progress and log lines; the lease keeper: the
+ * heartbeat); its typed events; and a graceful close (stop claiming, let running handlers
+ * finish up to a deadline, hand back the leases of the rest, end isolated handlers, record
+ * every outcome, disconnect).
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolveWorkerOptions, validateName, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
-import { ClosedError, LeaseLostError, type RateLimitedError } from '../errors.js';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MAX_PROGRESS_BYTES, resolveWorkerOptions, validateName, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
+import { ClosedError, LeaseLostError, ValidationError, type RateLimitedError } from '../errors.js';
 import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
 import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js';
+import { loadTracing } from '../tracing.js';
 import { HandlerRunner, type Handler } from './handler-runner.js';
 import { IdleWait } from './idle-wait.js';
+import { IsolationPool } from './isolation/pool.js';
+import { TaskNotes } from './task-notes.js';
 import { LeaseKeeper } from './lease.js';
 import { computeScheduleSlots } from './schedule-book.js';
 import type { ActiveTask } from './task.js';
@@ -65,25 +73,52 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly pump: Pump<P>;
   private readonly keeper: LeaseKeeper;
   private readonly guard: EvictionGuard;
+  private readonly notes: TaskNotes;
   private readonly startedAt = Date.now();
+  private readonly tracing = loadTracing();
   private closing: Promise<void> | undefined;
   /** Cron slots being computed for the queue's schedules (one run at a time). */
   private computingSlots: Promise<void> | undefined;
 
-  constructor(queue: string, handler: Handler<P, R>, options?: WorkerOptions) {
+  /**
+   * `handler`: a function run in this process, or, with the `isolation` option, the URL
+   * (or path) of a module whose default export is the handler (or maps queue names to
+   * handlers), run in a pool of threads or processes.
+   */
+  constructor(queue: string, handler: Handler<P, R> | URL | string, options?: WorkerOptions) {
     super();
     this.queue = validateName('queue', queue);
-    if (typeof handler !== 'function') throw new TypeError('a Worker needs a handler function: new Worker(queue, async (task) => ...)');
     this.options = resolveWorkerOptions(options);
+    const module = handlerModule(handler, this.options.isolation);
     this.keys = new QueueKeys(this.options.prefix, this.queue);
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.connection = openClient(this.options.connection, { patient: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     defineScripts(this.connection.client, WORKER_SCRIPTS);
     this.idle = new IdleWait(this.options.connection);
-    this.runner = new HandlerRunner<P, R>(handler, {
+    this.notes = new TaskNotes({ client: this.client, keys: this.keys, report: (error) => this.report(error) });
+    const { isolation, memoryLimitMb, maxResultBytes } = this.options;
+    const pool =
+      module && isolation
+        ? new IsolationPool({
+            kind: isolation,
+            handler: module,
+            queue: this.queue,
+            size: this.options.concurrency,
+            memoryLimitMb,
+            maxResultBytes,
+            maxProgressBytes: MAX_PROGRESS_BYTES,
+            onProgress: (id, json) => this.runner.noteFromIsolated(id, json, true),
+            onLog: (id, text) => this.runner.noteFromIsolated(id, text, false),
+            report: (error) => this.report(error),
+          })
+        : undefined;
+    this.runner = new HandlerRunner<P, R>(module ? undefined : (handler as Handler<P, R>), {
       queue: this.queue,
-      maxResultBytes: this.options.maxResultBytes,
+      maxResultBytes,
+      timeoutMs: this.options.timeoutMs,
+      notes: this.notes,
+      pool,
       onActive: (task) => this.safeEmit('active', task),
       onFinish: (finish) => this.pump.add(finish),
       onLost: (task, error) => this.safeEmit('lost', task, error),
@@ -133,12 +168,14 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     if (this.closing) throw new ClosedError(`worker of queue "${this.queue}"`);
     if (this.pump.claiming) return;
     this.pump.claiming = true;
-    // Nothing is written or claimed before Redis's eviction policy was found safe.
+    // Nothing is written or claimed before Redis's eviction policy was found safe; the first
+    // claim also waits for OpenTelemetry's API to load (or fail to: it is optional), so every
+    // attempt gets its span when tracing is on.
     this.guard.ready().then(() => {
       if (!this.pump.claiming) return; // closed meanwhile
       this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
       this.keeper.start();
-      this.pump.schedule();
+      void this.tracing.then(() => this.pump.schedule());
     }, () => {}); // refused: onUnsafe reported it and closes the worker
   }
 
@@ -174,6 +211,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     clearTimeout(timer);
     const deadline = Date.now() + Math.max(timeoutMs, 1_000);
     await this.releaseRemaining();
+    await this.runner.close();
+    await this.notes.close();
     await this.pump.flush(deadline);
     await this.keeper.stop();
     await this.computingSlots;
@@ -212,6 +251,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       host: hostname(),
       pid: process.pid,
       concurrency: this.options.concurrency,
+      ...(this.options.isolation ? { isolation: this.options.isolation } : {}),
       running: this.runner.busy,
       tasks: this.runner.heldIds(),
       leaseMs: this.options.leaseMs,
@@ -233,4 +273,30 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       this.report(error as Error);
     }
   }
+}
+
+/** The handler module of an isolated worker as a file URL (checked to exist); undefined for a handler function. */
+function handlerModule(handler: unknown, isolation: string | undefined): URL | undefined {
+  if (typeof handler === 'function') {
+    if (isolation) {
+      throw new ValidationError(`isolation '${isolation}' runs a module, not a function: new Worker(queue, new URL('./handler.js', import.meta.url), { isolation: '${isolation}' })`);
+    }
+    return undefined;
+  }
+  if (!(handler instanceof URL) && typeof handler !== 'string') {
+    throw new TypeError('a Worker needs a handler function, new Worker(queue, async (task) => ...), or with isolation a module URL');
+  }
+  if (!isolation) {
+    throw new ValidationError("a handler module runs isolated: add isolation: 'thread' or 'process' (or pass a handler function to run it in this process)");
+  }
+  let url: URL;
+  try {
+    url = handler instanceof URL ? handler : handler.startsWith('file:') ? new URL(handler) : isAbsolute(handler) ? pathToFileURL(handler) : pathToFileURL(`${process.cwd()}/${handler}`);
+  } catch (error) {
+    throw new ValidationError(`handler module ${JSON.stringify(String(handler))} is not a file URL or path`, { cause: error });
+  }
+  if (url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) {
+    throw new ValidationError(`handler module ${url.href} not found: give the URL of a .js (or, with tsx installed, .ts) file, e.g. new URL('./handler.js', import.meta.url)`);
+  }
+  return url;
 }

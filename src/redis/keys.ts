@@ -30,6 +30,10 @@ export const TASK_FIELDS = Object.freeze({
   result: 'r',
   error: 'e',
   history: 'h',
+  progress: 'pg',
+  logBytes: 'lb',
+  logsDropped: 'ld',
+  traceparent: 'tp',
 } as const);
 
 export type TaskField = keyof typeof TASK_FIELDS;
@@ -169,6 +173,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   schedules: 'zset',
   'sslots:<id>': 'list',
   srefill: 'set',
+  'logs:<id>': 'list',
   events: 'channel',
   progress: 'channel',
 } as const);
@@ -190,6 +195,8 @@ export const TOPIC_KEY_ROLES = Object.freeze({
 
 /** The stream entry field that holds a topic message's JSON. */
 export const TOPIC_MESSAGE_FIELD = 'm';
+/** The stream entry field that holds the publisher's trace context (W3C traceparent), when it had one. */
+export const TOPIC_TRACE_FIELD = 'tp';
 
 /** What a role's name contributes to a key: `task:<id>` → `task:` (the id follows), `meta` → `meta`. */
 function suffixOf(role: string): string {
@@ -324,6 +331,10 @@ export class QueueKeys {
   get scheduleRefill(): string {
     return `${this.base}srefill`;
   }
+  /** A task's log lines, oldest first (`<epoch ms>|<attempt>|<text>` each); deleted with the task. */
+  logs(id: string): string {
+    return `${this.base}logs:${id}`;
+  }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and
    * removed tasks); not a key. Result waiters listen here only. On a cluster, a shard
@@ -332,7 +343,7 @@ export class QueueKeys {
   get events(): string {
     return `${this.base}events`;
   }
-  /** Pub/sub channel of the other state changes (waiting, delayed, active); for task watchers. */
+  /** Pub/sub channel of the other state changes (waiting, delayed, active), progress and log lines; for task watchers. */
   get progress(): string {
     return `${this.base}progress`;
   }

@@ -27,6 +27,8 @@ export interface TaskRecord {
   dedupeKey: string;
   /** '' for none. */
   group: string;
+  /** The producer's trace context (W3C traceparent); '' or undefined for none. */
+  traceparent?: string;
 }
 
 /** A task to enqueue: its payload JSON alone when every option is the default, else its record. */
@@ -47,6 +49,8 @@ export interface ClaimedTask {
   createdAt: number;
   /** '' for none. */
   group: string;
+  /** The producer's trace context (W3C traceparent); '' for none. */
+  traceparent: string;
 }
 
 export interface ClaimReply {
@@ -131,7 +135,7 @@ export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }
   } else {
     for (const task of request.tasks) {
       const t: TaskRecord = typeof task === 'string' ? defaultRecord(task) : task;
-      args.push(t.id, t.payloadJson, t.priority, t.delayMs, optional(t.runAt), t.maxAttempts, t.backoffJson, optional(t.timeoutMs), t.dedupeKey, t.group);
+      args.push(t.id, t.payloadJson, t.priority, t.delayMs, optional(t.runAt), t.maxAttempts, t.backoffJson, optional(t.timeoutMs), t.dedupeKey, t.group, t.traceparent ?? '');
     }
   }
   return call('enqueue', [k.fence, k.meta], args, (reply) => {
@@ -252,7 +256,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 3; i + 8 < values.length; i += 9) {
+  for (let i = 3; i + 9 < values.length; i += 10) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -263,6 +267,7 @@ function decodeClaim(reply: unknown): ClaimReply {
       timeoutMs: values[i + 6] ? Number(values[i + 6]) : undefined,
       createdAt: Number(values[i + 7]),
       group: String(values[i + 8]),
+      traceparent: String(values[i + 9]),
     });
   }
   return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), tasks };
@@ -332,4 +337,34 @@ export function release(k: QueueKeys, leases: readonly HeldLease[]): ScriptCall<
   const args: Arg[] = [];
   for (const lease of leases) args.push(lease.id, lease.token);
   return call('release', [k.fence, k.active], args, codes);
+}
+
+/** A handler's latest progress, as JSON, for one of the worker's leases. */
+export interface ProgressNote extends HeldLease {
+  json: string;
+}
+
+/** Statuses: OK, or LEASE_LOST (nothing written). `notes` must not be empty. */
+export function progress(k: QueueKeys, notes: readonly ProgressNote[]): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [];
+  for (const note of notes) args.push(note.id, note.token, note.json);
+  return call('progress', [k.fence, k.task(notes[0]!.id)], args, codes);
+}
+
+/** Log lines of one lease, logged since the last flush. */
+export interface LogBatch extends HeldLease {
+  /** Lines the worker dropped before sending (more than a log keeps, between two flushes). */
+  dropped: number;
+  /** Each line's text, and how many ms before the call it was logged. */
+  lines: readonly { ageMs: number; text: string }[];
+}
+
+/** Statuses: OK, or LEASE_LOST (nothing written). `batches` must not be empty. */
+export function appendLogs(k: QueueKeys, request: { maxLines: number; maxBytes: number; batches: readonly LogBatch[] }): ScriptCall<StatusCode[]> {
+  const args: Arg[] = [request.maxLines, request.maxBytes];
+  for (const batch of request.batches) {
+    args.push(batch.id, batch.token, batch.lines.length, batch.dropped);
+    for (const line of batch.lines) args.push(line.ageMs, line.text);
+  }
+  return call('task-log', [k.fence, k.task(request.batches[0]!.id)], args, codes);
 }

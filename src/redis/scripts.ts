@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
-import { CRON_END, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD } from './keys.js';
+import { CRON_END, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -44,6 +44,8 @@ export const SCRIPT_KEY_COUNTS = {
   'schedule-slots': 2,
   'schedule-run': 2,
   'adopt-list': 3,
+  progress: 2,
+  'task-log': 2,
   'topic-publish': 2,
   'topic-join': 2,
   'topic-reclaim': 2,
@@ -101,6 +103,7 @@ function prelude(publish: Variant): string {
     `local CRON_END = '${CRON_END}'`,
     `local SCHEDULE_SLOTS_LOW = ${SCHEDULE_SLOTS_LOW}`,
     `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
+    `local TOPIC_TRACE_FIELD = '${TOPIC_TRACE_FIELD}'`,
     `local PUBLISH = '${publish}'`,
     // Every key a script builds starts with the fence's base: it is in the fence's slot.
     `local base = string.sub(KEYS[1], 1, -(#R.fence + 1))`,

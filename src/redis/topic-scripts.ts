@@ -16,8 +16,11 @@ function ids(reply: unknown): string[] {
 }
 
 /** The new entries' ids, in order. */
-export function publish(k: TopicKeys, request: { maxLength: number; maxAgeMs: number | undefined; messages: readonly string[] }): ScriptCall<string[]> {
-  return call('topic-publish', k, [request.maxLength, request.maxAgeMs ?? '', ...request.messages], ids);
+export function publish(
+  k: TopicKeys,
+  request: { maxLength: number; maxAgeMs: number | undefined; messages: readonly string[]; traceparent?: string },
+): ScriptCall<string[]> {
+  return call('topic-publish', k, [request.maxLength, request.maxAgeMs ?? '', request.traceparent ?? '', ...request.messages], ids);
 }
 
 /**

@@ -62,7 +62,8 @@ export class TestScope {
     return queue;
   }
 
-  worker<P = unknown, R = unknown>(name: string, handler: Handler<P, R>, options: WorkerOptions = {}): Worker<P, R> {
+  /** A worker (`handler`: a function, or an isolated worker's module URL), closed with the scope. */
+  worker<P = unknown, R = unknown>(name: string, handler: Handler<P, R> | URL, options: WorkerOptions = {}): Worker<P, R> {
     const worker = new Worker<P, R>(name, handler, { connection: this.redis.url, prefix: this.prefix, ...options });
     worker.on('error', (error) => this.errors.push(error));
     this.closables.push({ close: () => worker.close({ timeoutMs: 2_000 }) });

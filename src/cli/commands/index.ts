@@ -12,6 +12,7 @@ import { registerDev } from './dev.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerGroups } from './groups.js';
 import { registerInspect } from './inspect.js';
+import { registerLogs } from './logs.js';
 import { registerPause } from './pause.js';
 import { registerPublish } from './publish.js';
 import { registerRemove } from './remove.js';
@@ -31,6 +32,7 @@ export const commands: readonly RegisterCommand[] = [
   registerEnqueue,
   registerStats,
   registerInspect,
+  registerLogs,
   registerRetry,
   registerCancel,
   registerRemove,

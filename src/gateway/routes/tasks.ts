@@ -1,6 +1,7 @@
 /**
  * Task routes: enqueue (one or a batch, optionally waiting for the outcome), read (with a
- * long-poll), list by state, cancel, retry, and an event stream of a task's state changes.
+ * long-poll), list by state, cancel, retry, a task's log, and an event stream of a task's
+ * state changes and progress.
  */
 import { z } from 'zod';
 import type { Queue } from '../../queue/queue.js';
@@ -43,8 +44,25 @@ export const taskSchema = z
     dedupeKey: z.string().optional(),
     backoff: z.unknown().optional(),
     timeoutMs: z.number().optional(),
+    group: z.string().optional(),
+    progress: z.unknown().optional().meta({ description: "the latest progress the task's latest attempt reported (any JSON; 0-100 for a bar)" }),
   })
   .meta({ id: 'Task' });
+
+const logsSchema = z
+  .object({
+    id: z.string(),
+    queue: z.string(),
+    dropped: z.number().int().meta({ description: 'lines dropped before the first one here (a log keeps its last 1,000 lines and 64 KiB)' }),
+    lines: z.array(
+      z.object({
+        at: z.number().meta({ description: 'epoch ms (Redis clock)' }),
+        attempt: z.number().int(),
+        message: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'TaskLogs' });
 
 const outcomeShape = {
   state: stateSchema,
@@ -202,14 +220,33 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
   );
 
   app.get(
+    '/queues/:queue/tasks/:id/logs',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: "A task's log",
+        description: 'The lines its handlers wrote (context.log), oldest first, each with its time and attempt; `dropped` counts older lines past the log\'s bounds.',
+        tags,
+        params: taskParams,
+        response: { 200: logsSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { queue, id } = request.params;
+      return { id, queue, ...(await ctx.admin.queue(queue).logs(id)) };
+    },
+  );
+
+  app.get(
     '/queues/:queue/tasks/:id/events',
     {
       config: { scope: 'read' },
       schema: {
-        summary: "Server-Sent Events of a task's state changes",
+        summary: "Server-Sent Events of a task's state changes and progress",
         description:
-          'Each `state` event carries the task as GET returns it, starting with its current state; the stream ends with an `end` event ' +
-          '(`reason`: final or removed). Changes closer together than a read may be coalesced; the final state is always sent.',
+          'Each `state` event carries the task as GET returns it, starting with its current state; a `progress` event carries it when only its ' +
+          'progress changed. The stream ends with an `end` event (`reason`: final or removed). Changes closer together than a read may be ' +
+          'coalesced; the final state is always sent.',
         tags,
         params: taskParams,
         produces: 'text/event-stream',
@@ -229,8 +266,8 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
       let last: TaskInfo | undefined;
       try {
         while (!next.done) {
+          stream.send(last?.state === next.value.state ? 'progress' : 'state', next.value);
           last = next.value;
-          stream.send('state', last);
           next = await watch.next();
         }
         if (!stop.signal.aborted) {

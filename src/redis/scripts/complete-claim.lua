@@ -16,7 +16,13 @@ and code (lib/complete.lua, lib/claim.lua).
 --@include lib/claim.lua
 
 local now = now_ms()
-local limits = settings({ 'completedCount', 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs' })
+-- One read of the settings both transitions enforce: the claim's (flow control, per-group
+-- limits included, and the failed retention of its reaper) and the completion's retention.
+local names = { 'completedCount' }
+for _, name in ipairs(CLAIM_SETTINGS) do
+  names[#names + 1] = name
+end
+local limits = settings(names)
 local codes = complete_tasks(now, limits, ARGV, 3, #ARGV)
 local claimed = claim_tasks(now, tonumber(ARGV[1]), tonumber(ARGV[2]), limits)
 return { codes, claimed }

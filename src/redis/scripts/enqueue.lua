@@ -4,9 +4,9 @@ KEYS[1] fence, KEYS[2] meta (hash: seq counter for generated ids, enqueued count
 Touches (fenced): task:<id>, waiting:<priority>, priorities, delayed, dedupe:<key>, wake,
 settings (maxWaiting)
 ARGV[1] form: 'f' (full) or 'p' (payloads only)
-ARGV[2..] full form, per task 10 values: id ('' = generate), payload JSON, priority,
+ARGV[2..] full form, per task 11 values: id ('' = generate), payload JSON, priority,
           delayMs, runAt (epoch ms, '' = none), maxAttempts, backoff JSON (''),
-          timeoutMs (''), dedupeKey (''), group ('' = none);
+          timeoutMs (''), dedupeKey (''), group ('' = none), traceparent ('' = none);
           payloads-only form, per task its payload JSON: every option is the default
           (generated id, priority 0, no delay, default attempts, nothing else)
 
@@ -17,7 +17,7 @@ first id, count}, the tasks having the consecutive ids first, first + 1, ... Ret
 delayed past the queue's maxWaiting setting.
 
 Why a payloads-only form: most tasks have no options, and bulk enqueues are bound by the
-work per argument, on both sides; it sends a tenth of the arguments and gets back three
+work per argument, on both sides; it sends an eleventh of the arguments and gets back three
 values instead of two per task.
 
 Why one script: the capacity check, dedupe lookups and writes must see one state, and a
@@ -29,7 +29,7 @@ batch is created whole or not at all.
 --@include lib/settings.lua
 
 local short = ARGV[1] == 'p'
-local count = short and #ARGV - 1 or (#ARGV - 1) / 10
+local count = short and #ARGV - 1 or (#ARGV - 1) / 11
 local now = now_ms()
 
 local capacity = settings({ 'maxWaiting' }).maxWaiting
@@ -60,7 +60,7 @@ local batch = {}
 -- dedupe hit is a gap, nothing more).
 local next_id, generated = 0, 0
 for i = 0, count - 1 do
-  if ARGV[2 + i * 10] == '' then
+  if ARGV[2 + i * 11] == '' then
     generated = generated + 1
   end
 end
@@ -68,7 +68,7 @@ if generated > 0 then
   next_id = next_ids(generated, now)
 end
 for i = 0, count - 1 do
-  local a = 2 + i * 10
+  local a = 2 + i * 11
   local id, payload, priority, delay_ms, run_at = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local max_attempts, backoff, timeout_ms, dedupe_key, group = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
 
@@ -94,7 +94,7 @@ for i = 0, count - 1 do
     elseif delay_ms ~= '0' then
       due = now + tonumber(delay_ms)
     end
-    create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch)
+    create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch, ARGV[a + 10])
     created = created + 1
     out[#out + 1] = id
     out[#out + 1] = 1

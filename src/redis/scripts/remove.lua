@@ -3,7 +3,7 @@
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
 delayed, active, completed, failed or cancelled; a grouped task's group line, or its slot),
-dedupe:<key>, events channel
+dedupe:<key>, logs:<id>, events channel
 ARGV[1] task id
 
 Returns {OK} removed, {TASK_NOT_FOUND}. A removed active task's worker finds its lease
@@ -28,6 +28,6 @@ if state == S.active then
   group_slots_freed(freed)
 end
 release_dedupe(id, v[3])
-redis.call('DEL', tkey)
+redis.call('DEL', unpack(task_keys({ id })))
 publish('removed', { id })
 return { STATUS.OK }

@@ -4,7 +4,9 @@ KEYS[1] fence, KEYS[2] stream
 Touches (fenced): stats:<hour>
 ARGV[1] maxLength: entries kept (exactly; the oldest go first)
 ARGV[2] maxAgeMs: entries older than this go, '' for no age limit
-ARGV[3..] the messages, JSON text each
+ARGV[3] the publisher's trace context (W3C traceparent), '' for none: stored with each
+        entry (field TOPIC_TRACE_FIELD) for the subscribers' spans
+ARGV[4..] the messages, JSON text each
 
 Returns the new entries' ids, in order.
 
@@ -16,9 +18,14 @@ for rate charts: two calls per batch, none per message.
 --@include lib/base.lua
 
 local stream = KEYS[2]
+local traceparent = ARGV[3]
 local ids = {}
-for i = 3, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', stream, '*', TOPIC_MESSAGE_FIELD, ARGV[i])
+for i = 4, #ARGV do
+  if traceparent == '' then
+    ids[#ids + 1] = redis.call('XADD', stream, '*', TOPIC_MESSAGE_FIELD, ARGV[i])
+  else
+    ids[#ids + 1] = redis.call('XADD', stream, '*', TOPIC_MESSAGE_FIELD, ARGV[i], TOPIC_TRACE_FIELD, traceparent)
+  end
 end
 local now = now_ms()
 redis.call('XTRIM', stream, 'MAXLEN', '=', ARGV[1])

@@ -1,9 +1,10 @@
 /**
- * Task view (/queues/:queue/tasks/:id): everything stored about a task (payload, result or
- * error, every attempt with its error and timing, the lease holder), kept live by the
- * task's stream, with retry, cancel and remove as the state allows.
+ * Task view (/queues/:queue/tasks/:id): everything stored about a task (payload, its
+ * progress as a bar or JSON, result or error, every attempt with its error and timing, the
+ * lease holder, its log as plain text), kept live by the task's stream, with retry, cancel
+ * and remove as the state allows.
  */
-import { API_BASE, type ActionAnswer, type ErrorBody, type TaskDetail, type TaskErrorInfo } from '../../shared.js';
+import { API_BASE, type ActionAnswer, type ErrorBody, type TaskDetail, type TaskErrorInfo, type TaskLogBatch } from '../../shared.js';
 import { ApiError, openStream, taskPath } from '../api.js';
 import { fill, h, type Child } from '../dom.js';
 import { count, duration, json, time } from '../format.js';
@@ -63,9 +64,19 @@ function attemptsTable(task: TaskDetail): HTMLElement {
   );
 }
 
+/** A bar for a number from 0 to 100; any other value as JSON. */
+function progressBlock(progress: unknown): HTMLElement {
+  if (typeof progress === 'number' && progress >= 0 && progress <= 100) {
+    const shown = `${Math.round(progress * 10) / 10}%`;
+    return h('div', { class: 'progress-row', 'data-field': 'progress' }, h('progress', { max: 100, value: progress, 'aria-label': `progress ${shown}` }), h('span', null, shown));
+  }
+  return h('pre', { class: 'json', 'data-field': 'progress' }, json(progress));
+}
+
 function body(task: TaskDetail): HTMLElement[] {
   return [
     h('section', { class: 'panel' }, facts(task)),
+    task.progress !== undefined ? h('section', { class: 'panel' }, h('h2', null, 'Progress'), progressBlock(task.progress)) : null,
     h('section', { class: 'panel' }, h('h2', null, 'Payload'), h('pre', { class: 'json', 'data-field': 'payload' }, json(task.payload))),
     task.state === 'completed' ? h('section', { class: 'panel' }, h('h2', null, 'Result'), h('pre', { class: 'json', 'data-field': 'result' }, 'result' in task ? json(task.result) : 'undefined (the handler returned nothing)')) : null,
     task.error ? h('section', { class: 'panel' }, h('h2', null, task.state === 'failed' ? 'Error' : 'Last error'), errorBlock(task.error, 'error')) : null,
@@ -92,7 +103,20 @@ export const taskView: View = {
     };
     const problem = h('div', { class: 'problem' });
     const content = h('div', { 'data-task-detail': true }, h('p', { class: 'loading' }, 'Loading…'));
-    fill(ctx.root, crumbs, h('div', { class: 'title-row' }, h('h1', null, 'Task ', id), badge, h('div', { class: 'actions' }, buttons.retry, buttons.cancel, buttons.remove)), problem, content);
+    // The log is text only: each line a text node, whatever it holds (never parsed as HTML).
+    const logLines = h('pre', { class: 'log', 'data-field': 'logs' });
+    const logEmpty = h('p', { class: 'empty' }, 'Nothing logged.');
+    const logPanel = h('section', { class: 'panel', 'data-panel': 'logs' }, h('h2', null, 'Log'), logEmpty, logLines);
+    const clearLogs = () => {
+      fill(logLines);
+      logEmpty.hidden = false;
+    };
+    const appendLogs = (batch: TaskLogBatch) => {
+      if (batch.dropped) logLines.append(`… ${batch.dropped} earlier line${batch.dropped === 1 ? '' : 's'} dropped (a task's log keeps its last 1,000 lines and 64 KiB)\n`);
+      for (const line of batch.lines) logLines.append(`${time(line.at)}  #${line.attempt}  ${line.message}\n`);
+      logEmpty.hidden = logLines.childNodes.length > 0;
+    };
+    fill(ctx.root, crumbs, h('div', { class: 'title-row' }, h('h1', null, 'Task ', id), badge, h('div', { class: 'actions' }, buttons.retry, buttons.cancel, buttons.remove)), problem, content, logPanel);
 
     const show = (task: TaskDetail) => {
       fill(badge, stateBadge(task.state));
@@ -112,8 +136,12 @@ export const taskView: View = {
     const watch = () => {
       closeStream();
       closeStream = openStream(`${API_BASE}/streams/queues/${encodeURIComponent(queue)}/tasks/${encodeURIComponent(id)}`, {
-        live: ctx.setLive,
+        live: (live) => {
+          ctx.setLive(live);
+          if (live) clearLogs(); // a (re)opened stream sends the log again from its first line
+        },
         events: {
+          logs: (batch: TaskLogBatch) => appendLogs(batch),
           task: (task: TaskDetail) => {
             fill(problem);
             show(task);

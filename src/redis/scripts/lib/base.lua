@@ -36,10 +36,12 @@ local function task_key(id)
   return base .. R.task .. id
 end
 
+-- Every key the tasks own, to delete them: each one's hash and its log lines.
 local function task_keys(ids)
   local keys = {}
-  for i, id in ipairs(ids) do
-    keys[i] = task_key(id)
+  for _, id in ipairs(ids) do
+    keys[#keys + 1] = task_key(id)
+    keys[#keys + 1] = base .. R.logs .. id
   end
   return keys
 end

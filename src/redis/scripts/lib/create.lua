@@ -23,9 +23,10 @@ end
 
 -- Creates one task hash and puts it in line: delayed when `due` (epoch ms) is later than
 -- `now`, else waiting (in its group's line when it has a group). Options are the encoded
--- strings of enqueue's contract ('' = unset). The caller chose the id, checked dedupe and
--- capacity, and wakes the workers.
-local function create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch)
+-- strings of enqueue's contract ('' = unset); `traceparent` the producer's trace context
+-- (nil or '' for none). The caller chose the id, checked dedupe and capacity, and wakes
+-- the workers.
+local function create_task(id, payload, priority, due, now, max_attempts, backoff, timeout_ms, dedupe_key, group, batch, traceparent)
   -- Optional fields are written only when set: every retained task carries its hash.
   local fields = { F.payload, payload, F.createdAt, int(now) }
   local function unless_default(field, value, default)
@@ -40,6 +41,7 @@ local function create_task(id, payload, priority, due, now, max_attempts, backof
   unless_default(F.timeoutMs, timeout_ms, '')
   unless_default(F.dedupeKey, dedupe_key, '')
   unless_default(F.group, group, '')
+  unless_default(F.traceparent, traceparent or '', '')
   if dedupe_key ~= '' then
     redis.call('SET', key(R.dedupe, dedupe_key), id)
   end

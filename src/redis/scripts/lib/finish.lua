@@ -67,7 +67,7 @@ local function trim(list_role, keep_count, max_age_ms, now, length)
       break
     end
     redis.call('RPOP', list)
-    redis.call('DEL', task_key(id))
+    redis.call('DEL', unpack(task_keys({ id })))
   end
 end
 
