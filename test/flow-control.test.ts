@@ -10,6 +10,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Queue, RateLimitedError, ValidationError, Worker, type TaskInfo } from '../src/index.js';
+import * as queueScripts from '../src/redis/queue-scripts.js';
+import { runScript } from '../src/redis/scripts.js';
 import { deferred, useRedis, useScope, type TestScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -193,6 +195,23 @@ describe('limits across worker processes', () => {
 });
 
 describe('groups', () => {
+  it("hold their limits in a worker's complete-and-claim call as in a claim (the hot path)", async () => {
+    const s = scope();
+    const queue = s.queue('hot-path');
+    await queue.configure({ groups: { concurrency: 1, rateLimit: { max: 2, perMs: 60_000 } } });
+    await queue.enqueueMany(['t1', 't2', 't3', 't4'].map((id) => ({ payload: id, id, group: 'g' })));
+    const claim = { max: 10, leaseMs: 60_000 };
+    const [first] = (await runScript(s.client(), queueScripts.claim(queue.keys, claim))).tasks;
+    expect(first?.id).toBe('t1');
+    // Its slot frees as it completes: one more may start, not all three.
+    const next = await runScript(s.client(), queueScripts.completeAndClaim(queue.keys, { finished: [{ ...first!, resultJson: '' }], claim }));
+    expect(next.claim.tasks.map((task) => task.id)).toEqual(['t2']);
+    // The rate limit (2 starts a minute) holds there too.
+    const after = await runScript(s.client(), queueScripts.completeAndClaim(queue.keys, { finished: [{ ...next.claim.tasks[0]!, resultJson: '' }], claim }));
+    expect(after.claim.tasks).toEqual([]);
+    expect(await queue.groups()).toMatchObject({ total: 1, groups: [{ name: 'g', waiting: 2, active: 0 }] });
+  });
+
   it("rotate: a light group's tasks start among a heavy group's backlog, not after it", async () => {
     const s = scope();
     const queue = s.queue<number, string>('fair');
