@@ -1,8 +1,8 @@
 /**
  * Schedules under a deployment's churn, on one real redis-server: five worker processes
  * (each declaring the schedule at start, as replicas do) and two gateways (each declaring it
- * over HTTP), a 1-second schedule for 20 s with workers restarted and one SIGKILLed in
- * between. Exactly one task per elapsed slot, ids checked, none missing; a run handled
+ * over HTTP), a 1-second schedule and an every-second cron schedule for 20 s with workers
+ * restarted and one SIGKILLed in between. Exactly one task per elapsed slot, ids checked, none missing; a run handled
  * twice only where a killed worker's lease expired.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,12 +19,14 @@ const scope = useScope(redis);
 
 const QUEUE = 'ticks';
 const DEFINITION = { everyMs: 1_000, payload: { tick: true }, catchUp: 'all' as const };
+/** A cron schedule too: its slots are computed ahead by whichever workers see them run low. */
+const CRON = { cron: '* * * * * *', payload: { cron: true }, catchUp: 'all' as const };
 const LEASE_MS = 2_000;
 
 async function spawnWorker(s: TestScope, ran: string): Promise<ChildProcess> {
   const fixture = fileURLToPath(new URL('./fixtures/schedule-worker.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
-    env: { ...process.env, REDIS_URL: redis.url, PREFIX: s.prefix, QUEUE, SCHEDULE: JSON.stringify(DEFINITION), RAN: ran, LEASE_MS: String(LEASE_MS) },
+    env: { ...process.env, REDIS_URL: redis.url, PREFIX: s.prefix, QUEUE, SCHEDULES: JSON.stringify({ tick: DEFINITION, second: CRON }), RAN: ran, LEASE_MS: String(LEASE_MS) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   s.add({ close: async () => void child.kill('SIGKILL') });
@@ -50,7 +52,9 @@ describe('schedules across processes', () => {
 
     const workers = await Promise.all(Array.from({ length: 5 }, () => spawnWorker(s, ran)));
     const queue = s.queue(QUEUE);
-    expect((await queue.schedules()).map((schedule) => [schedule.id, schedule.updatedAt])).toEqual([['tick', declared[0]!.body.updatedAt]]);
+    // Five replicas declared both schedules again: the one the gateways declared did not change.
+    expect((await queue.getSchedule('tick'))!.updatedAt).toBe(declared[0]!.body.updatedAt);
+    expect((await queue.schedules()).map((schedule) => schedule.id).sort()).toEqual(['second', 'tick']);
 
     // The churn: a graceful restart, a SIGKILL (its replacement comes at once), another restart.
     await sleep(5_000);
@@ -74,6 +78,15 @@ describe('schedules across processes', () => {
       .toBe(0);
     const created = (await queue.list('completed', { limit: 1_000 })).map((task) => task.id).filter((id) => id.startsWith('sched:tick:')).sort();
     expect(created.filter((id) => Number(id.split(':')[2]) <= last)).toEqual(expected);
+    // The cron schedule: every second too, from its first slot to its last, one task each
+    // (its slots were computed ahead by the workers as they ran low).
+    await s.client().ltrim(queue.keys.scheduleSlots('second'), 0, 0); // low now: some worker computes more
+    const cron = (await queue.getSchedule('second'))!;
+    const seconds = (await queue.list('completed', { limit: 1_000 })).map((task) => task.id).filter((id) => id.startsWith('sched:second:')).map((id) => Number(id.split(':')[2])).sort((a, b) => a - b);
+    expect(seconds.length).toBeGreaterThanOrEqual(15);
+    expect(seconds.every((slot, i) => i === 0 || slot - seconds[i - 1]! === 1_000)).toBe(true);
+    expect(seconds.at(-1)).toBeLessThanOrEqual(cron.lastSlotAt!);
+    await expect.poll(async () => s.client().llen(queue.keys.scheduleSlots('second')), { timeout: 10_000 }).toBeGreaterThan(50);
     const handled = await s.client().lrange(ran, 0, -1);
     const twice = [...new Set(handled.filter((id, i) => handled.indexOf(id) !== i))];
     for (const id of twice) {

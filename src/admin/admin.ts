@@ -179,6 +179,28 @@ export class Admin {
     return perQueue.flat();
   }
 
+  /**
+   * How late a queue's most overdue schedule slot is at `nowMs` (Redis clock; 0 when none is
+   * due), or undefined for a queue without schedules. Reads the earliest slot and the
+   * schedules waiting for cron slots, not every schedule.
+   */
+  async scheduleLagMs(name: string, nowMs: number): Promise<number | undefined> {
+    const keys = this.queue(name).keys;
+    const client = this.client();
+    const [count, first, waiting] = await this.call(
+      Promise.all([client.zcard(keys.schedules), client.zrange(keys.schedules, 0, 0, 'WITHSCORES'), client.smembers(keys.scheduleRefill)]),
+    );
+    if (count === 0) return undefined;
+    const due: number[] = [];
+    if (first[1] !== undefined && first[1] !== 'inf') due.push(Number(first[1]));
+    if (waiting.length) {
+      const nexts = await this.call(Promise.all(waiting.slice(0, 100).map((id) => client.hmget(keys.schedule(id), 'next', 'paused', 'ended'))));
+      for (const [next, paused, ended] of nexts) if (next !== null && paused !== '1' && ended !== '1') due.push(Number(next));
+    }
+    const earliest = Math.min(...due);
+    return Number.isFinite(earliest) && earliest < nowMs ? nowMs - earliest : 0;
+  }
+
   /** The Redis server's clock in ms (schedule lag and due times are measured on it). */
   async redisNowMs(): Promise<number> {
     const [seconds, micros] = await this.call(this.client().time());

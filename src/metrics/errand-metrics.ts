@@ -20,7 +20,6 @@ import { Admin } from '../admin/admin.js';
 import type { QueueSummary, QueueTotals } from '../admin/admin.js';
 import type { TopicInfo } from '../broadcast/topic-info.js';
 import type { ConnectionOption } from '../config.js';
-import { scheduleLagMs } from '../queue/schedules.js';
 
 export const LATENCY_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const SAMPLE_PER_BATCH = 100;
@@ -239,20 +238,18 @@ export class ErrandMetrics {
   private async read(): Promise<Snapshot> {
     const queues = await this.admin.overview();
     const names = queues.map((queue) => queue.name);
-    const [totals, workerList, oldestWaitingMs, topics, schedules, now] = await Promise.all([
+    const now = await this.admin.redisNowMs();
+    const [totals, workerList, oldestWaitingMs, topics, scheduleLag] = await Promise.all([
       Promise.all(names.map((name) => this.admin.totals(name))),
       this.admin.workers(),
       Promise.all(names.map((name) => this.admin.oldestWaitingMs(name))),
       this.admin.topics.overview(),
-      this.admin.schedules(),
-      this.admin.redisNowMs(),
+      Promise.all(names.map((name) => this.admin.scheduleLagMs(name, now))),
       Promise.all(names.map((name) => this.observe(name))),
     ]);
     const workers = new Map<string, number>();
     for (const worker of workerList) workers.set(worker.queue, (workers.get(worker.queue) ?? 0) + 1);
-    const lag = new Map<string, number>();
-    for (const schedule of schedules) lag.set(schedule.queue, Math.max(lag.get(schedule.queue) ?? 0, scheduleLagMs(schedule, now)));
-    return { queues, totals, workers, oldestWaitingMs, topics, scheduleLagMs: names.map((name) => lag.get(name)) };
+    return { queues, totals, workers, oldestWaitingMs, topics, scheduleLagMs: scheduleLag };
   }
 
   private async record(queue: string, outcome: string, ids: readonly string[]): Promise<void> {

@@ -5,7 +5,7 @@
  * definitions and slots are schedules.ts's; the scripts' contracts schedule-scripts.ts's.
  * Used by Queue (every action) and Worker (computing slots).
  */
-import { QueueFullError, ScheduleNotFoundError } from '../errors.js';
+import { QueueFullError, ScheduleNotFoundError, ValidationError } from '../errors.js';
 import { CRON_END, SCHEDULE_FIELDS as SF, type QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/schedule-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
@@ -44,8 +44,18 @@ export class ScheduleBook {
    */
   async upsert(id: string, definition: ScheduleDefinition, beforeWrite?: () => Promise<void>): Promise<ScheduleChangeResult> {
     const { spec, digest, payloadJson } = parseSchedule(id, definition, this.maxPayloadBytes);
+    const now = await this.redisNow();
+    if (spec.endAt !== undefined && spec.endAt <= now) {
+      throw new ValidationError(`invalid schedule "${id}": endAt (${new Date(spec.endAt).toISOString()}) is past, so no slot would fall due (times are epoch ms)`);
+    }
     await beforeWrite?.();
-    const slots = spec.cron !== undefined ? cronSlotsAfter(spec, await this.redisNow()) : [];
+    let slots: string[] = [];
+    if (spec.cron !== undefined) {
+      // From after now; or from a due slot the old definition has not run yet (see schedule-upsert.lua).
+      const [next, last, paused] = await this.client().hmget(this.keys.schedule(id), SF.next, SF.last, SF.paused);
+      const from = next !== null && Number(next) <= now && paused !== '1' ? Math.max(Number(next) - 1, Number(last ?? -1)) : now;
+      slots = cronSlotsAfter(spec, from);
+    }
     const { change } = await runScript(
       this.client(),
       scripts.upsertSchedule(this.keys, { id, digest, definitionJson: JSON.stringify(spec), fields: scheduleFields(spec, payloadJson), slots }),

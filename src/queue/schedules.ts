@@ -28,37 +28,38 @@ export const MAX_CATCH_UP = 1_000;
 export const DEFAULT_MAX_CATCH_UP = 100;
 export const DEFAULT_MISSED_AFTER_MS = 60_000;
 
-const time = z.union([z.number().int().min(0).max(8.64e15), z.iso.datetime({ offset: true }), z.date()]);
+/** A time as JSON carries it: epoch ms, or ISO 8601 with an offset. */
+const jsonTime = z.union([z.number().int().min(0).max(8.64e15), z.iso.datetime({ offset: true })]);
 
 /** The task options a schedule's runs get (each run is a task like any other). */
 const runOptionsSchema = defaultTaskOptionsSchema.extend({ group: taskOptionsShape.group }).strict();
 
-export const scheduleSchema = z
+/**
+ * A schedule's definition as JSON carries it (the gateway's request body, with these
+ * descriptions in /openapi.json); the library takes Dates for the times too.
+ */
+export const scheduleJsonSchema = z
   .object({
-    /** A cron expression (5 fields, or 6 with seconds first; croner's syntax, e.g. `0 3 * * *`, `@daily`). */
-    cron: z.string().min(1).max(256).optional(),
-    /** IANA time zone the cron expression is read in (default UTC). Cron only. */
-    tz: z.string().min(1).max(64).optional(),
-    /** A slot every this many ms (at least 1,000), aligned to startAt (else the Unix epoch). */
-    everyMs: z.number().int().min(MIN_EVERY_MS).max(MAX_EVERY_MS).optional(),
-    /** Each run's payload (any JSON value). Default null. */
-    payload: z.unknown().optional(),
-    /** Each run's task options. */
-    options: runOptionsSchema.optional(),
-    /** Slots missed while no worker claimed (downtime): 'none' skips them, 'one' (default) runs once, 'all' runs each (up to maxCatchUp). */
-    catchUp: z.enum(['none', 'one', 'all']).optional(),
-    /** With catchUp 'all': at most this many runs for the missed slots (the latest). Default 100, at most 1,000. */
-    maxCatchUp: z.number().int().min(1).max(MAX_CATCH_UP).optional(),
-    /** With catchUp 'none': a slot whose run would be created later than this after its time is skipped. Default 60,000. */
-    missedAfterMs: z.number().int().min(0).max(MAX_EVERY_MS).optional(),
-    /** No slot before this time (epoch ms, ISO 8601 with offset, or a Date). */
-    startAt: time.optional(),
-    /** No slot after this time. */
-    endAt: time.optional(),
-    /** At most this many runs in all; then the schedule has ended. */
-    limit: z.number().int().min(1).max(1_000_000_000).optional(),
+    cron: z.string().min(1).max(256).optional().meta({ description: "a cron expression, croner's syntax: 5 fields, 6 with seconds first, or 7 with a year last; `0 3 * * *`, `@daily`" }),
+    tz: z.string().min(1).max(64).optional().meta({ description: 'the IANA time zone the cron expression is read in (default UTC); cron only' }),
+    everyMs: z.number().int().min(MIN_EVERY_MS).max(MAX_EVERY_MS).optional().meta({ description: 'a slot every this many ms (at least 1,000), aligned to startAt (else the Unix epoch)' }),
+    payload: z.unknown().optional().meta({ description: "each run's payload (any JSON value; default null)" }),
+    options: runOptionsSchema.optional().meta({ description: "each run's task options" }),
+    catchUp: z.enum(['none', 'one', 'all']).optional().meta({ description: "slots missed while no worker ran: 'none' skips them, 'one' (default) runs once, 'all' runs each (up to maxCatchUp)" }),
+    maxCatchUp: z.number().int().min(1).max(MAX_CATCH_UP).optional().meta({ description: "with catchUp 'all': at most this many runs for the missed slots, the latest (default 100, at most 1,000)" }),
+    missedAfterMs: z.number().int().min(0).max(MAX_EVERY_MS).optional().meta({ description: "with catchUp 'none': a slot whose run would be created later than this after its time is skipped (default 60,000)" }),
+    startAt: jsonTime.optional().meta({ description: 'no slot before this time (epoch ms, or ISO 8601 with an offset)' }),
+    endAt: jsonTime.optional().meta({ description: 'no slot after this time' }),
+    limit: z.number().int().min(1).max(1_000_000_000).optional().meta({ description: 'at most this many runs in all (run-now included); then the schedule has ended' }),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'ScheduleDefinition' });
+
+/** The library's definition: the JSON one, and Dates for the times. */
+export const scheduleSchema = scheduleJsonSchema.extend({
+  startAt: z.union([jsonTime, z.date()]).optional(),
+  endAt: z.union([jsonTime, z.date()]).optional(),
+});
 
 export type ScheduleDefinition = z.input<typeof scheduleSchema>;
 

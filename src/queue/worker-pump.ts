@@ -8,8 +8,9 @@
  * this process handles the replies of the other; emitting each outcome once Redis recorded
  * it; putting back a batch whose call failed and trying again with a growing delay;
  * deciding after each claim whether more work is likely (claim again at once) or not (the
- * idle wait, until work is announced or something falls due); with `durability`, sending
- * finishes with a WAIT for replicas. What runs handlers is the HandlerRunner's job; the
+ * idle wait, until work is announced or something falls due); firing schedule slots that
+ * fall due while every handler is busy (a claim for no tasks at the slot's time); with
+ * `durability`, sending finishes with a WAIT for replicas. What runs handlers is the HandlerRunner's job; the
  * blocking wait is IdleWait's.
  */
 import type { Durability } from '../config.js';
@@ -77,6 +78,8 @@ export class Pump<P> {
   private scheduled = false;
   private retryDelayMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Fires the next schedule slot if every handler is still busy then (see noteScheduleDue). */
+  private scheduleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: PumpOptions<P>) {
     this.claimBatch = Math.ceil(options.concurrency / MAX_TRIPS_IN_FLIGHT);
@@ -160,6 +163,34 @@ export class Pump<P> {
 
   stop(): void {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.scheduleTimer);
+  }
+
+  /**
+   * Schedule slots fall due when a worker claims. An idle worker's wait ends at the next
+   * slot; a worker whose handlers are all busy claims nothing, so at the slot's time it sends
+   * a claim for no tasks, which fires the slot (its run then waits in line like any task).
+   * Every claim reply, and every heartbeat's, says when the next slot is.
+   */
+  noteScheduleDue(dueInMs: number): void {
+    clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = undefined;
+    if (dueInMs < 0 || !this.claiming) return;
+    this.scheduleTimer = setTimeout(() => void this.fireSchedules(), Math.min(dueInMs + 5, MAX_IDLE_WAIT_MS));
+  }
+
+  private async fireSchedules(): Promise<void> {
+    this.scheduleTimer = undefined;
+    // An idle worker's own wait ends at the slot: its claim fires it.
+    if (!this.claiming || this.options.idle.blocked) return;
+    try {
+      const reply = await runScript(this.options.client, scripts.claim(this.options.keys, this.claimRequest(0)));
+      if (reply.schedulesToRefill > 0) this.options.onSchedulesWaiting();
+      this.noteScheduleDue(reply.scheduleDueInMs);
+    } catch (error) {
+      this.options.report(error as Error);
+      this.noteScheduleDue(1_000);
+    }
   }
 
   private get free(): number {
@@ -294,8 +325,9 @@ export class Pump<P> {
     });
   }
 
-  private onClaim({ dueInMs, paused, tasks, schedulesToRefill }: scripts.ClaimReply, asked: number): void {
+  private onClaim({ dueInMs, paused, tasks, schedulesToRefill, scheduleDueInMs }: scripts.ClaimReply, asked: number): void {
     if (schedulesToRefill > 0) this.options.onSchedulesWaiting();
+    this.noteScheduleDue(scheduleDueInMs);
     for (const task of tasks) this.options.runner.start(task);
     this.backlog = tasks.length === asked;
     const free = this.options.concurrency - this.options.runner.busy;

@@ -158,6 +158,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       leases: () => this.runner.held(),
       describe: () => this.describe(),
       onLost: (ids) => this.runner.lose(ids),
+      onSchedules: (reply) => {
+        if (reply.schedulesToRefill > 0) this.computeSlots();
+        this.pump.noteScheduleDue(reply.scheduleDueInMs);
+      },
       onError: (error) => this.report(error),
     });
     if (this.options.autorun) this.run();

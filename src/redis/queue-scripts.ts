@@ -59,6 +59,8 @@ export interface ClaimReply {
   paused: boolean;
   /** How many cron schedules wait for their slots to be computed (the worker computes them). */
   schedulesToRefill: number;
+  /** ms until the next schedule slot falls due (-1: none). */
+  scheduleDueInMs: number;
   tasks: ClaimedTask[];
 }
 
@@ -256,7 +258,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 3; i + 9 < values.length; i += 10) {
+  for (let i = 4; i + 9 < values.length; i += 10) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -270,7 +272,7 @@ function decodeClaim(reply: unknown): ClaimReply {
       traceparent: String(values[i + 9]),
     });
   }
-  return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), tasks };
+  return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), scheduleDueInMs: Number(values[3] ?? -1), tasks };
 }
 
 export function claim(k: QueueKeys, request: ClaimRequest): ScriptCall<ClaimReply> {

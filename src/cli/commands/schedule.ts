@@ -34,10 +34,13 @@ function catchUp(value: string): 'none' | 'one' | 'all' {
   return value;
 }
 
+/** Epoch ms, or ISO 8601 with an offset (without one, a time would be read in this host's zone). */
 function time() {
   return (value: string): string => {
     if (/^\d+$/.test(value)) return new Date(Number(value)).toISOString();
-    if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError('Use epoch ms or an ISO 8601 time, like 2030-01-01T09:00:00Z.');
+    if (!/(Z|[+-]\d\d:?\d\d)$/i.test(value) || Number.isNaN(Date.parse(value))) {
+      throw new InvalidArgumentError('Use epoch ms or an ISO 8601 time with its offset, like 2030-01-01T09:00:00Z or 2030-01-01T10:00:00+01:00.');
+    }
     return value;
   };
 }
@@ -117,7 +120,7 @@ export const registerSchedule: RegisterCommand = (program, cli) => {
     .option('--end-at <time>', 'no slot after this time', time())
     .option('--limit <n>', 'at most this many runs in all', wholeNumber(1))
     .option('--attempts <n>', "each run's attempts (default 3)", wholeNumber(1, 10_000))
-    .option('--priority <n>', "each run's priority", (value: string) => Number(value))
+    .option('--priority <n>', "each run's priority (-1000000 to 1000000)", wholeNumber(-1_000_000, 1_000_000))
     .option('--task-timeout <ms>', "each run's handler timeout", wholeNumber(1))
     .option('--group <name>', "each run's group")
     .action(async (queue: string, id: string, options: AddOptions) => {

@@ -1,37 +1,14 @@
 /**
  * Schedule routes: a queue's schedules listed and read (read scope), created or changed
  * with PUT (an upsert: the same definition changes nothing), removed, paused, resumed and
- * run now (admin scope). The definition is the library's (queue.schedule); its checks (the
- * cron expression's fields, the time zone) are the library's too, answered as 400.
+ * run now (admin scope). The definition's schema is the library's (scheduleJsonSchema), and
+ * so are its checks (the cron expression's fields, the time zone), answered as 400.
  */
 import { z } from 'zod';
 import { ScheduleNotFoundError } from '../../errors.js';
-import { MAX_CATCH_UP, MIN_EVERY_MS, SCHEDULE_ID_PATTERN } from '../../queue/schedules.js';
+import { SCHEDULE_ID_PATTERN, scheduleJsonSchema } from '../../queue/schedules.js';
 import type { RoutePlugin } from '../context.js';
-import { errorSchema, nameSchema, queueParams, taskFields, type ZodTypeProvider } from '../schema.js';
-
-const time = z.union([z.number().int().min(0), z.iso.datetime({ offset: true })]);
-
-const definitionSchema = z
-  .object({
-    cron: z.string().min(1).max(256).optional().meta({ description: "a cron expression: 5 fields, or 6 with seconds first (croner's syntax), e.g. `0 3 * * *`" }),
-    tz: z.string().min(1).max(64).optional().meta({ description: 'IANA time zone the cron expression is read in (default UTC)' }),
-    everyMs: z.number().int().min(MIN_EVERY_MS).optional().meta({ description: 'a slot every this many ms, aligned to startAt (else the Unix epoch)' }),
-    payload: z.unknown().optional().meta({ description: "each run's payload (any JSON value; default null)" }),
-    options: z
-      .object({ attempts: taskFields.attempts, backoff: taskFields.backoff, timeoutMs: taskFields.timeoutMs, priority: taskFields.priority, group: taskFields.group })
-      .strict()
-      .optional()
-      .meta({ description: "each run's task options" }),
-    catchUp: z.enum(['none', 'one', 'all']).optional().meta({ description: "slots missed while no worker claimed: skip them, run once (default), or run each" }),
-    maxCatchUp: z.number().int().min(1).max(MAX_CATCH_UP).optional().meta({ description: "with catchUp 'all': at most this many runs for the missed slots (default 100)" }),
-    missedAfterMs: z.number().int().min(0).optional().meta({ description: "with catchUp 'none': a slot whose run would be created later than this after its time is skipped (default 60000)" }),
-    startAt: time.optional().meta({ description: 'no slot before this time (epoch ms, or ISO 8601 with offset)' }),
-    endAt: time.optional().meta({ description: 'no slot after this time' }),
-    limit: z.number().int().min(1).optional().meta({ description: 'at most this many runs in all' }),
-  })
-  .strict()
-  .meta({ id: 'ScheduleDefinition' });
+import { errorSchema, nameSchema, queueParams, type ZodTypeProvider } from '../schema.js';
 
 const scheduleSchema = z
   .object({
@@ -89,7 +66,7 @@ export const scheduleRoutes: RoutePlugin = (ctx) => async (instance) => {
           '201 when created; 200 when changed (from its first slot after now) or unchanged (`change` says which).',
         tags,
         params: scheduleParams,
-        body: definitionSchema,
+        body: scheduleJsonSchema,
         response: { 200: scheduleSchema.extend({ change: z.enum(['created', 'changed', 'unchanged']) }), 201: scheduleSchema.extend({ change: z.enum(['created', 'changed', 'unchanged']) }), ...errors },
       },
     },

@@ -8,13 +8,16 @@ rate (the log of starts); for schedules: schedules, schedule:<id>, sslots:<id>, 
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
 
-Returns {dueInMs, paused, refill, then 10 values per claimed task: id, lease token,
+Returns {dueInMs, paused, refill, scheduleDueInMs, then 10 values per claimed task: id, lease token,
 attempt, maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none),
 traceparent (the producer's trace context, '' for none)}. dueInMs is how many ms from now
 the next delayed task, schedule slot or lease deadline falls due (-1 if none; 0 if more is
 due than one call handles): an idle worker blocks on the wake marker that long at most.
 Relative, so the worker's own clock does not matter. refill: how many cron schedules wait
-for their slots to be computed (the worker computes them).
+for their slots to be computed (the worker computes them). scheduleDueInMs: ms until the
+next schedule slot (-1: none), for a worker too busy to claim then (it sends a claim for
+no tasks, which fires the slot). A claim for no tasks (ARGV[1] 0) only promotes, reaps and
+fires what is due.
 
 Schedules: a claim that finds schedule slots due creates their runs first (lib/schedules.lua).
 

@@ -8,7 +8,7 @@ ARGV[1] schedule id
 
 Returns {OK, task id}, {TASK_NOT_FOUND} when there is no such schedule, or {QUEUE_FULL,
 maxWaiting} when the queue is at its capacity (nothing written). The run's id is
-`<run prefix><schedule id>:now:<epoch ms>`.
+`<run prefix><schedule id>:now:<epoch ms>` (`.1`, `.2`, ... after it for more in one ms).
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua
@@ -26,7 +26,13 @@ if capacity and waiting_count() + 1 > capacity then
   return { STATUS.QUEUE_FULL, capacity }
 end
 local now = now_ms()
+-- Two runs asked for in one millisecond get two tasks: the second id gets `.1`, and so on.
 local tid = SCHEDULE_RUN_PREFIX .. id .. ':now:' .. int(now)
+local n = 0
+while redis.call('EXISTS', task_key(tid)) == 1 and n < 100 do
+  n = n + 1
+  tid = SCHEDULE_RUN_PREFIX .. id .. ':now:' .. int(now) .. '.' .. n
+end
 if create_run(tid, v, now) then
   redis.call('HINCRBY', KEYS[2], M.enqueued, 1)
   redis.call('HSET', skey, SF.lastTask, tid, SF.lastRunAt, int(now), SF.runs, (tonumber(v[10]) or 0) + 1)

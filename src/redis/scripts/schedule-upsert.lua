@@ -14,7 +14,8 @@ ARGV[5..] the pairs, then, for a cron schedule, its slots after now (epoch ms, a
 Returns {change, next slot or ''}: change 0 when the stored digest is the same (nothing is
 written: redeploying replicas that all call schedule() creates nothing and moves nothing),
 1 created, 2 changed. A changed schedule keeps its runs, last slot and pause, and goes on
-from its new definition's first slot after now (and after its last slot).
+from its new definition's first slot after now (and after its last slot), or, when a slot
+of the old one is due and has not run yet, from that slot on (caught up by its rule).
 
 Why one script: the digest check and the write must see one state, so concurrent callers
 with one definition leave one schedule and one next slot.
@@ -61,7 +62,14 @@ end
 redis.call('SREM', key(R.srefill), id)
 sync_schedule_refill()
 
+-- Slots from after now on; but a slot of the old definition that is due and has not run
+-- yet (its workers were down for the deploy that changed it) is not dropped: the new
+-- definition's slots from it on are due at once, under its catch-up rule.
 local after = math.max(now, tonumber(old[3]) or 0)
+local pending = tonumber(old[4])
+if pending and pending <= now and old[2] ~= '1' then
+  after = math.max(pending - 1, tonumber(old[3]) or -1)
+end
 local first
 if kind == 'e' then
   redis.call('DEL', key(R.sslots, id))

@@ -52,6 +52,12 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     refill = fire_schedules(now)
     schedule_due = tonumber(redis.call('HGET', key(R.meta), M.scheduleDue))
   end
+  -- ms until the next schedule slot (-1: none): a worker whose handlers are all busy claims
+  -- nothing then, so it sends a claim for no tasks at that time, which fires the slot.
+  local schedule_in = -1
+  if schedule_due then
+    schedule_in = math.max(schedule_due - now, 0)
+  end
 
   -- ms until the next delayed task, schedule slot or lease deadline (-1: none; 0: more is
   -- due than this call handled), given the earliest lease deadline.
@@ -74,7 +80,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
   end
 
   if state[1] then
-    return { due_in(earliest(active)), 1, refill }
+    return { due_in(earliest(active)), 1, refill, schedule_in }
   end
 
   -- Flow control: `wanted` shrinks to what may start now; `limited` says it did. Under a
@@ -91,7 +97,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     wanted = allowed
   end
 
-  local out = { 0, 0, refill }
+  local out = { 0, 0, refill, schedule_in }
   local claimed = {}
   local starts = {}
   local leases = {}

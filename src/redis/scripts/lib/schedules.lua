@@ -157,12 +157,18 @@ local function fire_schedule(id, now)
   return ids
 end
 
--- Fires every schedule whose slot is due (up to 100 per call; the rest at the next call);
--- the runs go in line as enqueued tasks. Returns how many schedules wait for cron slots.
+-- Fires the schedules whose slot is due, up to 100 of them and about 1,000 runs per call
+-- (one schedule catching up creates at most its maxCatchUp, itself at most 1,000): a claim
+-- stays short for other clients, and the schedules still due fire at the next call (the
+-- claim's due time is then 0). The runs go in line as enqueued tasks. Returns how many
+-- schedules wait for cron slots.
 local function fire_schedules(now)
   local ids = redis.call('ZRANGEBYSCORE', key(R.schedules), '-inf', now, 'LIMIT', 0, 100)
   local runs = {}
   for _, id in ipairs(ids) do
+    if #runs >= 1000 then
+      break
+    end
     for _, tid in ipairs(fire_schedule(id, now)) do
       runs[#runs + 1] = tid
     end

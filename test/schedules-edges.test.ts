@@ -1,9 +1,11 @@
 /**
- * Review of issue 15 (schedules): each test states the behaviour the docs promise and
- * FAILS on main 6c2c66a, showing a finding of the review. Interleavings that a test cannot
- * force through the public API (a worker's slot computation overtaken by a claim, a resume
- * overtaken by a definition change) are replayed step by step with the same typed script
- * calls the library makes, with what the library would have read.
+ * Schedules at their edges, each a way a slot could get two runs, none, or a run it should
+ * not: a cron schedule's catch-up after its slots ran out, an outage past endAt, a schedule
+ * near its end, a slot computation overtaken by a claim, a resume overtaken by a definition
+ * change, a caller's task id shaped like a run's, a refused definition, slots falling due
+ * while every handler is busy, a definition changed while a slot is due, an endAt in the
+ * past, and two runs asked for at once. Interleavings the public API cannot force are
+ * replayed step by step with the script calls the library makes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -44,8 +46,8 @@ function recorder(s: TestScope, queue: string, count: number) {
   return { ran, reached: reached.promise, worker };
 }
 
-describe('review of issue 15', () => {
-  it("F1: catchUp 'all' after cron slots ran out creates runs only for slots of the schedule, none before it existed", async () => {
+describe('schedules at their edges', () => {
+  it("catchUp 'all' after cron slots ran out creates runs only for slots of the schedule, none before it existed", async () => {
     const s = scope();
     const queue = s.queue('rebuild');
     const created = await queue.schedule('sec', { cron: '* * * * * *', catchUp: 'all', maxCatchUp: 50 });
@@ -61,7 +63,7 @@ describe('review of issue 15', () => {
     expect(runs.filter((slot) => slot < first)).toEqual([]);
   });
 
-  it("F2: catchUp 'one' on an every-schedule whose outage ran past endAt still runs the latest slot within endAt", async () => {
+  it("catchUp 'one' on an every-schedule whose outage ran past endAt still runs the latest slot within endAt", async () => {
     const s = scope();
     const queue = s.queue('ending');
     const startAt = (await redisNow(s)) + 300;
@@ -74,7 +76,7 @@ describe('review of issue 15', () => {
     await reached;
   });
 
-  it('F3: a cron schedule near its endAt does not keep every worker computing slots on every claim', async () => {
+  it('a cron schedule near its endAt does not keep every worker computing slots on every claim', async () => {
     const s = scope();
     const queue = s.queue('ends-soon');
     const now = await redisNow(s);
@@ -85,7 +87,7 @@ describe('review of issue 15', () => {
     await expect.poll(async () => s.client().scard(queue.keys.scheduleRefill), { timeout: 3_000 }).toBe(0);
   });
 
-  it('F4: a slot computation overtaken by a claim that found no slot ahead does not strand the schedule', async () => {
+  it('a slot computation overtaken by a claim that found no slot ahead does not strand the schedule', async () => {
     const s = scope();
     const queue = s.queue('stranded');
     const keys = queue.keys;
@@ -114,7 +116,7 @@ describe('review of issue 15', () => {
     expect(info.id).toBe('sec');
   });
 
-  it("F5: a resume overtaken by a definition change does not list the old definition's slots", async () => {
+  it("a resume overtaken by a definition change does not list the old definition's slots", async () => {
     const s = scope();
     const queue = s.queue('resume-race');
     const keys = queue.keys;
@@ -138,7 +140,7 @@ describe('review of issue 15', () => {
     expect((await queue.resumeSchedule('r')).nextRunAt).toBe(after.nextRunAt);
   });
 
-  it("F6: an enqueue cannot take a schedule's run id (the slot would get no run)", async () => {
+  it("an enqueue cannot take a schedule's run id (the slot would get no run)", async () => {
     const s = scope();
     const queue = s.queue('squat');
     const info = await queue.schedule('beat', { everyMs: 60_000 });
@@ -149,14 +151,14 @@ describe('review of issue 15', () => {
     expect(refused).toBeInstanceOf(ValidationError);
   });
 
-  it('F7: a refused schedule() writes nothing, not even the queue name into the registry', async () => {
+  it('a refused schedule() writes nothing, not even the queue name into the registry', async () => {
     const s = scope();
     const queue = s.queue('typo-queue');
     await expect(queue.schedule('x', { cron: '0 25 * * *' })).rejects.toBeInstanceOf(ValidationError);
     expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
   });
 
-  it("F8: slots that fall due while the queue's only worker is busy (alive, claiming nothing) are not treated as missed", async () => {
+  it("slots that fall due while the queue's only worker is busy (alive, claiming nothing) are not treated as missed", async () => {
     const s = scope();
     const queue = s.queue('busy');
     const startAt = (await redisNow(s)) + 1_000;
@@ -165,16 +167,47 @@ describe('review of issue 15', () => {
       seen.push(task.id);
       if (task.payload === 'long') await sleep(3_500);
       return null;
-    }, { concurrency: 1 });
+    }, { concurrency: 1, leaseMs: 1_500 }); // a heartbeat every 500 ms: it sees the schedule declared meanwhile
     const long = await queue.enqueue('long');
     await expect.poll(() => seen.includes(long.id)).toBe(true);
     await queue.schedule('tick', { everyMs: 1_000, startAt, catchUp: 'one' });
     await long.result({ timeoutMs: 10_000 });
-    await expect.poll(async () => (await queue.getSchedule('tick'))?.runs).toBeGreaterThanOrEqual(1);
+    await expect.poll(async () => (await runsOf(queue, 'tick')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     // Slots startAt .. startAt + 2,000 fell due while the worker ran the long task: each is
     // on time as far as the deployment goes (a worker runs), so each should get its run.
     const runs = await runsOf(queue, 'tick');
     expect(runs.slice(0, 3)).toEqual([startAt, startAt + 1_000, startAt + 2_000]);
     await worker.close();
+  });
+
+  it('keep a due slot that has not run yet when the definition changes (the deploy that changed it)', async () => {
+    const s = scope();
+    const queue = s.queue('redeploy');
+    const startAt = (await redisNow(s)) + 300;
+    await queue.schedule('report', { everyMs: 60_000, startAt, payload: 'old' });
+    await sleep(600); // no worker: the slot at startAt falls due and waits
+    const changed = await queue.schedule('report', { everyMs: 60_000, startAt, payload: 'new' });
+    expect(changed).toMatchObject({ change: 'changed', nextRunAt: startAt });
+    const { reached } = recorder(s, 'redeploy', 1);
+    await reached;
+    expect(await runsOf(queue, 'report')).toEqual([startAt]);
+    expect((await queue.getTask(`sched:report:${startAt}`))?.payload).toBe('new');
+  });
+
+  it('refuse an endAt in the past (say, seconds for ms), writing nothing', async () => {
+    const s = scope();
+    const queue = s.queue('ended');
+    await expect(queue.schedule('late', { everyMs: 1_000, endAt: Math.floor(Date.now() / 1000) })).rejects.toThrow(/endAt \(.*\) is past/);
+    expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+  });
+
+  it('give two runs asked for at once two tasks', async () => {
+    const s = scope();
+    const queue = s.queue('twice');
+    await queue.schedule('r', { everyMs: 3_600_000, payload: 1 });
+    const runs = await Promise.all([queue.runSchedule('r'), queue.runSchedule('r'), queue.runSchedule('r')]);
+    expect(new Set(runs.map((run) => run.id)).size).toBe(3);
+    expect((await queue.getSchedule('r'))?.runs).toBe(3);
+    expect((await queue.list('waiting')).length).toBe(3);
   });
 });
