@@ -63,6 +63,7 @@ export const META_FIELDS = Object.freeze({
   paused: 'paused',
   limitedUntil: 'limitedUntil',
   grouped: 'grouped',
+  ownTurn: 'ownTurn',
   scheduleDue: 'scheduleDue',
   scheduleRefill: 'scheduleRefill',
   enqueued: 'enqueued',

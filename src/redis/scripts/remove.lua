@@ -3,7 +3,8 @@
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
 delayed, active, completed, failed or cancelled; a grouped task's group line, or its slot),
-dedupe:<key>, logs:<id>, events channel
+dedupe:<key>, logs:<id>, settings (concurrency) and wake (an active task's slot freed),
+events channel
 ARGV[1] task id
 
 Returns {OK} removed, {TASK_NOT_FOUND}. A removed active task's worker finds its lease
@@ -13,6 +14,8 @@ lost at the next heartbeat; its result is refused.
 --@include lib/waiting.lua
 --@include lib/finish.lua
 --@include lib/groups.lua
+--@include lib/flow.lua
+--@include lib/settings.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
@@ -26,6 +29,7 @@ if state == S.active then
   local freed = {}
   free_slot(tkey, v[4], v[5], freed)
   group_slots_freed(freed)
+  slot_freed(settings({ 'concurrency' }))
 end
 release_dedupe(id, v[3])
 redis.call('DEL', unpack(task_keys({ id })))

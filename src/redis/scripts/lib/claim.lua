@@ -135,7 +135,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     out[#out + 1] = v[8] or ''
     out[#out + 1] = v[9] or ''
     claimed[#claimed + 1] = id
-    local member = id .. ':' .. attempt
+    local member = id .. ':' .. token
     starts[#starts + 1] = member
     return member
   end
@@ -174,7 +174,17 @@ local function claim_tasks(now, wanted, lease_ms, limits)
       wanted = wanted - take(wanted)
       return
     end
-    wanted = wanted - take(math.ceil(wanted / (groups + 1)))
+    -- The own line's share: one task in every (groups + 1) claimed, counted across claims
+    -- in meta's `ownTurn` (a claim for one task gives the own line one turn in groups + 1,
+    -- not every turn).
+    if redis.call('ZCARD', priorities) > 0 then
+      local meta = key(R.meta)
+      local before = tonumber(redis.call('HGET', meta, M.ownTurn)) or 0
+      local after = before + wanted
+      local own = math.floor(after / (groups + 1)) - math.floor(before / (groups + 1))
+      redis.call('HSET', meta, M.ownTurn, after % (groups + 1))
+      wanted = wanted - take(own)
+    end
     wanted = wanted - take_grouped(now, wanted, limits, lease)
     wanted = wanted - take(wanted)
   end

@@ -34,7 +34,8 @@ local function flow_room(now, limits, held_until)
   return math.max(room, 0), opens
 end
 
--- Records starts in the rate limit's log: one member per start (`id:attempt`, unique).
+-- Records starts in the rate limit's log: one member per start (`id:token`, unique: a run
+-- that used no attempt, deferred or released, keeps its own entry).
 local function count_starts(now, limits, starts)
   if limits.rateMax and #starts > 0 then
     local members = {}
@@ -49,7 +50,7 @@ end
 -- A slot of a concurrency-limited queue came free: wake an idle worker if work waits (the
 -- worker that freed it may have no room to take it).
 local function slot_freed(limits)
-  if limits.concurrency and redis.call('ZCARD', key(R.priorities)) > 0 then
+  if limits.concurrency and (redis.call('ZCARD', key(R.priorities)) > 0 or redis.call('LLEN', key(R.groups)) > 0) then
     wake()
   end
 end
