@@ -114,3 +114,40 @@ describe('global concurrency with grouped tasks only', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
   }, 70_000);
 });
+
+describe('an idle worker and a rate window that fills exactly', () => {
+  it('wakes when the window opens, not at its lease deadline', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('rate-partial');
+    await queue.configure({ rateLimit: { max: 3, perMs: 500 } });
+    const worker = s.worker<number, number>('rate-partial', async (task) => task.payload, { concurrency: 10 });
+    // The worker runs, then idles: its claims now go one at a time through the idle wait.
+    await (await queue.enqueue(0)).result({ timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const tasks = await queue.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ payload: i + 1 })));
+    const t0 = Date.now();
+    await Promise.all(tasks.map((t) => t.result({ timeoutMs: 60_000 })));
+    // 12 starts at 3 per 500 ms: about 1.5 s, certainly not 10 s per window.
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    void worker;
+  }, 70_000);
+});
+
+describe('per-group rate limit', () => {
+  it("holds each group to the queue's default group rate limit, on the complete-claim path too", async () => {
+    const s = scope();
+    const client = s.client();
+    const queue = s.queue<number, number>('group-rate');
+    await queue.configure({ groups: { rateLimit: { max: 4, perMs: 1_000 } } });
+    const startsAt: number[] = [];
+    const tasks = await queue.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ payload: i, group: 'g' })));
+    s.worker<number, number>('group-rate', async (task) => {
+      startsAt.push(await redisNow(client));
+      return task.payload;
+    }, { concurrency: 10 });
+    await Promise.all(tasks.map((t) => t.result({ timeoutMs: 20_000 })));
+    startsAt.sort((a, b) => a - b);
+    for (const t of startsAt) expect(startsAt.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(4);
+    expect(startsAt[11]! - startsAt[0]!).toBeGreaterThanOrEqual(1_900);
+  }, 30_000);
+});

@@ -220,6 +220,9 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     -- idle workers sleep until room opens (a slot frees: its finish wakes one; a rate
     -- window or a hold ends: the due time says when).
     redis.call('DEL', key(R.wake))
+    if not opens then
+      opens = rate_opens(limits) -- this claim took the window's last room
+    end
     if opens then
       out[1] = math.max(opens - now, 1)
     else

@@ -34,6 +34,13 @@ local function flow_room(now, limits, held_until)
   return math.max(room, 0), opens
 end
 
+-- When the rate limit's window is full: the epoch ms at which its oldest start leaves it.
+local function rate_opens(limits)
+  if limits.rateMax and limits.ratePerMs and redis.call('ZCARD', key(R.rate)) >= limits.rateMax then
+    return tonumber(redis.call('ZRANGE', key(R.rate), 0, 0, 'WITHSCORES')[2]) + limits.ratePerMs
+  end
+end
+
 -- Records starts in the rate limit's log: one member per start (`id:token`, unique: a run
 -- that used no attempt, deferred or released, keeps its own entry).
 local function count_starts(now, limits, starts)
