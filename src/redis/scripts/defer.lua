@@ -3,7 +3,7 @@ without using an attempt, and their queue (or their group) claims nothing until 
 is over.
 
 KEYS[1] fence, KEYS[2] meta (hash: limitedUntil, epoch ms)
-Touches (fenced): task:<id>, active, waiting:<priority>, priorities, progress channel; for
+Touches (fenced): task:<id>, active, waiting:<priority>, priorities, wake, progress channel; for
 grouped tasks their group's line and slots (gwaiting, gpriorities, gstate, groups, gactive,
 gparked), and with scope 'group' its hold in glimits
 ARGV[1] scope: 'queue' (the whole queue is held) or 'group' (only each task's group; a task
@@ -57,5 +57,10 @@ for i = 3, #ARGV, 2 do
   end
 end
 group_slots_freed(freed)
-publish('waiting', back)
+if #back > 0 then
+  -- A worker blocked in its idle wait claims again: it learns when the hold ends (or takes
+  -- the task, if only its group is held and others may run).
+  wake()
+  publish('waiting', back)
+end
 return out
