@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../src/index.js';
 import { deferred, useRedis, useScope } from './support/fixtures.js';
-import { completeAndClaim } from '../src/redis/queue-scripts.js';
+import { claim, completeAndClaim } from '../src/redis/queue-scripts.js';
 import { runScript } from '../src/redis/scripts.js';
 
 const redis = useRedis();
@@ -187,4 +187,16 @@ describe('a deferred task on an idle worker', () => {
       expect(Date.now() - t0).toBeLessThan(2_000);
     }, 20_000);
   }
+});
+
+describe('a big claim over many groups', () => {
+  it('a claim of 2,000 tasks over 2,000 groups, one with its own limits, succeeds', async () => {
+    const s = scope();
+    const client = s.client();
+    const queue = s.queue<number, number>('big');
+    await queue.configureGroup('g0', { concurrency: 5 });
+    await queue.enqueueMany(Array.from({ length: 2_000 }, (_, i) => ({ payload: i, group: `g${i}` })));
+    const reply = await runScript(client, claim(queue.keys, { max: 2_000, leaseMs: 30_000 })).catch((e: Error) => e);
+    expect(reply instanceof Error ? reply.message : reply.tasks.length).toBe(2_000);
+  });
 });

@@ -137,7 +137,9 @@ local function take_grouped(now, wanted, limits, lease)
   local turns = 0
   while wanted > 0 and turns < 100 do
     turns = turns + 1
-    local groups = redis.call('RPOP', rotation, wanted)
+    -- At most 1,000 groups a turn: their fields are read with one HMGET each (unpack's
+    -- stack limit is near 8,000 values, and a group has 5 limit fields).
+    local groups = redis.call('RPOP', rotation, math.min(wanted, 1000))
     if not groups then
       break
     end
