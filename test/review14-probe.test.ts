@@ -200,3 +200,17 @@ describe('a big claim over many groups', () => {
     expect(reply instanceof Error ? reply.message : reply.tasks.length).toBe(2_000);
   });
 });
+
+describe('a raised group limit', () => {
+  it("applies to groups already held by the old one (the queue's group rate limit raised)", async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('raised');
+    await queue.configure({ groups: { rateLimit: { max: 1, perMs: 60_000 } } });
+    const [first, second] = await queue.enqueueMany([{ payload: 1, group: 'g' }, { payload: 2, group: 'g' }]);
+    s.worker<number, number>('raised', async (task) => task.payload, { concurrency: 2 });
+    await first!.result({ timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a claim parks g until the window ends
+    await queue.configure({ groups: { rateLimit: { max: 100, perMs: 1_000 } } });
+    expect(await second!.result({ timeoutMs: 5_000 })).toBe(2);
+  }, 20_000);
+});

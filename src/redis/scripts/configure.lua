@@ -1,7 +1,8 @@
 --[[ configure: change a queue's settings, atomically.
 
 KEYS[1] fence, KEYS[2] settings (hash: SETTINGS_FIELDS)
-Touches (fenced): wake
+Touches (fenced): wake; when the group limits change, gparked, gstate, groups, glimits (parked
+groups rejoin the rotation)
 ARGV[1..] pairs: settings field, value ('' removes the field: the default, or no limit)
 
 Returns the new version (it goes up by one with every change). Idle workers are woken: a
@@ -10,12 +11,28 @@ raised limit may let them claim now.
 Why one script: a change is applied whole, and its version counted with it.
 ]]
 --@include lib/events.lua
+--@include lib/groups.lua
 
+local group_limits_changed = false
 for i = 1, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[2], ARGV[i])
   else
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+  if ARGV[i] == SET.groupConcurrency or ARGV[i] == SET.groupRateMax or ARGV[i] == SET.groupRatePerMs then
+    group_limits_changed = true
+  end
+end
+-- Groups parked under the old group limits rejoin the rotation (the next claim parks them
+-- again if the new limits hold them): a raised limit applies at once, not when the old
+-- window ends. Paused groups stay parked. An admin action: it reads every parked group.
+if group_limits_changed then
+  local glimits = key(R.glimits)
+  for _, group in ipairs(redis.call('ZRANGE', key(R.gparked), 0, -1)) do
+    if not redis.call('HGET', glimits, group .. '|' .. GL.paused) then
+      unpark(group)
+    end
   end
 end
 local version = redis.call('HINCRBY', KEYS[2], SET.version, 1)
