@@ -144,7 +144,7 @@ describe('per-group rate limit', () => {
     const startsAt: number[] = [];
     // Ungrouped work keeps the worker's claims full, so it completes and claims in one call.
     const busy = await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
-    const tasks = await queue.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ payload: i, group: "g" })));
+    const tasks = await queue.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ payload: i, group: 'g' })));
     s.worker<number, number>('group-rate', async (task) => {
       if (task.group) startsAt.push(await redisNow(client));
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -154,8 +154,11 @@ describe('per-group rate limit', () => {
     startsAt.sort((a, b) => a - b);
     const claimed = (await Promise.all(tasks.map(async (t) => (await queue.getTask(t.id))!.startedAt!))).sort((a, b) => a - b);
     const most = (times: number[]) => Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1_000).length));
-    expect({ claimed: most(claimed), handlers: most(startsAt), c: claimed.map((t) => t - claimed[0]!), h: startsAt.map((t) => t - startsAt[0]!) }).toMatchObject({ claimed: 4, handlers: 4 });
-    expect(startsAt[11]! - startsAt[0]!).toBeGreaterThanOrEqual(1_900);
+    // Claim times (the lease's start, Redis clock): handler-side times also carry this
+    // process's scheduling delays, which on a loaded machine can merge two windows.
+    expect(most(claimed)).toBeLessThanOrEqual(4);
+    expect(startsAt).toHaveLength(12);
+    expect(claimed[11]! - claimed[0]!).toBeGreaterThanOrEqual(1_900);
   }, 30_000);
 });
 
