@@ -1,7 +1,7 @@
 /**
  * Schedules at their edges, each a way a slot could get two runs, none, or a run it should
  * not: a cron schedule's catch-up after its slots ran out, an outage past endAt, a schedule
- * near its end, a slot computation overtaken by a claim, a resume overtaken by a definition
+ * near its end, a slot computation overtaken by a firing, a resume overtaken by a definition
  * change, a caller's task id shaped like a run's, a refused definition, slots falling due
  * while every handler is busy, a definition changed while a slot is due, an endAt in the
  * past, and two runs asked for at once. Interleavings the public API cannot force are
@@ -10,7 +10,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ValidationError, type Queue } from '../src/index.js';
-import * as queueScripts from '../src/redis/queue-scripts.js';
 import * as scripts from '../src/redis/schedule-scripts.js';
 import { runScript } from '../src/redis/scripts.js';
 import { cronSlotsAfter, type ScheduleSpec } from '../src/queue/schedules.js';
@@ -87,7 +86,7 @@ describe('schedules at their edges', () => {
     await expect.poll(async () => s.client().scard(queue.keys.scheduleRefill), { timeout: 3_000 }).toBe(0);
   });
 
-  it('a slot computation overtaken by a claim that found no slot ahead does not strand the schedule', async () => {
+  it('a slot computation overtaken by a firing that found no slot ahead does not strand the schedule', async () => {
     const s = scope();
     const queue = s.queue('stranded');
     const keys = queue.keys;
@@ -103,10 +102,10 @@ describe('schedules at their edges', () => {
     expect(await client.zscore(keys.schedules, 'sec')).toBe(next);
     const spec = JSON.parse(hash.def!) as ScheduleSpec;
     const computed = cronSlotsAfter(spec, Number(next));
-    // Before its script runs, `next` falls due and a claim fires: nothing listed ahead, so
-    // the schedule goes to inf and waits for a rebuild.
+    // Before its script runs, `next` falls due and a worker fires it: nothing listed ahead,
+    // so the schedule goes to inf and waits for a rebuild.
     while ((await redisNow(s)) <= Number(next)) await sleep(50);
-    await runScript(client, queueScripts.claim(keys, { max: 1, leaseMs: 1_000 }));
+    await runScript(client, scripts.fireSchedules(keys));
     expect(await client.zscore(keys.schedules, 'sec')).toBe('inf');
     // The worker's append lands now.
     await runScript(client, scripts.addScheduleSlots(keys, { id: 'sec', digest: hash.digest!, mode: 'append', expected: next, slots: computed }));

@@ -180,10 +180,10 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await client.zadd(k.delayed, 0, 'e1');
   await claim(k, 10);
 
-  // Schedules: created, unchanged and changed; due slots fired by a claim and by a
-  // complete-claim (into the queue's line and a group's); a cron schedule running low of
-  // slots (computed ahead: append) and out of them (rebuilt around now); pause, resume,
-  // run now (and on a full queue), removal.
+  // Schedules: created, unchanged and changed; due slots fired (into the queue's line and a
+  // group's), and nothing to fire; a cron schedule running low of slots (computed ahead:
+  // append) and out of them (rebuilt around now); pause, resume, run now (and on a full
+  // queue), removal.
   k = queue('schedules');
   const S = scheduleScripts;
   const fields = (extra: Record<string, string>) =>
@@ -207,22 +207,23 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await upsert('cron', 'c1', { [SF.kind]: 'c', [SF.everyMs]: '', [SF.anchor]: '' }, [later(60_000), later(120_000), later(180_000)]);
   await due('every');
   await due('cron');
-  await claim(k, 10); // both fire; the cron one has few slots left: it asks for more
+  await run(S.fireSchedules(k)); // both fire; the cron one has few slots left: it asks for more
+  await run(S.fireSchedules(k)); // nothing is due
+  await claim(k, 10); // the runs
   await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c1', mode: 'append', expected: (await client.lindex(k.scheduleSlots('cron'), -1))!, slots: [later(240_000), 'end'] }));
   await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c0', mode: 'append', expected: '0', slots: [] })); // changed meanwhile
   await client.del(k.scheduleSlots('cron'));
   await due('cron');
-  await claim(k, 10); // no slot ahead: it waits for slots
+  await run(S.fireSchedules(k)); // no slot ahead: it waits for slots
   await run(S.addScheduleSlots(k, { id: 'cron', digest: 'c1', mode: 'rebuild', expected: '1000', slots: ['2000', later(60_000)] }));
-  const [finished] = (await claim(k, 10)).tasks; // the rebuilt schedule's catch-up run
-  await due('every');
-  await run(queueScripts.completeAndClaim(k, { finished: [{ ...finished!, resultJson: '' }], claim: { max: 10, leaseMs: 60_000 } }));
+  await run(S.fireSchedules(k)); // the rebuilt schedule's catch-up run
   await run(S.pauseSchedule(k, { id: 'every', paused: true, slots: [] }));
   await run(S.pauseSchedule(k, { id: 'every', paused: false, digest: 'd2', slots: [] }));
   await run(S.pauseSchedule(k, { id: 'cron', paused: true, slots: [] }));
   await run(S.pauseSchedule(k, { id: 'cron', paused: false, digest: 'c0', slots: [] })); // a stale digest: refused
   await run(S.pauseSchedule(k, { id: 'cron', paused: false, digest: 'c1', slots: [later(60_000), 'end'] }));
   await run(S.pauseSchedule(k, { id: 'nope', paused: true, slots: [] }));
+  await claim(k, 100); // the queue's line empty again
   await run(S.runSchedule(k, 'every')); // into its group's line
   await run(S.runSchedule(k, 'cron'));
   await run(S.runSchedule(k, 'nope'));

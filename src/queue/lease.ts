@@ -3,14 +3,16 @@
  *
  * Every leaseMs/3 it extends all of the worker's live leases in one script call, records
  * the worker as alive (for the dashboard), reaps leases other workers let expire (so
- * stalled tasks come back even while every slot here is busy), and sends a claim for no
- * tasks, which fires schedule slots that fell due and says when the next one is (a schedule
- * declared while every handler here is busy is seen within a beat). Leases the heartbeat
+ * stalled tasks come back even while every slot here is busy), and fires schedule slots
+ * that fell due, learning when the next one is (a schedule declared while every handler
+ * here is busy is seen within a beat). Leases the heartbeat
  * finds lost are reported, so their handlers can be aborted.
  */
 import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import type { HeldLease } from '../redis/queue-scripts.js';
+import * as scheduleScripts from '../redis/schedule-scripts.js';
+import type { FireReply } from '../redis/schedule-scripts.js';
 import { pipeScript, type RedisClient } from '../redis/scripts.js';
 
 export interface LeaseKeeperOptions {
@@ -23,8 +25,8 @@ export interface LeaseKeeperOptions {
   /** What the worker says about itself at each beat (a JSON object's fields). */
   describe(): Record<string, unknown>;
   onLost(ids: string[]): void;
-  /** The heartbeat's claim for no tasks: when the next schedule slot is, and whether cron slots are wanted. */
-  onSchedules(reply: scripts.ClaimReply): void;
+  /** The heartbeat's schedule-fire: when the next schedule slot is, and whether cron slots are wanted. */
+  onSchedules(reply: FireReply): void;
   onError(error: Error): void;
 }
 
@@ -62,7 +64,7 @@ export class LeaseKeeper {
     const pipeline = client.pipeline();
     const extended = pipeScript(pipeline, scripts.extend(keys, { leaseMs, workerId, descriptionJson: JSON.stringify(this.options.describe()), leases }));
     pipeScript(pipeline, scripts.reap(keys, { max: REAP_PER_BEAT }));
-    const claimed = pipeScript(pipeline, scripts.claim(keys, { max: 0, leaseMs }));
+    const fired = pipeScript(pipeline, scheduleScripts.fireSchedules(keys));
     try {
       const replies = (await pipeline.exec()) ?? [];
       const [extendError, reply] = replies[0] ?? [];
@@ -71,7 +73,7 @@ export class LeaseKeeper {
       if (replies[2]?.[0]) throw replies[2][0];
       const lost = extended(reply);
       if (lost.length) this.options.onLost(lost);
-      this.options.onSchedules(claimed(replies[2]?.[1]));
+      this.options.onSchedules(fired(replies[2]?.[1]));
     } catch (error) {
       // A missed beat is survivable (leases last three beats); report it and beat again next tick.
       this.options.onError(error as Error);

@@ -8,8 +8,8 @@
  * this process handles the replies of the other; emitting each outcome once Redis recorded
  * it; putting back a batch whose call failed and trying again with a growing delay;
  * deciding after each claim whether more work is likely (claim again at once) or not (the
- * idle wait, until work is announced or something falls due); firing schedule slots that
- * fall due while every handler is busy (a claim for no tasks at the slot's time); with
+ * idle wait, until work is announced or something falls due); firing schedule slots when
+ * they fall due (busy or idle); with
  * `durability`, sending finishes with a WAIT for replicas. What runs handlers is the HandlerRunner's job; the
  * blocking wait is IdleWait's.
  */
@@ -18,6 +18,8 @@ import type { LeaseLostError, RateLimitedError } from '../errors.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
+import * as scheduleScripts from '../redis/schedule-scripts.js';
+import type { FireReply } from '../redis/schedule-scripts.js';
 import { runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
 import { Status, type StatusCode } from '../redis/status.js';
 import type { Finish } from './handler-runner.js';
@@ -78,8 +80,11 @@ export class Pump<P> {
   private scheduled = false;
   private retryDelayMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  /** Fires the next schedule slot if every handler is still busy then (see noteScheduleDue). */
+  /** Fires the next schedule slot at its time (see noteScheduleDue). */
   private scheduleTimer: NodeJS.Timeout | undefined;
+  private firing: Promise<void> | undefined;
+  /** After a failed fire, not before this (epoch ms). */
+  private fireRetryAt = 0;
 
   constructor(private readonly options: PumpOptions<P>) {
     this.claimBatch = Math.ceil(options.concurrency / MAX_TRIPS_IN_FLIGHT);
@@ -167,30 +172,43 @@ export class Pump<P> {
   }
 
   /**
-   * Schedule slots fall due when a worker claims. An idle worker's wait ends at the next
-   * slot; a worker whose handlers are all busy claims nothing, so at the slot's time it sends
-   * a claim for no tasks, which fires the slot (its run then waits in line like any task).
-   * Every claim reply, and every heartbeat's, says when the next slot is.
+   * Schedule slots are fired by the workers (schedule-fire creates a due slot's run, once,
+   * whoever calls it). A claim says when the next slot is, and whether one is due now: then
+   * the worker fires it and claims again. A timer fires it at its time too, so a worker whose
+   * handlers are all busy (claiming nothing) still fires it on time; every heartbeat fires
+   * what is due as well.
    */
   noteScheduleDue(dueInMs: number): void {
     clearTimeout(this.scheduleTimer);
     this.scheduleTimer = undefined;
     if (dueInMs < 0 || !this.claiming) return;
-    this.scheduleTimer = setTimeout(() => void this.fireSchedules(), Math.min(dueInMs + 5, MAX_IDLE_WAIT_MS));
+    const waitMs = Math.max(dueInMs === 0 ? 0 : dueInMs + 5, this.fireRetryAt - Date.now());
+    if (waitMs <= 0) void this.fireSchedules();
+    else this.scheduleTimer = setTimeout(() => void this.fireSchedules(), Math.min(waitMs, MAX_IDLE_WAIT_MS));
   }
 
-  private async fireSchedules(): Promise<void> {
+  /** Fires the due schedule slots (one call at a time), then claims, so free slots take the runs. */
+  private fireSchedules(): Promise<void> {
+    clearTimeout(this.scheduleTimer);
     this.scheduleTimer = undefined;
-    // An idle worker's own wait ends at the slot: its claim fires it.
-    if (!this.claiming || this.options.idle.blocked) return;
-    try {
-      const reply = await runScript(this.options.client, scripts.claim(this.options.keys, this.claimRequest(0)));
-      if (reply.schedulesToRefill > 0) this.options.onSchedulesWaiting();
-      this.noteScheduleDue(reply.scheduleDueInMs);
-    } catch (error) {
-      this.options.report(error as Error);
-      this.noteScheduleDue(1_000);
-    }
+    this.firing ??= (async () => {
+      try {
+        let reply: FireReply;
+        // More than one call creates (a long outage's catch-up): on until none is due.
+        do reply = await runScript(this.options.client, scheduleScripts.fireSchedules(this.options.keys));
+        while (reply.scheduleDueInMs === 0 && this.claiming);
+        if (reply.schedulesToRefill > 0) this.options.onSchedulesWaiting();
+        this.noteScheduleDue(reply.scheduleDueInMs);
+      } catch (error) {
+        this.options.report(error as Error);
+        this.fireRetryAt = Date.now() + 1_000; // not again at once: the next claim would ask
+        this.noteScheduleDue(1_000);
+      } finally {
+        this.firing = undefined;
+      }
+      if (this.claiming && this.free > 0) this.schedule();
+    })();
+    return this.firing;
   }
 
   private get free(): number {
@@ -327,9 +345,11 @@ export class Pump<P> {
 
   private onClaim({ dueInMs, paused, tasks, schedulesToRefill, scheduleDueInMs }: scripts.ClaimReply, asked: number): void {
     if (schedulesToRefill > 0) this.options.onSchedulesWaiting();
-    this.noteScheduleDue(scheduleDueInMs);
     for (const task of tasks) this.options.runner.start(task);
     this.backlog = tasks.length === asked;
+    this.noteScheduleDue(scheduleDueInMs);
+    // A slot is due: its runs are created, then the worker claims again (fireSchedules).
+    if (scheduleDueInMs === 0 && Date.now() >= this.fireRetryAt) return;
     const free = this.options.concurrency - this.options.runner.busy;
     // A short claim emptied the queue: wait for the next announcement now, so the blocking
     // pop is already in Redis when work arrives (one hop to a handler, not two).

@@ -60,7 +60,7 @@ export interface CloseOptions {
 }
 
 /** The scripts a worker's command connection calls (registered at once: its pipelines need them). */
-const WORKER_SCRIPTS = ['claim', 'complete', 'complete-claim', 'fail', 'extend', 'reap', 'release'] as const;
+const WORKER_SCRIPTS = ['claim', 'complete', 'complete-claim', 'fail', 'extend', 'reap', 'release', 'schedule-fire'] as const;
 
 export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<P, R>> {
   readonly queue: string;

@@ -78,3 +78,18 @@ export function runSchedule(k: QueueKeys, id: string): ScriptCall<RunScheduleRep
     return { status: Status.TASK_NOT_FOUND };
   });
 }
+
+export interface FireReply {
+  /** How many cron schedules wait for their slots to be computed. */
+  schedulesToRefill: number;
+  /** ms until the next slot falls due (-1: none; 0: more is due: call again). */
+  scheduleDueInMs: number;
+}
+
+/** Creates the runs of the schedule slots that are due (any worker; once per slot). */
+export function fireSchedules(k: QueueKeys): ScriptCall<FireReply> {
+  return call('schedule-fire', [k.fence, k.meta], [], (reply) => {
+    const [refill, dueIn] = reply as [number | string, number | string];
+    return { schedulesToRefill: Number(refill), scheduleDueInMs: Number(dueIn) };
+  });
+}

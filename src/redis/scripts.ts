@@ -43,6 +43,7 @@ export const SCRIPT_KEY_COUNTS = {
   'schedule-pause': 2,
   'schedule-slots': 2,
   'schedule-run': 2,
+  'schedule-fire': 2,
   'adopt-list': 3,
   progress: 2,
   'task-log': 2,

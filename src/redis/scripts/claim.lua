@@ -4,7 +4,7 @@ KEYS[1] fence, KEYS[2] meta (hash: paused flag)
 Touches (fenced): priorities, waiting:<priority>, delayed, active, task:<id>, wake,
 failed, stats:<hour>, dedupe:<key> (reaping), progress and events channels
 Touches (fenced), for flow control: settings (concurrency, rate limit, failed retention),
-rate (the log of starts); for schedules: schedules, schedule:<id>, sslots:<id>, srefill
+rate (the log of starts)
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
 
@@ -15,11 +15,8 @@ the next delayed task, schedule slot or lease deadline falls due (-1 if none; 0 
 due than one call handles): an idle worker blocks on the wake marker that long at most.
 Relative, so the worker's own clock does not matter. refill: how many cron schedules wait
 for their slots to be computed (the worker computes them). scheduleDueInMs: ms until the
-next schedule slot (-1: none), for a worker too busy to claim then (it sends a claim for
-no tasks, which fires the slot). A claim for no tasks (ARGV[1] 0) only promotes, reaps and
-fires what is due.
-
-Schedules: a claim that finds schedule slots due creates their runs first (lib/schedules.lua).
+next schedule slot (-1: none; 0: one is due: the worker calls schedule-fire, which creates
+the runs, then claims them).
 
 Flow control: at most the queue's `concurrency` leases at once and `rateLimit.max` starts
 in any window of `rateLimit.perMs`, across all workers; a claim that is limited takes what

@@ -7,7 +7,6 @@
 --@include lib/groups.lua
 --@include lib/leases.lua
 --@include lib/flow.lua
---@include lib/schedules.lua
 
 -- The settings a claim reads (lib/settings.lua).
 local CLAIM_SETTINGS = { 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs',
@@ -42,18 +41,13 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     next_delayed = earliest(delayed)
   end
 
-  -- Schedules whose slot is due create their runs (lib/schedules.lua), before the paused
-  -- check: like delayed tasks, runs join the line of a paused queue. `refill` says how many
-  -- schedules wait for cron slots: the worker computes them.
+  -- Schedules: when the earliest slot falls due, `schedule_in` is 0 and the worker calls
+  -- schedule-fire, which creates the runs (lib/schedules.lua). Firing is not done here: its
+  -- code, built at every call of a script, would cost every claim. `refill` says how many
+  -- cron schedules wait for slots: the worker computes them.
   local state = redis.call('HMGET', key(R.meta), M.paused, M.limitedUntil, M.scheduleDue, M.scheduleRefill)
   local schedule_due = tonumber(state[3])
   local refill = tonumber(state[4]) or 0
-  if schedule_due and schedule_due <= now then
-    refill = fire_schedules(now)
-    schedule_due = tonumber(redis.call('HGET', key(R.meta), M.scheduleDue))
-  end
-  -- ms until the next schedule slot (-1: none): a worker whose handlers are all busy claims
-  -- nothing then, so it sends a claim for no tasks at that time, which fires the slot.
   local schedule_in = -1
   if schedule_due then
     schedule_in = math.max(schedule_due - now, 0)

@@ -1,9 +1,11 @@
 -- Schedules: each schedule's next slot is its score in `schedules` (inf while it is paused,
 -- ended, or waiting for cron slots to be computed), and the earliest of them is copied to
--- meta's `scheduleDue`, which every claim reads with the meta fields it reads anyway. A
--- claim that finds a slot due creates its run (a task whose id is derived from the
--- schedule's id and the slot's time) and moves the schedule on to its next slot, in the
--- same script: a slot gets one task however many workers claim, and no process leads.
+-- meta's `scheduleDue`, which every claim reads with the meta fields it reads anyway, to
+-- tell its worker when a slot falls due. Firing a due slot creates its run (a task whose
+-- id is derived from the schedule's id and the slot's time) and moves the schedule on to
+-- its next slot, in one script (schedule-fire, which workers call when a claim says a slot
+-- is due, at a slot's time when all their handlers are busy, and at every heartbeat): a
+-- slot gets one task however many workers fire it, and no process leads.
 -- Every-N slots are computed here; cron slots are computed ahead by a cron library in
 -- TypeScript (time zones, DST) and kept in `sslots:<id>`; when they run low, the schedule
 -- joins `srefill` and a worker computes more (schedule-slots.lua).
@@ -160,8 +162,8 @@ end
 -- Fires the schedules whose slot is due, up to 100 of them and about 1,000 runs per call
 -- (one schedule catching up creates at most its maxCatchUp, itself at most 1,000): a claim
 -- stays short for other clients, and the schedules still due fire at the next call (the
--- claim's due time is then 0). The runs go in line as enqueued tasks. Returns how many
--- schedules wait for cron slots.
+-- claim's due time is then 0). The runs go in line as enqueued tasks. Returns how many runs
+-- were created.
 local function fire_schedules(now)
   local ids = redis.call('ZRANGEBYSCORE', key(R.schedules), '-inf', now, 'LIMIT', 0, 100)
   local runs = {}
@@ -178,7 +180,7 @@ local function fire_schedules(now)
     publish('waiting', runs)
   end
   sync_schedule_due()
-  return tonumber(redis.call('HGET', key(R.meta), M.scheduleRefill)) or 0
+  return #runs
 end
 
 -- The first slot of an every-schedule after `after` (epoch ms): slots are anchor + k * every.
