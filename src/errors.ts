@@ -382,6 +382,14 @@ export class RateLimitedError extends Error {
     readonly delayMs: number,
     options: { scope?: 'queue' | 'group'; message?: string } = {},
   ) {
+    // A hold of no time would send the task straight back, over and over, never using an
+    // attempt: a handler that means "not now" says for how long.
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 1) {
+      throw new ValidationError(`RateLimitedError needs a delay of at least 1 ms (got ${String(delayMs)}): pass how long the upstream asked to wait, e.g. its Retry-After in ms`);
+    }
+    if (options.scope !== undefined && options.scope !== 'queue' && options.scope !== 'group') {
+      throw new ValidationError(`RateLimitedError's scope is 'queue' or 'group' (got ${JSON.stringify(options.scope)})`);
+    }
     super(options.message ?? `rate limited: hold the ${options.scope ?? 'queue'} for ${delayMs} ms`);
     this.name = 'RateLimitedError';
     this.scope = options.scope ?? 'queue';

@@ -195,6 +195,33 @@ describe('limits across worker processes', () => {
 });
 
 describe('groups', () => {
+  it('leave counts and lists once nothing of theirs waits, paused or not, and keep no rate log or passed hold', async () => {
+    const s = scope();
+    const queue = s.queue('tidy');
+    await queue.configure({ groups: { rateLimit: { max: 5, perMs: 60_000 } } });
+    const [a1] = await queue.enqueueMany([{ payload: 1, group: 'a' }]);
+    const [b1, b2] = await queue.enqueueMany([{ payload: 2, group: 'b' }, { payload: 3, group: 'b' }]);
+    await queue.pauseGroup('b');
+    expect((await queue.counts()).groups).toBe(2);
+    await queue.cancel(a1!.id);
+    await queue.remove(b1!.id);
+    await queue.cancel(b2!.id); // b was paused (parked): it goes too
+    expect((await queue.counts()).groups).toBe(0);
+    expect(await queue.groups()).toEqual({ total: 0, groups: [] });
+    expect(await s.client().zcard(queue.keys.groupsParked)).toBe(0);
+    expect(await s.client().llen(queue.keys.groups)).toBe(0);
+    // A group's rate log expires with its window; a hold that has passed is not reported.
+    await queue.enqueue(4, { group: 'c' });
+    await s.client().hset(queue.keys.groupLimits, 'c|limitedUntil', '1000');
+    const done = deferred();
+    s.worker('tidy', async () => done.resolve());
+    await done.promise;
+    const ttl = await s.client().pttl(queue.keys.groupRate('c'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await s.client().hexists(queue.keys.groupLimits, 'c|limitedUntil')).toBe(0);
+  });
+
   it("hold their limits in a worker's complete-and-claim call as in a claim (the hot path)", async () => {
     const s = scope();
     const queue = s.queue('hot-path');
@@ -273,6 +300,14 @@ describe('groups', () => {
 });
 
 describe('RateLimitedError', () => {
+  it('refuses a delay that would send the task straight back, and an unknown scope', () => {
+    for (const delay of [Number.NaN, 0, -5, Number.POSITIVE_INFINITY]) {
+      expect(() => new RateLimitedError(delay)).toThrow(/needs a delay of at least 1 ms/);
+    }
+    expect(() => new RateLimitedError(10, { scope: 'tenant' as never })).toThrow(/scope is 'queue' or 'group'/);
+    expect(new RateLimitedError(250, { scope: 'group' })).toMatchObject({ delayMs: 250, scope: 'group' });
+  });
+
   it("holds only the task's group with scope 'group', and uses no attempt", async () => {
     const s = scope();
     const queue = s.queue<string, string>('upstream');

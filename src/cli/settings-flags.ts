@@ -37,8 +37,8 @@ export function limit(value: string): number | None {
 /** `<max>/<window>` (`100/1s`, `5000/1m`), or `none`. */
 export function rateLimit(value: string): Rate | None {
   if (value === 'none') return 'none';
-  const [max, window] = value.split('/');
-  if (!max || !window || !/^\d+$/.test(max) || Number(max) < 1) {
+  const [max, window, extra] = value.split('/');
+  if (!max || !window || extra !== undefined || !/^\d+$/.test(max) || Number(max) < 1) {
     throw new InvalidArgumentError('Use <max>/<window>, like 100/1s or 5000/1m, or none.');
   }
   return { max: Number(max), perMs: duration(window.replace(/^(\D)/, '1$1')) };

@@ -43,7 +43,8 @@ export const flowRoutes =
 
     app.get(
       `${API_BASE}/queues/:queue/settings`,
-      { config: { ...api, scope: 'read' }, schema: { hide, params: queueParams } },
+      // Admin, like GET /v1/queues/:queue/settings.
+      { config: api, schema: { hide, params: queueParams } },
       async (request): Promise<SettingsView> => queue(request.params.queue).settings(),
     );
 

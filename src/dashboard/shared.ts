@@ -77,7 +77,7 @@ export interface QueueSnapshot {
   lastHour: HourTotals;
   throughput: MinutePoint[];
   workers: number;
-  /** Groups with waiting or active tasks. */
+  /** Groups with waiting tasks. */
   groups: number;
 }
 

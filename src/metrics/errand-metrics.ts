@@ -119,7 +119,7 @@ export class ErrandMetrics {
     });
     new Gauge({
       name: 'errand_queue_groups',
-      help: 'Groups of the queue with waiting or active tasks (0 for a queue without groups).',
+      help: 'Groups of the queue with waiting tasks (0 for a queue without groups).',
       labelNames: ['queue'],
       registers,
       collect: fromSnapshot<'queue'>((gauge, { queues }) => {

@@ -350,8 +350,8 @@ export class Queue<P = unknown, R = unknown> {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
     }
-    const { total, groups } = await this.call(runScript(this.client, scripts.listGroups(this.keys, { offset, limit })));
-    return { total, groups: groups.map(groupInfo) };
+    const { total, nowMs, groups } = await this.call(runScript(this.client, scripts.listGroups(this.keys, { offset, limit })));
+    return { total, groups: groups.map((row) => groupInfo(row, nowMs)) };
   }
 
   /**
@@ -536,10 +536,10 @@ export class Queue<P = unknown, R = unknown> {
 }
 
 /** A group row of the group-list script, as users see it. */
-function groupInfo(row: scripts.GroupRow): GroupInfo {
+function groupInfo(row: scripts.GroupRow, nowMs: number): GroupInfo {
   const info: GroupInfo = { name: row.name, waiting: row.waiting, active: row.active, paused: row.own[GROUP_FIELDS.paused] !== undefined, limits: {} };
   const held = Math.max(Number(row.own[GROUP_FIELDS.limitedUntil] ?? 0), row.parkedUntil === Infinity ? 0 : (row.parkedUntil ?? 0));
-  if (held > 0) info.heldUntil = held;
+  if (held > nowMs) info.heldUntil = held; // a hold that has passed is no hold
   const concurrency = row.own[GROUP_FIELDS.concurrency];
   if (concurrency !== undefined) info.limits.concurrency = Number(concurrency);
   const max = row.own[GROUP_FIELDS.rateMax];

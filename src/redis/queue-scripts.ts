@@ -187,11 +187,11 @@ export interface GroupRow {
 }
 
 /** Groups with waiting or active tasks, largest backlog first: a page, and how many there are. */
-export function listGroups(k: QueueKeys, page: { offset: number; limit: number }): ScriptCall<{ total: number; groups: GroupRow[] }> {
+export function listGroups(k: QueueKeys, page: { offset: number; limit: number }): ScriptCall<{ total: number; nowMs: number; groups: GroupRow[] }> {
   return call('group-list', [k.fence, k.groupState], [page.offset, page.limit], (reply) => {
     const values = reply as (string | number)[];
     const groups: GroupRow[] = [];
-    for (let i = 1; i + 4 < values.length; i += 5) {
+    for (let i = 2; i + 4 < values.length; i += 5) {
       const parked = String(values[i + 3]);
       const own: Record<string, string> = {};
       for (const pair of String(values[i + 4]).split(';').filter(Boolean)) {
@@ -206,7 +206,7 @@ export function listGroups(k: QueueKeys, page: { offset: number; limit: number }
         own,
       });
     }
-    return { total: Number(values[0]), groups };
+    return { total: Number(values[0]), nowMs: Number(values[1]), groups };
   });
 }
 

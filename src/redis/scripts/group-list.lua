@@ -6,7 +6,7 @@ Touches (fenced): gpriorities:<group>, gwaiting:<group>:<priority>, gactive, gpa
 glimits
 ARGV[1] offset, ARGV[2] limit
 
-Returns {total, then 5 values per group: name, waiting, active, parked until (epoch ms,
+Returns {total, now (epoch ms, Redis clock), then 5 values per group: name, waiting, active, parked until (epoch ms,
 'inf', or ''), its own limits and state as "field=value;..." ('' when none)}.
 
 Why a script: one consistent snapshot, one round trip, whatever the number of groups (the
@@ -44,7 +44,7 @@ table.sort(rows, function(a, b)
   end
   return a[1] < b[1]
 end)
-local out = { #rows }
+local out = { #rows, int(now_ms()) }
 local glimits = key(R.glimits)
 local has_limits = redis.call('EXISTS', glimits) == 1
 for i = offset + 1, math.min(offset + limit, #rows) do

@@ -2,7 +2,8 @@
  * The groups panel of the queue page: the groups with waiting or active tasks, largest
  * backlog first, a page at a time (the page lives in the URL, `?groups=<offset>`), each
  * with its counts, whether it is paused or held by a limit, its own limits, and a pause or
- * resume button. Hidden while the queue has no groups.
+ * resume button. Hidden while the queue has no groups. Read again as the queue changes, at
+ * most every few seconds.
  */
 import { GROUPS_PAGE_SIZE, type GroupPage, type GroupRow } from '../../shared.js';
 import { queuePath } from '../api.js';
@@ -17,6 +18,9 @@ function ownLimits(group: GroupRow): string {
   if (rateLimit !== undefined) parts.push(`rate ${count(rateLimit.max)} per ${count(rateLimit.perMs)} ms`);
   return parts.length ? parts.join(', ') : 'the defaults';
 }
+
+/** The least time between two reads of the groups while the queue changes. */
+const GROUPS_REFRESH_MS = 3_000;
 
 export interface GroupsPanel {
   element: HTMLElement;
@@ -101,11 +105,26 @@ export function groupsPanel(ctx: ViewContext, queue: string, offset: number): Gr
       });
   };
 
+  // Listing the groups reads every group with tasks (an admin read that grows with them):
+  // at most once every few seconds while the counts keep changing.
+  let last = 0;
+  let trailing: number | undefined;
+  ctx.onLeave(() => window.clearTimeout(trailing));
   return {
     element,
     refresh: (groups) => {
       if (groups === 0 && offset === 0 && element.hidden) return; // nothing to show, nothing to read
-      refresh();
+      const wait = last + GROUPS_REFRESH_MS - Date.now();
+      if (wait <= 0) {
+        last = Date.now();
+        refresh();
+      } else if (trailing === undefined) {
+        trailing = window.setTimeout(() => {
+          trailing = undefined;
+          last = Date.now();
+          refresh();
+        }, wait);
+      }
     },
   };
 }

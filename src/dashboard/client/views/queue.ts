@@ -130,7 +130,7 @@ export const queueView: View = {
         cards,
         TASK_STATES.map((s) => card(s, count(counts[s]), { key: s, tone: s === 'failed' && counts[s] > 0 ? 'bad' : undefined })),
         card('workers', count(next.workers), { key: 'workers' }),
-        next.groups > 0 && card('groups', count(next.groups), { key: 'groups', hint: 'with waiting or active tasks' }),
+        next.groups > 0 && card('groups', count(next.groups), { key: 'groups', hint: 'with waiting tasks' }),
         card('enqueued, all time', count(lifetime.enqueued), { key: 'enqueued', hint: `${count(lifetime.completed)} completed, ${count(lifetime.failed)} failed` }),
         card('failure rate, last hour', failureRate(lastHour.completed, lastHour.failed), { key: 'failure-rate', hint: `${count(lastHour.completed + lastHour.failed)} finished` }),
       );

@@ -60,9 +60,15 @@ local function group_unlist(group, id, priority)
     redis.call('HINCRBY', key(R.meta), M.grouped, -1)
     if redis.call('LLEN', list) == 0 then
       redis.call('ZREM', key(R.gpriorities, group), priority or '0')
+      if redis.call('ZCARD', key(R.gpriorities, group)) == 0 then
+        -- Nothing of the group waits any more: out of the rotation (or the parked set) now,
+        -- so counts and lists do not show it (an admin action: the LREM may scan).
+        redis.call('LREM', key(R.groups), 0, group)
+        redis.call('ZREM', key(R.gparked), group)
+        redis.call('HDEL', key(R.gstate), group)
+      end
     end
   end
-  -- A group left empty is dropped from the rotation by the next claim that visits it.
   return removed
 end
 
@@ -164,6 +170,9 @@ local function take_grouped(now, wanted, limits, lease)
       elseif lim.held_until and lim.held_until > now then
         park_until = lim.held_until
       else
+        if lim.held_until then
+          redis.call('HDEL', key(R.glimits), group .. '|' .. GL.limitedUntil) -- the hold has passed
+        end
         if lim.concurrency then
           local free = lim.concurrency - (tonumber(active[i]) or 0)
           if free <= 0 then
@@ -212,7 +221,9 @@ local function take_grouped(now, wanted, limits, lease)
             redis.call('HINCRBY', gactive, group, #ids)
           end
           if lim.rate_max then
-            redis.call('ZADD', key(R.grate, group), unpack(starts))
+            local rate = key(R.grate, group)
+            redis.call('ZADD', rate, unpack(starts))
+            redis.call('PEXPIRE', rate, lim.rate_per_ms) -- a group that stops starting leaves no log
           end
         end
         if level then

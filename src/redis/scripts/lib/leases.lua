@@ -55,6 +55,10 @@ local function reap_expired(now, limit, failed_keep_count, failed_max_age_ms)
     publish('waiting', requeued)
   end
   if #failed > 0 then
+    -- Their leases held slots (a concurrency limit may have kept idle workers waiting).
+    if #requeued == 0 and (redis.call('ZCARD', key(R.priorities)) > 0 or redis.call('LLEN', key(R.groups)) > 0) then
+      wake()
+    end
     count_finished(M.failed, #failed, now)
     trim(R.failed, failed_keep_count, failed_max_age_ms, now)
     publish('failed', failed)

@@ -1,6 +1,9 @@
 /**
- * Review probes for issue 14 (flow control): each test states a promise of the issue and
- * fails while the implementation breaks it. Written by the reviewer, for the lead to judge.
+ * Flow control at its edges, each a way a promise could break: fairness while the queue's
+ * own line is busy and claims ask for one task, deferred runs against the rate limit,
+ * idle workers woken when a slot frees, a window opens or a hold ends, the per-group rate
+ * limit on every claim path, claims over thousands of groups, and a raised group limit
+ * taking effect for groups already parked.
  */
 import { describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../src/index.js';
