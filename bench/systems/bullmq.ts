@@ -10,6 +10,10 @@ import { installedVersion } from './versions.js';
 const version = installedVersion('bullmq');
 const JOB_NAME = 'task';
 
+function noGroups(): Error {
+  return new Error('BullMQ has no groups outside its paid Pro edition: this case measures Errand only');
+}
+
 async function openProducer({ redis, queue: name, awaitResults }: ProducerOptions): Promise<Producer> {
   const connection = { host: redis.host, port: redis.port };
   const queue = new Queue<BenchPayload, unknown, string>(name, { connection });
@@ -26,10 +30,12 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
     await events.waitUntilReady();
   }
   return {
-    async enqueueOne(payload) {
+    async enqueueOne(payload, group) {
+      if (group !== undefined) throw noGroups();
       await queue.add(JOB_NAME, payload);
     },
-    async enqueueBulk(payloads) {
+    async enqueueBulk(payloads, groupOf) {
+      if (groupOf) throw noGroups();
       await queue.addBulk(payloads.map((data) => ({ name: JOB_NAME, data })));
     },
     async enqueueAndWait(payload) {
@@ -66,6 +72,8 @@ async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
       concurrency: options.concurrency,
       // Worker-level, like the other two systems' settings; count 0 removes at completion.
       ...(options.removeCompleted ? { removeOnComplete: { count: 0 } } : {}),
+      // BullMQ's limiter is global to the queue (one counter in Redis, whatever the worker).
+      ...(options.rateLimit ? { limiter: { max: options.rateLimit.max, duration: options.rateLimit.perMs } } : {}),
     },
   );
   worker.on('completed', () => options.onCompleted());
