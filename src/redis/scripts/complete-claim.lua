@@ -16,7 +16,13 @@ and code (lib/complete.lua, lib/claim.lua).
 --@include lib/claim.lua
 
 local now = now_ms()
-local limits = settings({ 'completedCount', 'failedCount', 'failedMaxAgeMs', 'concurrency', 'rateMax', 'ratePerMs' })
+-- Every setting the claim reads (CLAIM_SETTINGS: the groups' default limits too, or a busy
+-- worker's claims would pass them), and the complete's retention.
+local names = { 'completedCount' }
+for _, name in ipairs(CLAIM_SETTINGS) do
+  names[#names + 1] = name
+end
+local limits = settings(names)
 local codes = complete_tasks(now, limits, ARGV, 3, #ARGV)
 local claimed = claim_tasks(now, tonumber(ARGV[1]), tonumber(ARGV[2]), limits)
 return { codes, claimed }
