@@ -1,9 +1,9 @@
 /**
- * Turns results into the printed report: one Markdown table per scenario with each
- * system's median and min–max and the ratio Errand/peer for every figure (a one-system
- * scenario gets its own table without peer columns: its two sides and their ratio), the
- * targets of issue 3, the problems any run met, and the machine and load it ran on. The
- * same text pastes into docs/performance.md.
+ * Turns results into the printed report: one Markdown table per scenario with the median
+ * and min–max of each system that ran in it and the ratio Errand/peer for every figure (a
+ * one-system scenario gets its own table without peer columns: its two sides and their
+ * ratio), the scenario's note, the targets of issues 3 and 14, the problems any run met,
+ * and the machine and load it ran on. The same text pastes into docs/performance.md.
  */
 import { REFERENCE, type BenchResults, type FigureDef } from './results.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -78,12 +78,27 @@ function redisCpuRows(results: BenchResults): string[][] {
   });
 }
 
-export function renderReport(results: BenchResults): string {
-  const out: string[] = [];
-  const systems = results.systems;
+/** One column per system that ran in the scenario, and the ratio Errand/peer for each peer. */
+function systemsTable(results: BenchResults, figures: FigureDef[]): string {
+  const cases = new Set(figures.map((figure) => figure.case));
+  const systems = results.systems.filter((system) => results.runs.some((run) => cases.has(run.case) && run.subject === system.name));
   const errand = systems.find((system) => system.name === 'errand');
   const peers = systems.filter((system) => system.name !== 'errand');
   const header = ['Figure', ...systems.map((system) => system.label), ...(errand ? peers.map((peer) => `Errand/${peer.label.split(' ')[0]}`) : [])];
+  const rows = figures.map((figure) => {
+    const medians = results.summary[figure.key] ?? {};
+    return [
+      figureLabel(figure),
+      ...systems.map((system) => cell(medians[system.name], figure.digits)),
+      ...(errand ? peers.map((peer) => ratio(medians.errand, medians[peer.name])) : []),
+    ];
+  });
+  return table(header, rows);
+}
+
+export function renderReport(results: BenchResults): string {
+  const out: string[] = [];
+  const systems = results.systems;
 
   for (const name of results.settings.scenarios) {
     const scenario = SCENARIOS[name];
@@ -95,21 +110,12 @@ export function renderReport(results: BenchResults): string {
     if (!scenario.perSystem) {
       const rows = figures.map((figure) => [figureLabel(figure), cell(results.summary[figure.key]?.[REFERENCE], figure.digits)]);
       out.push(table(['Figure', 'Median (min–max)'], rows), '');
-      continue;
-    }
-    if (scenario.only) {
+    } else if (scenario.only) {
       out.push(oneSystemTable(results, scenario, figures), '');
-      continue;
+    } else {
+      out.push(systemsTable(results, figures), '');
     }
-    const rows = figures.map((figure) => {
-      const medians = results.summary[figure.key] ?? {};
-      return [
-        figureLabel(figure),
-        ...systems.map((system) => cell(medians[system.name], figure.digits)),
-        ...(errand ? peers.map((peer) => ratio(medians.errand, medians[peer.name])) : []),
-      ];
-    });
-    out.push(table(header, rows), '');
+    if (scenario.note) out.push(scenario.note, '');
   }
 
   const redisRows = redisCpuRows(results);
@@ -120,7 +126,7 @@ export function renderReport(results: BenchResults): string {
 
   const targets = checkTargets(results);
   if (targets.length) {
-    out.push('### Targets (issue 3)', '');
+    out.push('### Targets (issues 3 and 14)', '');
     for (const target of targets) out.push(`- ${target.met ? '[met]   ' : '[missed]'} ${target.text}: ${target.measured}`);
     out.push('');
   }

@@ -1,7 +1,7 @@
 /**
- * Runs the selected scenarios: each case `reps` times for each system, rotating which
- * system goes first in every repetition (so none always runs on a fresher or a more loaded
- * machine), flushing the private Redis after every run. A run that throws is recorded with
+ * Runs the selected scenarios: each case `reps` times for each system it runs for, rotating
+ * which system goes first in every repetition (so none always runs on a fresher or a more
+ * loaded machine), flushing the private Redis after every run. A run that throws is recorded with
  * its error, its worker process is reset, and the bench goes on.
  */
 import { Harness } from './harness.js';
@@ -24,13 +24,17 @@ export function plan(settings: BenchSettings, systems: BenchSystem[]): PlannedRu
   const runs: PlannedRun[] = [];
   for (const name of settings.scenarios) {
     const scenario = SCENARIOS[name];
-    scenario.cases(settings).forEach((_, caseIndex) => {
+    scenario.cases(settings).forEach((scenarioCase, caseIndex) => {
       for (let rep = 0; rep < settings.reps; rep++) {
         if (!scenario.perSystem) {
           runs.push({ scenario, caseIndex, rep, system: undefined });
           continue;
         }
-        const subjects = systems.filter((system) => (scenario.only ? system.name === scenario.only : !scenario.among || scenario.among.includes(system.name)));
+        const subjects = systems.filter(
+          (system) =>
+            (scenario.only ? system.name === scenario.only : !scenario.among || scenario.among.includes(system.name)) &&
+            (!scenarioCase.systems || scenarioCase.systems.includes(system.name)),
+        );
         const shift = (rep + caseIndex) % Math.max(1, subjects.length);
         for (const system of [...subjects.slice(shift), ...subjects.slice(0, shift)]) {
           runs.push({ scenario, caseIndex, rep, system });

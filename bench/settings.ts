@@ -1,15 +1,20 @@
 /**
  * The bench's command line and the sizes each mode uses. Full mode follows the spec of
- * issue 3 (20,000 tasks, 5 s per latency rate, median of 3); `--quick` shrinks sizes so a
- * run takes under two minutes, to check the harness rather than to quote.
+ * issue 3 (20,000 tasks, 5 s per latency rate, median of 3) and of issue 14 for flow
+ * control (1,000 groups, a heavy tenant of `tasks` tasks, 10 s at a rate limit of 5,000/s);
+ * `--quick` shrinks sizes so a run takes under two minutes, to check the harness rather
+ * than to quote.
  */
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'durability'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
-/** Scenarios of faces only Errand has (its HTTP gateway, durability): they need errand among the systems. */
-const ERRAND_ONLY: readonly ScenarioName[] = ['http', 'durability'];
+/**
+ * Scenarios of what Errand has and the peers lack or have in part (its HTTP gateway, flow
+ * control, durability): they need errand among the systems.
+ */
+const NEEDS_ERRAND: readonly ScenarioName[] = ['http', 'flow', 'durability'];
 
 export interface LatencySettings {
   /** Steady enqueue rates, tasks per second. */
@@ -20,6 +25,29 @@ export interface LatencySettings {
   warmupMs: number;
   /** Concurrency of the idle worker that waits for the tasks. */
   concurrency: number;
+}
+
+/** The flow scenario's rate limit (issue 14): 5,000 task starts in any 1,000 ms. */
+export const FLOW_RATE_LIMIT = { max: 5_000, perMs: 1_000 } as const;
+
+export interface FlowSettings {
+  /** Worker concurrency of every flow run. */
+  concurrency: number;
+  /** Groups the grouped load is spread over, round robin (the tasks are `tasks`). */
+  groups: number;
+  /** The heavy tenant's backlog in the fairness case. */
+  heavyTasks: number;
+  /** The light tenant's tasks, sent one by one while the heavy backlog drains. */
+  lightTasks: number;
+  /**
+   * The light tasks go out evenly over this span: about half the time the heavy backlog
+   * takes to drain at 40–50k tasks/s, so all of them arrive while it still waits.
+   */
+  lightSpanMs: number;
+  /** The rate limit (Errand's queue setting, BullMQ's limiter). */
+  rateLimit: { max: number; perMs: number };
+  /** The rate case's measured window, from the first start; its backlog is one window more. */
+  rateDurationMs: number;
 }
 
 export interface BenchSettings {
@@ -42,18 +70,21 @@ export interface BenchSettings {
   latency: LatencySettings;
   /** Requests per redis-benchmark run in the reference scenario. */
   referenceRequests: number;
+  flow: FlowSettings;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
 Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off),
-and Errand's HTTP gateway against its library (scenario http, Errand only).
+Errand's HTTP gateway against its library (scenario http, Errand only), its flow control
+(scenario flow: groups and fairness, Errand only; the rate limit against BullMQ's) and its
+durability (scenario durability, Errand only).
 
   --quick                   smaller sizes, finishes in under 2 minutes (a check, not a quote)
   --only <names>            scenarios, comma-separated: ${SCENARIO_NAMES.join(', ')}
   --systems <names>         systems, comma-separated: ${SYSTEM_NAMES.join(', ')}
   --reps <n>                runs per scenario and system (default 3; the median is reported)
-  --tasks <n>               tasks per enqueue/processing/memory/http run (default 20000, quick 5000)
+  --tasks <n>               tasks per enqueue/processing/memory/http/flow run (default 20000, quick 5000)
   --latency-concurrency <n> concurrency of the idle worker in latency runs (default 10)
   --json-out <path>         where to write the raw results (default bench/results/<time>.json)
   --no-progress             no progress bar
@@ -108,12 +139,13 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
   const systems = values.systems ? list('--systems', values.systems, SYSTEM_NAMES) : [...SYSTEM_NAMES];
   let scenarios = values.only ? list('--only', values.only, SCENARIO_NAMES) : [...SCENARIO_NAMES];
   if (!systems.includes('errand')) {
-    const errandOnly = scenarios.filter((name) => ERRAND_ONLY.includes(name));
-    if (values.only && errandOnly.length) {
-      throw new UsageError(`--only ${errandOnly.join(', ')}: measures Errand only; add errand to --systems or leave it out of --only`);
+    const needErrand = scenarios.filter((name) => NEEDS_ERRAND.includes(name));
+    if (values.only && needErrand.length) {
+      throw new UsageError(`--only ${needErrand.join(', ')}: measures Errand's own features; add errand to --systems or leave it out of --only`);
     }
-    scenarios = scenarios.filter((name) => !ERRAND_ONLY.includes(name));
+    scenarios = scenarios.filter((name) => !NEEDS_ERRAND.includes(name));
   }
+  const tasks = whole('--tasks', values.tasks, quick ? 5_000 : 20_000, 100, 1_000_000);
   return {
     quick,
     reps: whole('--reps', values.reps, 3, 1, 50),
@@ -121,7 +153,7 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
     scenarios,
     jsonOut: values['json-out'],
     progress: !values['no-progress'],
-    tasks: whole('--tasks', values.tasks, quick ? 5_000 : 20_000, 100, 1_000_000),
+    tasks,
     bulkBatch: 1_000,
     inFlight: 100,
     concurrencies: [1, 10, 100],
@@ -132,5 +164,14 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
       concurrency: whole('--latency-concurrency', values['latency-concurrency'], 10, 1, 1_000),
     },
     referenceRequests: quick ? 20_000 : 100_000,
+    flow: {
+      concurrency: 100,
+      groups: 1_000,
+      heavyTasks: tasks,
+      lightTasks: 100,
+      lightSpanMs: Math.max(1, Math.round(tasks / 100)),
+      rateLimit: { ...FLOW_RATE_LIMIT },
+      rateDurationMs: quick ? 2_000 : 10_000,
+    },
   };
 }

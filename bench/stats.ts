@@ -1,6 +1,6 @@
 /**
- * Small statistics: percentiles of one run's latencies, and the median with its range
- * across a scenario's repetitions.
+ * Small statistics: percentiles of one run's latencies, the busiest window of a run's
+ * event times, and the median with its range across a scenario's repetitions.
  */
 
 /** The p-th percentile (0-100) by the nearest-rank method; NaN for no values. */
@@ -29,6 +29,20 @@ export function summarizeLatencyUs(valuesUs: readonly number[]): LatencySummary 
     p99: ms(percentile(sorted, 99)),
     max: ms(sorted.length ? sorted[sorted.length - 1]! : Number.NaN),
   };
+}
+
+/**
+ * The most of `sorted` (ascending times) that fall in any window [x, x + width): a sliding
+ * window, not fixed buckets, so a burst across a bucket edge counts whole. 0 for none.
+ */
+export function mostInWindow(sorted: readonly number[], width: number): number {
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= width) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
 }
 
 export interface Spread {

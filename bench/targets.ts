@@ -1,23 +1,35 @@
 /**
- * The speed targets of issue 3 (and issue 17's for isolated processing), checked against a run's medians. They read ratios
- * Errand/peer (and one absolute bound), as the issue states them.
+ * The speed targets of issue 3 (and issue 17's for isolated processing) and the
+ * flow-control targets of issue 14, checked against a run's results. They read ratios
+ * Errand/peer, or bounds on Errand's own figures, as the issues state them.
  */
 import type { BenchResults } from './results.js';
+import { FLOW_RATE_LIMIT } from './settings.js';
 import type { SystemName } from './systems/types.js';
 
 interface Target {
   text: string;
   figure: string;
-  /** Peer to compare with; absent for an absolute bound. */
+  /** Peer to compare with; absent for a bound on Errand's own figure. */
   peer?: Exclude<SystemName, 'errand'>;
   /** Errand/peer must be at least this (higher is better) ... */
   minRatio?: number;
   /** ... or at most this (lower is better); `strict` for "below". */
   maxRatio?: number;
   strict?: boolean;
-  /** Errand's median must be under this, in the figure's unit. */
+  /** Errand's figure must be under this, in the figure's unit ... */
   below?: number;
+  /** ... or at least this ... */
+  atLeast?: number;
+  /** ... or at most this ... */
+  atMost?: number;
+  /** ... or within this range, both ends included. */
+  within?: readonly [number, number];
+  /** A bound every run must keep (judged on the min and max of the runs), not the median. */
+  everyRun?: boolean;
 }
+
+const RATE = FLOW_RATE_LIMIT.max;
 
 export const TARGETS: Target[] = [
   { text: 'processing at concurrency 100 ≥ 3× BullMQ', figure: 'process.c100', peer: 'bullmq', minRatio: 3 },
@@ -34,6 +46,10 @@ export const TARGETS: Target[] = [
   { text: 'p99 enqueue → start at 2,000/s under 1 ms', figure: 'latency.2000.start.p99', below: 1 },
   { text: 'memory per retained completed task ≤ ½ BullMQ', figure: 'memory.retained', peer: 'bullmq', maxRatio: 0.5 },
   { text: 'memory per retained completed task below Bee-Queue', figure: 'memory.retained', peer: 'beequeue', maxRatio: 1, strict: true },
+  { text: 'processing over 1,000 groups ≥ 0.85× plain (concurrency 100)', figure: 'flow.groups.ratio', atLeast: 0.85 },
+  { text: "light tenant's p99 enqueue → start behind a heavy backlog under 50 ms", figure: 'flow.fair.p99', below: 50 },
+  { text: 'rate limit 5,000/s held within ±2% (every run)', figure: 'flow.rate.achieved', within: [RATE * 0.98, RATE * 1.02], everyRun: true },
+  { text: 'rate limit never above 5,000 in any 1 s window (every run)', figure: 'flow.rate.worst', atMost: RATE, everyRun: true },
 ];
 
 export interface TargetCheck {
@@ -43,21 +59,35 @@ export interface TargetCheck {
   measured: string;
 }
 
+function keeps(target: Target, value: number): boolean {
+  if (target.below !== undefined && !(value < target.below)) return false;
+  if (target.atLeast !== undefined && !(value >= target.atLeast)) return false;
+  if (target.atMost !== undefined && !(value <= target.atMost)) return false;
+  if (target.within !== undefined && !(value >= target.within[0] && value <= target.within[1])) return false;
+  return true;
+}
+
+function shown(value: number): string {
+  return Math.abs(value) < 100 ? value.toFixed(2) : Math.round(value).toLocaleString('en-US');
+}
+
 /** The targets this run can judge (its figures and systems include them). */
 export function checkTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const target of TARGETS) {
     const medians = results.summary[target.figure];
-    const errand = medians?.errand?.median;
+    const errand = medians?.errand;
     if (errand === undefined) continue;
-    if (target.below !== undefined) {
+    if (!target.peer) {
       const unit = results.figures.find((figure) => figure.key === target.figure)?.unit ?? '';
-      checks.push({ text: target.text, met: errand < target.below, measured: `${errand.toFixed(2)} ${unit}` });
+      const values = target.everyRun ? [errand.min, errand.max] : [errand.median];
+      const value = target.everyRun && errand.n > 1 ? `${shown(errand.min)}–${shown(errand.max)}` : shown(values[0]!);
+      checks.push({ text: target.text, met: values.every((v) => keeps(target, v)), measured: unit === '×' ? `${value}×` : `${value} ${unit}` });
       continue;
     }
-    const peer = target.peer ? medians?.[target.peer]?.median : undefined;
+    const peer = medians?.[target.peer]?.median;
     if (peer === undefined || peer === 0) continue;
-    const ratio = errand / peer;
+    const ratio = errand.median / peer;
     let met = true;
     if (target.minRatio !== undefined) met = ratio >= target.minRatio;
     if (target.maxRatio !== undefined) met = target.strict ? ratio < target.maxRatio : ratio <= target.maxRatio;

@@ -109,7 +109,7 @@ export class WorkerProcess {
 
   private onMessage(message: ChildMessage): void {
     if (message.type === 'done') {
-      this.doneTiming = { elapsedMs: message.elapsedMs, firstStartMs: message.firstStartMs };
+      this.doneTiming = { elapsedMs: message.elapsedMs, firstStartMs: message.firstStartMs, firstStartUs: message.firstStartUs };
       this.doneWaiter?.resolve(this.doneTiming);
       this.doneWaiter = undefined;
       return;

@@ -5,7 +5,8 @@
  *
  * For processing runs it times from just before the worker is constructed (connecting is
  * part of the cost, equal for all) to the `expect`-th completion event of the library, and
- * reports it at once. Handler starts are recorded against the payload's enqueue timestamp.
+ * reports it at once. Handler starts are recorded against the payload's enqueue timestamp,
+ * and, when asked, by their time (the flow scenario reads rates and windows from them).
  */
 import { nowUs } from './clock.js';
 import { loadSystem } from './systems/index.js';
@@ -36,7 +37,7 @@ let run: Run | undefined;
 
 async function start(command: StartCommand): Promise<void> {
   if (run) throw new Error('a worker is already running in this process: stop it first');
-  const report: WorkerReport = { starts: 0, distinct: 0, completed: 0, startLatenciesUs: [], errors: [], cpuUs: 0 };
+  const report: WorkerReport = { starts: 0, distinct: 0, completed: 0, startLatenciesUs: [], startTimesUs: [], lastRecordedStartUs: 0, errors: [], cpuUs: 0 };
   const current: Run = { handle: undefined, report, seen: new Set(), cpuAtStart: process.cpuUsage() };
   run = current;
   const startedUs = nowUs();
@@ -59,16 +60,21 @@ function startWorker(command: StartCommand, current: Run, startedUs: number): Pr
     removeCompleted: command.removeCompleted,
     ...(command.durability ? { durability: command.durability } : {}),
     ...(command.isolation ? { isolation: command.isolation } : {}),
+    ...(command.rateLimit ? { rateLimit: command.rateLimit } : {}),
     onStart(payload: BenchPayload) {
       const startUs = nowUs();
       if (report.starts++ === 0) firstStartUs = startUs;
       current.seen.add(payload.i);
-      if (command.recordStarts && !payload.w) report.startLatenciesUs.push(startUs - payload.t);
+      if (command.recordStarts && !payload.w) {
+        report.startLatenciesUs.push(startUs - payload.t);
+        report.lastRecordedStartUs = startUs;
+      }
+      if (command.recordStartTimes) report.startTimesUs.push(startUs);
     },
     onCompleted() {
       report.completed++;
       if (report.completed === command.expect) {
-        send({ type: 'done', elapsedMs: (nowUs() - startedUs) / 1000, firstStartMs: (firstStartUs - startedUs) / 1000 });
+        send({ type: 'done', elapsedMs: (nowUs() - startedUs) / 1000, firstStartMs: (firstStartUs - startedUs) / 1000, firstStartUs });
       }
     },
     onError(error) {

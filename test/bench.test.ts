@@ -1,7 +1,8 @@
 /**
  * The benchmark harness (bench/): its statistics, command line, target checks and report,
- * and one small end-to-end run against a private redis-server that checks the harness's
- * own correctness checks hold for all three systems and for Errand's HTTP gateway.
+ * and small end-to-end runs against a private redis-server that check the harness's own
+ * correctness checks hold for all three systems, for Errand's HTTP gateway, and for the
+ * flow-control scenario (groups, fairness, the rate limit against BullMQ's).
  * Nothing here asserts a speed.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { main } from '../bench/run.js';
 import { plan } from '../bench/runner.js';
 import type { BenchSystem } from '../bench/systems/types.js';
 import { parseSettings, UsageError } from '../bench/settings.js';
-import { percentile, spread, summarizeLatencyUs } from '../bench/stats.js';
+import { mostInWindow, percentile, spread, summarizeLatencyUs } from '../bench/stats.js';
 import { checkTargets } from '../bench/targets.js';
 
 describe('bench statistics', () => {
@@ -29,6 +30,15 @@ describe('bench statistics', () => {
 
   it('summarizes microsecond latencies in milliseconds', () => {
     expect(summarizeLatencyUs([3000, 1000, 2000, 4000])).toEqual({ count: 4, p50: 2, p95: 4, p99: 4, max: 4 });
+  });
+
+  it('finds the busiest sliding window, counting a burst across a bucket edge whole', () => {
+    // Fixed 1,000-wide buckets would see 3 and 3; the window [900, 1900) holds 5.
+    expect(mostInWindow([0, 100, 900, 950, 1000, 1050, 1899, 1900], 1_000)).toBe(5);
+    // A window is half-open: times exactly one width apart are in different windows.
+    expect(mostInWindow([0, 1_000, 2_000], 1_000)).toBe(1);
+    expect(mostInWindow([5], 1_000)).toBe(1);
+    expect(mostInWindow([], 1_000)).toBe(0);
   });
 
   it('gives the median with its range, leaving out values that are not numbers', () => {
@@ -57,10 +67,25 @@ describe('bench command line', () => {
     expect(() => parseSettings(['--fast'])).toThrow(UsageError);
   });
 
-  it('runs the Errand-only HTTP scenario only when errand is among the systems', () => {
-    expect(parseSettings([])!.scenarios).toContain('http');
+  it("runs the scenarios of Errand's own features (HTTP, flow control, durability) only when errand is among the systems", () => {
+    expect(parseSettings([])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability']);
     expect(parseSettings(['--systems', 'bullmq,beequeue'])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory']);
-    expect(() => parseSettings(['--systems', 'bullmq', '--only', 'enqueue,http'])).toThrow(/--only http: measures Errand only; add errand to --systems/);
+    expect(() => parseSettings(['--systems', 'bullmq', '--only', 'enqueue,http,flow'])).toThrow(
+      /--only http, flow: measures Errand's own features; add errand to --systems/,
+    );
+  });
+
+  it('sizes the flow scenario from the task count, with a shorter rate-limit window in quick mode', () => {
+    expect(parseSettings([])!.flow).toEqual({
+      concurrency: 100,
+      groups: 1_000,
+      heavyTasks: 20_000,
+      lightTasks: 100,
+      lightSpanMs: 200,
+      rateLimit: { max: 5_000, perMs: 1_000 },
+      rateDurationMs: 10_000,
+    });
+    expect(parseSettings(['--quick'])!.flow).toMatchObject({ heavyTasks: 5_000, lightSpanMs: 50, rateDurationMs: 2_000 });
   });
 
   it('runs isolated processing for the systems with a sandbox only, four cases each', () => {
@@ -153,6 +178,64 @@ describe('bench targets and report', () => {
   });
 });
 
+describe('bench flow-control targets and report', () => {
+  const settings = parseSettings(['--reps', '3', '--only', 'flow'])!;
+  const figure = (key: string, scenarioCase: string, unit: string, better: FigureDef['better']): FigureDef => ({
+    key,
+    label: key,
+    unit,
+    better,
+    digits: 2,
+    scenario: 'flow',
+    case: scenarioCase,
+  });
+  const figures = [
+    figure('flow.groups.ratio', 'flow.groups', '×', 'higher'),
+    figure('flow.fair.p99', 'flow.fair', 'ms', 'lower'),
+    figure('flow.rate.achieved', 'flow.rate', 'tasks/s', 'higher'),
+    figure('flow.rate.worst', 'flow.rate', 'tasks', 'lower'),
+  ];
+  const run = (scenarioCase: string, subject: RunRecord['subject'], rep: number, metrics: Record<string, number>): RunRecord => ({
+    scenario: 'flow',
+    case: scenarioCase,
+    subject,
+    rep,
+    startedAt: '',
+    load1: 0,
+    metrics,
+    detail: {},
+    problems: [],
+  });
+  const runs = [0, 1, 2].flatMap((rep) => [
+    run('flow.groups', 'errand', rep, { 'flow.groups.ratio': [0.9, 0.8, 0.95][rep]! }),
+    run('flow.fair', 'errand', rep, { 'flow.fair.p99': [3, 4, 60][rep]! }),
+    run('flow.rate', 'errand', rep, { 'flow.rate.achieved': [4_990, 5_010, 4_890][rep]!, 'flow.rate.worst': 5_000 }),
+    run('flow.rate', 'bullmq', rep, { 'flow.rate.achieved': 4_800, 'flow.rate.worst': 6_000 }),
+  ]);
+  const results = resultsOf(settings, figures, runs, SYSTEMS);
+
+  it('judges bounds on the median, or on every run where the target says so', () => {
+    const checks = Object.fromEntries(checkTargets(results).map((check) => [check.text, check]));
+    expect(checks['processing over 1,000 groups ≥ 0.85× plain (concurrency 100)']).toMatchObject({ met: true, measured: '0.90×' });
+    // One slow run of three does not move the median.
+    expect(checks["light tenant's p99 enqueue → start behind a heavy backlog under 50 ms"]).toMatchObject({ met: true, measured: '4.00 ms' });
+    // 4,890 is 2.2% under the limit: one run out of the range misses the target.
+    expect(checks['rate limit 5,000/s held within ±2% (every run)']).toMatchObject({ met: false, measured: '4,890–5,010 tasks/s' });
+    expect(checks['rate limit never above 5,000 in any 1 s window (every run)']).toMatchObject({ met: true, measured: '5,000–5,000 tasks' });
+  });
+
+  it('shows the systems that ran the scenario, and its note', () => {
+    const report = renderReport(results);
+    const lines = report.split('\n');
+    const cells = (line: string | undefined) => line?.split('|').map((cell) => cell.trim());
+    expect(cells(lines[2])).toEqual(['', 'Figure', 'Errand 0', 'BullMQ 6', 'Errand/BullMQ', '']);
+    expect(cells(lines.find((line) => line.startsWith('| flow.groups.ratio')))).toEqual(['', 'flow.groups.ratio (× ↑)', '0.90 (0.80–0.95)', '—', '—', '']);
+    expect(cells(lines.find((line) => line.startsWith('| flow.rate.worst')))).toEqual(['', 'flow.rate.worst (tasks ↓)', '5,000.00 (5,000.00–5,000.00)', '6,000.00 (6,000.00–6,000.00)', '0.83×', '']);
+    expect(report).toContain('Bee-Queue has no rate limiter and is left out.');
+    expect(report).not.toContain('Bee-Queue 2 |');
+  });
+});
+
 describe('bench report of a one-system scenario', () => {
   it('shows the HTTP scenario side by side with the library and their ratio, without peer columns', () => {
     const settings = parseSettings(['--reps', '1', '--only', 'http'])!;
@@ -210,5 +293,36 @@ describe('bench end to end', () => {
     expect(printed.join('\n')).toContain('Errand/BullMQ');
     const httpHeader = printed.join('\n').split('\n').find((line) => line.includes('HTTP gateway/library'));
     expect(httpHeader?.split('|').map((cell) => cell.trim())).toEqual(['', 'Figure', 'HTTP gateway', 'library', 'HTTP gateway/library', '']);
+  }, 120_000);
+
+  it('runs the quick flow scenario: groups and fairness for Errand, the rate limit for Errand and BullMQ, every started task run once', async () => {
+    const out = join(dir, 'flow.json');
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
+    let code: number;
+    try {
+      code = await main(['--quick', '--only', 'flow', '--reps', '1', '--no-progress', '--json-out', out]);
+    } finally {
+      log.mockRestore();
+    }
+    const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+    // Counts, duplicates, lost tasks, a backlog drained too early: each would be a problem here.
+    const troubles = results.runs.filter((run) => run.error || run.problems.length).map((run) => [run.case, run.subject, run.error, run.problems]);
+    expect(troubles).toEqual([]);
+    expect(code).toBe(0);
+    // Bee-Queue has neither groups nor a limiter; BullMQ's groups are not open: neither runs those cases.
+    expect(results.runs.map((run) => `${run.case} ${run.subject}`).sort()).toEqual(['flow.fair errand', 'flow.groups errand', 'flow.rate bullmq', 'flow.rate errand']);
+    const rate = results.runs.filter((run) => run.case === 'flow.rate');
+    for (const run of rate) {
+      expect(run.detail).toMatchObject({ backlog: 15_000, windowMs: 2_000, perWindowFromFirstStart: [expect.any(Number), expect.any(Number)] });
+      expect(run.metrics['flow.rate.achieved']).toBeGreaterThan(0);
+      expect(run.metrics['flow.rate.redisCpu']).toBeGreaterThan(0);
+    }
+    const fair = results.runs.find((run) => run.case === 'flow.fair')!;
+    expect(fair.detail).toMatchObject({ grouped: { heavyTasks: 5_000, lightTasks: 100, latency: { count: 100 } }, fifo: { latency: { count: 100 } } });
+    expect(results.summary['flow.groups.ratio']?.errand?.median).toBeGreaterThan(0);
+    const report = printed.join('\n');
+    expect(report).toContain('Bee-Queue has no rate limiter and is left out.');
+    expect(report).toMatch(/\[(met|missed)\] +rate limit 5,000\/s held within ±2% \(every run\)/);
   }, 120_000);
 });

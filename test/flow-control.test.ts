@@ -6,6 +6,7 @@
  * processes are checked with three worker processes (test/fixtures/flow-worker.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -177,6 +178,31 @@ describe('limits across worker processes', () => {
     expect(max.b).toBe(2);
     expect(max.vip).toBe(4);
     expect(await queue.groups()).toEqual({ total: 0, groups: [] });
+  });
+
+  it("keep each group within the queue's default while ungrouped work keeps a worker busy", async () => {
+    // A busy worker claims as it completes (one script for both): that path reads the
+    // groups' default limits too.
+    const s = scope();
+    const queue = s.queue<string, string>('busy');
+    await queue.configure({ groups: { concurrency: 2 } });
+    await queue.enqueueMany(['a', 'b', 'c'].flatMap((group) => Array.from({ length: 60 }, () => ({ payload: group, group }))));
+    await queue.enqueueMany(Array.from({ length: 1_500 }, () => ({ payload: 'none' })));
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    let done = 0;
+    const all = deferred();
+    s.worker<string, string>('busy', async (task) => {
+      const group = task.payload;
+      running.set(group, (running.get(group) ?? 0) + 1);
+      most.set(group, Math.max(most.get(group) ?? 0, running.get(group)!));
+      if (group !== 'none') await delay(10); // the grouped tasks' work, so their slots stay taken
+      running.set(group, running.get(group)! - 1);
+      if (++done === 1_680) all.resolve();
+      return group;
+    }, { concurrency: 60 });
+    await all.promise;
+    expect([most.get('a'), most.get('b'), most.get('c')]).toEqual([2, 2, 2]);
   });
 
   it('free the slots of a SIGKILLed worker once its leases expire', async () => {

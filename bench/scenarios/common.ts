@@ -6,16 +6,27 @@ import { nowUs } from '../clock.js';
 import type { BenchPayload, Producer, QueueCounts } from '../systems/types.js';
 import type { WorkerReport } from '../worker-protocol.js';
 
-export function payload(i: number, warmup = false): BenchPayload {
-  return warmup ? { i, t: nowUs(), w: 1 } : { i, t: nowUs() };
+/** A payload numbered `i`, stamped now; `unrecorded`: its start latency is not recorded (`w`). */
+export function payload(i: number, unrecorded = false): BenchPayload {
+  return unrecorded ? { i, t: nowUs(), w: 1 } : { i, t: nowUs() };
+}
+
+export interface BatchOptions {
+  /** Number of the first task (default 0). */
+  from?: number;
+  /** The tasks' start latencies are not recorded (background load). */
+  unrecorded?: boolean;
+  /** Each task's group (Errand only). */
+  groupOf?: (payload: BenchPayload) => string;
 }
 
 /** Adds `count` tasks in batch calls of `batch`, one call after another. */
-export async function enqueueInBatches(producer: Producer, count: number, batch: number, from = 0): Promise<void> {
+export async function enqueueInBatches(producer: Producer, count: number, batch: number, options: BatchOptions = {}): Promise<void> {
+  const { from = 0, unrecorded = false, groupOf } = options;
   for (let start = 0; start < count; start += batch) {
     const size = Math.min(batch, count - start);
-    const payloads = Array.from({ length: size }, (_, k) => payload(from + start + k));
-    await producer.enqueueBulk(payloads);
+    const payloads = Array.from({ length: size }, (_, k) => payload(from + start + k, unrecorded));
+    await producer.enqueueBulk(payloads, groupOf);
   }
 }
 

@@ -4,6 +4,7 @@
 import type { ScenarioName } from '../settings.js';
 import { durabilityScenario } from './durability.js';
 import { enqueueScenario } from './enqueue.js';
+import { flowScenario } from './flow.js';
 import { httpScenario } from './http.js';
 import { isolatedScenario } from './isolated.js';
 import { latencyScenario } from './latency.js';
@@ -20,5 +21,6 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   latency: latencyScenario,
   memory: memoryScenario,
   http: httpScenario,
+  flow: flowScenario,
   durability: durabilityScenario,
 };

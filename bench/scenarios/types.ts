@@ -34,6 +34,8 @@ export interface ScenarioCase {
   id: string;
   label: string;
   metrics: MetricDef[];
+  /** The systems this case runs for, among the selected ones (default: the scenario's). */
+  systems?: readonly SystemName[];
   /** Runs once; for per-system scenarios `system` is set. */
   run(harness: Harness, system: BenchSystem | undefined): Promise<Sample>;
 }
@@ -52,6 +54,8 @@ export interface Scenario {
    * `versus` becomes a row "this | versus | this/versus".
    */
   sideBySide?: readonly [string, string];
+  /** A line printed under the scenario's table (who is left out, and why). */
+  note?: string;
   cases(settings: BenchSettings): ScenarioCase[];
 }
 

@@ -69,10 +69,12 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
   const results = awaitResults ? new ResultEvents(queue) : undefined;
   await queue.ready();
   return {
-    async enqueueOne(payload) {
+    async enqueueOne(payload, group) {
+      if (group !== undefined) throw unsupported('groups');
       await queue.createJob(payload).save();
     },
-    async enqueueBulk(payloads) {
+    async enqueueBulk(payloads, groupOf) {
+      if (groupOf) throw unsupported('groups');
       const errors = await queue.saveAll(payloads.map((payload) => queue.createJob(payload)));
       if (errors.size > 0) throw new Error(`Bee-Queue saveAll: ${errors.size} jobs failed: ${[...errors.values()][0]?.message}`);
     },
@@ -95,7 +97,12 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
   };
 }
 
+function unsupported(what: 'groups' | 'a rate limiter'): Error {
+  return new Error(`Bee-Queue has no ${what}: this case leaves it out`);
+}
+
 async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
+  if (options.rateLimit) throw unsupported('a rate limiter');
   const queue = new BeeQueue<BenchPayload>(options.queue, {
     redis: { host: options.redis.host, port: options.redis.port },
     getEvents: false,

@@ -11,6 +11,10 @@ import { installedVersion } from './versions.js';
 const version = installedVersion('bullmq');
 const JOB_NAME = 'task';
 
+function noGroups(): Error {
+  return new Error('BullMQ has no groups outside its paid Pro edition: this case measures Errand only');
+}
+
 async function openProducer({ redis, queue: name, awaitResults }: ProducerOptions): Promise<Producer> {
   const connection = { host: redis.host, port: redis.port };
   const queue = new Queue<BenchPayload, unknown, string>(name, { connection });
@@ -27,10 +31,12 @@ async function openProducer({ redis, queue: name, awaitResults }: ProducerOption
     await events.waitUntilReady();
   }
   return {
-    async enqueueOne(payload) {
+    async enqueueOne(payload, group) {
+      if (group !== undefined) throw noGroups();
       await queue.add(JOB_NAME, payload);
     },
-    async enqueueBulk(payloads) {
+    async enqueueBulk(payloads, groupOf) {
+      if (groupOf) throw noGroups();
       await queue.addBulk(payloads.map((data) => ({ name: JOB_NAME, data })));
     },
     async enqueueAndWait(payload) {
@@ -77,6 +83,8 @@ async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
       // this process's flags (its tsx loader), as Errand's are.
       ...(isolation === 'thread' ? { useWorkerThreads: true, workerThreadsOptions: { execArgv: [] } } : {}),
       ...(isolation === 'process' ? { workerForkOptions: { execArgv: [] } } : {}),
+      // BullMQ's limiter is global to the queue (one counter in Redis, whatever the worker).
+      ...(options.rateLimit ? { limiter: { max: options.rateLimit.max, duration: options.rateLimit.perMs } } : {}),
     },
   );
   if (isolation) worker.on('active', (job) => options.onStart(job.data));

@@ -18,11 +18,11 @@ async function openProducer({ redis, queue: name, durability }: ProducerOptions)
   const queue = new Queue<BenchPayload, unknown>(name, { connection: redis.url, ...(durability ? { durability } : {}) });
   await queue.counts(); // connects and loads scripts outside any timing
   return {
-    async enqueueOne(payload) {
-      await queue.enqueue(payload);
+    async enqueueOne(payload, group) {
+      await queue.enqueue(payload, group === undefined ? undefined : { group });
     },
-    async enqueueBulk(payloads) {
-      await queue.enqueueMany(payloads.map((payload) => ({ payload })));
+    async enqueueBulk(payloads, groupOf) {
+      await queue.enqueueMany(payloads.map((payload) => (groupOf ? { payload, group: groupOf(payload) } : { payload })));
     },
     async enqueueAndWait(payload) {
       const task = await queue.enqueue(payload);
@@ -66,10 +66,14 @@ async function builtWorker(): Promise<typeof Worker> {
 
 async function startWorker(options: WorkerStartOptions): Promise<WorkerHandle> {
   if (options.isolation) return startIsolatedWorker(options);
-  if (options.removeCompleted) {
-    // Retention is a queue setting, kept in Redis: set once, before the worker starts.
+  if (options.removeCompleted || options.rateLimit) {
+    // Retention and the rate limit are queue settings, kept in Redis: set once, before the
+    // worker starts.
     const queue = new Queue(options.queue, { connection: options.redis.url });
-    await queue.configure({ retention: { completed: { count: 0 } } });
+    await queue.configure({
+      ...(options.removeCompleted ? { retention: { completed: { count: 0 } } } : {}),
+      ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    });
     await queue.close();
   }
   const worker = new Worker<BenchPayload, unknown>(

@@ -13,7 +13,10 @@ export interface BenchPayload {
   i: number;
   /** Enqueue time: microseconds on the machine's monotonic clock (see bench/clock.ts). */
   t: number;
-  /** Set on warm-up tasks, whose latency is not recorded. */
+  /**
+   * Set on tasks whose enqueue → start latency is not recorded: warm-ups, and background
+   * load (the flow scenario's heavy tenant).
+   */
   w?: 1;
 }
 
@@ -31,6 +34,12 @@ export interface RedisTarget {
 export interface DurabilitySetting {
   replicas: number;
   timeoutMs: number;
+}
+
+/** Errand's queue rate limit, or a peer's limiter at the same setting (the flow scenario). */
+export interface RateLimitSetting {
+  max: number;
+  perMs: number;
 }
 
 export interface ProducerOptions {
@@ -51,10 +60,13 @@ export interface QueueCounts {
 }
 
 export interface Producer {
-  /** Adds one task; resolves once the library says it is stored. */
-  enqueueOne(payload: BenchPayload): Promise<void>;
-  /** Adds many tasks with the library's own batch call. */
-  enqueueBulk(payloads: BenchPayload[]): Promise<void>;
+  /**
+   * Adds one task; resolves once the library says it is stored. `group`: the task's group
+   * (Errand only: the peers throw, having no open groups).
+   */
+  enqueueOne(payload: BenchPayload, group?: string): Promise<void>;
+  /** Adds many tasks with the library's own batch call; `groupOf` names each task's group (Errand only). */
+  enqueueBulk(payloads: BenchPayload[], groupOf?: (payload: BenchPayload) => string): Promise<void>;
   /**
    * Adds one task and resolves when the producer sees it completed, through the library's
    * own result mechanism (Errand task.result(), BullMQ job.waitUntilFinished, Bee-Queue
@@ -81,6 +93,11 @@ export interface WorkerStartOptions {
   /** Remove completed tasks at once instead of keeping the library's default retention. */
   removeCompleted: boolean;
   durability?: DurabilitySetting;
+  /**
+   * A rate limit on task starts, set before the worker starts: Errand's queue setting
+   * (`configure({ rateLimit })`), BullMQ's worker `limiter`; systems without a limiter throw.
+   */
+  rateLimit?: RateLimitSetting;
   /** Called first thing in the handler, with the task's payload. */
   onStart(payload: BenchPayload): void;
   /** Called on the library's own event saying a completion was recorded in Redis. */
