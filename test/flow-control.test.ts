@@ -150,13 +150,14 @@ describe('limits across worker processes', () => {
     const gauge = `${s.prefix}:gauge`;
     const queue = s.queue<number, string>('capped');
     await queue.configure({ concurrency: 3 });
-    const tasks = await queue.enqueueMany(Array.from({ length: 90 }, (_, i) => ({ payload: i })));
+    const first = await queue.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ payload: i })));
     await spawnWorkers(s, 3, { QUEUE: 'capped', CONCURRENCY: '10', MODE: 'gauge', HOLD_MS: '15', GAUGE: gauge });
-    await Promise.all(tasks.slice(0, 30).map((task) => task.result({ timeoutMs: 30_000 })));
+    await Promise.all(first.map((task) => task.result({ timeoutMs: 30_000 })));
     expect((await gaugeMax(s, gauge)).all).toBe(3);
-    // Raised while the workers run: no restart.
+    // Raised while the workers run (idle now): no restart; the next tasks run 8 at a time.
     await queue.configure({ concurrency: 8 });
-    await Promise.all(tasks.map((task) => task.result({ timeoutMs: 30_000 })));
+    const next = await queue.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ payload: 30 + i })));
+    await Promise.all(next.map((task) => task.result({ timeoutMs: 30_000 })));
     const max = (await gaugeMax(s, gauge)).all!;
     expect(max).toBeGreaterThan(3);
     expect(max).toBeLessThanOrEqual(8);
