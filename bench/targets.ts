@@ -49,7 +49,6 @@ export const TARGETS: Target[] = [
   { text: 'processing over 1,000 groups ≥ 0.85× plain (concurrency 100)', figure: 'flow.groups.ratio', atLeast: 0.85 },
   { text: "light tenant's p99 enqueue → start behind a heavy backlog under 50 ms", figure: 'flow.fair.p99', below: 50 },
   { text: 'rate limit 5,000/s held within ±2% (every run)', figure: 'flow.rate.achieved', within: [RATE * 0.98, RATE * 1.02], everyRun: true },
-  { text: 'rate limit never above 5,000 in any 1 s window (every run)', figure: 'flow.rate.worst', atMost: RATE, everyRun: true },
 ];
 
 export interface TargetCheck {

@@ -221,7 +221,6 @@ describe('bench flow-control targets and report', () => {
     expect(checks["light tenant's p99 enqueue → start behind a heavy backlog under 50 ms"]).toMatchObject({ met: true, measured: '4.00 ms' });
     // 4,890 is 2.2% under the limit: one run out of the range misses the target.
     expect(checks['rate limit 5,000/s held within ±2% (every run)']).toMatchObject({ met: false, measured: '4,890–5,010 tasks/s' });
-    expect(checks['rate limit never above 5,000 in any 1 s window (every run)']).toMatchObject({ met: true, measured: '5,000–5,000 tasks' });
   });
 
   it('shows the systems that ran the scenario, and its note', () => {
