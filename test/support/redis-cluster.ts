@@ -218,7 +218,17 @@ export class RedisCluster {
   /** Starts a killed node again; it rejoins (a former master comes back as a replica of its successor). */
   async rejoin(node: RedisServer): Promise<void> {
     await node.restart();
-    await until('take the node back', 20_000, async () => ((await this.allOk()) ? true : undefined));
+    const address = `${node.host}:${node.port}`;
+    // Back means seen by the others as a live replica with its link up, not only cluster_state:ok:
+    // the next test may pick a slot whose only replica is this node.
+    await until('take the node back as a replica', 30_000, async () => {
+      if (!(await this.allOk())) return undefined;
+      const info = (await this.topology()).find((n) => n.address === address);
+      if (!info || info.failed || info.master || !info.masterId) return undefined;
+      const client = new Redis(node.port, node.host);
+      const text = await client.info('replication').finally(() => client.disconnect());
+      return text.includes('master_link_status:up') ? true : undefined;
+    });
   }
 
   /** Every live node reports cluster_state:ok. */
