@@ -13,7 +13,8 @@ import { Cluster } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
 import { openDedicatedClient, quit } from '../redis/connection.js';
 import type { ClaimReply } from '../redis/queue-scripts.js';
-import { runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
+import { knownMode } from '../redis/functions.js';
+import { prepareScripts, runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
 
 /** How long close() waits for an unblocked idle wait's claim to be answered. */
 const UNBLOCK_TIMEOUT_MS = 2_000;
@@ -23,6 +24,7 @@ export class IdleWait {
   /** The wait in flight, and the blocker's client id (for CLIENT UNBLOCK). */
   private waiting: Promise<unknown> | undefined;
   private blockerId: number | undefined;
+  private stopped = false;
 
   constructor(connection: ConnectionOption | undefined) {
     this.blocker = openDedicatedClient(connection, { patient: true, blocking: true });
@@ -42,23 +44,32 @@ export class IdleWait {
    */
   wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply>): Promise<PromiseSettledResult<ClaimReply>> {
     const { blocker } = this;
-    // A Cluster routes CLIENT elsewhere: a wait on one is disconnected at close instead.
-    if (!(blocker instanceof Cluster)) {
-      blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
-    }
-    const woke = blocker.bzpopmin(wakeKey, (waitMs / 1000).toFixed(3));
-    const claimed = runScript(blocker, claim);
-    const done = Promise.allSettled([woke, claimed]).then(([, result]) => {
-      this.waiting = undefined;
-      this.blockerId = undefined;
-      return result;
-    });
+    // The scripts' library is loaded on the blocker before its first pop: loading behind a
+    // pop would wait for it, and the claim must follow the pop on the connection, not a load.
+    const prepared = knownMode(blocker) ? undefined : prepareScripts(blocker);
+    const done = (prepared ?? Promise.resolve())
+      .then((): Promise<PromiseSettledResult<unknown>[]> | PromiseSettledResult<ClaimReply>[] => {
+        if (this.stopped) return [{ status: 'rejected', reason: new Error('closed') }];
+        // A Cluster routes CLIENT elsewhere: a wait on one is disconnected at close instead.
+        if (!(blocker instanceof Cluster)) {
+          blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
+        }
+        const woke = blocker.bzpopmin(wakeKey, (waitMs / 1000).toFixed(3));
+        const claimed = runScript(blocker, claim);
+        return Promise.allSettled([claimed, woke]);
+      })
+      .then(([result]) => {
+        this.waiting = undefined;
+        this.blockerId = undefined;
+        return result as PromiseSettledResult<ClaimReply>;
+      });
     this.waiting = done;
     return done;
   }
 
   /** Ends a wait in flight: unblocked, its claim runs and is answered (disconnected if that fails). */
   async stop(commands: RedisClient): Promise<void> {
+    this.stopped = true;
     const { waiting, blockerId } = this;
     if (waiting && blockerId !== undefined && !(commands instanceof Cluster)) {
       const unblocked = commands.client('UNBLOCK', blockerId).then(() => waiting, () => {});

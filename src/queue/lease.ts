@@ -13,7 +13,8 @@ import * as scripts from '../redis/queue-scripts.js';
 import type { HeldLease } from '../redis/queue-scripts.js';
 import * as scheduleScripts from '../redis/schedule-scripts.js';
 import type { FireReply } from '../redis/schedule-scripts.js';
-import { pipeScript, type RedisClient } from '../redis/scripts.js';
+import { forgetLibrary, isFunctionMissing } from '../redis/functions.js';
+import { pipeScript, prepareScripts, type RedisClient } from '../redis/scripts.js';
 
 export interface LeaseKeeperOptions {
   client: RedisClient;
@@ -75,7 +76,12 @@ export class LeaseKeeper {
       if (lost.length) this.options.onLost(lost);
       this.options.onSchedules(fired(replies[2]?.[1]));
     } catch (error) {
-      // A missed beat is survivable (leases last three beats); report it and beat again next tick.
+      // A missed beat is survivable (leases last three beats); report it and beat again next
+      // tick (loading the scripts' library first, if the server lacked it).
+      if (isFunctionMissing(error)) {
+        forgetLibrary(client);
+        await prepareScripts(client);
+      }
       this.options.onError(error as Error);
     }
   }

@@ -22,7 +22,7 @@ import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
-import { defineScripts, pipeScript, type RedisClient } from '../redis/scripts.js';
+import { defineScripts, pipeScript, prepareScripts, type RedisClient } from '../redis/scripts.js';
 import { loadTracing } from '../tracing.js';
 import { HandlerRunner, type Handler } from './handler-runner.js';
 import { IdleWait } from './idle-wait.js';
@@ -175,12 +175,19 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     // Nothing is written or claimed before Redis's eviction policy was found safe; the first
     // claim also waits for OpenTelemetry's API to load (or fail to: it is optional), so every
     // attempt gets its span when tracing is on.
-    this.guard.ready().then(() => {
-      if (!this.pump.claiming) return; // closed meanwhile
-      this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
-      this.keeper.start();
-      void this.tracing.then(() => this.pump.schedule());
-    }, () => {}); // refused: onUnsafe reported it and closes the worker
+    // The scripts are loaded as functions before the first pipeline (the heartbeat's).
+    this.guard
+      .ready()
+      .then(() => prepareScripts(this.client))
+      .then(
+        () => {
+          if (!this.pump.claiming) return; // closed meanwhile
+          this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
+          this.keeper.start();
+          void this.tracing.then(() => this.pump.schedule());
+        },
+        () => {}, // refused: onUnsafe reported it and closes the worker
+      );
   }
 
   /** Handlers running now. */

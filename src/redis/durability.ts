@@ -12,7 +12,8 @@ import { Cluster, ReplyError } from 'ioredis';
 import type { Durability } from '../config.js';
 import { ReplicationTimeoutError } from '../errors.js';
 import { failoverBudgetOf } from './connection.js';
-import { defineScripts, pipeScript, type RedisClient, type ScriptCall } from './scripts.js';
+import { isFunctionMissing, forgetLibrary } from './functions.js';
+import { defineScripts, pipeScript, prepareScripts, type RedisClient, type ScriptCall } from './scripts.js';
 
 /**
  * A reply error that means the call did not run: the slot is elsewhere or moving, or the
@@ -38,6 +39,7 @@ export async function runReplicated<T extends unknown[]>(
   defineScripts(client, calls.map((call) => call.name));
   const deadline = Date.now() + failoverBudgetOf(client);
   for (let attempt = 0; ; attempt++) {
+    await prepareScripts(client);
     const pipeline = client.pipeline();
     const decoders = calls.map((call) => pipeScript(pipeline, call));
     pipeline.call('WAIT', durability.replicas, durability.timeoutMs);
@@ -50,6 +52,11 @@ export async function runReplicated<T extends unknown[]>(
       continue;
     }
     const failure = results.slice(0, calls.length).find(([error]) => error)?.[0];
+    // A node without the scripts' library (restarted, or new): load it, and send again.
+    if (failure && isFunctionMissing(failure) && attempt < 3) {
+      forgetLibrary(client);
+      continue;
+    }
     if (failure && (refused(failure) || !(failure instanceof ReplyError)) && Date.now() < deadline) {
       await retryPause(client, attempt);
       continue;

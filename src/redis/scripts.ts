@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
+import { buildLibrary, forgetLibrary, isFunctionMissing, knownMode, loadLibrary, type FunctionLibrary } from './functions.js';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
 import { CRON_END, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD } from './keys.js';
 import { Status } from './status.js';
@@ -202,6 +203,49 @@ export function scriptSources(variant: Variant = 'PUBLISH'): Map<ScriptName, str
   return built;
 }
 
+const libraries = new Map<Variant, FunctionLibrary>();
+
+/**
+ * The scripts as one Functions library for one kind of deployment (functions.ts): the
+ * prelude once, every library definition once, and each script's own text as a function.
+ */
+export function scriptLibrary(variant: Variant = 'PUBLISH'): FunctionLibrary {
+  let library = libraries.get(variant);
+  if (!library) {
+    const names = Object.keys(SCRIPT_KEY_COUNTS) as ScriptName[];
+    const paths = includesOf(names.map((name) => read(`${name}.lua`)).join('\n'));
+    const definitions: Definition[] = [];
+    const where = new Map<string, string>();
+    for (const path of paths) {
+      for (const definition of definitionsOf(path, read(path))) {
+        const other = where.get(definition.name);
+        if (other) throw new Error(`${definition.name} is defined in ${other} and in ${path}: names in lib/ must be unique (one library holds them all)`);
+        where.set(definition.name, path);
+        definitions.push(definition);
+      }
+    }
+    const bodies = new Map(names.map((name) => [name, read(`${name}.lua`).replace(/^--@include (\S+)\n/gm, '')] as const));
+    const head = prelude(variant).replace(/^local base = .*$/m, 'local base');
+    library = buildLibrary({ prelude: head, definitions: definitions.map((definition) => definition.text).join(''), bodies });
+    libraries.set(variant, library);
+  }
+  return library;
+}
+
+function variantOf(client: RedisClient): Variant {
+  return client instanceof Cluster ? 'SPUBLISH' : 'PUBLISH';
+}
+
+/**
+ * Loads the scripts on a client's server as a Functions library (Redis 7.0+; elsewhere they
+ * run with EVALSHA). Calls do it themselves when needed; a worker awaits it before its first
+ * pipeline, so its pipelines call functions too. Never rejects: a load that failed (Redis
+ * away) is tried again by the next call.
+ */
+export async function prepareScripts(client: RedisClient): Promise<void> {
+  await loadLibrary(client, scriptLibrary(variantOf(client))).catch(() => undefined);
+}
+
 function commandName(name: ScriptName): string {
   return `errand_${name.replace('-', '_')}`;
 }
@@ -224,8 +268,36 @@ export function defineScripts(client: RedisClient, names?: readonly ScriptName[]
 
 type ScriptCaller = (...args: Arg[]) => Promise<unknown>;
 
-/** Runs a script call on a client (registering the script on first use) and decodes its reply. */
-export async function runScript<T>(client: RedisClient, call: ScriptCall<T>): Promise<T> {
+/**
+ * Runs a script call on a client and decodes its reply: as a function when the server has
+ * Functions (loading the library first, and again when a call finds it missing), else with
+ * EVALSHA (registering the script on first use). Once the client's mode is known the command
+ * is written at once, in call order (the idle wait relies on its claim following its pop).
+ */
+export function runScript<T>(client: RedisClient, call: ScriptCall<T>): Promise<T> {
+  const mode = knownMode(client);
+  if (mode === 'functions') return callFunction(client, call);
+  if (mode === 'eval') return evalScript(client, call);
+  return loadLibrary(client, scriptLibrary(variantOf(client)))
+    .catch(() => 'eval' as const) // Redis away: the script call says so, and the next call loads again
+    .then((loaded) => (loaded === 'functions' ? callFunction(client, call) : evalScript(client, call)));
+}
+
+async function callFunction<T>(client: RedisClient, call: ScriptCall<T>): Promise<T> {
+  const library = scriptLibrary(variantOf(client));
+  const fn = library.functions.get(call.name)!;
+  try {
+    return call.decode(await client.call('FCALL', fn, call.keys.length, ...call.keys, ...call.args));
+  } catch (error) {
+    if (!isFunctionMissing(error)) throw error;
+    // A restarted or newly promoted server without the library: load it, and call again.
+    forgetLibrary(client);
+    await loadLibrary(client, library);
+    return call.decode(await client.call('FCALL', fn, call.keys.length, ...call.keys, ...call.args));
+  }
+}
+
+async function evalScript<T>(client: RedisClient, call: ScriptCall<T>): Promise<T> {
   const command = commandName(call.name);
   if (typeof (client as unknown as Record<string, unknown>)[command] !== 'function') defineScripts(client, [call.name]);
   const caller = (client as unknown as Record<string, ScriptCaller>)[command]!;
@@ -234,10 +306,17 @@ export async function runScript<T>(client: RedisClient, call: ScriptCall<T>): Pr
 
 /**
  * Queues a script call on a pipeline (one round trip for several transitions); returns
- * the decoder for its reply. The script must be registered on the pipeline's client
- * before the pipeline was made.
+ * the decoder for its reply. As a function once the client's library is loaded
+ * (prepareScripts); else the script must be registered on the pipeline's client before the
+ * pipeline was made (defineScripts). A reply saying the function is missing (a restarted
+ * server) fails that call; the client's next runScript loads the library again.
  */
 export function pipeScript<T>(pipeline: ChainableCommander, call: ScriptCall<T>): (reply: unknown) => T {
+  const client = (pipeline as unknown as { redis: RedisClient }).redis;
+  if (client && knownMode(client) === 'functions') {
+    pipeline.call('FCALL', scriptLibrary(variantOf(client)).functions.get(call.name)!, call.keys.length, ...call.keys, ...call.args);
+    return (reply) => call.decode(reply);
+  }
   const caller = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[commandName(call.name)];
   if (!caller) throw new Error(`script ${call.name} is not defined on this pipeline's client`);
   caller.call(pipeline, ...call.keys, ...call.args);

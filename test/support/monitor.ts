@@ -1,10 +1,11 @@
 /**
  * Records what Redis runs, through MONITOR, and attributes the commands scripts run to the
- * script that ran them: for tests that check what each script really touches.
+ * script that ran them (called as a function, FCALL, or with EVALSHA): for tests that check
+ * what each script really touches.
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { scriptSources, type ScriptName } from '../../src/redis/scripts.js';
+import { scriptLibrary, scriptSources, type ScriptName } from '../../src/redis/scripts.js';
 
 export interface ScriptRun {
   script: ScriptName;
@@ -16,11 +17,13 @@ export interface ScriptRun {
 export class ScriptMonitor {
   readonly runs: ScriptRun[] = [];
   private readonly byHash = new Map<string, ScriptName>();
+  private readonly byFunction = new Map<string, ScriptName>();
   private current: ScriptRun | undefined;
 
   private constructor(private readonly monitor: Redis) {
     for (const variant of ['PUBLISH', 'SPUBLISH'] as const) {
       for (const [name, source] of scriptSources(variant)) this.byHash.set(createHash('sha1').update(source).digest('hex'), name);
+      for (const [name, fn] of scriptLibrary(variant).functions) this.byFunction.set(fn, name);
     }
   }
 
@@ -58,7 +61,13 @@ export class ScriptMonitor {
       this.current?.commands.push([args[0]!.toUpperCase(), ...args.slice(1)]);
       return;
     }
-    if (name === 'evalsha' || name === 'eval') {
+    if (name === 'fcall') {
+      const script = this.byFunction.get(args[1]!);
+      if (!script) throw new Error(`a function that is not Errand's ran: ${args[1]}`);
+      const count = Number(args[2]);
+      this.current = { script, keys: args.slice(3, 3 + count), commands: [] };
+      this.runs.push(this.current);
+    } else if (name === 'evalsha' || name === 'eval') {
       // EVAL comes after a NOSCRIPT, with the text (escaped by MONITOR): its header names it.
       const script = name === 'evalsha' ? this.byHash.get(args[1]!) : (/--\[\[ ([a-z-]+):/.exec(args[1]!)?.[1] as ScriptName | undefined);
       if (!script) throw new Error(`a script that is not Errand's ran: ${args[1]!.slice(0, 60)}`);

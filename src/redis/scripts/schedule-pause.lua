@@ -45,7 +45,7 @@ local first
 if v[1] == 'e' then
   first = every_slot_after(tonumber(v[3]), tonumber(v[2]), after)
 else
-  first = list_cron_slots(id, 4, after)
+  first = list_cron_slots(id, ARGV, 4, after)
 end
 local limits = redis.call('HMGET', skey, SF.endAt)
 if first and limits[1] and first > tonumber(limits[1]) then

@@ -65,7 +65,7 @@ if not waiting or v[4] ~= expected then
   return 0
 end
 -- Slots before its pending next one are not its to run (run, skipped, or older than it).
-local first = list_cron_slots(id, 5, math.max(tonumber(v[5]) or -1, tonumber(v[4]) - 1))
+local first = list_cron_slots(id, ARGV, 5, math.max(tonumber(v[5]) or -1, tonumber(v[4]) - 1))
 place_schedule(id, first, false)
 sync_schedule_due()
 wake()

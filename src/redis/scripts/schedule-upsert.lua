@@ -75,7 +75,7 @@ if kind == 'e' then
   redis.call('DEL', key(R.sslots, id))
   first = every_slot_after(anchor, every, after)
 else
-  first = list_cron_slots(id, 5 + pairs_count * 2, after)
+  first = list_cron_slots(id, ARGV, 5 + pairs_count * 2, after)
 end
 local v = redis.call('HMGET', skey, SF.endAt, SF.limit, SF.runs)
 local end_at, limit = tonumber(v[1]), tonumber(v[2])

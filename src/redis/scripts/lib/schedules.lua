@@ -209,15 +209,16 @@ local function place_schedule(id, first, paused)
   end
 end
 
--- Lists the cron slots given in ARGV from `from` on (those after `after`, ascending, maybe
--- ending with CRON_END) as the schedule's slots ahead; returns the first (nil: none).
-local function list_cron_slots(id, from, after)
+-- Lists the cron slots given in `args` (a script's ARGV) from `from` on (those after
+-- `after`, ascending, maybe ending with CRON_END) as the schedule's slots ahead; returns the
+-- first (nil: none).
+local function list_cron_slots(id, args, from, after)
   local list = key(R.sslots, id)
   redis.call('DEL', list)
   local first
   local rest = {}
-  for i = from, #ARGV do
-    local slot = ARGV[i]
+  for i = from, #args do
+    local slot = args[i]
     if slot == CRON_END then
       if first then
         rest[#rest + 1] = slot
