@@ -97,8 +97,12 @@ export class Queue<P = unknown, R = unknown> {
   private readonly logReader: TaskLogReader;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
-  /** Single enqueues waiting for this tick's flush (see flushCoalesced). */
+  /** Single enqueues waiting for the next flush (see flushCoalesced). */
   private coalescing: { encoded: scripts.EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
+  /** A flush is queued (a microtask), or a batch of single enqueues is on its way to Redis. */
+  private flushQueued = false;
+  private flushing = false;
+  private inFlight: Promise<unknown> | undefined;
   private closed = false;
   /** Result waits and task watches running now (see `busy`). */
   private uses = 0;
@@ -129,33 +133,52 @@ export class Queue<P = unknown, R = unknown> {
     if (!tracingSettled()) await loadTracing(); // the caller's context is still current after it
     const encoded = withTrace(encodeTask(payload, options, this.options), currentTraceparent());
     return new Promise<Task<R>>((resolve, reject) => {
-      if (!this.coalescing) {
-        this.coalescing = [];
-        queueMicrotask(() => this.flushCoalesced());
-      }
-      this.coalescing.push({ encoded, resolve, reject });
+      (this.coalescing ??= []).push({ encoded, resolve, reject });
+      this.queueFlush();
     });
+  }
+
+  /** A flush at the end of this tick, unless a batch is on its way (its reply queues the next). */
+  private queueFlush(): void {
+    if (this.flushQueued || this.flushing) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flushCoalesced());
   }
 
   /**
    * Sends the single enqueues made since the last flush as one batch: callers that each
-   * await their own enqueue (a web server under load) share round trips and script calls.
-   * Each still gets its own task, in call order, as if enqueued one after another. A batch
-   * that does not fit the queue's capacity (maxWaiting) is sent again one by one, so each
-   * enqueue is its own check, as if alone.
+   * await their own enqueue share round trips and script calls. One batch is on its way at
+   * a time (a group commit): enqueues made while it is, by other requests of a web server
+   * under load, in other ticks, wait for its reply and go together in the next. An enqueue
+   * made while none is on its way goes at the end of its tick, so a lone one waits for
+   * nothing. Each still gets its own task, in call order, as if enqueued one after another.
+   * A batch that does not fit the queue's capacity (maxWaiting) is sent again one by one,
+   * so each enqueue is its own check, as if alone.
    */
   private flushCoalesced(): void {
+    this.flushQueued = false;
     const pending = this.coalescing ?? [];
     this.coalescing = undefined;
+    if (!pending.length) return;
+    this.flushing = true;
+    const sent = (this.inFlight = this.sendBatch(pending));
+    // The callers' own continuations (often another enqueue) run before the next batch goes.
+    void sent.finally(() => {
+      this.flushing = false;
+      if (this.coalescing?.length) this.queueFlush();
+    });
+  }
+
+  private sendBatch(pending: NonNullable<typeof this.coalescing>): Promise<unknown> {
     const one = (item: (typeof pending)[number]) =>
       this.sendEnqueues([item.encoded]).then(({ tasks, full }) =>
         full ? item.reject(new QueueFullError(this.name, full.maxWaiting)) : item.resolve(tasks[0]!),
       );
-    this.sendEnqueues(pending.map((item) => item.encoded)).then(
-      ({ tasks, full }) => {
+    return this.sendEnqueues(pending.map((item) => item.encoded)).then(
+      async ({ tasks, full }) => {
         if (!full) pending.forEach((item, index) => item.resolve(tasks[index]!));
         else if (pending.length === 1) pending[0]!.reject(new QueueFullError(this.name, full.maxWaiting));
-        else for (const item of pending) void one(item).catch((error: unknown) => item.reject(error));
+        else for (const item of pending) await one(item).catch((error: unknown) => item.reject(error));
       },
       (error: unknown) => pending.forEach((item) => item.reject(error)),
     );
@@ -488,6 +511,8 @@ export class Queue<P = unknown, R = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Enqueues accepted before close go out first (some may wait behind a batch on its way).
+    while (this.flushing || this.flushQueued) await Promise.resolve(this.inFlight).catch(() => {});
     await Promise.all([this.results.close(), this.taskEvents?.close()]);
     await closeClient(this.connection);
   }
