@@ -246,7 +246,7 @@ export class RedisOutOfMemoryError extends ErrandError {
     super(
       'REDIS_OUT_OF_MEMORY',
       "Redis is out of memory (used memory > 'maxmemory') and refused the write; nothing was written: " +
-        'raise maxmemory, let workers drain the queues, or shorten the retention of finished tasks',
+        'raise maxmemory, remove tasks you do not need (errand remove, or the dashboard), or shorten the retention of finished tasks',
     );
   }
 }

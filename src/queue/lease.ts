@@ -59,7 +59,7 @@ export class LeaseKeeper {
     return this.beating;
   }
 
-  private async send(): Promise<void> {
+  private async send(reloaded = false): Promise<void> {
     const { client, keys, workerId, leaseMs } = this.options;
     const leases = [...this.options.leases()];
     const pipeline = client.pipeline();
@@ -78,9 +78,12 @@ export class LeaseKeeper {
     } catch (error) {
       // A missed beat is survivable (leases last three beats); report it and beat again next
       // tick (loading the scripts' library first, if the server lacked it).
-      if (isFunctionMissing(error)) {
+      // A call that found the library missing did not run (a beat's calls go to one server,
+      // which lacked it for all): load it and beat again at once, once.
+      if (isFunctionMissing(error) && !reloaded) {
         forgetLibrary(client);
         await prepareScripts(client);
+        return this.send(true);
       }
       this.options.onError(error as Error);
     }

@@ -103,6 +103,8 @@ export class Queue<P = unknown, R = unknown> {
   private flushQueued = false;
   private flushing = false;
   private inFlight: Promise<unknown> | undefined;
+  /** Enqueues accepted but not queued yet (waiting for the tracing API to load). */
+  private accepting = 0;
   private closed = false;
   /** Result waits and task watches running now (see `busy`). */
   private uses = 0;
@@ -130,7 +132,11 @@ export class Queue<P = unknown, R = unknown> {
   /** Adds one task. Resolves once it is in Redis. */
   async enqueue(payload: P, options?: TaskOptions): Promise<Task<R>> {
     this.assertOpen();
-    if (!tracingSettled()) await loadTracing(); // the caller's context is still current after it
+    if (!tracingSettled()) {
+      // Accepted already: a close() meanwhile waits for it to be sent.
+      this.accepting++;
+      await loadTracing().finally(() => this.accepting--); // the caller's context is still current after it
+    }
     const encoded = withTrace(encodeTask(payload, options, this.options), currentTraceparent());
     return new Promise<Task<R>>((resolve, reject) => {
       (this.coalescing ??= []).push({ encoded, resolve, reject });
@@ -157,8 +163,9 @@ export class Queue<P = unknown, R = unknown> {
    */
   private flushCoalesced(): void {
     this.flushQueued = false;
-    const pending = this.coalescing ?? [];
-    this.coalescing = undefined;
+    // One script call at most, so a batch is written whole or not at all; the rest go next.
+    const pending = (this.coalescing ?? []).splice(0, ENQUEUE_CHUNK);
+    if (!this.coalescing?.length) this.coalescing = undefined;
     if (!pending.length) return;
     this.flushing = true;
     const sent = (this.inFlight = this.sendBatch(pending));
@@ -169,15 +176,26 @@ export class Queue<P = unknown, R = unknown> {
     });
   }
 
+  /**
+   * One batch of single enqueues (one script call: all written or none). Each caller hears
+   * of its own task only, a replication shortfall included.
+   */
   private sendBatch(pending: NonNullable<typeof this.coalescing>): Promise<unknown> {
+    const settle = (item: (typeof pending)[number], task: Task<R>, acknowledged: number | undefined) => {
+      const { durability } = this.options;
+      const error = durability && acknowledged !== undefined ? shortfall(durability, acknowledged, task.created ? [task.id] : []) : undefined;
+      if (error) item.reject(error);
+      else item.resolve(task);
+    };
     const one = (item: (typeof pending)[number]) =>
-      this.sendEnqueues([item.encoded]).then(({ tasks, full }) =>
-        full ? item.reject(new QueueFullError(this.name, full.maxWaiting)) : item.resolve(tasks[0]!),
+      this.sendEnqueues([item.encoded]).then(({ tasks, full, acknowledged }) =>
+        full ? item.reject(new QueueFullError(this.name, full.maxWaiting)) : settle(item, tasks[0]!, acknowledged),
       );
     return this.sendEnqueues(pending.map((item) => item.encoded)).then(
-      async ({ tasks, full }) => {
-        if (!full) pending.forEach((item, index) => item.resolve(tasks[index]!));
+      async ({ tasks, full, acknowledged }) => {
+        if (!full) pending.forEach((item, index) => settle(item, tasks[index]!, acknowledged));
         else if (pending.length === 1) pending[0]!.reject(new QueueFullError(this.name, full.maxWaiting));
+        // Refused whole (nothing written): each one again, in order, as if alone.
         else for (const item of pending) await one(item).catch((error: unknown) => item.reject(error));
       },
       (error: unknown) => pending.forEach((item) => item.reject(error)),
@@ -194,13 +212,21 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     if (!tracingSettled()) await loadTracing();
     const encoded = withTrace(encodeItems(items, this.options), currentTraceparent());
-    const { tasks, full } = await this.sendEnqueues(encoded);
+    const { tasks, full, acknowledged } = await this.sendEnqueues(encoded);
+    const { durability } = this.options;
+    const error = durability && acknowledged !== undefined ? shortfall(durability, acknowledged, tasks.filter((task) => task.created).map((task) => task.id)) : undefined;
+    if (error) throw error;
     if (full) throw new QueueFullError(this.name, full.maxWaiting, tasks.map((task) => task.id));
     return tasks;
   }
 
-  /** Runs the enqueue script over encoded tasks, one call per chunk, all pipelined. */
-  private async sendEnqueues(encoded: scripts.EncodedTask[]): Promise<{ tasks: Task<R>[]; full: { maxWaiting: number } | undefined }> {
+  /**
+   * Runs the enqueue script over encoded tasks, one call per chunk, all pipelined; with the
+   * durability option, says how many replicas acknowledged (the caller judges it).
+   */
+  private async sendEnqueues(
+    encoded: scripts.EncodedTask[],
+  ): Promise<{ tasks: Task<R>[]; full: { maxWaiting: number } | undefined; acknowledged?: number }> {
     this.register();
     const sent = this.results.mark(); // before anything is sent
     const calls: ScriptCall<scripts.EnqueueReply>[] = [];
@@ -209,11 +235,11 @@ export class Queue<P = unknown, R = unknown> {
     }
     const { durability } = this.options;
     let replies: scripts.EnqueueReply[];
+    let acknowledged: number | undefined;
     if (durability) {
       const replicated = await this.call(runReplicated(this.client, calls, durability));
       replies = replicated.replies;
-      const error = shortfall(durability, replicated.acknowledged, replies.flatMap((reply) => (reply.full ? [] : reply.tasks.filter((t) => t.created).map((t) => t.id))));
-      if (error) throw error;
+      acknowledged = replicated.acknowledged;
     } else {
       replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
     }
@@ -230,7 +256,7 @@ export class Queue<P = unknown, R = unknown> {
         tasks.push(new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined));
       }
     }
-    return { tasks, full };
+    return { tasks, full, acknowledged };
   }
 
   /** Everything stored about a task, or null if there is no such task (any more). */
@@ -512,7 +538,10 @@ export class Queue<P = unknown, R = unknown> {
     if (this.closed) return;
     this.closed = true;
     // Enqueues accepted before close go out first (some may wait behind a batch on its way).
-    while (this.flushing || this.flushQueued) await Promise.resolve(this.inFlight).catch(() => {});
+    while (this.accepting > 0 || this.flushing || this.flushQueued) {
+      await Promise.resolve(this.accepting > 0 ? loadTracing() : this.inFlight).catch(() => {});
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await Promise.all([this.results.close(), this.taskEvents?.close()]);
     await closeClient(this.connection);
   }

@@ -22,7 +22,7 @@ import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
-import { defineScripts, pipeScript, prepareScripts, type RedisClient } from '../redis/scripts.js';
+import { defineScripts, pipeScript, prepareScripts, runScript, type RedisClient } from '../redis/scripts.js';
 import { loadTracing } from '../tracing.js';
 import { HandlerRunner, type Handler } from './handler-runner.js';
 import { IdleWait } from './idle-wait.js';
@@ -249,10 +249,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async releaseRemaining(): Promise<void> {
     const remaining = this.runner.surrender();
     if (!remaining.length) return;
-    const pipeline = this.client.pipeline();
-    pipeScript(pipeline, scripts.release(this.keys, remaining));
-    // If this fails, the leases simply expire and the tasks run again elsewhere.
-    await pipeline.exec().catch((error: Error) => this.report(error));
+    // One call (runScript reloads the scripts' library if the server lost it). If this
+    // fails, the leases simply expire and the tasks run again elsewhere.
+    await runScript(this.client, scripts.release(this.keys, remaining)).catch((error: Error) => this.report(error));
   }
 
   private describe(): Record<string, unknown> {

@@ -38,10 +38,15 @@ export async function runReplicated<T extends unknown[]>(
 ): Promise<{ replies: T; acknowledged: number }> {
   defineScripts(client, calls.map((call) => call.name));
   const deadline = Date.now() + failoverBudgetOf(client);
+  // Each call's outcome once it ran; only calls that did not run are sent again (Redis runs
+  // a pipeline call by call, so some of one may have run while others were refused).
+  const outcomes: ([Error | null, unknown] | undefined)[] = calls.map(() => undefined);
+  let todo = calls.map((_, index) => index);
+  let reloads = 0;
   for (let attempt = 0; ; attempt++) {
     await prepareScripts(client);
     const pipeline = client.pipeline();
-    const decoders = calls.map((call) => pipeScript(pipeline, call));
+    for (const index of todo) pipeScript(pipeline, calls[index]!);
     pipeline.call('WAIT', durability.replicas, durability.timeoutMs);
     let results: [Error | null, unknown][];
     try {
@@ -51,22 +56,40 @@ export async function runReplicated<T extends unknown[]>(
       await retryPause(client, attempt);
       continue;
     }
-    const failure = results.slice(0, calls.length).find(([error]) => error)?.[0];
-    // A node without the scripts' library (restarted, or new): load it, and send again.
-    if (failure && isFunctionMissing(failure) && attempt < 3) {
-      forgetLibrary(client);
+    const again: number[] = [];
+    let missing = false;
+    let redirected = false;
+    todo.forEach((index, position) => {
+      const result = results[position] ?? [new Error('no reply'), undefined];
+      const [error] = result;
+      // A node without the scripts' library (restarted, or new): this call did not run.
+      if (error && isFunctionMissing(error) && reloads < 3) {
+        missing = true;
+        again.push(index);
+      } else if (error && (refused(error) || !(error instanceof ReplyError)) && Date.now() < deadline) {
+        redirected = true;
+        again.push(index);
+      } else {
+        outcomes[index] = result;
+      }
+    });
+    const waited = results[todo.length] ?? [new Error('no reply to WAIT'), 0];
+    if (again.length) {
+      todo = again;
+      if (missing) {
+        reloads++;
+        forgetLibrary(client);
+      }
+      if (redirected) await retryPause(client, attempt);
       continue;
     }
-    if (failure && (refused(failure) || !(failure instanceof ReplyError)) && Date.now() < deadline) {
-      await retryPause(client, attempt);
-      continue;
-    }
-    const replies = decoders.map((decode, index) => {
-      const [error, reply] = results[index] ?? [];
+    const replies = calls.map((_, index) => {
+      const [error, reply] = outcomes[index]!;
       if (error) throw error;
-      return decode(reply);
+      return calls[index]!.decode(reply);
     }) as T;
-    const [waitError, acknowledged] = results[calls.length] ?? [];
+    // The last WAIT followed every call that ran, on the same connection: it counts for all.
+    const [waitError, acknowledged] = waited;
     if (waitError) throw waitError;
     return { replies, acknowledged: Number(acknowledged) };
   }

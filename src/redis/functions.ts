@@ -33,7 +33,13 @@ export interface FunctionLibrary {
 export type RunMode = 'functions' | 'eval';
 
 /** Builds a library from its parts (scripts.ts assembles them). */
-export function buildLibrary(parts: { prelude: string; definitions: string; bodies: ReadonlyMap<ScriptName, string> }): FunctionLibrary {
+export function buildLibrary(parts: {
+  prelude: string;
+  definitions: string;
+  bodies: ReadonlyMap<ScriptName, string>;
+  /** Redis's function flags of a script ('no-writes', 'allow-oom'); none by default. */
+  flags?: Partial<Record<ScriptName, readonly string[]>>;
+}): FunctionLibrary {
   const hash = createHash('sha1')
     .update(parts.prelude)
     .update(parts.definitions)
@@ -46,8 +52,9 @@ export function buildLibrary(parts: { prelude: string; definitions: string; bodi
   for (const [script, body] of parts.bodies) {
     const fn = `${name}_${script.replaceAll('-', '_')}`;
     functions.set(script, fn);
+    const flags = parts.flags?.[script]?.length ? `, flags={${parts.flags[script]!.map((flag) => `'${flag}'`).join(', ')}}` : '';
     registrations.push(
-      `redis.register_function{function_name='${fn}', callback=function(KEYS, ARGV)\n` +
+      `redis.register_function{function_name='${fn}'${flags}, callback=function(KEYS, ARGV)\n` +
         `base = string.sub(KEYS[1], 1, -(#R.fence + 1))\n${body}\nend}\n`,
     );
   }
@@ -57,14 +64,19 @@ export function buildLibrary(parts: { prelude: string; definitions: string; bodi
 interface ClientState {
   mode: RunMode | undefined;
   loading: Promise<RunMode> | undefined;
+  /** After a failed load, the next is tried no sooner than this (epoch ms). */
+  retryAt: number;
 }
+
+/** How long a client runs its scripts with EVALSHA after a failed load before trying again. */
+const LOAD_RETRY_MS = 5_000;
 
 const states = new WeakMap<RedisClient, ClientState>();
 
 function stateOf(client: RedisClient): ClientState {
   let state = states.get(client);
   if (!state) {
-    state = { mode: undefined, loading: undefined };
+    state = { mode: undefined, loading: undefined, retryAt: 0 };
     states.set(client, state);
     // After a reconnect the server may be a new one (a restart without persistence, a
     // failover to a node that never had the library): load it again, first thing.
@@ -94,7 +106,8 @@ async function loadOn(node: Redis, library: FunctionLibrary): Promise<RunMode> {
     await node.call('FUNCTION', 'LOAD', library.code);
   } catch (error) {
     if (/already exists/i.test((error as Error).message)) return 'functions';
-    if (isUnknownCommand(error)) return 'eval';
+    // No Functions (Redis 6.2), or not for this user (an ACL without +@scripting's FUNCTION).
+    if (isUnknownCommand(error) || /^NOPERM/.test((error as Error).message)) return 'eval';
     throw error;
   }
   return 'functions';
@@ -107,6 +120,9 @@ async function loadOn(node: Redis, library: FunctionLibrary): Promise<RunMode> {
  */
 export function loadLibrary(client: RedisClient, library: FunctionLibrary): Promise<RunMode> {
   const state = stateOf(client);
+  // A load that failed (out of memory, a read-only replica, Redis away) is not sent again
+  // (the library is ~100 KB) at every call: calls run with EVALSHA meanwhile.
+  if (!state.loading && Date.now() < state.retryAt) return Promise.reject(new Error('the scripts library failed to load a moment ago'));
   state.loading ??= (async () => {
     // A Cluster knows its masters once it is ready (a new client's first call comes sooner).
     // (A client closed meanwhile never gets ready: the load fails instead of waiting forever.)
@@ -122,6 +138,7 @@ export function loadLibrary(client: RedisClient, library: FunctionLibrary): Prom
     return mode;
   })().catch((error: unknown) => {
     state.loading = undefined;
+    state.retryAt = Date.now() + LOAD_RETRY_MS;
     throw error;
   });
   return state.loading;

@@ -10,8 +10,10 @@
  * config.ts, the publish command, and `base`, derived from KEYS[1], the fence), then the
  * library definitions the script
  * uses from the files named by its `--@include` lines (and theirs), then its own text.
- * ioredis calls them by SHA and loads them again on NOSCRIPT (after a Redis restart or
- * failover), in pipelines too.
+ * On Redis 7+ all scripts run as one Functions library (functions.ts: the prelude and the
+ * definitions built once, at load; each function is a script's own text), loaded per client
+ * and again when a call finds it missing. Elsewhere, or while the library cannot be loaded,
+ * ioredis calls the assembled scripts by SHA and loads them again on NOSCRIPT.
  */
 import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
@@ -206,6 +208,17 @@ export function scriptSources(variant: Variant = 'PUBLISH'): Map<ScriptName, str
 const libraries = new Map<Variant, FunctionLibrary>();
 
 /**
+ * Redis refuses a function without flags up front while it is over maxmemory (a script run
+ * with EVALSHA was refused only at its first write). Reads stay answered ('no-writes'), and
+ * removing tasks, the way to free memory, stays allowed ('allow-oom').
+ */
+const FUNCTION_FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
+  counts: ['no-writes'],
+  'group-list': ['no-writes'],
+  remove: ['allow-oom'],
+};
+
+/**
  * The scripts as one Functions library for one kind of deployment (functions.ts): the
  * prelude once, every library definition once, and each script's own text as a function.
  */
@@ -226,7 +239,7 @@ export function scriptLibrary(variant: Variant = 'PUBLISH'): FunctionLibrary {
     }
     const bodies = new Map(names.map((name) => [name, read(`${name}.lua`).replace(/^--@include (\S+)\n/gm, '')] as const));
     const head = prelude(variant).replace(/^local base = .*$/m, 'local base');
-    library = buildLibrary({ prelude: head, definitions: definitions.map((definition) => definition.text).join(''), bodies });
+    library = buildLibrary({ prelude: head, definitions: definitions.map((definition) => definition.text).join(''), bodies, flags: FUNCTION_FLAGS });
     libraries.set(variant, library);
   }
   return library;
@@ -292,7 +305,9 @@ async function callFunction<T>(client: RedisClient, call: ScriptCall<T>): Promis
     if (!isFunctionMissing(error)) throw error;
     // A restarted or newly promoted server without the library: load it, and call again.
     forgetLibrary(client);
-    await loadLibrary(client, library);
+    const reloaded = await loadLibrary(client, library).catch(() => 'eval' as const);
+    // Not loadable now (out of memory, a read-only replica): this call runs as a script.
+    if (reloaded !== 'functions') return evalScript(client, call);
     return call.decode(await client.call('FCALL', fn, call.keys.length, ...call.keys, ...call.args));
   }
 }
