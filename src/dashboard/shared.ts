@@ -4,7 +4,7 @@
  * and bundled into the browser client (src/dashboard/client/), so it imports nothing.
  */
 
-export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'dependencies'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** Header carrying the session's CSRF token on every state-changing UI call. */

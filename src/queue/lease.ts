@@ -28,6 +28,8 @@ export interface LeaseKeeperOptions {
   /** The heartbeat's schedule-fire: when the next schedule slot is, and whether cron slots are wanted. */
   onSchedules(reply: FireReply): void;
   onError(error: Error): void;
+  /** After each beat: the flow sweep (notices a crashed worker left, releases cut short). */
+  sweep?(): Promise<void>;
 }
 
 /** Expired leases one heartbeat reaps at most (the rest at the next beat or claim). */
@@ -76,6 +78,12 @@ export class LeaseKeeper {
       this.options.onSchedules(fired(replies[2]?.[1]));
     } catch (error) {
       // A missed beat is survivable (leases last three beats); report it and beat again next tick.
+      this.options.onError(error as Error);
+    }
+    try {
+      await this.options.sweep?.();
+    } catch (error) {
+      // Idempotent: what this sweep missed, the next one applies.
       this.options.onError(error as Error);
     }
   }

@@ -52,6 +52,8 @@ export interface PumpOptions<P> {
   lostError(id: string): LeaseLostError;
   /** A claim said cron schedules wait for their slots to be computed. */
   onSchedulesWaiting(): void;
+  /** Flow children reached a final state: their notices are to be applied to their parents. */
+  onFlowFinal(ids: string[]): void;
 }
 
 type Completion<P> = Extract<Finish<P>, { kind: 'done' }>;
@@ -335,12 +337,15 @@ export class Pump<P> {
       return;
     }
     const codes = settled.value ?? [];
+    const final: string[] = [];
     batch.forEach((finish, i) => {
+      if (finish.lease.task.parent && (finish.kind === 'done' ? codes[i] === Status.OK : codes[i] === Status.DEAD_LETTERED)) final.push(finish.lease.task.id);
       const { task } = finish.lease;
       if (codes[i] === Status.LEASE_LOST) this.options.onLost(task, this.options.lostError(task.id));
       else if (finish.kind === 'done') this.options.onCompleted(task, finish.value);
       else if (finish.kind === 'failed') this.options.onFailed(task, finish.error, codes[i] === Status.OK);
     });
+    if (final.length) this.options.onFlowFinal(final);
   }
 
   private onClaim({ dueInMs, paused, tasks, schedulesToRefill, scheduleDueInMs }: scripts.ClaimReply, asked: number): void {

@@ -51,6 +51,10 @@ export interface ClaimedTask {
   group: string;
   /** The producer's trace context (W3C traceparent); '' for none. */
   traceparent: string;
+  /** A flow child's parent, `<queue>|<id>`; '' for none. */
+  parent: string;
+  /** A chain step: its payload is the previous step's result. */
+  chained: boolean;
 }
 
 export interface ClaimReply {
@@ -101,6 +105,7 @@ export interface RawCounts {
   cancelled: number;
   paused: boolean;
   groups: number;
+  dependencies: number;
 }
 
 export interface AdoptRequest {
@@ -162,8 +167,8 @@ function defaultRecord(payloadJson: string): TaskRecord {
 
 export function counts(k: QueueKeys): ScriptCall<RawCounts> {
   return call('counts', [k.fence, k.meta], [], (reply) => {
-    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0, groups = 0] = (reply as (number | string)[]).map(Number);
-    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1, groups };
+    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0, groups = 0, dependencies = 0] = (reply as (number | string)[]).map(Number);
+    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1, groups, dependencies };
   });
 }
 
@@ -258,7 +263,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 4; i + 9 < values.length; i += 10) {
+  for (let i = 4; i + 11 < values.length; i += 12) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -270,6 +275,8 @@ function decodeClaim(reply: unknown): ClaimReply {
       createdAt: Number(values[i + 7]),
       group: String(values[i + 8]),
       traceparent: String(values[i + 9]),
+      parent: String(values[i + 10]),
+      chained: values[i + 11] === '1',
     });
   }
   return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), scheduleDueInMs: Number(values[3] ?? -1), tasks };

@@ -6,6 +6,7 @@
 --@include lib/finish.lua
 --@include lib/flow.lua
 --@include lib/groups.lua
+--@include lib/tree.lua
 
 local function complete_tasks(now, limits, args, first, last)
   local keep_count = limits.completedCount
@@ -14,7 +15,7 @@ local function complete_tasks(now, limits, args, first, last)
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
     local tkey = task_key(id)
-    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt, F.group, F.groupSlot)
+    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt, F.group, F.groupSlot, F.parent)
     if v[1] ~= S.active or v[2] ~= token then
       out[#out + 1] = STATUS.LEASE_LOST
     else
@@ -28,6 +29,7 @@ local function complete_tasks(now, limits, args, first, last)
           redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
         end
       end
+      notify_parent(id, v[7], S.completed, result)
       done[#done + 1] = id
       results[#done] = result
       created[#done] = v[4]

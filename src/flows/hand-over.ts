@@ -1,0 +1,134 @@
+/**
+ * The hand-over from a flow child to its parent, across slots (and shards) without a
+ * cross-slot script.
+ *
+ * Responsible for: applying a child's notice (left in its own slot by its final transition,
+ * lib/tree.lua) to its parent's slot with flow-record, which is idempotent, then what that
+ * leads to (cancelling the pending siblings of a child that failed a 'fail' parent, retrying
+ * them when that child was retried, the parent's own notice to its parent), and only then
+ * deleting the notice (flow-clear, only if no newer one replaced it). A process that dies
+ * anywhere in between leaves the notice in place: the sweep (every worker heartbeat)
+ * applies it again, which changes nothing twice. Also the cascades of admin actions on a
+ * parent: cancel its pending descendants, remove its tree.
+ */
+import { QueueKeys, TASK_FIELDS as F } from '../redis/keys.js';
+import * as flowScripts from '../redis/flow-scripts.js';
+import * as queueScripts from '../redis/queue-scripts.js';
+import { runScript, type RedisClient } from '../redis/scripts.js';
+import { Status } from '../redis/status.js';
+
+/** Notices one sweep applies at most (the rest at the next). */
+const SWEEP_NOTICES = 200;
+/** A node still unreleased after this long belongs to an `add` that stopped half-way. */
+export const STALE_NODE_MS = 10_000;
+/** A node of an `add` that never committed (no root) is deleted after this long. */
+const ABANDONED_NODE_MS = 10 * 60_000;
+
+/** `<queue>|<id>` → its parts. */
+export function parseRef(ref: string): { queue: string; id: string } {
+  const bar = ref.indexOf('|');
+  return { queue: ref.slice(0, bar), id: ref.slice(bar + 1) };
+}
+
+export function refOf(queue: string, id: string): string {
+  return `${queue}|${id}`;
+}
+
+export class FlowHandOver {
+  private readonly keyCache = new Map<string, QueueKeys>();
+
+  constructor(
+    private readonly client: () => RedisClient,
+    readonly prefix: string,
+  ) {}
+
+  keys(queue: string): QueueKeys {
+    let k = this.keyCache.get(queue);
+    if (!k) {
+      k = new QueueKeys(this.prefix, queue);
+      this.keyCache.set(queue, k);
+    }
+    return k;
+  }
+
+  /** Applies the notices these tasks of `queue` left (those that left one). */
+  async apply(queue: string, ids: readonly string[]): Promise<void> {
+    if (!ids.length) return;
+    const notices = await this.client().hmget(this.keys(queue).notices, ...ids);
+    for (let i = 0; i < ids.length; i++) {
+      const notice = notices[i];
+      if (notice) await this.applyNotice(queue, ids[i]!, notice);
+    }
+  }
+
+  /** One notice: record it on the parent, follow up, then delete it (unless replaced). */
+  private async applyNotice(queue: string, childId: string, notice: string): Promise<void> {
+    const first = notice.indexOf('|');
+    const second = notice.indexOf('|', first + 1);
+    const parentQueue = notice.slice(0, first);
+    const parentId = notice.slice(first + 1, second);
+    const outcome = notice.slice(second + 1);
+    const reply = await runScript(this.client(), flowScripts.recordOutcome(this.keys(parentQueue), parentId, refOf(queue, childId), outcome));
+    for (const ref of reply.cancel) await this.cancelNode(ref);
+    for (const ref of reply.retry) {
+      const { queue: q, id } = parseRef(ref);
+      await runScript(this.client(), queueScripts.retry(this.keys(q), id));
+    }
+    if (reply.upward) await this.apply(parentQueue, [parentId]);
+    await runScript(this.client(), flowScripts.clearNotice(this.keys(queue), childId, notice));
+  }
+
+  /** Cancels a node if it has not finished, then its pending descendants; applies its notice. */
+  async cancelNode(ref: string): Promise<void> {
+    const { queue, id } = parseRef(ref);
+    const reply = await runScript(this.client(), queueScripts.cancel(this.keys(queue), id));
+    if (reply.status === Status.OK) await this.cancelDescendants(queue, id);
+  }
+
+  /** After a parent was cancelled: its children not yet final are cancelled too (depth first). */
+  async cancelDescendants(queue: string, id: string): Promise<void> {
+    const entries = await this.client().hgetall(this.keys(queue).deps(id));
+    for (const [ref, outcome] of Object.entries(entries)) {
+      if (outcome === '' || outcome === 'X') await this.cancelNode(ref);
+    }
+    // Its own notice to its parent, if it is a child (cancelled: the parent records it).
+    await this.apply(queue, [id]);
+  }
+
+  /** Removes a task and its whole tree of descendants (children first read, then each removed). */
+  async removeTree(queue: string, id: string): Promise<boolean> {
+    const children = await this.client().hkeys(this.keys(queue).deps(id));
+    const reply = await runScript(this.client(), queueScripts.remove(this.keys(queue), id));
+    for (const ref of children) {
+      const child = parseRef(ref);
+      await this.removeTree(child.queue, child.id);
+    }
+    await this.apply(queue, [id]);
+    return reply.status === Status.OK;
+  }
+
+  /**
+   * The sweep: applies notices left by a process that died before applying them, and
+   * finishes the release of flows whose `add` stopped after committing (their root exists);
+   * nodes of an `add` that never committed are removed after a while.
+   */
+  async sweep(queue: string): Promise<void> {
+    const client = this.client();
+    const k = this.keys(queue);
+    if ((await client.hlen(k.notices)) > 0) {
+      const [, flat] = await client.hscan(k.notices, '0', 'COUNT', SWEEP_NOTICES);
+      for (let i = 0; i < flat.length; i += 2) await this.applyNotice(queue, flat[i]!, flat[i + 1]!);
+    }
+    const time = await client.time();
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const stale = await client.zrangebyscore(k.dependencies, '-inf', nowMs - STALE_NODE_MS, 'WITHSCORES', 'LIMIT', 0, 100);
+    for (let i = 0; i < stale.length; i += 2) {
+      const id = stale[i]!;
+      const [pending, root] = await client.hmget(k.task(id), F.pending, F.root);
+      if (pending !== '0' || !root) continue;
+      const r = parseRef(root);
+      if (await client.exists(this.keys(r.queue).task(r.id))) await runScript(client, flowScripts.releaseNodes(k, [id]));
+      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id));
+    }
+  }
+}

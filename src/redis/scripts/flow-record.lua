@@ -1,0 +1,155 @@
+--[[ flow-record: apply a flow child's notice to its parent, once.
+
+KEYS[1] fence, KEYS[2] the parent's hash
+Touches (fenced): deps:<id> (the parent's children), dependencies, waiting:<priority>,
+priorities, failed, meta, stats:<hour>, wake, notices (the parent, itself a child, tells its
+own parent), events and progress channels
+ARGV[1] parent id, ARGV[2] child `<queue>|<id>`, ARGV[3] the outcome: a final state's code
+        then its detail (result or error JSON), or 'r' (the child was retried)
+
+Returns {-1} when there is nothing to apply to (the parent is gone, or does not list this
+child); else {released (1: the parent became claimable now), upward (1: the parent left a
+notice for its own parent), children to cancel (`<queue>|<id>`, the pending siblings of a
+child that failed a 'fail' parent), children to retry (siblings that failure had cancelled,
+now that it was retried)}.
+
+Idempotent, so a notice may be applied twice (a live step and the sweep, or a step repeated
+after a crash): an outcome already recorded changes nothing, and only a child still pending
+counts down the parent's `pending`. When it reaches 0, the parent moves to waiting (a chain
+step's payload becomes its child's result). Under the 'fail' policy a failed or cancelled
+child fails the parent (error ChildFailedError naming the child that failed first) and its
+pending children are marked 'X' for the caller to cancel; retrying that child before the
+parent ever ran puts the parent back to waiting for its children, and the 'X' siblings
+pending again (the caller retries them).
+]]
+--@include lib/events.lua
+--@include lib/waiting.lua
+--@include lib/finish.lua
+--@include lib/tree.lua
+
+local pid, child, outcome = ARGV[1], ARGV[2], ARGV[3]
+local tkey = KEYS[2]
+local deps = key(R.deps, pid)
+local p = redis.call('HMGET', tkey, F.state, F.pending, F.childPolicy, F.chained, F.createdAt, F.failedBy, F.attempt, F.parent, F.priority)
+local state = p[1]
+local before = state and redis.call('HGET', deps, child)
+if not before then
+  return { -1 }
+end
+local pending = tonumber(p[2]) or 0
+local code = string.sub(outcome, 1, 1)
+local released, upward = 0, 0
+local cancel, retry = {}, {}
+local now = now_ms()
+
+-- The child runs again: its entry is pending again, and so is a parent its failure failed
+-- before it ever ran (with the siblings that failure cancelled).
+local function reopen()
+  if state == S.dependencies then
+    pending = pending + 1
+  elseif state == S.failed and p[6] == child and not p[7] then
+    redis.call('LREM', key(R.failed), 1, pid)
+    redis.call('HDEL', tkey, F.error, F.finishedAt, F.failedBy)
+    redis.call('HSET', tkey, F.state, S.dependencies)
+    redis.call('ZADD', key(R.dependencies), tonumber(p[5]), pid)
+    state = S.dependencies
+    pending = 1 -- this child
+    local entries = redis.call('HGETALL', deps)
+    for i = 1, #entries, 2 do
+      if entries[i + 1] == 'X' then
+        redis.call('HSET', deps, entries[i], '')
+        retry[#retry + 1] = entries[i]
+        pending = pending + 1
+      elseif entries[i + 1] == '' and entries[i] ~= child then
+        pending = pending + 1
+      end
+    end
+    notify_parent(pid, p[8], 'r')
+    if p[8] then
+      upward = 1
+    end
+  end
+  redis.call('HSET', deps, child, '')
+  before = ''
+end
+
+-- A 'fail' parent fails with its child: the error names the child that failed first (a
+-- chain's failed step), the pending siblings are to be cancelled.
+local function fail_parent()
+  local err
+  local ok, detail = pcall(cjson.decode, string.sub(outcome, 2))
+  if code == S.failed and ok and type(detail) == 'table' and detail.name == 'ChildFailedError' then
+    err = string.sub(outcome, 2)
+  else
+    local cause = 'it was cancelled'
+    if code == S.failed then
+      cause = (ok and type(detail) == 'table' and tostring(detail.name) .. ': ' .. tostring(detail.message)) or 'unknown error'
+    end
+    local at = string.find(child, '|', 1, true)
+    err = cjson.encode({ name = 'ChildFailedError', message = 'child ' .. string.sub(child, 1, at - 1) .. '/' .. string.sub(child, at + 1) .. ' failed: ' .. cause, child = child, cause = cause })
+  end
+  redis.call('HSET', tkey, F.state, S.failed, F.finishedAt, since_created(p[5], now), F.error, err, F.failedBy, child)
+  redis.call('HDEL', tkey, F.pending)
+  redis.call('ZREM', key(R.dependencies), pid)
+  redis.call('LPUSH', key(R.failed), pid)
+  count_finished(M.failed, 1, now)
+  publish('failed', { pid })
+  local entries = redis.call('HGETALL', deps)
+  for i = 1, #entries, 2 do
+    if entries[i + 1] == '' then
+      redis.call('HSET', deps, entries[i], 'X')
+      cancel[#cancel + 1] = entries[i]
+    end
+  end
+  notify_parent(pid, p[8], S.failed, err)
+  if p[8] then
+    upward = 1
+  end
+  state = S.failed
+end
+
+if code == 'r' then
+  if before ~= '' and before ~= 'X' then
+    reopen()
+  end
+elseif before == 'X' and code == S.cancelled then
+  -- The cancel its failed sibling asked for: kept as 'X', so retrying that sibling (before
+  -- the parent ran) runs this child again too.
+elseif before ~= outcome then
+  if before ~= '' and before ~= 'X' then
+    reopen() -- retried, and finished again before the retry's notice was applied
+  end
+  redis.call('HSET', deps, child, outcome)
+  if state == S.dependencies and before == '' then
+    pending = pending - 1
+    if code ~= S.completed and (p[3] or 'fail') == 'fail' then
+      fail_parent()
+    end
+  end
+end
+
+if state == S.dependencies then
+  if pending > 0 then
+    redis.call('HSET', tkey, F.pending, pending)
+  else
+    -- Every child is final: the parent is claimable, once.
+    local fields = { F.state, S.waiting }
+    if p[4] then
+      local only = redis.call('HVALS', deps)[1] or ''
+      local result = 'null'
+      if string.sub(only, 1, 1) == S.completed and #only > 1 then
+        result = string.sub(only, 2)
+      end
+      fields[#fields + 1] = F.payload
+      fields[#fields + 1] = result
+    end
+    redis.call('HSET', tkey, unpack(fields))
+    redis.call('HDEL', tkey, F.pending)
+    redis.call('ZREM', key(R.dependencies), pid)
+    push_waiting(pid, p[9] or '0', false)
+    wake()
+    publish('waiting', { pid })
+    released = 1
+  end
+end
+return { released, upward, cancel, retry }
