@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { META_FIELDS, QUEUE_KEY_ROLES, QueueKeys, SCHEDULE_FIELDS as SF, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
+import * as flowScripts from '../src/redis/flow-scripts.js';
 import * as scheduleScripts from '../src/redis/schedule-scripts.js';
 import { runScript, SCRIPT_KEY_COUNTS, type ScriptCall, type ScriptName } from '../src/redis/scripts.js';
 import * as topicScripts from '../src/redis/topic-scripts.js';
@@ -115,6 +116,53 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(queueScripts.setPaused(k, true));
   await claim(k, 1);
   await run(queueScripts.setPaused(k, false));
+
+  // Flows: ids reserved, nodes written (and a taken id refused), leaves released; children
+  // finishing (a completion, a dead letter) leave notices, applied to their parents: one
+  // released (a chain step, its payload the child's result), one failed by its child (its
+  // pending child marked to cancel, its own parent told), then reopened by the child's
+  // retry; a notice cleared; a waiting parent cancelled.
+  k = queue('flows');
+  await run(flowScripts.reserveIds(k, 5));
+  const node = (id: string, extra: Partial<flowScripts.FlowNodeRecord> = {}): flowScripts.FlowNodeRecord => ({
+    id, payloadJson: '1', priority: 0, maxAttempts: 1, backoffJson: '', timeoutMs: undefined, parent: '', root: 'flows|top', childPolicy: '', chained: false, children: [], ...extra,
+  });
+  await run(flowScripts.createNodes(k, [
+    node('c1', { parent: 'flows|p1' }), node('c2', { parent: 'flows|p1' }), node('c3', { parent: 'flows|p1' }), node('c4', { parent: 'flows|p2', priority: 3 }),
+    node('p1', { parent: 'flows|top', childPolicy: 'fail', children: ['flows|c1', 'flows|c2', 'flows|c3'] }),
+    node('p2', { childPolicy: 'fail', chained: true, children: ['flows|c4'] }),
+    node('p3', { parent: 'flows|top', childPolicy: 'ignore', children: ['flows|c5'] }),
+  ]));
+  await run(flowScripts.createNodes(k, [node('c1')])); // taken
+  await run(flowScripts.releaseNodes(k, ['c1', 'c2', 'c4', 'p1']));
+  const kids = (await claim(k, 3)).tasks;
+  const kid = (id: string) => kids.find((task) => task.id === id)!;
+  await run(queueScripts.complete(k, { finished: [{ ...kid('c1'), resultJson: '"one"' }, { ...kid('c4'), resultJson: '"four"' }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...kid('c2'), errorJson: '{"name":"Error","message":"no"}', retryDelayMs: -1 }] }));
+  const notices = await client.hgetall(k.notices);
+  await run(flowScripts.recordOutcome(k, 'p2', 'flows|c4', notices['c4']!.split('|').slice(2).join('|'))); // released
+  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c1', notices['c1']!.split('|').slice(2).join('|')));
+  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c1', notices['c1']!.split('|').slice(2).join('|'))); // again: nothing
+  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', notices['c2']!.split('|').slice(2).join('|'))); // fails p1
+  await run(flowScripts.recordOutcome(k, 'gone', 'flows|c2', 'c'));
+  await run(flowScripts.clearNotice(k, 'c1', notices['c1']!));
+  await run(queueScripts.retry(k, 'c2'));
+  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', 'r')); // p1 waits again
+  await run(queueScripts.cancel(k, 'p3'));
+  await run(queueScripts.remove(k, 'p1'));
+  // Every other final transition of a flow child leaves a notice too: reaped (by the
+  // heartbeat, and by a claim short of work), completed by complete-claim, removed.
+  k = queue('flows-ends');
+  await run(flowScripts.createNodes(k, [
+    ...['x1', 'x2', 'x3', 'x4', 'x5'].map((id) => node(id, { parent: 'flows|p9' })),
+  ]));
+  await run(flowScripts.releaseNodes(k, ['x1', 'x2', 'x3', 'x4', 'x5']));
+  await claim(k, 1, 0); // x1, its lease expired at once
+  await run(queueScripts.reap(k, { max: 100 }));
+  const [x2] = (await claim(k, 1)).tasks;
+  await run(queueScripts.completeAndClaim(k, { finished: [{ ...x2!, resultJson: '2' }], claim: { max: 1, leaseMs: 0 } })); // x3, expired at once
+  await run(queueScripts.remove(k, 'x5'));
+  await claim(k, 5); // x4, then short of work: reaps x3
 
   // The legacy list bridge.
   k = queue('bridge');
