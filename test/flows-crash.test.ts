@@ -37,7 +37,7 @@ describe('a worker killed between a child and its parent', () => {
     await expect(doomed.line(() => false)).rejects.toThrow(/exited/);
     const left = await client.hgetall(notices);
     expect(Object.keys(left).length).toBeGreaterThanOrEqual(1); // its batch of completions
-    for (const notice of Object.values(left)) expect(notice).toMatch(new RegExp(`^top\\|${flow.id}\\|c`));
+    for (const notice of Object.values(left)) expect(notice).toMatch(new RegExp(`^top\\|${flow.id}\\|1\\|c`));
     // Workers that come later apply it (their sweep) and run the rest: the parent once.
     const runs: string[] = [];
     s.worker<number, number>('kids', async (task) => task.payload, { leaseMs: 600 });

@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { META_FIELDS, QUEUE_KEY_ROLES, QueueKeys, SCHEDULE_FIELDS as SF, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
 import * as flowScripts from '../src/redis/flow-scripts.js';
+import { parseNotice } from '../src/flows/hand-over.js';
 import * as scheduleScripts from '../src/redis/schedule-scripts.js';
 import { runScript, SCRIPT_KEY_COUNTS, type ScriptCall, type ScriptName } from '../src/redis/scripts.js';
 import * as topicScripts from '../src/redis/topic-scripts.js';
@@ -140,14 +141,18 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(queueScripts.complete(k, { finished: [{ ...kid('c1'), resultJson: '"one"' }, { ...kid('c4'), resultJson: '"four"' }] }));
   await run(queueScripts.fail(k, { attempts: [{ ...kid('c2'), errorJson: '{"name":"Error","message":"no"}', retryDelayMs: -1 }] }));
   const notices = await client.hgetall(k.notices);
-  await run(flowScripts.recordOutcome(k, 'p2', 'flows|c4', notices['c4']!.split('|').slice(2).join('|'))); // released
-  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c1', notices['c1']!.split('|').slice(2).join('|')));
-  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c1', notices['c1']!.split('|').slice(2).join('|'))); // again: nothing
-  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', notices['c2']!.split('|').slice(2).join('|'))); // fails p1
-  await run(flowScripts.recordOutcome(k, 'gone', 'flows|c2', 'c'));
+  const recordNotice = (parent: string, child: string) => {
+    const { version, outcome } = parseNotice(notices[child]!);
+    return run(flowScripts.recordOutcome(k, parent, `flows|${child}`, version, outcome));
+  };
+  await recordNotice('p2', 'c4'); // released
+  await recordNotice('p1', 'c1');
+  await recordNotice('p1', 'c1'); // again: nothing
+  await recordNotice('p1', 'c2'); // fails p1
+  await run(flowScripts.recordOutcome(k, 'gone', 'flows|c2', 1, 'c'));
   await run(flowScripts.clearNotice(k, 'c1', notices['c1']!));
   await run(queueScripts.retry(k, 'c2'));
-  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', 'r')); // p1 waits again
+  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', 2, 'r')); // p1 waits again
   await run(queueScripts.cancel(k, 'p3'));
   await run(queueScripts.remove(k, 'p1'));
   // Every other final transition of a flow child leaves a notice too: reaped (by the

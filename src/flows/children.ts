@@ -22,8 +22,10 @@ export interface ChildOutcome<R = unknown> {
 }
 
 /** Decodes one `deps:<id>` entry (see docs/redis-layout.md). */
-export function decodeOutcome(ref: string, entry: string): ChildOutcome {
+export function decodeOutcome(ref: string, stored: string): ChildOutcome {
   const { queue, id } = parseRef(ref);
+  // `<version>:<state>` (the version of the last notice applied; see flow-record.lua).
+  const entry = stored.slice(stored.indexOf(':') + 1);
   if (entry === '') return { queue, id, state: 'pending' };
   if (entry === 'X') return { queue, id, state: 'cancelled' };
   const state = stateFromCode(entry.slice(0, 1)) ?? 'pending';

@@ -163,12 +163,11 @@ export class Flows {
     let level = [root];
     let count = 1;
     while (level.length && count < maxNodes) {
-      const pipeline = client.pipeline();
-      for (const node of level) pipeline.hgetall(this.handOver.keys(node.queue).deps(node.id));
-      const replies = (await pipeline.exec()) ?? [];
+      // Separate commands, sent together: on a cluster the nodes' keys are in different slots.
+      const replies = await Promise.all(level.map((node) => client.hgetall(this.handOver.keys(node.queue).deps(node.id))));
       const next: FlowTreeNode[] = [];
       level.forEach((node, i) => {
-        for (const [ref, entry] of Object.entries((replies[i]?.[1] ?? {}) as Record<string, string>)) {
+        for (const [ref, entry] of Object.entries(replies[i] ?? {})) {
           if (count >= maxNodes) break;
           const child: FlowTreeNode = { ...decodeOutcome(ref, entry), parent: { queue: node.queue, id: node.id }, children: [] };
           node.children.push(child);
@@ -177,11 +176,9 @@ export class Flows {
         }
       });
       if (next.length) {
-        const reads = client.pipeline();
-        for (const node of next) reads.hgetall(this.handOver.keys(node.queue).task(node.id));
-        const hashes = (await reads.exec()) ?? [];
+        const hashes = await Promise.all(next.map((node) => client.hgetall(this.handOver.keys(node.queue).task(node.id))));
         next.forEach((node, i) => {
-          const task = decodeTask(node.queue, node.id, (hashes[i]?.[1] ?? {}) as Record<string, string>);
+          const task = decodeTask(node.queue, node.id, hashes[i] ?? {});
           if (task) {
             node.task = task;
             node.state = task.state; // live: the recorded outcome is the last final one

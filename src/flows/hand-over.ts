@@ -30,6 +30,14 @@ export function parseRef(ref: string): { queue: string; id: string } {
   return { queue: ref.slice(0, bar), id: ref.slice(bar + 1) };
 }
 
+/** A notice (`<parent queue>|<parent id>|<version>|<outcome>`, see lib/tree.lua) → its parts. */
+export function parseNotice(notice: string): { parentQueue: string; parentId: string; version: number; outcome: string } {
+  const first = notice.indexOf('|');
+  const second = notice.indexOf('|', first + 1);
+  const third = notice.indexOf('|', second + 1);
+  return { parentQueue: notice.slice(0, first), parentId: notice.slice(first + 1, second), version: Number(notice.slice(second + 1, third)), outcome: notice.slice(third + 1) };
+}
+
 export function refOf(queue: string, id: string): string {
   return `${queue}|${id}`;
 }
@@ -63,12 +71,8 @@ export class FlowHandOver {
 
   /** One notice: record it on the parent, follow up, then delete it (unless replaced). */
   private async applyNotice(queue: string, childId: string, notice: string): Promise<void> {
-    const first = notice.indexOf('|');
-    const second = notice.indexOf('|', first + 1);
-    const parentQueue = notice.slice(0, first);
-    const parentId = notice.slice(first + 1, second);
-    const outcome = notice.slice(second + 1);
-    const reply = await runScript(this.client(), flowScripts.recordOutcome(this.keys(parentQueue), parentId, refOf(queue, childId), outcome));
+    const { parentQueue, parentId, version, outcome } = parseNotice(notice);
+    const reply = await runScript(this.client(), flowScripts.recordOutcome(this.keys(parentQueue), parentId, refOf(queue, childId), version, outcome));
     for (const ref of reply.cancel) await this.cancelNode(ref);
     for (const ref of reply.retry) {
       const { queue: q, id } = parseRef(ref);

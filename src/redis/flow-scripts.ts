@@ -66,9 +66,9 @@ export interface RecordReply {
   retry: string[];
 }
 
-/** Applies a child's outcome (`<state code><detail>`, or 'r') to its parent. */
-export function recordOutcome(k: QueueKeys, parentId: string, child: string, outcome: string): ScriptCall<RecordReply> {
-  return call('flow-record', [k.fence, k.task(parentId)], [parentId, child, outcome], (reply) => {
+/** Applies a child's notice (its version, and its outcome: `<state code><detail>`, or 'r') to its parent. */
+export function recordOutcome(k: QueueKeys, parentId: string, child: string, version: number, outcome: string): ScriptCall<RecordReply> {
+  return call('flow-record', [k.fence, k.task(parentId)], [parentId, child, version, outcome], (reply) => {
     const [released, upward, cancel, retry] = reply as [number | string, (number | string)?, string[]?, string[]?];
     if (Number(released) === -1) return { applied: false, released: false, upward: false, cancel: [], retry: [] };
     return { applied: true, released: Number(released) === 1, upward: Number(upward) === 1, cancel: (cancel ?? []).map(String), retry: (retry ?? []).map(String) };

@@ -40,6 +40,7 @@ export const TASK_FIELDS = Object.freeze({
   childPolicy: 'cp',
   chained: 'ch',
   failedBy: 'fb',
+  noticeSeq: 'nv',
 } as const);
 
 export type TaskField = keyof typeof TASK_FIELDS;

@@ -39,7 +39,7 @@ redis.call('LPUSH', key(R.cancelled), id)
 local limits = settings({ 'failedCount', 'failedMaxAgeMs', 'concurrency' })
 trim(R.cancelled, limits.failedCount, limits.failedMaxAgeMs, now)
 publish('cancelled', { id })
-notify_parent(id, v[7], S.cancelled)
+notify_parent(id, tkey, v[7], S.cancelled)
 if state == S.active then
   local freed = {}
   free_slot(tkey, v[5], v[6], freed)

@@ -4,8 +4,9 @@ KEYS[1] fence, KEYS[2] the parent's hash
 Touches (fenced): deps:<id> (the parent's children), dependencies, waiting:<priority>,
 priorities, failed, meta, stats:<hour>, wake, notices (the parent, itself a child, tells its
 own parent), events and progress channels
-ARGV[1] parent id, ARGV[2] child `<queue>|<id>`, ARGV[3] the outcome: a final state's code
-        then its detail (result or error JSON), or 'r' (the child was retried)
+ARGV[1] parent id, ARGV[2] child `<queue>|<id>`, ARGV[3] the notice's version (the child's
+        count of notices), ARGV[4] the outcome: a final state's code then its detail
+        (result or error JSON), or 'r' (the child was retried)
 
 Returns {-1} when there is nothing to apply to (the parent is gone, or does not list this
 child); else {released (1: the parent became claimable now), upward (1: the parent left a
@@ -13,34 +14,60 @@ notice for its own parent), children to cancel (`<queue>|<id>`, the pending sibl
 child that failed a 'fail' parent), children to retry (siblings that failure had cancelled,
 now that it was retried)}.
 
-Idempotent, so a notice may be applied twice (a live step and the sweep, or a step repeated
-after a crash): an outcome already recorded changes nothing, and only a child still pending
-counts down the parent's `pending`. When it reaches 0, the parent moves to waiting (a chain
-step's payload becomes its child's result). Under the 'fail' policy a failed or cancelled
-child fails the parent (error ChildFailedError naming the child that failed first) and its
-pending children are marked 'X' for the caller to cancel; retrying that child before the
-parent ever ran puts the parent back to waiting for its children, and the 'X' siblings
-pending again (the caller retries them).
+A `deps:<id>` entry is `<version>:<state>`: the version of the last notice applied ('' for
+none yet) and '' (pending), 'X' (cancelled because a sibling failed the parent) or the
+outcome. Idempotent, so a notice may be applied twice (a live step and the sweep, or a step
+repeated after a crash): a notice whose version is not newer than the entry's changes
+nothing, and only a child still pending counts down the parent's `pending`. When it
+reaches 0, the parent moves to waiting (a chain step's payload becomes its child's result).
+Under the 'fail' policy a failed or cancelled child fails the parent (error
+ChildFailedError naming the child that failed first) and its pending children are marked
+'X' for the caller to cancel; retrying that child before the parent ever ran puts the
+parent back to waiting for its children, and the 'X' siblings pending again (the caller
+retries them). The 'X' siblings are returned to cancel at every application of the notice
+that failed the parent, so a cascade cut short by a crash is finished by the sweep.
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/finish.lua
 --@include lib/tree.lua
 
-local pid, child, outcome = ARGV[1], ARGV[2], ARGV[3]
+local pid, child, version, outcome = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local tkey = KEYS[2]
 local deps = key(R.deps, pid)
 local p = redis.call('HMGET', tkey, F.state, F.pending, F.childPolicy, F.chained, F.createdAt, F.failedBy, F.attempt, F.parent, F.priority)
 local state = p[1]
-local before = state and redis.call('HGET', deps, child)
-if not before then
+local entry = state and redis.call('HGET', deps, child)
+if not entry then
   return { -1 }
 end
+
+-- An entry's version and state.
+local function parse(e)
+  local at = string.find(e, ':', 1, true)
+  if not at then
+    return 0, e
+  end
+  return tonumber(string.sub(e, 1, at - 1)), string.sub(e, at + 1)
+end
+
+local seen, before = parse(entry)
 local pending = tonumber(p[2]) or 0
 local code = string.sub(outcome, 1, 1)
 local released, upward = 0, 0
 local cancel, retry = {}, {}
 local now = now_ms()
+
+-- The siblings a failure had cancelled ('X'), as the caller cancels them.
+local function cancelled_siblings()
+  local entries = redis.call('HGETALL', deps)
+  for i = 1, #entries, 2 do
+    local _, s = parse(entries[i + 1])
+    if s == 'X' then
+      cancel[#cancel + 1] = entries[i]
+    end
+  end
+end
 
 -- The child runs again: its entry is pending again, and so is a parent its failure failed
 -- before it ever ran (with the siblings that failure cancelled).
@@ -56,20 +83,20 @@ local function reopen()
     pending = 1 -- this child
     local entries = redis.call('HGETALL', deps)
     for i = 1, #entries, 2 do
-      if entries[i + 1] == 'X' then
-        redis.call('HSET', deps, entries[i], '')
+      local v, s = parse(entries[i + 1])
+      if s == 'X' then
+        redis.call('HSET', deps, entries[i], v .. ':')
         retry[#retry + 1] = entries[i]
         pending = pending + 1
-      elseif entries[i + 1] == '' and entries[i] ~= child then
+      elseif s == '' and entries[i] ~= child then
         pending = pending + 1
       end
     end
-    notify_parent(pid, p[8], 'r')
+    notify_parent(pid, tkey, p[8], 'r')
     if p[8] then
       upward = 1
     end
   end
-  redis.call('HSET', deps, child, '')
   before = ''
 end
 
@@ -96,36 +123,43 @@ local function fail_parent()
   publish('failed', { pid })
   local entries = redis.call('HGETALL', deps)
   for i = 1, #entries, 2 do
-    if entries[i + 1] == '' then
-      redis.call('HSET', deps, entries[i], 'X')
-      cancel[#cancel + 1] = entries[i]
+    local v, s = parse(entries[i + 1])
+    if s == '' and entries[i] ~= child then
+      redis.call('HSET', deps, entries[i], v .. ':X')
     end
   end
-  notify_parent(pid, p[8], S.failed, err)
+  notify_parent(pid, tkey, p[8], S.failed, err)
   if p[8] then
     upward = 1
   end
   state = S.failed
 end
 
-if code == 'r' then
-  if before ~= '' and before ~= 'X' then
-    reopen()
-  end
-elseif before == 'X' and code == S.cancelled then
-  -- The cancel its failed sibling asked for: kept as 'X', so retrying that sibling (before
-  -- the parent ran) runs this child again too.
-elseif before ~= outcome then
-  if before ~= '' and before ~= 'X' then
-    reopen() -- retried, and finished again before the retry's notice was applied
-  end
-  redis.call('HSET', deps, child, outcome)
-  if state == S.dependencies and before == '' then
-    pending = pending - 1
-    if code ~= S.completed and (p[3] or 'fail') == 'fail' then
-      fail_parent()
+if version > seen then
+  if code == 'r' then
+    if before ~= '' and before ~= 'X' then
+      reopen()
+    end
+    redis.call('HSET', deps, child, version .. ':' .. before)
+  elseif before == 'X' and code == S.cancelled then
+    -- The cancel its failed sibling asked for: kept as 'X', so retrying that sibling (before
+    -- the parent ran) runs this child again too.
+    redis.call('HSET', deps, child, version .. ':X')
+  else
+    if before ~= '' and before ~= 'X' then
+      reopen() -- retried, and finished again before the retry's notice was applied
+    end
+    redis.call('HSET', deps, child, version .. ':' .. outcome)
+    if state == S.dependencies and before == '' then
+      pending = pending - 1
+      if code ~= S.completed and (p[3] or 'fail') == 'fail' then
+        fail_parent()
+      end
     end
   end
+end
+if state == S.failed and redis.call('HGET', tkey, F.failedBy) == child then
+  cancelled_siblings()
 end
 
 if state == S.dependencies then
@@ -135,7 +169,7 @@ if state == S.dependencies then
     -- Every child is final: the parent is claimable, once.
     local fields = { F.state, S.waiting }
     if p[4] then
-      local only = redis.call('HVALS', deps)[1] or ''
+      local _, only = parse(redis.call('HVALS', deps)[1] or '')
       local result = 'null'
       if string.sub(only, 1, 1) == S.completed and #only > 1 then
         result = string.sub(only, 2)

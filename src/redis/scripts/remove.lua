@@ -34,9 +34,9 @@ if state == S.active then
   slot_freed(settings({ 'concurrency' }))
 end
 release_dedupe(id, v[3])
-redis.call('DEL', key(R.deps, id), unpack(task_keys({ id })))
 if state ~= S.completed and state ~= S.failed and state ~= S.cancelled then
-  notify_parent(id, v[6], S.cancelled)
+  notify_parent(id, tkey, v[6], S.cancelled)
 end
+redis.call('DEL', key(R.deps, id), unpack(task_keys({ id })))
 publish('removed', { id })
 return { STATUS.OK }

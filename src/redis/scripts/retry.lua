@@ -43,5 +43,5 @@ else
 end
 wake()
 publish('waiting', { id })
-notify_parent(id, v[7], 'r')
+notify_parent(id, tkey, v[7], 'r')
 return { STATUS.OK }

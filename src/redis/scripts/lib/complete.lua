@@ -29,7 +29,7 @@ local function complete_tasks(now, limits, args, first, last)
           redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
         end
       end
-      notify_parent(id, v[7], S.completed, result)
+      notify_parent(id, tkey, v[7], S.completed, result)
       done[#done + 1] = id
       results[#done] = result
       created[#done] = v[4]

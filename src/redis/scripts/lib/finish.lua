@@ -78,5 +78,5 @@ local function dead_letter(id, tkey, now, dedupe_key, created_at)
   release_dedupe(id, dedupe_key)
   redis.call('LPUSH', key(R.failed), id)
   local v = redis.call('HMGET', tkey, F.parent, F.error)
-  notify_parent(id, v[1], S.failed, v[2])
+  notify_parent(id, tkey, v[1], S.failed, v[2])
 end

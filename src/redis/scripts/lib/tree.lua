@@ -6,12 +6,15 @@
 --@include lib/base.lua
 
 -- Leaves the notice of a flow child (`parent`: its `parent` field, `<queue>|<id>`; nil for a
--- task outside any flow): `notices` child id → `<parent queue>|<parent id>|<code><detail>`,
--- code a final state's letter (detail: the result JSON of a completed child, the error JSON
--- of a failed one) or 'r' (the child was retried: its parent waits for it again). A newer
--- notice replaces an older one not yet applied: the parent only needs the latest outcome.
-local function notify_parent(id, parent, code, detail)
+-- task outside any flow): `notices` child id → `<parent queue>|<parent id>|<version>|<code>
+-- <detail>`, code a final state's letter (detail: the result JSON of a completed child, the
+-- error JSON of a failed one) or 'r' (the child was retried: its parent waits for it again).
+-- The version counts the child's notices (its hash's `noticeSeq`), so a parent never takes
+-- an older notice after a newer one (read before it was replaced, applied late). A newer
+-- notice replaces an older one not yet applied: the parent only needs the latest.
+local function notify_parent(id, tkey, parent, code, detail)
   if parent then
-    redis.call('HSET', key(R.notices), id, parent .. '|' .. code .. (detail or ''))
+    local version = redis.call('HINCRBY', tkey, F.noticeSeq, 1)
+    redis.call('HSET', key(R.notices), id, parent .. '|' .. version .. '|' .. code .. (detail or ''))
   end
 end
