@@ -118,3 +118,23 @@ describe('creation cut short', () => {
     expect(await s.queue('leaf').counts()).toMatchObject({ waiting: 2, dependencies: 0 });
   });
 });
+
+describe('notices out of order', () => {
+  it('ignores a notice older than one already applied, and a repeated one', async () => {
+    const s = scope();
+    const f = flows(s);
+    const client = s.client();
+    const flow = await f.add({ queue: 'top', children: [{ queue: 'kid', payload: 1 }, { queue: 'kid', payload: 2 }] });
+    const [a, b] = flow.tree.children as [FlowNodeRef, FlowNodeRef];
+    const top = new QueueKeys(s.prefix, 'top');
+    const record = (child: FlowNodeRef, version: number, outcome: string) => runScript(client, flowScripts.recordOutcome(top, flow.id, `kid|${child.id}`, version, outcome));
+    // a: failed (1), retried (2), completed (3); the retry's notice, read before the
+    // completion replaced it, comes last.
+    await record(a, 3, 'c"late"');
+    expect(await record(a, 2, 'r')).toMatchObject({ applied: true, released: false, retry: [] });
+    expect(await record(a, 3, 'c"late"')).toMatchObject({ released: false });
+    expect((await f.get('top', flow.id))?.state).toBe('dependencies');
+    expect(await record(b, 1, 'c"b"')).toMatchObject({ released: true });
+    expect((await s.queue('top').getTask(flow.id))?.state).toBe('waiting');
+  });
+});

@@ -26,7 +26,7 @@ export function decodeOutcome(ref: string, stored: string): ChildOutcome {
   const { queue, id } = parseRef(ref);
   // `<version>:<state>` (the version of the last notice applied; see flow-record.lua).
   const entry = stored.slice(stored.indexOf(':') + 1);
-  if (entry === '') return { queue, id, state: 'pending' };
+  if (entry === '' || entry === 'R') return { queue, id, state: 'pending' };
   if (entry === 'X') return { queue, id, state: 'cancelled' };
   const state = stateFromCode(entry.slice(0, 1)) ?? 'pending';
   const outcome: ChildOutcome = { queue, id, state };

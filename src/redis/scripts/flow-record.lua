@@ -15,16 +15,17 @@ child that failed a 'fail' parent), children to retry (siblings that failure had
 now that it was retried)}.
 
 A `deps:<id>` entry is `<version>:<state>`: the version of the last notice applied ('' for
-none yet) and '' (pending), 'X' (cancelled because a sibling failed the parent) or the
-outcome. Idempotent, so a notice may be applied twice (a live step and the sweep, or a step
+none yet) and '' (pending), 'X' (cancelled because a sibling failed the parent), 'R'
+(pending: such a sibling, to be retried because the failed child was) or the outcome. Idempotent, so a notice may be applied twice (a live step and the sweep, or a step
 repeated after a crash): a notice whose version is not newer than the entry's changes
 nothing, and only a child still pending counts down the parent's `pending`. When it
 reaches 0, the parent moves to waiting (a chain step's payload becomes its child's result).
 Under the 'fail' policy a failed or cancelled child fails the parent (error
 ChildFailedError naming the child that failed first) and its pending children are marked
 'X' for the caller to cancel; retrying that child before the parent ever ran puts the
-parent back to waiting for its children, and the 'X' siblings pending again (the caller
-retries them). The 'X' siblings are returned to cancel at every application of the notice
+parent back to waiting for its children, and the 'X' siblings pending again as 'R' (the
+caller retries them, at every application of a retry's notice until their own retries'
+notices come). The 'X' siblings are returned to cancel at every application of the notice
 that failed the parent, so a cascade cut short by a crash is finished by the sweep.
 ]]
 --@include lib/events.lua
@@ -52,6 +53,9 @@ local function parse(e)
 end
 
 local seen, before = parse(entry)
+if before == 'R' and string.sub(outcome, 1, 1) ~= 'r' then
+  before = '' -- pending (a sibling being retried): its outcome counts like any pending child's
+end
 local pending = tonumber(p[2]) or 0
 local code = string.sub(outcome, 1, 1)
 local released, upward = 0, 0
@@ -76,7 +80,7 @@ local function reopen()
     pending = pending + 1
   elseif state == S.failed and p[6] == child and not p[7] then
     redis.call('LREM', key(R.failed), 1, pid)
-    redis.call('HDEL', tkey, F.error, F.finishedAt, F.failedBy)
+    redis.call('HDEL', tkey, F.error, F.finishedAt) -- failedBy stays: which child re-opened it
     redis.call('HSET', tkey, F.state, S.dependencies)
     redis.call('ZADD', key(R.dependencies), tonumber(p[5]), pid)
     state = S.dependencies
@@ -85,10 +89,10 @@ local function reopen()
     for i = 1, #entries, 2 do
       local v, s = parse(entries[i + 1])
       if s == 'X' then
-        redis.call('HSET', deps, entries[i], v .. ':')
-        retry[#retry + 1] = entries[i]
+        -- 'R': pending, to be retried (until its own retry's notice comes: '').
+        redis.call('HSET', deps, entries[i], v .. ':R')
         pending = pending + 1
-      elseif s == '' and entries[i] ~= child then
+      elseif (s == '' or s == 'R') and entries[i] ~= child then
         pending = pending + 1
       end
     end
@@ -137,7 +141,9 @@ end
 
 if version > seen then
   if code == 'r' then
-    if before ~= '' and before ~= 'X' then
+    if before == 'R' then
+      before = ''
+    elseif before ~= '' and before ~= 'X' then
       reopen()
     end
     redis.call('HSET', deps, child, version .. ':' .. before)
@@ -160,6 +166,17 @@ if version > seen then
 end
 if state == S.failed and redis.call('HGET', tkey, F.failedBy) == child then
   cancelled_siblings()
+end
+-- The siblings a re-open is to retry, at every application of the re-opening child's retry
+-- notice (a caller that died before retrying them leaves the notice for the sweep).
+if code == 'r' and state == S.dependencies and p[6] == child then
+  local entries = redis.call('HGETALL', deps)
+  for i = 1, #entries, 2 do
+    local _, s = parse(entries[i + 1])
+    if s == 'R' then
+      retry[#retry + 1] = entries[i]
+    end
+  end
 end
 
 if state == S.dependencies then
