@@ -171,6 +171,24 @@ describe('chains', () => {
   });
 });
 
+describe('isolated handlers', () => {
+  it('see their children, parent and previous result in a thread too', async () => {
+    const s = scope();
+    const f = flows(s);
+    const handler = new URL('./fixtures/isolated-handler.ts', import.meta.url);
+    s.worker('iso', handler, { isolation: 'thread', concurrency: 2 });
+    s.worker<number, number>('plain', async (task) => task.payload * 2);
+    const flow = await f.add({ queue: 'iso', payload: { do: 'flow' }, children: [{ queue: 'plain', payload: 4 }] });
+    const seen = (await flow.result({ timeoutMs: 20_000 })) as { children: Record<string, { result: number }>; parent?: unknown };
+    expect(Object.values(seen.children).map((c) => c.result)).toEqual([8]);
+    expect(seen.parent).toBeUndefined();
+    const chain = await f.chain([{ queue: 'plain', payload: 5 }, { queue: 'iso' }]);
+    const step = (await chain.result({ timeoutMs: 20_000 })) as { previous: number; children: Record<string, unknown> };
+    expect(step.previous).toBe(10);
+    expect(Object.keys(step.children)).toEqual([`plain/${chain.steps![0]!.id}`]);
+  }, 30_000);
+});
+
 describe('bad input', () => {
   it('refuses invalid trees and chains with clear errors, writing nothing', async () => {
     const s = scope();

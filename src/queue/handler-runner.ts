@@ -178,8 +178,21 @@ export class HandlerRunner<P, R> {
     const { pool } = this.options;
     if (pool) {
       const { id, attempt, maxAttempts, createdAt, group } = claimed;
-      const outcome = await pool.run({ id, payload: claimed.payloadJson, attempt, maxAttempts, createdAt, group });
-      recorded = outcome.ok ? this.finish(lease, true, undefined, outcome.json) : this.finish(lease, false, outcome.error);
+      const flow: { parent?: string; chained?: boolean; children?: Record<string, unknown> } = {};
+      if (claimed.parent) flow.parent = claimed.parent;
+      if (claimed.chained) flow.chained = true;
+      let unread = false;
+      if (claimed.hasChildren) {
+        try {
+          flow.children = await this.options.children(id);
+        } catch (error) {
+          // Not read: the attempt fails and is retried like any other (Redis is down).
+          unread = true;
+          recorded = this.finish(lease, false, error);
+        }
+      }
+      const outcome = unread ? undefined : await pool.run({ id, payload: claimed.payloadJson, attempt, maxAttempts, createdAt, group, ...flow });
+      if (outcome) recorded = outcome.ok ? this.finish(lease, true, undefined, outcome.json) : this.finish(lease, false, outcome.error);
     } else {
       try {
         const value = await (lease.span ? lease.span.run(() => this.handler!(lease.task, context)) : this.handler!(lease.task, context));

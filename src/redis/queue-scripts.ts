@@ -55,6 +55,8 @@ export interface ClaimedTask {
   parent: string;
   /** A chain step: its payload is the previous step's result. */
   chained: boolean;
+  /** A flow parent: its handler may read its children. */
+  hasChildren: boolean;
 }
 
 export interface ClaimReply {
@@ -276,7 +278,8 @@ function decodeClaim(reply: unknown): ClaimReply {
       group: String(values[i + 8]),
       traceparent: String(values[i + 9]),
       parent: String(values[i + 10]),
-      chained: values[i + 11] === '1',
+      chained: String(values[i + 11]).includes('c'),
+      hasChildren: String(values[i + 11]).includes('p'),
     });
   }
   return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), scheduleDueInMs: Number(values[3] ?? -1), tasks };
