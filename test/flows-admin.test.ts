@@ -127,7 +127,7 @@ describe('notices out of order', () => {
     const flow = await f.add({ queue: 'top', children: [{ queue: 'kid', payload: 1 }, { queue: 'kid', payload: 2 }] });
     const [a, b] = flow.tree.children as [FlowNodeRef, FlowNodeRef];
     const top = new QueueKeys(s.prefix, 'top');
-    const record = (child: FlowNodeRef, version: number, outcome: string) => runScript(client, flowScripts.recordOutcome(top, flow.id, `kid|${child.id}`, version, outcome));
+    const record = (child: FlowNodeRef, version: number, outcome: string) => runScript(client, flowScripts.recordOutcomes(top, flow.id, [{ child: `kid|${child.id}`, version, outcome }]));
     // a: failed (1), retried (2), completed (3); the retry's notice, read before the
     // completion replaced it, comes last.
     await record(a, 3, 'c"late"');

@@ -143,16 +143,16 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   const notices = await client.hgetall(k.notices);
   const recordNotice = (parent: string, child: string) => {
     const { version, outcome } = parseNotice(notices[child]!);
-    return run(flowScripts.recordOutcome(k, parent, `flows|${child}`, version, outcome));
+    return run(flowScripts.recordOutcomes(k, parent, [{ child: `flows|${child}`, version, outcome }]));
   };
   await recordNotice('p2', 'c4'); // released
   await recordNotice('p1', 'c1');
   await recordNotice('p1', 'c1'); // again: nothing
   await recordNotice('p1', 'c2'); // fails p1
-  await run(flowScripts.recordOutcome(k, 'gone', 'flows|c2', 1, 'c'));
-  await run(flowScripts.clearNotice(k, 'c1', notices['c1']!));
+  await run(flowScripts.recordOutcomes(k, 'gone', [{ child: 'flows|c2', version: 1, outcome: 'c' }]));
+  await run(flowScripts.clearNotices(k, [{ childId: 'c1', notice: notices['c1']! }, { childId: 'c2', notice: 'changed' }]));
   await run(queueScripts.retry(k, 'c2'));
-  await run(flowScripts.recordOutcome(k, 'p1', 'flows|c2', 2, 'r')); // p1 waits again
+  await run(flowScripts.recordOutcomes(k, 'p1', [{ child: 'flows|c2', version: 2, outcome: 'r' }])); // p1 waits again
   await run(queueScripts.cancel(k, 'p3'));
   await run(queueScripts.remove(k, 'p1'));
   // Every other final transition of a flow child leaves a notice too: reaped (by the

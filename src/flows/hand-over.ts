@@ -17,6 +17,8 @@ import * as queueScripts from '../redis/queue-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
 import { Status } from '../redis/status.js';
 
+/** Notices per flow-record and flow-clear call. */
+const RECORD_CHUNK = 1_000;
 /** Notices one sweep applies at most (the rest at the next). */
 const SWEEP_NOTICES = 200;
 /** A node still unreleased after this long belongs to an `add` that stopped half-way. */
@@ -63,23 +65,42 @@ export class FlowHandOver {
   async apply(queue: string, ids: readonly string[]): Promise<void> {
     if (!ids.length) return;
     const notices = await this.client().hmget(this.keys(queue).notices, ...ids);
-    for (let i = 0; i < ids.length; i++) {
-      const notice = notices[i];
-      if (notice) await this.applyNotice(queue, ids[i]!, notice);
-    }
+    const found: { childId: string; notice: string }[] = [];
+    notices.forEach((notice, i) => notice && found.push({ childId: ids[i]!, notice }));
+    await this.applyNotices(queue, found);
   }
 
-  /** One notice: record it on the parent, follow up, then delete it (unless replaced). */
-  private async applyNotice(queue: string, childId: string, notice: string): Promise<void> {
-    const { parentQueue, parentId, version, outcome } = parseNotice(notice);
-    const reply = await runScript(this.client(), flowScripts.recordOutcome(this.keys(parentQueue), parentId, refOf(queue, childId), version, outcome));
-    for (const ref of reply.cancel) await this.cancelNode(ref);
-    for (const ref of reply.retry) {
-      const { queue: q, id } = parseRef(ref);
-      await runScript(this.client(), queueScripts.retry(this.keys(q), id));
+  /**
+   * Notices of children of `queue`: recorded on their parents (one call per parent and
+   * chunk), followed up, then deleted (unless replaced meanwhile), in one call.
+   */
+  private async applyNotices(queue: string, notices: readonly { childId: string; notice: string }[]): Promise<void> {
+    if (!notices.length) return;
+    const byParent = new Map<string, { parentQueue: string; parentId: string; notices: flowScripts.ChildNotice[] }>();
+    for (const { childId, notice } of notices) {
+      const { parentQueue, parentId, version, outcome } = parseNotice(notice);
+      const key = refOf(parentQueue, parentId);
+      let group = byParent.get(key);
+      if (!group) byParent.set(key, (group = { parentQueue, parentId, notices: [] }));
+      group.notices.push({ child: refOf(queue, childId), version, outcome });
     }
-    if (reply.upward) await this.apply(parentQueue, [parentId]);
-    await runScript(this.client(), flowScripts.clearNotice(this.keys(queue), childId, notice));
+    await Promise.all(
+      [...byParent.values()].map(async ({ parentQueue, parentId, notices: batch }) => {
+        for (let i = 0; i < batch.length; i += RECORD_CHUNK) {
+          const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, batch.slice(i, i + RECORD_CHUNK)));
+          for (const ref of reply.cancel) await this.cancelNode(ref);
+          for (const ref of reply.retry) {
+            const { queue: q, id } = parseRef(ref);
+            await runScript(this.client(), queueScripts.retry(this.keys(q), id));
+            await this.apply(q, [id]);
+          }
+          if (reply.upward) await this.apply(parentQueue, [parentId]);
+        }
+      }),
+    );
+    for (let i = 0; i < notices.length; i += RECORD_CHUNK) {
+      await runScript(this.client(), flowScripts.clearNotices(this.keys(queue), notices.slice(i, i + RECORD_CHUNK)));
+    }
   }
 
   /** Cancels a node if it has not finished, then its pending descendants; applies its notice. */
@@ -92,8 +113,10 @@ export class FlowHandOver {
   /** After a parent was cancelled: its children not yet final are cancelled too (depth first). */
   async cancelDescendants(queue: string, id: string): Promise<void> {
     const entries = await this.client().hgetall(this.keys(queue).deps(id));
-    for (const [ref, outcome] of Object.entries(entries)) {
-      if (outcome === '' || outcome === 'X') await this.cancelNode(ref);
+    for (const [ref, entry] of Object.entries(entries)) {
+      // `<version>:<state>`: '' pending, 'X' and 'R' not finished either (flow-record.lua).
+      const state = entry.slice(entry.indexOf(':') + 1);
+      if (state === '' || state === 'X' || state === 'R') await this.cancelNode(ref);
     }
     // Its own notice to its parent, if it is a child (cancelled: the parent records it).
     await this.apply(queue, [id]);
@@ -121,7 +144,9 @@ export class FlowHandOver {
     const k = this.keys(queue);
     if ((await client.hlen(k.notices)) > 0) {
       const [, flat] = await client.hscan(k.notices, '0', 'COUNT', SWEEP_NOTICES);
-      for (let i = 0; i < flat.length; i += 2) await this.applyNotice(queue, flat[i]!, flat[i + 1]!);
+      const found: { childId: string; notice: string }[] = [];
+      for (let i = 0; i < flat.length; i += 2) found.push({ childId: flat[i]!, notice: flat[i + 1]! });
+      await this.applyNotices(queue, found);
     }
     const time = await client.time();
     const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);

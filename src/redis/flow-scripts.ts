@@ -66,16 +66,28 @@ export interface RecordReply {
   retry: string[];
 }
 
-/** Applies a child's notice (its version, and its outcome: `<state code><detail>`, or 'r') to its parent. */
-export function recordOutcome(k: QueueKeys, parentId: string, child: string, version: number, outcome: string): ScriptCall<RecordReply> {
-  return call('flow-record', [k.fence, k.task(parentId)], [parentId, child, version, outcome], (reply) => {
+/** A child's notice as its parent records it. */
+export interface ChildNotice {
+  /** `<queue>|<id>`. */
+  child: string;
+  /** The child's count of notices (newer wins). */
+  version: number;
+  /** `<state code><detail>`, or 'r' (retried). */
+  outcome: string;
+}
+
+/** Applies children's notices to their parent (at most a few thousand per call). */
+export function recordOutcomes(k: QueueKeys, parentId: string, notices: readonly ChildNotice[]): ScriptCall<RecordReply> {
+  const args: (string | number)[] = [parentId];
+  for (const n of notices) args.push(n.child, n.version, n.outcome);
+  return call('flow-record', [k.fence, k.task(parentId)], args, (reply) => {
     const [released, upward, cancel, retry] = reply as [number | string, (number | string)?, string[]?, string[]?];
     if (Number(released) === -1) return { applied: false, released: false, upward: false, cancel: [], retry: [] };
     return { applied: true, released: Number(released) === 1, upward: Number(upward) === 1, cancel: (cancel ?? []).map(String), retry: (retry ?? []).map(String) };
   });
 }
 
-/** Deletes a child's notice if it is still `notice`; whether it was. */
-export function clearNotice(k: QueueKeys, childId: string, notice: string): ScriptCall<boolean> {
-  return call('flow-clear', [k.fence, k.notices], [childId, notice], (reply) => Number(reply) === 1);
+/** Deletes children's notices that are still as applied; how many were. */
+export function clearNotices(k: QueueKeys, notices: readonly { childId: string; notice: string }[]): ScriptCall<number> {
+  return call('flow-clear', [k.fence, k.notices], notices.flatMap((n) => [n.childId, n.notice]), Number);
 }

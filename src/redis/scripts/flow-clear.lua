@@ -1,15 +1,18 @@
---[[ flow-clear: delete a flow child's notice once its parent has recorded it.
+--[[ flow-clear: delete flow children's notices once their parents have recorded them.
 
 KEYS[1] fence, KEYS[2] notices (hash)
-ARGV[1] child id, ARGV[2] the notice as it was applied
+ARGV per notice 2 values: child id, the notice as it was applied
 
-Returns 1 deleted, 0 left (a newer notice replaced it: the child was retried and finished
-again meanwhile, and that one is still to apply).
+Returns how many were deleted. A notice that changed since (a newer one replaced it: the
+child was retried and finished again meanwhile) is left, to be applied in its turn.
 ]]
 --@include lib/base.lua
 
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  return 1
+local deleted = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    deleted = deleted + 1
+  end
 end
-return 0
+return deleted

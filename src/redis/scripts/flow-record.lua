@@ -1,15 +1,15 @@
---[[ flow-record: apply a flow child's notice to its parent, once.
+--[[ flow-record: apply flow children's notices to their parent, each once.
 
 KEYS[1] fence, KEYS[2] the parent's hash
 Touches (fenced): deps:<id> (the parent's children), dependencies, waiting:<priority>,
 priorities, failed, meta, stats:<hour>, wake, notices (the parent, itself a child, tells its
 own parent), events and progress channels
-ARGV[1] parent id, ARGV[2] child `<queue>|<id>`, ARGV[3] the notice's version (the child's
-        count of notices), ARGV[4] the outcome: a final state's code then its detail
+ARGV[1] parent id, then per notice 3 values: child `<queue>|<id>`, the notice's version (the
+        child's count of notices), the outcome: a final state's code then its detail
         (result or error JSON), or 'r' (the child was retried)
 
-Returns {-1} when there is nothing to apply to (the parent is gone, or does not list this
-child); else {released (1: the parent became claimable now), upward (1: the parent left a
+Returns {-1} when there is nothing to apply to (the parent is gone, or lists none of these
+children); else {released (1: the parent became claimable now), upward (1: the parent left a
 notice for its own parent), children to cancel (`<queue>|<id>`, the pending siblings of a
 child that failed a 'fail' parent), children to retry (siblings that failure had cancelled,
 now that it was retried)}.
@@ -33,15 +33,20 @@ that failed the parent, so a cascade cut short by a crash is finished by the swe
 --@include lib/finish.lua
 --@include lib/tree.lua
 
-local pid, child, version, outcome = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local pid = ARGV[1]
 local tkey = KEYS[2]
 local deps = key(R.deps, pid)
 local p = redis.call('HMGET', tkey, F.state, F.pending, F.childPolicy, F.chained, F.createdAt, F.failedBy, F.attempt, F.parent, F.priority)
 local state = p[1]
-local entry = state and redis.call('HGET', deps, child)
-if not entry then
+if not state then
   return { -1 }
 end
+local failed_by = p[6]
+local pending = tonumber(p[2]) or 0
+local released, upward, applied = 0, 0, 0
+local cancel, retry = {}, {}
+local cancel_wanted, retry_wanted = false, false
+local now = now_ms()
 
 -- An entry's version and state.
 local function parse(e)
@@ -52,33 +57,12 @@ local function parse(e)
   return tonumber(string.sub(e, 1, at - 1)), string.sub(e, at + 1)
 end
 
-local seen, before = parse(entry)
-if before == 'R' and string.sub(outcome, 1, 1) ~= 'r' then
-  before = '' -- pending (a sibling being retried): its outcome counts like any pending child's
-end
-local pending = tonumber(p[2]) or 0
-local code = string.sub(outcome, 1, 1)
-local released, upward = 0, 0
-local cancel, retry = {}, {}
-local now = now_ms()
-
--- The siblings a failure had cancelled ('X'), as the caller cancels them.
-local function cancelled_siblings()
-  local entries = redis.call('HGETALL', deps)
-  for i = 1, #entries, 2 do
-    local _, s = parse(entries[i + 1])
-    if s == 'X' then
-      cancel[#cancel + 1] = entries[i]
-    end
-  end
-end
-
 -- The child runs again: its entry is pending again, and so is a parent its failure failed
--- before it ever ran (with the siblings that failure cancelled).
-local function reopen()
+-- before it ever ran (with the siblings that failure cancelled, marked 'R').
+local function reopen(child)
   if state == S.dependencies then
     pending = pending + 1
-  elseif state == S.failed and p[6] == child and not p[7] then
+  elseif state == S.failed and failed_by == child and not p[7] then
     redis.call('LREM', key(R.failed), 1, pid)
     redis.call('HDEL', tkey, F.error, F.finishedAt) -- failedBy stays: which child re-opened it
     redis.call('HSET', tkey, F.state, S.dependencies)
@@ -101,12 +85,11 @@ local function reopen()
       upward = 1
     end
   end
-  before = ''
 end
 
 -- A 'fail' parent fails with its child: the error names the child that failed first (a
 -- chain's failed step), the pending siblings are to be cancelled.
-local function fail_parent()
+local function fail_parent(child, code, outcome)
   local err
   local ok, detail = pcall(cjson.decode, string.sub(outcome, 2))
   if code == S.failed and ok and type(detail) == 'table' and detail.name == 'ChildFailedError' then
@@ -137,43 +120,72 @@ local function fail_parent()
     upward = 1
   end
   state = S.failed
+  failed_by = child
 end
 
-if version > seen then
-  if code == 'r' then
-    if before == 'R' then
-      before = ''
-    elseif before ~= '' and before ~= 'X' then
-      reopen()
-    end
-    redis.call('HSET', deps, child, version .. ':' .. before)
-  elseif before == 'X' and code == S.cancelled then
-    -- The cancel its failed sibling asked for: kept as 'X', so retrying that sibling (before
-    -- the parent ran) runs this child again too.
-    redis.call('HSET', deps, child, version .. ':X')
-  else
-    if before ~= '' and before ~= 'X' then
-      reopen() -- retried, and finished again before the retry's notice was applied
-    end
-    redis.call('HSET', deps, child, version .. ':' .. outcome)
-    if state == S.dependencies and before == '' then
-      pending = pending - 1
-      if code ~= S.completed and (p[3] or 'fail') == 'fail' then
-        fail_parent()
+-- One notice.
+local function apply(child, version, outcome)
+  local entry = redis.call('HGET', deps, child)
+  if not entry then
+    return
+  end
+  applied = applied + 1
+  local code = string.sub(outcome, 1, 1)
+  local seen, before = parse(entry)
+  if before == 'R' and code ~= 'r' then
+    before = '' -- pending (a sibling being retried): its outcome counts like any pending child's
+  end
+  if version > seen then
+    if code == 'r' then
+      if before == 'R' then
+        before = ''
+      elseif before ~= '' and before ~= 'X' then
+        reopen(child)
+        before = ''
+      end
+      redis.call('HSET', deps, child, version .. ':' .. before)
+    elseif before == 'X' and code == S.cancelled then
+      -- The cancel its failed sibling asked for: kept as 'X', so retrying that sibling (before
+      -- the parent ran) runs this child again too.
+      redis.call('HSET', deps, child, version .. ':X')
+    else
+      if before ~= '' and before ~= 'X' then
+        reopen(child) -- retried, and finished again before the retry's notice was applied
+        before = ''
+      end
+      redis.call('HSET', deps, child, version .. ':' .. outcome)
+      if state == S.dependencies and before == '' then
+        pending = pending - 1
+        if code ~= S.completed and (p[3] or 'fail') == 'fail' then
+          fail_parent(child, code, outcome)
+        end
       end
     end
   end
+  -- Follow-ups, at every application (a caller that died before them leaves the notice to
+  -- the sweep): the siblings a failure had cancelled, the siblings a re-open retries.
+  if state == S.failed and failed_by == child then
+    cancel_wanted = true
+  end
+  if code == 'r' and state == S.dependencies and failed_by == child then
+    retry_wanted = true
+  end
 end
-if state == S.failed and redis.call('HGET', tkey, F.failedBy) == child then
-  cancelled_siblings()
+
+for i = 2, #ARGV, 3 do
+  apply(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2])
 end
--- The siblings a re-open is to retry, at every application of the re-opening child's retry
--- notice (a caller that died before retrying them leaves the notice for the sweep).
-if code == 'r' and state == S.dependencies and p[6] == child then
+if applied == 0 then
+  return { -1 }
+end
+
+if (cancel_wanted and state == S.failed) or (retry_wanted and state == S.dependencies) then
   local entries = redis.call('HGETALL', deps)
   for i = 1, #entries, 2 do
     local _, s = parse(entries[i + 1])
-    if s == 'R' then
+    if s == 'X' and state == S.failed then
+      cancel[#cancel + 1] = entries[i]
+    elseif s == 'R' and state == S.dependencies then
       retry[#retry + 1] = entries[i]
     end
   end
