@@ -6,7 +6,8 @@
  * stalled tasks come back even while every slot here is busy), and fires schedule slots
  * that fell due, learning when the next one is (a schedule declared while every handler
  * here is busy is seen within a beat). Leases the heartbeat
- * finds lost are reported, so their handlers can be aborted.
+ * finds lost are reported, so their handlers can be aborted. After each beat it runs the
+ * flow sweep (src/flows/hand-over.ts), apart from the beat itself.
  */
 import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
@@ -38,20 +39,32 @@ const REAP_PER_BEAT = 100;
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
 
   start(): void {
     if (this.timer) return;
     const intervalMs = Math.max(10, Math.floor(this.options.leaseMs / 3));
-    this.timer = setInterval(() => void this.beat(), intervalMs);
-    void this.beat();
+    this.timer = setInterval(() => void this.tick(), intervalMs);
+    void this.tick();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.beating;
+    await this.sweeping;
+  }
+
+  /** A beat, then the flow sweep (apart from the beat: a beat asked for meanwhile need not wait for it). */
+  private async tick(): Promise<void> {
+    await this.beat();
+    if (!this.options.sweep || this.sweeping || !this.timer) return;
+    this.sweeping = this.options
+      .sweep()
+      .catch((error: Error) => this.options.onError(error)) // idempotent: what this sweep missed, the next one applies
+      .finally(() => (this.sweeping = undefined));
   }
 
   /** One heartbeat; a beat still in flight (Redis slow or down) makes this one a no-op. */
@@ -80,11 +93,6 @@ export class LeaseKeeper {
       // A missed beat is survivable (leases last three beats); report it and beat again next tick.
       this.options.onError(error as Error);
     }
-    try {
-      await this.options.sweep?.();
-    } catch (error) {
-      // Idempotent: what this sweep missed, the next one applies.
-      this.options.onError(error as Error);
-    }
+
   }
 }
