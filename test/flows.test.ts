@@ -204,3 +204,22 @@ describe('bad input', () => {
     expect(await s.client().keys(`${s.prefix}:*`)).toEqual([]);
   });
 });
+
+describe('errand/testing', () => {
+  it('runUntilIdle runs a flow to its end: the parent waiting for its children is not idle', async () => {
+    const s = scope();
+    const f = flows(s);
+    const { runUntilIdle } = await import('../src/testing/index.js');
+    const flow = await f.add({ queue: 'sum', children: [1, 2, 3].map((n) => ({ queue: 'part', payload: n })) });
+    const ran = await runUntilIdle({
+      connection: redis.url,
+      prefix: s.prefix,
+      concurrency: 3,
+      handlers: {
+        part: async (task: { payload: number }) => task.payload,
+        sum: async (_task: unknown, context: { children(): Promise<Record<string, ChildOutcome>> }) => Object.values(await context.children()).reduce((a, c) => a + Number(c.result), 0),
+      },
+    });
+    expect(ran.find((t) => t.id === flow.id && t.queue === 'sum')).toMatchObject({ state: 'completed', result: 6 });
+  });
+});
