@@ -71,6 +71,15 @@ export class FlowHandOver {
   }
 
   /**
+   * Notices the caller knows as written (a completion's answer gave their numbers): applied
+   * without reading them back. One replaced meanwhile is stale: the parent ignores it, and
+   * flow-clear leaves the newer one.
+   */
+  applyKnown(queue: string, notices: readonly { childId: string; notice: string }[]): Promise<void> {
+    return this.applyNotices(queue, notices);
+  }
+
+  /**
    * Notices of children of `queue`: recorded on their parents (one call per parent and
    * chunk), followed up, then deleted (unless replaced meanwhile), in one call.
    */

@@ -211,8 +211,12 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * Flow children this worker finished: their notices go to their parents now (beside the
    * pump's round trips). One that fails is left to the sweep.
    */
-  private applyFlowNotices(ids: string[]): void {
-    const applying = this.flows.apply(this.queue, ids).catch((error: Error) => this.report(error));
+  private applyFlowNotices(children: { id: string; notice?: string }[]): void {
+    const known = children.flatMap(({ id, notice }) => (notice ? [{ childId: id, notice }] : []));
+    const unknown = children.filter((child) => !child.notice).map((child) => child.id);
+    const applying = Promise.all([this.flows.applyKnown(this.queue, known), this.flows.apply(this.queue, unknown)])
+      .then(() => undefined)
+      .catch((error: Error) => this.report(error));
     this.flowApplies.add(applying);
     void applying.finally(() => this.flowApplies.delete(applying));
   }

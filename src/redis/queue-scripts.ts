@@ -295,7 +295,15 @@ function finishedArgs(finished: readonly FinishedTask[]): Arg[] {
   return args;
 }
 
-/** Statuses: OK, or LEASE_LOST (the write changed nothing). */
+/**
+ * A completion's answer for one task: a flow child's negative code is OK, having left
+ * notice number -code for its parent (complete.lua); undefined for any other task.
+ */
+export function noticeNumber(code: number): number | undefined {
+  return code < 0 ? -code : undefined;
+}
+
+/** Statuses: OK, or LEASE_LOST (the write changed nothing); a flow child's: see noticeNumber. */
 export function complete(k: QueueKeys, request: { finished: readonly FinishedTask[] }): ScriptCall<StatusCode[]> {
   return call('complete', [k.fence, k.meta], finishedArgs(request.finished), codes);
 }

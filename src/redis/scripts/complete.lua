@@ -12,7 +12,9 @@ The batch is announced on the events channel with the results when they total at
 removed the task).
 
 Returns one status per task: OK, or LEASE_LOST (the token is not the current lease, or
-the task is no longer active: the write changed nothing).
+the task is no longer active: the write changed nothing); for a flow child that completed,
+minus the number of the notice it left for its parent (lib/tree.lua: the notice is
+`<its parent field>|<number>|c<result>`, so its worker applies it without reading it).
 
 Why one script: the token check and the move to `completed` must be atomic, or a stale
 holder could overwrite the result of the worker that holds the task now.

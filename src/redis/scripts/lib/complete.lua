@@ -29,12 +29,14 @@ local function complete_tasks(now, limits, args, first, last)
           redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
         end
       end
-      notify_parent(id, tkey, v[7], S.completed, result)
+      local notice = notify_parent(id, tkey, v[7], S.completed, result)
       done[#done + 1] = id
       results[#done] = result
       created[#done] = v[4]
       results_bytes = results_bytes + #result + 1
-      out[#out + 1] = STATUS.OK
+      -- A flow child: minus its notice's number, so its worker can apply the notice without
+      -- reading it back (it knows the rest: parent, result).
+      out[#out + 1] = notice and -notice or STATUS.OK
     end
   end
 

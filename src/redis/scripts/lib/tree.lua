@@ -12,9 +12,11 @@
 -- The version counts the child's notices (its hash's `noticeSeq`), so a parent never takes
 -- an older notice after a newer one (read before it was replaced, applied late). A newer
 -- notice replaces an older one not yet applied: the parent only needs the latest.
+-- Returns the notice's number (nil when the task is outside any flow).
 local function notify_parent(id, tkey, parent, code, detail)
   if parent then
     local version = redis.call('HINCRBY', tkey, F.noticeSeq, 1)
     redis.call('HSET', key(R.notices), id, parent .. '|' .. version .. '|' .. code .. (detail or ''))
+    return version
   end
 end
