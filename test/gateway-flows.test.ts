@@ -59,3 +59,30 @@ describe('flows over HTTP', () => {
     expect(missing).toMatchObject({ status: 404, body: { error: { code: 'TASK_NOT_FOUND' } } });
   });
 });
+
+describe('flows and limited tokens', () => {
+  it('reach a flow only when they list every queue it touches', async () => {
+    const s = scope();
+    const gw = await useGatewayIn(s, redis, {
+      token: 'admin-token-0123456789',
+      tokens: [
+        { name: 'producer', token: 'producer-token-0123456789', scope: 'enqueue', queues: ['reports', 'fetch'] },
+        { name: 'reader', token: 'reader-token-0123456789', scope: 'read', queues: ['reports'] },
+      ],
+    });
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const refused = await call(gw, 'POST', '/v1/flows', { queue: 'reports', children: [{ queue: 'fetch' }, { queue: 'parts' }] }, as('producer-token-0123456789'));
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    expect(refused.body.error.message).toContain('"parts"');
+    expect(await s.client().keys(`${s.prefix}*`)).toEqual([]);
+    const chainRefused = await call(gw, 'POST', '/v1/flows/chain', { chain: [{ queue: 'fetch' }, { queue: 'parts' }] }, as('producer-token-0123456789'));
+    expect(chainRefused.status).toBe(403);
+    const created = await call(gw, 'POST', '/v1/flows', { queue: 'reports', children: [{ queue: 'fetch' }] }, as('producer-token-0123456789'));
+    expect(created.status).toBe(201);
+    // The reader lists the root's queue but not its child's: the tree is refused whole.
+    const read = await call(gw, 'GET', `/v1/flows/reports/${created.body.id}`, undefined, as('reader-token-0123456789'));
+    expect(read).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+    const admin = await call(gw, 'GET', `/v1/flows/reports/${created.body.id}`, undefined, as('admin-token-0123456789'));
+    expect(admin.status).toBe(200);
+  });
+});

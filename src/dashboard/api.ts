@@ -6,6 +6,7 @@
  * plugin (plugin.ts) checks the CSRF token of every POST before these handlers run.
  */
 import type { FlowTreeNode } from '../flows/flows.js';
+import { assertResource } from '../gateway/scopes.js';
 import { z } from 'zod';
 import { DEFAULT_SCAN_LIMIT, MAX_SEARCH_TEXT } from '../admin/search.js';
 import { TaskNotFoundError } from '../errors.js';
@@ -70,6 +71,8 @@ export const apiRoutes =
         const { queue: name, id } = request.params;
         const tree = await ctx.admin.flows.get(name, id, { maxNodes: FLOW_NODES_SHOWN });
         if (!tree) throw new TaskNotFoundError(name, id);
+        // A token limited to some queues sees a flow only if it lists every queue of it.
+        for (const queue of queuesOf(tree)) assertResource(request.identity, 'queue', queue);
         return flowView(tree);
       },
     );
@@ -124,6 +127,13 @@ export const apiRoutes =
 
 /** Nodes of a flow the task page draws at most (breadth first from the task). */
 const FLOW_NODES_SHOWN = 200;
+
+function queuesOf(node: FlowTreeNode): Set<string> {
+  const queues = new Set([node.queue]);
+  if (node.parent) queues.add(node.parent.queue);
+  for (const child of node.children) for (const queue of queuesOf(child)) queues.add(queue);
+  return queues;
+}
 
 function flowView(node: FlowTreeNode): FlowNodeView {
   const view: FlowNodeView = { queue: node.queue, id: node.id, state: node.state, children: node.children.map(flowView) };

@@ -1,6 +1,7 @@
 /**
  * Flow routes: create a flow (a tree of tasks across queues, each parent running after its
- * children) or a chain, and read a flow node's tree with the state of every node.
+ * children) or a chain, and read a flow node's tree with the state of every node. A token
+ * limited to some queues reaches a flow only if it lists every queue the flow touches.
  */
 import { z } from 'zod';
 import { taskOptionsShape } from '../../config.js';
@@ -10,6 +11,7 @@ import { CHILD_FAILURE_POLICIES, MAX_FLOW_NODES, type FlowNode } from '../../flo
 import { TASK_STATES } from '../../queue/states.js';
 import type { RoutePlugin } from '../context.js';
 import { errorSchema, nameSchema, taskParams, type ZodTypeProvider } from '../schema.js';
+import { assertResource, type Identity } from '../scopes.js';
 
 const options = {
   priority: taskOptionsShape.priority,
@@ -91,6 +93,25 @@ const treeSchema: z.ZodType<TreeBody> = z
 
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 503: errorSchema };
 
+/** A token limited to some queues may create or read a flow only if it lists every queue of it. */
+function assertQueues(identity: Identity, queues: Iterable<string>): void {
+  for (const queue of new Set(queues)) assertResource(identity, 'queue', queue);
+}
+
+function queuesOfBody(node: FlowNodeBody): string[] {
+  const queues: string[] = [];
+  const pending = [node];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    queues.push(next.queue);
+    if (next.children) pending.push(...next.children);
+  }
+  return queues;
+}
+
+function queuesOfTree(node: FlowTreeNode): string[] {
+  return [node.queue, ...(node.parent ? [node.parent.queue] : []), ...node.children.flatMap(queuesOfTree)];
+}
+
 function refs(node: FlowNodeRef): RefBody {
   return { queue: node.queue, id: node.id, children: node.children.map(refs) };
 }
@@ -114,7 +135,7 @@ export const flowRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/flows',
     {
-      config: { scope: 'enqueue' },
+      config: { scope: 'enqueue', resource: 'handler' },
       schema: {
         summary: 'Create a flow: a tree of tasks across queues',
         description: `Each node runs once all its children reached a final state (its handler reads their results). At most ${MAX_FLOW_NODES.toLocaleString('en')} nodes; a bad node is refused and nothing is created.`,
@@ -124,6 +145,7 @@ export const flowRoutes: RoutePlugin = (ctx) => async (instance) => {
       },
     },
     async (request, reply) => {
+      assertQueues(request.identity, queuesOfBody(request.body));
       const flow = await ctx.admin.flows.add(request.body as FlowNode);
       return reply.status(201).send({ queue: flow.queue, id: flow.id, tree: refs(flow.tree) });
     },
@@ -132,7 +154,7 @@ export const flowRoutes: RoutePlugin = (ctx) => async (instance) => {
   app.post(
     '/flows/chain',
     {
-      config: { scope: 'enqueue' },
+      config: { scope: 'enqueue', resource: 'handler' },
       schema: {
         summary: 'Create a chain: steps run one after another, each given the previous result',
         description: "The answer's tree is the chain as a flow: its root is the last step, whose only child is the step before it, and so on.",
@@ -142,6 +164,7 @@ export const flowRoutes: RoutePlugin = (ctx) => async (instance) => {
       },
     },
     async (request, reply) => {
+      assertQueues(request.identity, request.body.chain.map((step) => step.queue));
       const flow = await ctx.admin.flows.chain(request.body.chain);
       return reply.status(201).send({ queue: flow.queue, id: flow.id, tree: refs(flow.tree) });
     },
@@ -161,8 +184,11 @@ export const flowRoutes: RoutePlugin = (ctx) => async (instance) => {
     },
     async (request) => {
       const { queue, id } = request.params;
+      assertQueues(request.identity, [queue]);
       const found = await ctx.admin.flows.get(queue, id);
       if (!found) throw new TaskNotFoundError(queue, id);
+      // Its parent and children may be on other queues: all of them, or nothing.
+      assertQueues(request.identity, queuesOfTree(found));
       return tree(found);
     },
   );
