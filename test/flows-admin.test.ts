@@ -104,7 +104,7 @@ describe('creation cut short', () => {
     expect(await runScript(client, flowScripts.createNodes(k, [node('l1', 'root|r1'), node('l2', 'root|r1')]))).toBeUndefined();
     expect(await s.queue('leaf').counts()).toMatchObject({ waiting: 0, dependencies: 2 });
     // Stale now (as if created long ago): the sweep does not release a flow without its root.
-    await client.zadd(k.dependencies, Date.now() - STALE_NODE_MS - 1_000, 'l1', Date.now() - STALE_NODE_MS - 1_000, 'l2');
+    await client.zadd(k.held, Date.now() - STALE_NODE_MS - 1_000, 'l1', Date.now() - STALE_NODE_MS - 1_000, 'l2');
     const sweeper = new FlowHandOver(() => client, s.prefix);
     await sweeper.sweep('leaf');
     expect(await s.queue('leaf').counts()).toMatchObject({ waiting: 0, dependencies: 2 });

@@ -152,7 +152,7 @@ export class FlowHandOver {
     const client = this.client();
     const k = this.keys(queue);
     // Two reads sent together; most beats of most queues find nothing to do.
-    const [noticeCount, unreleased] = await Promise.all([client.hlen(k.notices), client.zcard(k.dependencies)]);
+    const [noticeCount, unreleased] = await Promise.all([client.hlen(k.notices), client.zcard(k.held)]);
     if (noticeCount > 0) {
       const [, flat] = await client.hscan(k.notices, '0', 'COUNT', SWEEP_NOTICES);
       const found: { childId: string; notice: string }[] = [];
@@ -162,13 +162,13 @@ export class FlowHandOver {
     if (unreleased === 0) return;
     const time = await client.time();
     const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const stale = await client.zrangebyscore(k.dependencies, '-inf', nowMs - STALE_NODE_MS, 'WITHSCORES', 'LIMIT', 0, 100);
+    const stale = await client.zrangebyscore(k.held, '-inf', nowMs - STALE_NODE_MS, 'WITHSCORES', 'LIMIT', 0, 100);
     for (let i = 0; i < stale.length; i += 2) {
       const id = stale[i]!;
-      const [pending, root] = await client.hmget(k.task(id), F.pending, F.root);
-      if (pending !== '0' || !root) continue;
-      const r = parseRef(root);
-      if (await client.exists(this.keys(r.queue).task(r.id))) await runScript(client, flowScripts.releaseNodes(k, [id]));
+      const root = await client.hget(k.task(id), F.root);
+      const r = root ? parseRef(root) : undefined;
+      // Its root exists (the add committed): release it; a node gone or not a leaf any more leaves `held` too.
+      if (!r || (await client.exists(this.keys(r.queue).task(r.id)))) await runScript(client, flowScripts.releaseNodes(k, [id]));
       else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id));
     }
   }

@@ -184,6 +184,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   srefill: 'set',
   'logs:<id>': 'list',
   dependencies: 'zset',
+  held: 'zset',
   'deps:<id>': 'hash',
   notices: 'hash',
   events: 'channel',
@@ -350,6 +351,10 @@ export class QueueKeys {
   /** Tasks in the `dependencies` state (flow parents waiting for children, flow nodes not yet released), scored by creation time. */
   get dependencies(): string {
     return `${this.base}dependencies`;
+  }
+  /** Flow leaves written but not released yet (an `add` under way, or cut short), scored by creation time: what the sweep looks at. */
+  get held(): string {
+    return `${this.base}held`;
   }
   /** A flow parent's children: `<queue>|<id>` → '' while pending, else its outcome (state code, then result or error JSON). */
   deps(id: string): string {

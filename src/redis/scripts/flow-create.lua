@@ -1,7 +1,7 @@
 --[[ flow-create: write the nodes of a flow that live on this queue, none of them claimable.
 
 KEYS[1] fence, KEYS[2] meta (hash: enqueued counter)
-Touches (fenced): task:<id>, dependencies, deps:<id>
+Touches (fenced): task:<id>, dependencies, held (the leaves), deps:<id>
 ARGV per node: id (reserved by flow-ids), payload JSON, priority, maxAttempts, backoff
      JSON (''), timeoutMs (''), parent (`<queue>|<id>`, '' for the root), root (`<queue>|<id>`,
      '' for the root itself), child policy ('' for a leaf; 'fail', 'ignore' or 'continue'),
@@ -30,7 +30,7 @@ end
 
 local now = now_ms()
 local created_at = int(now)
-local listed = {}
+local listed, leaves = {}, {}
 for _, node in ipairs(nodes) do
   local a = node.at
   local id = ARGV[a]
@@ -52,7 +52,10 @@ for _, node in ipairs(nodes) do
   redis.call('HSET', task_key(id), unpack(fields))
   listed[#listed + 1] = now
   listed[#listed + 1] = id
-  if node.children > 0 then
+  if node.children == 0 then
+    leaves[#leaves + 1] = now
+    leaves[#leaves + 1] = id
+  else
     local entries = {}
     for c = a + 11, a + 10 + node.children do
       entries[#entries + 1] = ARGV[c]
@@ -62,5 +65,8 @@ for _, node in ipairs(nodes) do
   end
 end
 call_many('ZADD', key(R.dependencies), listed, 2)
+if #leaves > 0 then
+  call_many('ZADD', key(R.held), leaves, 2)
+end
 redis.call('HINCRBY', key(R.meta), M.enqueued, #nodes)
 return { STATUS.OK }

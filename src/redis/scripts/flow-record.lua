@@ -132,6 +132,13 @@ local function apply(child, version, outcome)
   applied = applied + 1
   local code = string.sub(outcome, 1, 1)
   local seen, before = parse(entry)
+  if before == 'R' and code == S.cancelled and version > seen then
+    -- The cancel its failed sibling asked for, come after that sibling's retry re-opened
+    -- the parent: still to run, so retried now.
+    redis.call('HSET', deps, child, version .. ':R')
+    retry[#retry + 1] = child
+    return
+  end
   if before == 'R' and code ~= 'r' then
     before = '' -- pending (a sibling being retried): its outcome counts like any pending child's
   end

@@ -3,7 +3,7 @@
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): the list or set of its state (waiting:<priority> and priorities,
 delayed, active, completed, failed or cancelled; a grouped task's group line, or its slot),
-dependencies, dedupe:<key>, logs:<id>, deps:<id> (a flow parent's children), notices (a
+dependencies, held, dedupe:<key>, logs:<id>, deps:<id> (a flow parent's children), notices (a
 flow child removed before it finished tells its parent, as if cancelled), settings (concurrency) and wake (an active task's slot freed),
 events channel
 ARGV[1] task id
@@ -27,6 +27,9 @@ if not state then
   return { STATUS.TASK_NOT_FOUND }
 end
 unlist(id, state, v[2], v[4])
+if state == S.dependencies then
+  redis.call('ZREM', key(R.held), id)
+end
 if state == S.active then
   local freed = {}
   free_slot(tkey, v[4], v[5], freed)
