@@ -138,3 +138,25 @@ describe('notices out of order', () => {
     expect((await s.queue('top').getTask(flow.id))?.state).toBe('waiting');
   });
 });
+
+describe('a retry racing the cascade', () => {
+  it("retries a sibling whose cascade cancel comes after the retry re-opened the parent, rather than failing it again", async () => {
+    const s = scope();
+    const f = flows(s);
+    const client = s.client();
+    const flow = await f.add({ queue: 'top', children: [{ queue: 'kid', payload: 1 }, { queue: 'kid', payload: 2 }] });
+    const [a, b] = flow.tree.children as [FlowNodeRef, FlowNodeRef];
+    const top = new QueueKeys(s.prefix, 'top');
+    const record = (child: FlowNodeRef, version: number, outcome: string) => runScript(client, flowScripts.recordOutcomes(top, flow.id, [{ child: `kid|${child.id}`, version, outcome }]));
+    // a fails: the parent fails, b is to be cancelled.
+    expect(await record(a, 1, 'f{"name":"Error","message":"no"}')).toMatchObject({ cancel: [`kid|${b.id}`] });
+    // a is retried before the cascade reached b: the parent waits again, b is to be retried.
+    expect(await record(a, 2, 'r')).toMatchObject({ retry: [`kid|${b.id}`] });
+    expect((await s.queue('top').getTask(flow.id))?.state).toBe('dependencies');
+    // The cascade's cancel of b comes late: b is retried, the parent keeps waiting.
+    expect(await record(b, 1, 'x')).toMatchObject({ retry: [`kid|${b.id}`], released: false });
+    expect((await s.queue('top').getTask(flow.id))?.state).toBe('dependencies');
+    await record(a, 3, 'c1');
+    expect(await record(b, 3, 'c2')).toMatchObject({ released: true });
+  });
+});
