@@ -202,23 +202,7 @@ if state == S.dependencies then
   if pending > 0 then
     redis.call('HSET', tkey, F.pending, pending)
   else
-    -- Every child is final: the parent is claimable, once.
-    local fields = { F.state, S.waiting }
-    if p[4] then
-      local _, only = parse(redis.call('HVALS', deps)[1] or '')
-      local result = 'null'
-      if string.sub(only, 1, 1) == S.completed and #only > 1 then
-        result = string.sub(only, 2)
-      end
-      fields[#fields + 1] = F.payload
-      fields[#fields + 1] = result
-    end
-    redis.call('HSET', tkey, unpack(fields))
-    redis.call('HDEL', tkey, F.pending)
-    redis.call('ZREM', key(R.dependencies), pid)
-    push_waiting(pid, p[9] or '0', false)
-    wake()
-    publish('waiting', { pid })
+    release_parent(pid, tkey, deps, p[4], p[9])
     released = 1
   end
 end

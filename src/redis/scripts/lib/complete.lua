@@ -29,7 +29,11 @@ local function complete_tasks(now, limits, args, first, last)
           redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
         end
       end
-      local notice = notify_parent(id, tkey, v[7], S.completed, result)
+      -- A flow child: its parent records it here when in this slot, else from its notice.
+      local notice
+      if v[7] and not complete_in_slot(id, tkey, v[7], result) then
+        notice = notify_parent(id, tkey, v[7], S.completed, result)
+      end
       done[#done + 1] = id
       results[#done] = result
       created[#done] = v[4]
