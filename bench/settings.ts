@@ -8,13 +8,13 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability', 'flows'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /**
  * Scenarios of what Errand has and the peers lack or have in part (its HTTP gateway, flow
  * control, durability): they need errand among the systems.
  */
-const NEEDS_ERRAND: readonly ScenarioName[] = ['http', 'flow', 'durability'];
+const NEEDS_ERRAND: readonly ScenarioName[] = ['http', 'flow', 'durability', 'flows'];
 
 export interface LatencySettings {
   /** Steady enqueue rates, tasks per second. */
@@ -71,6 +71,8 @@ export interface BenchSettings {
   /** Requests per redis-benchmark run in the reference scenario. */
   referenceRequests: number;
   flow: FlowSettings;
+  /** The flows scenario (issue 16): children of the fan-in, steps of the chain. */
+  flows: { fanIn: number; chain: number };
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -78,7 +80,8 @@ export const USAGE = `Usage: npm run bench -- [options]
 Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off),
 Errand's HTTP gateway against its library (scenario http, Errand only), its flow control
 (scenario flow: groups and fairness, Errand only; the rate limit against BullMQ's) and its
-durability (scenario durability, Errand only).
+durability (scenario durability, Errand only), and its flows against BullMQ's FlowProducer
+(scenario flows: a fan-in of 10,000 children, a chain of 1,000 steps; quick: 2,000 and 200).
 
   --quick                   smaller sizes, finishes in under 2 minutes (a check, not a quote)
   --only <names>            scenarios, comma-separated: ${SCENARIO_NAMES.join(', ')}
@@ -173,5 +176,6 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
       rateLimit: { ...FLOW_RATE_LIMIT },
       rateDurationMs: quick ? 2_000 : 10_000,
     },
+    flows: { fanIn: quick ? 2_000 : 10_000, chain: quick ? 200 : 1_000 },
   };
 }

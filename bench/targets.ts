@@ -1,6 +1,7 @@
 /**
- * The speed targets of issue 3 (and issue 17's for isolated processing) and the
- * flow-control targets of issue 14, checked against a run's results. They read ratios
+ * The speed targets of issue 3 (and issue 17's for isolated processing), the
+ * flow-control targets of issue 14 and the flows targets of issue 16, checked against a
+ * run's results. They read ratios
  * Errand/peer, or bounds on Errand's own figures, as the issues state them.
  */
 import type { BenchResults } from './results.js';
@@ -49,6 +50,9 @@ export const TARGETS: Target[] = [
   { text: 'processing over 1,000 groups ≥ 0.85× plain (concurrency 100)', figure: 'flow.groups.ratio', atLeast: 0.85 },
   { text: "light tenant's p99 enqueue → start behind a heavy backlog under 50 ms", figure: 'flow.fair.p99', below: 50 },
   { text: 'rate limit 5,000/s held within ±2% (every run)', figure: 'flow.rate.achieved', within: [RATE * 0.98, RATE * 1.02], everyRun: true },
+  { text: 'fan-in of 10,000 children ≥ 2× BullMQ on time (issue 16)', figure: 'flows.fanin.ms', peer: 'bullmq', maxRatio: 0.5 },
+  { text: 'fan-in memory per node ≤ BullMQ (issue 16)', figure: 'flows.fanin.bytes', peer: 'bullmq', maxRatio: 1 },
+  { text: 'chain of 1,000 steps ≥ 2× BullMQ on time (issue 16)', figure: 'flows.chain.ms', peer: 'bullmq', maxRatio: 0.5 },
 ];
 
 export interface TargetCheck {

@@ -58,3 +58,8 @@ export type { SubscriptionCloseOptions, TopicHandler, TopicMessageMeta, TopicSub
 export type { DeadLetter, PublishedPoint, TopicGroupInfo, TopicInfo } from './broadcast/topic-info.js';
 export { ListBridge } from './queue/list-bridge.js';
 export type { AdoptListOptions, ListBridgeEvents } from './queue/list-bridge.js';
+export { Flow, Flows } from './flows/flows.js';
+export type { FlowNodeRef, FlowsOptions, FlowTreeNode } from './flows/flows.js';
+export { MAX_FLOW_NODES } from './flows/flow-tree.js';
+export type { ChainStep, ChildFailurePolicy, FlowNode, FlowTaskOptions } from './flows/flow-tree.js';
+export type { ChildOutcome } from './flows/children.js';

@@ -72,6 +72,7 @@ describe('stats', () => {
         failed: 2,
         cancelled: 0,
         groups: 0,
+        dependencies: 0,
         paused: true,
         workers: 0,
         totals: { enqueued: 3, completed: 1, failed: 2 },
@@ -163,7 +164,7 @@ describe('retry, cancel, remove', () => {
     expect((await alpha.getTask(waiting[0]!))!.state).toBe('cancelled');
     const refused = await cli.run(['cancel', 'beta', ok]);
     expect(refused.code).toBe(1);
-    expect(oneLine(refused)).toBe(`errand: cannot cancel task "${ok}": it is completed, and only waiting, delayed or active tasks can be`);
+    expect(oneLine(refused)).toBe(`errand: cannot cancel task "${ok}": it is completed, and only waiting, delayed, active or dependencies tasks can be`);
     expect((await beta.getTask(ok))!.state).toBe('completed');
   });
 

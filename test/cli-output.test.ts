@@ -66,6 +66,7 @@ describe('throughput', () => {
     cancelled: 0,
     paused: false,
     groups: 0,
+    dependencies: 0,
     workers: 0,
     totals: { enqueued, completed, failed },
     sampledAt,

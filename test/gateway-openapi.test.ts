@@ -66,6 +66,9 @@ describe('/openapi.json', () => {
         'POST /v1/queues/{queue}/tasks/{id}/retry',
         'GET /v1/queues/{queue}/tasks/{id}/logs',
         'GET /v1/queues/{queue}/tasks/{id}/events',
+        'POST /v1/flows',
+        'POST /v1/flows/chain',
+        'GET /v1/flows/{queue}/{id}',
         'POST /v1/channels/{channel}/messages',
         'GET /v1/channels/{channel}/events',
         'POST /v1/topics/{topic}/messages',
@@ -100,6 +103,9 @@ describe('/openapi.json', () => {
     expect(publish.parameters.map((p) => [p.name, p.in])).toEqual([['channel', 'path'], ['raw', 'query']]);
     expect(publish.requestBody.content['application/json'].schema).toMatchObject({ required: ['message'], additionalProperties: false });
     expect(doc.components.schemas).toHaveProperty('TopicInfo');
+    // A flow's tree is recursive: its nodes' children refer to the node's own schema.
+    expect(doc.paths['/v1/flows']!.post!.requestBody.content['application/json'].schema).toMatchObject({ $ref: '#/components/schemas/FlowNode' });
+    expect(JSON.stringify(doc.components.schemas.FlowNode)).toContain('#/components/schemas/FlowNode');
     // With a token, everything but the health probes asks for it.
     expect(doc.security).toEqual([{ bearer: [] }]);
     expect(doc.paths['/healthz']!.get!.security).toEqual([]);

@@ -147,8 +147,8 @@ describe('queues', () => {
     await call(gw, 'POST', '/v1/queues/beta/tasks', { payload: 1, delayMs: 60_000 });
     const list = await call(gw, 'GET', '/v1/queues');
     expect(list.body.queues).toEqual([
-      { name: 'alpha', waiting: 1, delayed: 0, active: 0, completed: 0, failed: 0, cancelled: 0, paused: false, groups: 0 },
-      { name: 'beta', waiting: 0, delayed: 1, active: 0, completed: 0, failed: 0, cancelled: 0, paused: false, groups: 0 },
+      { name: 'alpha', waiting: 1, delayed: 0, active: 0, completed: 0, failed: 0, cancelled: 0, paused: false, groups: 0, dependencies: 0 },
+      { name: 'beta', waiting: 0, delayed: 1, active: 0, completed: 0, failed: 0, cancelled: 0, paused: false, groups: 0, dependencies: 0 },
     ]);
     expect(await call(gw, 'POST', '/v1/queues/alpha/pause')).toMatchObject({ status: 200, body: { name: 'alpha', paused: true } });
     expect((await call(gw, 'GET', '/v1/queues/alpha')).body.paused).toBe(true);

@@ -14,6 +14,8 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { META_FIELDS, QUEUE_KEY_ROLES, QueueKeys, SCHEDULE_FIELDS as SF, TOPIC_KEY_ROLES, TopicKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
+import * as flowScripts from '../src/redis/flow-scripts.js';
+import { parseNotice } from '../src/flows/hand-over.js';
 import * as scheduleScripts from '../src/redis/schedule-scripts.js';
 import { runScript, SCRIPT_KEY_COUNTS, type ScriptCall, type ScriptName } from '../src/redis/scripts.js';
 import * as topicScripts from '../src/redis/topic-scripts.js';
@@ -115,6 +117,74 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(queueScripts.setPaused(k, true));
   await claim(k, 1);
   await run(queueScripts.setPaused(k, false));
+
+  // Flows: ids reserved, nodes written (and a taken id refused), leaves released; children
+  // finishing (a completion, a dead letter) leave notices, applied to their parents: one
+  // released (a chain step, its payload the child's result), one failed by its child (its
+  // pending child marked to cancel, its own parent told), then reopened by the child's
+  // retry; a notice cleared; a waiting parent cancelled.
+  // Parents on one queue, their children on another: the hand-over through notices.
+  const kp = queue('flows');
+  k = queue('flows-kids');
+  const P = (id: string) => `${kp.queue}|${id}`;
+  const C = (id: string) => `${k.queue}|${id}`;
+  await run(flowScripts.reserveIds(k, 5));
+  const node = (id: string, extra: Partial<flowScripts.FlowNodeRecord> = {}): flowScripts.FlowNodeRecord => ({
+    id, payloadJson: '1', priority: 0, maxAttempts: 1, backoffJson: '', timeoutMs: undefined, parent: '', root: P('top'), childPolicy: '', chained: false, children: [], ...extra,
+  });
+  await run(flowScripts.createNodes(k, [node('c1', { parent: P('p1') }), node('c2', { parent: P('p1') }), node('c3', { parent: P('p1') }), node('c4', { parent: P('p2'), priority: 3 })]));
+  await run(flowScripts.createNodes(kp, [
+    node('p1', { parent: P('top'), childPolicy: 'fail', children: [C('c1'), C('c2'), C('c3')] }),
+    node('p2', { childPolicy: 'fail', chained: true, children: [C('c4')] }),
+    node('p3', { parent: P('top'), childPolicy: 'ignore', children: [C('c5')] }),
+  ]));
+  await run(flowScripts.createNodes(k, [node('c1')])); // taken
+  await run(flowScripts.releaseNodes(k, ['c1', 'c2', 'c4']));
+  const kids = (await claim(k, 3)).tasks;
+  const kid = (id: string) => kids.find((task) => task.id === id)!;
+  await run(queueScripts.complete(k, { finished: [{ ...kid('c1'), resultJson: '"one"' }, { ...kid('c4'), resultJson: '"four"' }] }));
+  await run(queueScripts.fail(k, { attempts: [{ ...kid('c2'), errorJson: '{"name":"Error","message":"no"}', retryDelayMs: -1 }] }));
+  const notices = await client.hgetall(k.notices);
+  const recordNotice = (parent: string, child: string) => {
+    const { version, outcome } = parseNotice(notices[child]!);
+    return run(flowScripts.recordOutcomes(kp, parent, [{ child: C(child), version, outcome }]));
+  };
+  await recordNotice('p2', 'c4'); // released
+  await recordNotice('p1', 'c1');
+  await recordNotice('p1', 'c1'); // again: nothing
+  await recordNotice('p1', 'c2'); // fails p1
+  await run(flowScripts.recordOutcomes(kp, 'gone', [{ child: C('c2'), version: 1, outcome: 'c' }]));
+  await run(flowScripts.clearNotices(k, [{ childId: 'c1', notice: notices['c1']! }, { childId: 'c2', notice: 'changed' }]));
+  await run(queueScripts.retry(k, 'c2'));
+  await run(flowScripts.recordOutcomes(kp, 'p1', [{ child: C('c2'), version: 2, outcome: 'r' }])); // p1 waits again
+  await run(queueScripts.cancel(kp, 'p3'));
+  await run(queueScripts.remove(kp, 'p1'));
+  // A parent on its children's queue records their completions in their own script: with
+  // complete (released), and with complete-claim (released and claimed in the same call).
+  const kh = queue('flows-here');
+  const H = (id: string) => `${kh.queue}|${id}`;
+  await run(flowScripts.createNodes(kh, [
+    node('h1', { parent: H('h0'), root: H('h0') }), node('h3', { parent: H('h2'), root: H('h2') }),
+    node('h0', { root: '', childPolicy: 'fail', chained: true, children: [H('h1')] }),
+    node('h2', { root: '', childPolicy: 'fail', children: [H('h3')] }),
+  ]));
+  await run(flowScripts.releaseNodes(kh, ['h1', 'h3']));
+  const here = (await claim(kh, 2)).tasks;
+  await run(queueScripts.complete(kh, { finished: [{ ...here.find((t) => t.id === 'h1')!, resultJson: '"h1"' }] }));
+  await run(queueScripts.completeAndClaim(kh, { finished: [{ ...here.find((t) => t.id === 'h3')!, resultJson: '' }], claim: { max: 2, leaseMs: 60_000 } }));
+  // Every other final transition of a flow child leaves a notice too: reaped (by the
+  // heartbeat, and by a claim short of work), completed by complete-claim, removed.
+  k = queue('flows-ends');
+  await run(flowScripts.createNodes(k, [
+    ...['x1', 'x2', 'x3', 'x4', 'x5'].map((id) => node(id, { parent: P('p9') })),
+  ]));
+  await run(flowScripts.releaseNodes(k, ['x1', 'x2', 'x3', 'x4', 'x5']));
+  await claim(k, 1, 0); // x1, its lease expired at once
+  await run(queueScripts.reap(k, { max: 100 }));
+  const [x2] = (await claim(k, 1)).tasks;
+  await run(queueScripts.completeAndClaim(k, { finished: [{ ...x2!, resultJson: '2' }], claim: { max: 1, leaseMs: 0 } })); // x3, expired at once
+  await run(queueScripts.remove(k, 'x5'));
+  await claim(k, 5); // x4, then short of work: reaps x3
 
   // The legacy list bridge.
   k = queue('bridge');

@@ -5,6 +5,7 @@ import type { ScenarioName } from '../settings.js';
 import { durabilityScenario } from './durability.js';
 import { enqueueScenario } from './enqueue.js';
 import { flowScenario } from './flow.js';
+import { flowsScenario } from './flows.js';
 import { httpScenario } from './http.js';
 import { isolatedScenario } from './isolated.js';
 import { latencyScenario } from './latency.js';
@@ -23,4 +24,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   http: httpScenario,
   flow: flowScenario,
   durability: durabilityScenario,
+  flows: flowsScenario,
 };

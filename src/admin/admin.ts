@@ -10,6 +10,7 @@
  * the faces. The faces never build keys or call scripts: everything goes through here or
  * the public API.
  */
+import { Flows } from '../flows/flows.js';
 import type { ConnectionOption } from '../config.js';
 import { DEFAULT_PREFIX, validateName } from '../config.js';
 import { Queue, type TaskCounts, type WorkerInfo } from '../queue/queue.js';
@@ -72,6 +73,7 @@ export class Admin {
   private topicAdmin: TopicAdmin | undefined;
   private channelAdmin: ChannelAdmin | undefined;
   private authState: AuthState | undefined;
+  private flowsAdmin: Flows | undefined;
 
   constructor(private readonly options: AdminOptions = {}) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -81,6 +83,12 @@ export class Admin {
   get topics(): TopicAdmin {
     this.topicAdmin ??= new TopicAdmin({ connection: this.client(), prefix: this.prefix, memberConnection: () => this.patientClient() });
     return this.topicAdmin;
+  }
+
+  /** Flows (parent/child trees, chains) on the shared connection: create them, read a tree with its states. */
+  get flows(): Flows {
+    this.flowsAdmin ??= new Flows({ connection: this.client(), prefix: this.prefix });
+    return this.flowsAdmin;
   }
 
   /** The gateway's shared auth state: session generations, failed-authentication counters. */
@@ -263,7 +271,9 @@ export class Admin {
     this.topicAdmin = undefined;
     const channels = this.channelAdmin;
     this.channelAdmin = undefined;
-    await Promise.all([...queues.map((queue) => queue.close()), topics?.close(), channels?.close()]);
+    const flows = this.flowsAdmin;
+    this.flowsAdmin = undefined;
+    await Promise.all([...queues.map((queue) => queue.close()), topics?.close(), channels?.close(), flows?.close()]);
     this.guard?.dispose();
     const clients = [this.shared, this.patient];
     this.shared = this.patient = undefined;

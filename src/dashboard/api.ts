@@ -5,6 +5,8 @@
  * the session cookie (auth.ts) and is left out of /openapi.json: scripts use /v1. The
  * plugin (plugin.ts) checks the CSRF token of every POST before these handlers run.
  */
+import type { FlowTreeNode } from '../flows/flows.js';
+import { assertResource } from '../gateway/scopes.js';
 import { z } from 'zod';
 import { DEFAULT_SCAN_LIMIT, MAX_SEARCH_TEXT } from '../admin/search.js';
 import { TaskNotFoundError } from '../errors.js';
@@ -13,7 +15,7 @@ import { DEMO_CHANNEL, DEMO_QUEUE } from '../gateway/demo.js';
 import { queueParams, taskParams, type ZodTypeProvider } from '../gateway/schema.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { SessionKeys } from '../gateway/session.js';
-import { API_BASE, PAGE_SIZE, TASK_STATES, type ActionAnswer, type SearchAnswer, type SessionInfo, type TaskDetail, type TaskPage } from './shared.js';
+import { API_BASE, PAGE_SIZE, TASK_STATES, type FlowNodeView, type ActionAnswer, type SearchAnswer, type SessionInfo, type TaskDetail, type TaskPage } from './shared.js';
 import { summarize } from './snapshots.js';
 
 const listQuery = z
@@ -59,6 +61,19 @@ export const apiRoutes =
         const task = await queue(name).getTask(id);
         if (!task) throw new TaskNotFoundError(name, id);
         return task;
+      },
+    );
+
+    app.get(
+      `${API_BASE}/queues/:queue/tasks/:id/flow`,
+      { config: read, schema: { hide, params: taskParams } },
+      async (request): Promise<FlowNodeView> => {
+        const { queue: name, id } = request.params;
+        const tree = await ctx.admin.flows.get(name, id, { maxNodes: FLOW_NODES_SHOWN });
+        if (!tree) throw new TaskNotFoundError(name, id);
+        // A token limited to some queues sees a flow only if it lists every queue of it.
+        for (const queue of queuesOf(tree)) assertResource(request.identity, 'queue', queue);
+        return flowView(tree);
       },
     );
 
@@ -109,3 +124,19 @@ export const apiRoutes =
       });
     }
   };
+
+/** Nodes of a flow the task page draws at most (breadth first from the task). */
+const FLOW_NODES_SHOWN = 200;
+
+function queuesOf(node: FlowTreeNode): Set<string> {
+  const queues = new Set([node.queue]);
+  if (node.parent) queues.add(node.parent.queue);
+  for (const child of node.children) for (const queue of queuesOf(child)) queues.add(queue);
+  return queues;
+}
+
+function flowView(node: FlowTreeNode): FlowNodeView {
+  const view: FlowNodeView = { queue: node.queue, id: node.id, state: node.state, children: node.children.map(flowView) };
+  if (node.parent) view.parent = node.parent;
+  return view;
+}

@@ -4,7 +4,7 @@
  * and bundled into the browser client (src/dashboard/client/), so it imports nothing.
  */
 
-export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
+export const TASK_STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'dependencies'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** Header carrying the session's CSRF token on every state-changing UI call. */
@@ -35,6 +35,8 @@ export interface Counts {
   completed: number;
   failed: number;
   cancelled: number;
+  /** Flow parents waiting for their children (src/flows). */
+  dependencies: number;
 }
 
 /** Tasks finished in one minute (`minute` = epoch ms / 60,000, floored; Redis clock). */
@@ -150,6 +152,16 @@ export interface TaskDetail {
   timeoutMs?: number;
   /** The latest progress its latest attempt reported: a bar for a number 0-100, JSON otherwise. */
   progress?: unknown;
+}
+
+/** A flow node as the task page draws it: its state, its parent, its children (src/flows). */
+export interface FlowNodeView {
+  queue: string;
+  id: string;
+  /** 'pending': a child whose task is gone before it finished. */
+  state: TaskState | 'pending';
+  parent?: { queue: string; id: string };
+  children: FlowNodeView[];
 }
 
 /** A batch of a task's log lines, as the task stream's `logs` events carry them (after the lines shown, oldest first). */

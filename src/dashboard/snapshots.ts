@@ -53,8 +53,8 @@ function hourTotals(points: readonly MinutePoint[]): HourTotals {
 }
 
 function countsOf(source: Counts): Counts {
-  const { waiting, delayed, active, completed, failed, cancelled } = source;
-  return { waiting, delayed, active, completed, failed, cancelled };
+  const { waiting, delayed, active, completed, failed, cancelled, dependencies } = source;
+  return { waiting, delayed, active, completed, failed, cancelled, dependencies };
 }
 
 export async function overviewSnapshot(admin: Admin): Promise<OverviewSnapshot> {
@@ -66,7 +66,7 @@ export async function overviewSnapshot(admin: Admin): Promise<OverviewSnapshot> 
       return { row: { name, ...countsOf(counts), paused: counts.paused, lastHour: hourTotals(throughput) }, throughput };
     }),
   );
-  const totals: Counts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, cancelled: 0 };
+  const totals: Counts = { waiting: 0, delayed: 0, active: 0, completed: 0, failed: 0, cancelled: 0, dependencies: 0 };
   for (const { row } of rows) for (const key of Object.keys(totals) as (keyof Counts)[]) totals[key] += row[key];
   // Every queue's series covers the same minutes (read within a second of each other); sum by minute.
   const byMinute = new Map<number, MinutePoint>();

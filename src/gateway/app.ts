@@ -29,6 +29,7 @@ import { queueRoutes } from './routes/queues.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { settingsRoutes } from './routes/settings.js';
 import { taskRoutes } from './routes/tasks.js';
+import { flowRoutes } from './routes/flows.js';
 import { topicRoutes } from './routes/topics.js';
 import { installRedisGuard, refuseUnsafeRedis } from './redis-guard.js';
 import { collectAccess, knownTokens, type RouteAccess } from './scopes.js';
@@ -38,7 +39,7 @@ import { installTransportSecurity } from './transport.js';
 import { registerTracing } from './tracing.js';
 
 /** The routes under /v1, each a plugin of its own. */
-const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, scheduleRoutes, taskRoutes, channelRoutes, topicRoutes];
+const API_ROUTES: RoutePlugin[] = [queueRoutes, settingsRoutes, scheduleRoutes, taskRoutes, flowRoutes, channelRoutes, topicRoutes];
 
 export interface Gateway {
   readonly app: FastifyInstance;

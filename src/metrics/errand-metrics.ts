@@ -23,7 +23,7 @@ import type { ConnectionOption } from '../config.js';
 
 export const LATENCY_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const SAMPLE_PER_BATCH = 100;
-const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const;
+const STATES = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'dependencies'] as const;
 
 export interface ErrandMetricsOptions {
   /** Where Redis is (as for Queue). Not with `admin`. */

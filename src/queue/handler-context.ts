@@ -9,6 +9,7 @@ import { encodeJson } from '../json.js';
 import type { ClaimedTask } from '../redis/queue-scripts.js';
 import type { ActiveTask } from './task.js';
 import type { TaskNotes } from './task-notes.js';
+import type { ChildOutcome } from '../flows/children.js';
 
 export interface HandlerContext {
   /** Aborted when the task times out, its lease is lost (cancelled, expired) or the worker closes. */
@@ -26,6 +27,12 @@ export interface HandlerContext {
    * line over 2 KiB is cut. Read with `queue.logs(id)`.
    */
   log(message: string): void;
+  /**
+   * A flow parent's children (src/flows), keyed by `<queue>/<id>`: each one's final state
+   * and its result or error. Under the 'ignore' policy failed and cancelled children are
+   * left out. Empty for a task without children.
+   */
+  children(): Promise<Record<string, ChildOutcome>>;
 }
 
 export type Handler<P, R> = (task: ActiveTask<P>, context: HandlerContext) => R | Promise<R>;
@@ -47,7 +54,12 @@ export class LeaseContext<P> implements HandlerContext {
   constructor(
     private readonly lease: NotingLease<P>,
     private readonly notes: TaskNotes,
+    private readonly readChildren?: (id: string) => Promise<Record<string, ChildOutcome>>,
   ) {}
+
+  get children(): () => Promise<Record<string, ChildOutcome>> {
+    return () => (this.readChildren ? this.readChildren(this.lease.task.id) : Promise.resolve({}));
+  }
 
   get signal(): AbortSignal {
     this.lease.controller ??= new AbortController();

@@ -23,6 +23,8 @@ import { IsolatedTask, LeaseContext, type Handler } from './handler-context.js';
 import type { IsolationPool } from './isolation/pool.js';
 import type { ActiveTask } from './task.js';
 import type { TaskNotes } from './task-notes.js';
+import { parseRef } from '../flows/hand-over.js';
+import type { ChildOutcome } from '../flows/children.js';
 
 export type { Handler, HandlerContext } from './handler-context.js';
 
@@ -50,6 +52,8 @@ export interface HandlerRunnerOptions<P> {
   /** The timeout of tasks that have none of their own. */
   timeoutMs: number | undefined;
   notes: TaskNotes;
+  /** A flow parent's children, for `context.children()`. */
+  children(id: string): Promise<Record<string, ChildOutcome>>;
   /** Set with `isolation`: the threads or processes that run the handlers. */
   pool: IsolationPool | undefined;
   /** A handler started. */
@@ -110,6 +114,8 @@ export class HandlerRunner<P, R> {
       };
     }
     if (claimed.group) task.group = claimed.group;
+    if (claimed.parent) task.parent = parseRef(claimed.parent);
+    if (claimed.chained) task.previous = pool ? JSON.parse(claimed.payloadJson) : task.payload;
     const backoff = claimed.backoffJson ? (JSON.parse(claimed.backoffJson) as BackoffOptions) : undefined;
     const span = startProcessSpan(this.options.queue, task, claimed.traceparent);
     const lease: Lease<P> = { task, token: claimed.token, controller: undefined, backoff, timer: undefined, noted: false, span };
@@ -167,13 +173,26 @@ export class HandlerRunner<P, R> {
   }
 
   private async run(lease: Lease<P>, claimed: ClaimedTask): Promise<void> {
-    const context = new LeaseContext(lease, this.options.notes);
+    const context = new LeaseContext(lease, this.options.notes, this.options.children);
     let recorded: Promise<void> | undefined;
     const { pool } = this.options;
     if (pool) {
       const { id, attempt, maxAttempts, createdAt, group } = claimed;
-      const outcome = await pool.run({ id, payload: claimed.payloadJson, attempt, maxAttempts, createdAt, group });
-      recorded = outcome.ok ? this.finish(lease, true, undefined, outcome.json) : this.finish(lease, false, outcome.error);
+      const flow: { parent?: string; chained?: boolean; children?: Record<string, unknown> } = {};
+      if (claimed.parent) flow.parent = claimed.parent;
+      if (claimed.chained) flow.chained = true;
+      let unread = false;
+      if (claimed.hasChildren) {
+        try {
+          flow.children = await this.options.children(id);
+        } catch (error) {
+          // Not read: the attempt fails and is retried like any other (Redis is down).
+          unread = true;
+          recorded = this.finish(lease, false, error);
+        }
+      }
+      const outcome = unread ? undefined : await pool.run({ id, payload: claimed.payloadJson, attempt, maxAttempts, createdAt, group, ...flow });
+      if (outcome) recorded = outcome.ok ? this.finish(lease, true, undefined, outcome.json) : this.finish(lease, false, outcome.error);
     } else {
       try {
         const value = await (lease.span ? lease.span.run(() => this.handler!(lease.task, context)) : this.handler!(lease.task, context));
@@ -193,7 +212,7 @@ export class HandlerRunner<P, R> {
   /** An isolated handler's progress or log line, for the lease of its task. */
   noteFromIsolated(id: string, text: string, progress: boolean): void {
     const lease = this.leases.get(id);
-    if (lease) new LeaseContext(lease, this.options.notes).note(text, progress);
+    if (lease) new LeaseContext(lease, this.options.notes, this.options.children).note(text, progress);
   }
 
   /**

@@ -6,7 +6,8 @@
  * stalled tasks come back even while every slot here is busy), and fires schedule slots
  * that fell due, learning when the next one is (a schedule declared while every handler
  * here is busy is seen within a beat). Leases the heartbeat
- * finds lost are reported, so their handlers can be aborted.
+ * finds lost are reported, so their handlers can be aborted. After each beat it runs the
+ * flow sweep (src/flows/hand-over.ts), apart from the beat itself.
  */
 import type { QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
@@ -29,6 +30,8 @@ export interface LeaseKeeperOptions {
   /** The heartbeat's schedule-fire: when the next schedule slot is, and whether cron slots are wanted. */
   onSchedules(reply: FireReply): void;
   onError(error: Error): void;
+  /** After each beat: the flow sweep (notices a crashed worker left, releases cut short). */
+  sweep?(): Promise<void>;
 }
 
 /** Expired leases one heartbeat reaps at most (the rest at the next beat or claim). */
@@ -37,20 +40,32 @@ const REAP_PER_BEAT = 100;
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
 
   start(): void {
     if (this.timer) return;
     const intervalMs = Math.max(10, Math.floor(this.options.leaseMs / 3));
-    this.timer = setInterval(() => void this.beat(), intervalMs);
-    void this.beat();
+    this.timer = setInterval(() => void this.tick(), intervalMs);
+    void this.tick();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.beating;
+    await this.sweeping;
+  }
+
+  /** A beat, then the flow sweep (apart from the beat: a beat asked for meanwhile need not wait for it). */
+  private async tick(): Promise<void> {
+    await this.beat();
+    if (!this.options.sweep || this.sweeping || !this.timer) return;
+    this.sweeping = this.options
+      .sweep()
+      .catch((error: Error) => this.options.onError(error)) // idempotent: what this sweep missed, the next one applies
+      .finally(() => (this.sweeping = undefined));
   }
 
   /** One heartbeat; a beat still in flight (Redis slow or down) makes this one a no-op. */
@@ -87,5 +102,6 @@ export class LeaseKeeper {
       }
       this.options.onError(error as Error);
     }
+
   }
 }

@@ -20,6 +20,8 @@ export interface TaskCounts {
   paused: boolean;
   /** Groups with waiting tasks. */
   groups: number;
+  /** Flow parents waiting for their children (and flow nodes not yet released). */
+  dependencies: number;
 }
 
 /** A live worker, as its heartbeat describes it. Times are epoch ms. */
@@ -125,6 +127,8 @@ export class QueueReads<P, R> {
     switch (state) {
       case 'delayed':
         return client.zrange(k.delayed, offset, end);
+      case 'dependencies':
+        return client.zrange(k.dependencies, offset, end);
       case 'active':
         // Deadlines only: the +inf member is the encoding sentinel (lib/leases.lua).
         return client.zrange(k.active, '-inf', '(+inf', 'BYSCORE', 'LIMIT', offset, limit);

@@ -44,6 +44,7 @@ import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge
 import { ResultWaiter, type SentMark } from './results.js';
 import { TaskEvents, type WatchOptions } from './task-events.js';
 import type { TaskInfo } from './task.js';
+import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
@@ -95,6 +96,8 @@ export class Queue<P = unknown, R = unknown> {
   private readonly reads: QueueReads<P, R>;
   private readonly book: ScheduleBook;
   private readonly logReader: TaskLogReader;
+  /** Flow cascades of the admin actions (src/flows/hand-over.ts). */
+  private readonly flows: FlowHandOver;
   private taskEvents: TaskEvents<P, R> | undefined;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for the next flush (see flushCoalesced). */
@@ -120,6 +123,7 @@ export class Queue<P = unknown, R = unknown> {
     this.reads = new QueueReads<P, R>(this.name, this.keys, () => this.client);
     this.logReader = new TaskLogReader(this.name, this.keys, () => this.client);
     this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
+    this.flows = new FlowHandOver(() => this.client, this.options.prefix);
     this.book = new ScheduleBook(this.name, this.keys, () => this.client, this.options.maxPayloadBytes);
     void loadTracing();
   }
@@ -463,19 +467,34 @@ export class Queue<P = unknown, R = unknown> {
     await this.setPaused(false);
   }
 
-  /** Ends a waiting, delayed or active task as cancelled. */
+  /**
+   * Ends a waiting, delayed, active (or, in a flow, dependencies) task as cancelled. A flow
+   * parent's children that have not finished are cancelled too, and their children.
+   */
   async cancel(id: string): Promise<void> {
-    await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed or active');
+    await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
+    await this.call(this.flows.cancelDescendants(this.name, id));
   }
 
-  /** Puts a failed or cancelled task back in line with a fresh set of attempts. */
+  /**
+   * Puts a failed or cancelled task back in line with a fresh set of attempts. A flow
+   * child's parent waits for it again (a 'fail' parent its failure failed, if it never ran).
+   */
   async retry(id: string): Promise<void> {
     await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
+    await this.call(this.flows.apply(this.name, [id]));
   }
 
-  /** Deletes a task in any state. */
+  /** Deletes a task in any state; a flow parent with its whole tree of descendants. */
   async remove(id: string): Promise<void> {
+    validateTaskId(id);
+    const children = await this.call(this.client.hkeys(this.keys.deps(id)));
     await this.admin('remove', id, (k) => scripts.remove(k, id), 'existing');
+    for (const ref of children) {
+      const child = parseRef(ref);
+      await this.call(this.flows.removeTree(child.queue, child.id));
+    }
+    await this.call(this.flows.apply(this.name, [id]));
   }
 
   /**

@@ -6,7 +6,7 @@ import { STATE_CODES } from '../redis/keys.js';
 
 export type TaskState = keyof typeof STATE_CODES;
 
-export const TASK_STATES: readonly TaskState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
+export const TASK_STATES: readonly TaskState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'dependencies'];
 export const FINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
 
 const STATES_BY_CODE = new Map<string, TaskState>(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));

@@ -62,6 +62,10 @@ export interface ActiveTask<P = unknown> {
   createdAt: number;
   /** The task's group, if it was enqueued with one. */
   group?: string;
+  /** A flow child's parent (src/flows): the task that runs once this one and its siblings finished. */
+  parent?: { queue: string; id: string };
+  /** A chain step after the first: the previous step's result (also its payload). */
+  previous?: unknown;
 }
 
 function optionalNumber(value: string | undefined): number | undefined {

@@ -52,6 +52,11 @@ export interface PumpOptions<P> {
   lostError(id: string): LeaseLostError;
   /** A claim said cron schedules wait for their slots to be computed. */
   onSchedulesWaiting(): void;
+  /**
+   * Flow children reached a final state: their notices are to be applied to their parents
+   * (`notice`: the notice, when the completion's answer told enough to write it out).
+   */
+  onFlowFinal(children: { id: string; notice?: string }[]): void;
 }
 
 type Completion<P> = Extract<Finish<P>, { kind: 'done' }>;
@@ -335,12 +340,20 @@ export class Pump<P> {
       return;
     }
     const codes = settled.value ?? [];
+    const final: { id: string; notice?: string }[] = [];
     batch.forEach((finish, i) => {
+      const { parent, id } = finish.lease.task;
+      if (parent && finish.kind === 'done' && codes[i] !== Status.LEASE_LOST) {
+        const number = scripts.noticeNumber(codes[i]!);
+        // As complete.lua writes it: `<parent queue>|<parent id>|<number>|c<result>`.
+        final.push(number === undefined ? { id } : { id, notice: `${parent.queue}|${parent.id}|${number}|c${finish.json}` });
+      } else if (parent && finish.kind === 'failed' && codes[i] === Status.DEAD_LETTERED) final.push({ id });
       const { task } = finish.lease;
       if (codes[i] === Status.LEASE_LOST) this.options.onLost(task, this.options.lostError(task.id));
       else if (finish.kind === 'done') this.options.onCompleted(task, finish.value);
       else if (finish.kind === 'failed') this.options.onFailed(task, finish.error, codes[i] === Status.OK);
     });
+    if (final.length) this.options.onFlowFinal(final);
   }
 
   private onClaim({ dueInMs, paused, tasks, schedulesToRefill, scheduleDueInMs }: scripts.ClaimReply, asked: number): void {

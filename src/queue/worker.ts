@@ -32,6 +32,8 @@ import { LeaseKeeper } from './lease.js';
 import { computeScheduleSlots } from './schedule-book.js';
 import type { ActiveTask } from './task.js';
 import { Pump } from './worker-pump.js';
+import { FlowHandOver } from '../flows/hand-over.js';
+import { readChildren } from '../flows/children.js';
 
 export type { Handler, HandlerContext } from './handler-runner.js';
 
@@ -72,6 +74,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private readonly runner: HandlerRunner<P, R>;
   private readonly pump: Pump<P>;
   private readonly keeper: LeaseKeeper;
+  /** Applies flow children's notices to their parents (src/flows/hand-over.ts). */
+  private readonly flows: FlowHandOver;
+  private readonly flowApplies = new Set<Promise<void>>();
   private readonly guard: EvictionGuard;
   private readonly notes: TaskNotes;
   private readonly startedAt = Date.now();
@@ -118,6 +123,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       maxResultBytes,
       timeoutMs: this.options.timeoutMs,
       notes: this.notes,
+      children: (id) => readChildren(this.client, this.keys, id),
       pool,
       onActive: (task) => this.safeEmit('active', task),
       onFinish: (finish) => this.pump.add(finish),
@@ -140,7 +146,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       lostError: (id) => new LeaseLostError(id),
       report: (error) => this.report(error),
       onSchedulesWaiting: () => this.computeSlots(),
+      onFlowFinal: (ids) => this.applyFlowNotices(ids),
     });
+    this.flows = new FlowHandOver(() => this.client, this.options.prefix);
     // A Redis that may evict queue keys is refused, at start and after every reconnect: the
     // worker reports why and closes (eviction-policy.ts).
     this.guard = new EvictionGuard(this.connection.client, {
@@ -163,6 +171,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         this.pump.noteScheduleDue(reply.scheduleDueInMs);
       },
       onError: (error) => this.report(error),
+      sweep: () => this.flows.sweep(this.queue),
     });
     if (this.options.autorun) this.run();
   }
@@ -205,6 +214,20 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.closing;
   }
 
+  /**
+   * Flow children this worker finished: their notices go to their parents now (beside the
+   * pump's round trips). One that fails is left to the sweep.
+   */
+  private applyFlowNotices(children: { id: string; notice?: string }[]): void {
+    const known = children.flatMap(({ id, notice }) => (notice ? [{ childId: id, notice }] : []));
+    const unknown = children.filter((child) => !child.notice).map((child) => child.id);
+    const applying = Promise.all([this.flows.applyKnown(this.queue, known), this.flows.apply(this.queue, unknown)])
+      .then(() => undefined)
+      .catch((error: Error) => this.report(error));
+    this.flowApplies.add(applying);
+    void applying.finally(() => this.flowApplies.delete(applying));
+  }
+
   private get client(): RedisClient {
     return this.connection.client;
   }
@@ -226,6 +249,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await this.notes.close();
     await this.pump.flush(deadline);
     await this.keeper.stop();
+    await Promise.all(this.flowApplies);
     await this.computingSlots;
     this.pump.stop();
     await this.client.hdel(this.keys.workers, this.id).catch(() => {});

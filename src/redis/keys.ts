@@ -34,6 +34,13 @@ export const TASK_FIELDS = Object.freeze({
   logBytes: 'lb',
   logsDropped: 'ld',
   traceparent: 'tp',
+  parent: 'pt',
+  root: 'rt',
+  pending: 'pn',
+  childPolicy: 'cp',
+  chained: 'ch',
+  failedBy: 'fb',
+  noticeSeq: 'nv',
 } as const);
 
 export type TaskField = keyof typeof TASK_FIELDS;
@@ -50,6 +57,7 @@ export const STATE_CODES = Object.freeze({
   completed: 'c',
   failed: 'f',
   cancelled: 'x',
+  dependencies: 'n',
 } as const);
 
 /**
@@ -175,6 +183,10 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   'sslots:<id>': 'list',
   srefill: 'set',
   'logs:<id>': 'list',
+  dependencies: 'zset',
+  held: 'zset',
+  'deps:<id>': 'hash',
+  notices: 'hash',
   events: 'channel',
   progress: 'channel',
 } as const);
@@ -335,6 +347,22 @@ export class QueueKeys {
   /** A task's log lines, oldest first (`<epoch ms>|<attempt>|<text>` each); deleted with the task. */
   logs(id: string): string {
     return `${this.base}logs:${id}`;
+  }
+  /** Tasks in the `dependencies` state (flow parents waiting for children, flow nodes not yet released), scored by creation time. */
+  get dependencies(): string {
+    return `${this.base}dependencies`;
+  }
+  /** Flow leaves written but not released yet (an `add` under way, or cut short), scored by creation time: what the sweep looks at. */
+  get held(): string {
+    return `${this.base}held`;
+  }
+  /** A flow parent's children: `<queue>|<id>` → '' while pending, else its outcome (state code, then result or error JSON). */
+  deps(id: string): string {
+    return `${this.base}deps:${id}`;
+  }
+  /** Outcomes of this queue's flow children not yet applied to their parents: child id → `<parent queue>|<parent id>|<outcome>`. */
+  get notices(): string {
+    return `${this.base}notices`;
   }
   /**
    * Pub/sub channel of outcomes (`<state>|<id>,<id>...` for completed, failed, cancelled and

@@ -51,6 +51,12 @@ export interface ClaimedTask {
   group: string;
   /** The producer's trace context (W3C traceparent); '' for none. */
   traceparent: string;
+  /** A flow child's parent, `<queue>|<id>`; '' for none. */
+  parent: string;
+  /** A chain step: its payload is the previous step's result. */
+  chained: boolean;
+  /** A flow parent: its handler may read its children. */
+  hasChildren: boolean;
 }
 
 export interface ClaimReply {
@@ -101,6 +107,7 @@ export interface RawCounts {
   cancelled: number;
   paused: boolean;
   groups: number;
+  dependencies: number;
 }
 
 export interface AdoptRequest {
@@ -162,8 +169,8 @@ function defaultRecord(payloadJson: string): TaskRecord {
 
 export function counts(k: QueueKeys): ScriptCall<RawCounts> {
   return call('counts', [k.fence, k.meta], [], (reply) => {
-    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0, groups = 0] = (reply as (number | string)[]).map(Number);
-    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1, groups };
+    const [waiting = 0, delayed = 0, active = 0, completed = 0, failed = 0, cancelled = 0, paused = 0, groups = 0, dependencies = 0] = (reply as (number | string)[]).map(Number);
+    return { waiting, delayed, active, completed, failed, cancelled, paused: paused === 1, groups, dependencies };
   });
 }
 
@@ -258,7 +265,7 @@ function claimArgs(request: ClaimRequest): Arg[] {
 function decodeClaim(reply: unknown): ClaimReply {
   const values = reply as (string | number)[];
   const tasks: ClaimedTask[] = [];
-  for (let i = 4; i + 9 < values.length; i += 10) {
+  for (let i = 4; i + 11 < values.length; i += 12) {
     tasks.push({
       id: String(values[i]),
       token: String(values[i + 1]),
@@ -270,6 +277,9 @@ function decodeClaim(reply: unknown): ClaimReply {
       createdAt: Number(values[i + 7]),
       group: String(values[i + 8]),
       traceparent: String(values[i + 9]),
+      parent: String(values[i + 10]),
+      chained: String(values[i + 11]).includes('c'),
+      hasChildren: String(values[i + 11]).includes('p'),
     });
   }
   return { dueInMs: Number(values[0]), paused: Number(values[1]) === 1, schedulesToRefill: Number(values[2] ?? 0), scheduleDueInMs: Number(values[3] ?? -1), tasks };
@@ -285,7 +295,15 @@ function finishedArgs(finished: readonly FinishedTask[]): Arg[] {
   return args;
 }
 
-/** Statuses: OK, or LEASE_LOST (the write changed nothing). */
+/**
+ * A completion's answer for one task: a flow child's negative code is OK, having left
+ * notice number -code for its parent (complete.lua); undefined for any other task.
+ */
+export function noticeNumber(code: number): number | undefined {
+  return code < 0 ? -code : undefined;
+}
+
+/** Statuses: OK, or LEASE_LOST (the write changed nothing); a flow child's: see noticeNumber. */
 export function complete(k: QueueKeys, request: { finished: readonly FinishedTask[] }): ScriptCall<StatusCode[]> {
   return call('complete', [k.fence, k.meta], finishedArgs(request.finished), codes);
 }

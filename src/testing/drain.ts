@@ -2,7 +2,8 @@
  * Processing a test's tasks to the end, for errand/testing:
  *
  * - `drain(queues)` waits until the queues are idle (nothing waiting, nothing running,
- *   nothing delayed whose time has come), whoever works on them;
+ *   nothing delayed whose time has come, no flow parent waiting for its children), whoever
+ *   works on them;
  * - `runUntilIdle({ handlers })` runs the handlers inline, in the test's process (one
  *   Worker per queue of the map), until the same point, then closes them.
  *
@@ -166,6 +167,8 @@ async function describeIdle(queue: Queue): Promise<true | string> {
     const [next] = await queue.list('delayed', { limit: 1 });
     if (next?.runAt !== undefined && next.runAt <= Date.now()) due = 1;
   }
-  if (waiting === 0 && counts.active === 0 && due === 0) return true;
-  return `queue "${queue.name}": ${counts.waiting} waiting${counts.paused ? ' (paused)' : ''}, ${counts.active} active, ${due ? 'delayed tasks due' : 'no delayed task due'}`;
+  // A flow parent waiting for its children will run once they are done.
+  if (waiting === 0 && counts.active === 0 && due === 0 && counts.dependencies === 0) return true;
+  const flows = counts.dependencies ? `, ${counts.dependencies} waiting for their children (flows)` : '';
+  return `queue "${queue.name}": ${counts.waiting} waiting${counts.paused ? ' (paused)' : ''}, ${counts.active} active, ${due ? 'delayed tasks due' : 'no delayed task due'}${flows}`;
 }

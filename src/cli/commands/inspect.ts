@@ -6,6 +6,7 @@
 import { validateTaskId } from '../../config.js';
 import { TaskNotFoundError, type TaskInfo } from '../../index.js';
 import type { CliContext } from '../context.js';
+import type { FlowTreeNode } from '../../flows/flows.js';
 import { formatFields, formatJson, formatTime, printJson, printLine } from '../output.js';
 import { formatProgress } from '../task-text.js';
 import { taskNotFound } from '../unknown-queue.js';
@@ -15,7 +16,7 @@ export const registerInspect: RegisterCommand = (program, cli) => {
   program
     .command('inspect')
     .summary('show everything about one task')
-    .description('show a task: state, attempts, payload, result or error, timings')
+    .description('show a task: state, attempts, payload, result or error, timings; in a flow, its parent and children')
     .argument('<queue>', 'queue name')
     .argument('<id>', 'task id')
     .option('-w, --watch', 'then print a line each time the task moves or reports progress, until it is final (or Ctrl-C)')
@@ -29,10 +30,40 @@ export const registerInspect: RegisterCommand = (program, cli) => {
       }
       const task = await queue.getTask(id);
       if (!task) throw await taskNotFound(cli, name, id);
-      if (cli.json) printJson(task);
-      else printLine(formatTask(task));
+      // A flow's node: its parent and children, with their states.
+      const tree = await cli.admin.flows.get(name, id, { maxNodes: SHOWN_CHILDREN + 2 });
+      const flow = tree && (tree.parent || tree.children.length) ? flowView(tree) : undefined;
+      if (cli.json) printJson(flow ? { ...task, flow } : task);
+      else printLine(flow ? `${formatTask(task)}\n${formatFlow(flow)}` : formatTask(task));
     });
 };
+
+/** Children `inspect` lists at most (the rest are counted). */
+const SHOWN_CHILDREN = 50;
+
+interface FlowView {
+  parent?: { queue: string; id: string };
+  children: { queue: string; id: string; state: string }[];
+  /** Not every child is listed: more than SHOWN_CHILDREN. */
+  more: boolean;
+}
+
+function flowView(tree: FlowTreeNode): FlowView {
+  const view: FlowView = { children: tree.children.slice(0, SHOWN_CHILDREN).map(({ queue, id, state }) => ({ queue, id, state })), more: tree.children.length > SHOWN_CHILDREN };
+  if (tree.parent) view.parent = tree.parent;
+  return view;
+}
+
+/** The flow part: the parent (to inspect next), then one line per child with its state. */
+function formatFlow(flow: FlowView): string {
+  const lines: string[] = [];
+  if (flow.parent) lines.push(formatFields([['parent', `${flow.parent.queue} ${flow.parent.id}`]]));
+  if (flow.children.length) {
+    lines.push(`children${flow.more ? ` (the first ${SHOWN_CHILDREN})` : ''}:`);
+    for (const child of flow.children) lines.push(`  ${child.queue} ${child.id}  ${child.state}`);
+  }
+  return lines.join('\n');
+}
 
 /** The task, then a line per change (with --json, the task each time), until it is final. */
 async function watch(cli: CliContext, name: string, id: string): Promise<void> {

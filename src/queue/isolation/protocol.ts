@@ -36,6 +36,12 @@ export interface RunMessage {
   createdAt: number;
   /** '' for none. */
   group: string;
+  /** A flow child's parent, `<queue>|<id>`; absent for none. */
+  parent?: string;
+  /** A chain step: `previous` is its payload. */
+  chained?: boolean;
+  /** A flow parent's children as `context.children()` gives them, read by the worker before the run. */
+  children?: Record<string, unknown>;
 }
 
 export interface AbortMessage {

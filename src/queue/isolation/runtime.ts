@@ -66,6 +66,12 @@ async function run(message: RunMessage): Promise<void> {
     createdAt: message.createdAt,
   };
   if (message.group) task.group = message.group;
+  if (message.parent) {
+    const bar = message.parent.indexOf('|');
+    task.parent = { queue: message.parent.slice(0, bar), id: message.parent.slice(bar + 1) };
+  }
+  if (message.chained) task.previous = task.payload;
+  const children = message.children ?? {};
   running.add(id);
   const context = {
     get signal(): AbortSignal {
@@ -83,6 +89,9 @@ async function run(message: RunMessage): Promise<void> {
     },
     log(message: string): void {
       send({ t: 'log', id, text: typeof message === 'string' ? message : String(message) });
+    },
+    children(): Promise<Record<string, unknown>> {
+      return Promise.resolve(children);
     },
   };
   try {

@@ -8,9 +8,11 @@ rate (the log of starts)
 ARGV[1] most tasks to claim
 ARGV[2] leaseMs
 
-Returns {dueInMs, paused, refill, scheduleDueInMs, then 10 values per claimed task: id, lease token,
+Returns {dueInMs, paused, refill, scheduleDueInMs, then 12 values per claimed task: id, lease token,
 attempt, maxAttempts, payload, backoff, timeoutMs, createdAt, group ('' for none),
-traceparent (the producer's trace context, '' for none)}. dueInMs is how many ms from now
+traceparent (the producer's trace context, '' for none), parent (a flow child's parent,
+`<queue>|<id>`, '' for none), flow flags ('c': a chain step, whose payload is the previous
+step's result; 'p': a flow parent, whose handler may read its children)}. dueInMs is how many ms from now
 the next delayed task, schedule slot or lease deadline falls due (-1 if none; 0 if more is
 due than one call handles): an idle worker blocks on the wake marker that long at most.
 Relative, so the worker's own clock does not matter. refill: how many cron schedules wait

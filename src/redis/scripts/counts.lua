@@ -2,11 +2,12 @@
 
 KEYS[1] fence, KEYS[2] meta (paused flag)
 Touches (fenced): priorities, waiting:<priority>, delayed, active, completed, failed,
-cancelled, gstate (groups with waiting tasks)
+cancelled, gstate (groups with waiting tasks), dependencies
 ARGV: none
 
 Returns {waiting (in the queue's line and the groups'), delayed, active, completed, failed,
-cancelled, paused (0/1), groups (groups with waiting tasks)}.
+cancelled, paused (0/1), groups (groups with waiting tasks), dependencies (flow parents
+waiting for their children, flow nodes not yet released)}.
 ]]
 --@include lib/base.lua
 
@@ -28,4 +29,5 @@ return {
   redis.call('LLEN', key(R.cancelled)),
   paused,
   redis.call('HLEN', key(R.gstate)),
+  redis.call('ZCARD', key(R.dependencies)),
 }

@@ -2,7 +2,7 @@
 
 KEYS[1] fence, KEYS[2] the task's hash
 Touches (fenced): failed or cancelled, waiting:<priority>, priorities, dedupe:<key>, wake,
-progress channel
+progress channel, notices (a flow child tells its parent it runs again: lib/tree.lua)
 ARGV[1] task id
 
 Returns {OK} requeued, {TASK_NOT_FOUND}, {INVALID_STATE, state}. The attempt history is
@@ -13,10 +13,11 @@ only if no other live task holds it meanwhile.
 --@include lib/events.lua
 --@include lib/waiting.lua
 --@include lib/groups.lua
+--@include lib/tree.lua
 
 local id = ARGV[1]
 local tkey = KEYS[2]
-local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.attempt, F.priorAttempts, F.group)
+local v = redis.call('HMGET', tkey, F.state, F.priority, F.dedupeKey, F.attempt, F.priorAttempts, F.group, F.parent)
 local state = v[1]
 if not state then
   return { STATUS.TASK_NOT_FOUND }
@@ -42,4 +43,5 @@ else
 end
 wake()
 publish('waiting', { id })
+notify_parent(id, tkey, v[7], 'r')
 return { STATUS.OK }

@@ -2,13 +2,14 @@
  * Task view (/queues/:queue/tasks/:id): everything stored about a task (payload, its
  * progress as a bar or JSON, result or error, every attempt with its error and timing, the
  * lease holder, its log as plain text), kept live by the task's stream, with retry, cancel
- * and remove as the state allows.
+ * and remove as the state allows; in a flow, its parent and the tree below it with states
+ * and links.
  */
-import { API_BASE, type ActionAnswer, type ErrorBody, type TaskDetail, type TaskErrorInfo, type TaskLogBatch } from '../../shared.js';
+import { API_BASE, type ActionAnswer, type ErrorBody, type FlowNodeView, type TaskDetail, type TaskErrorInfo, type TaskLogBatch } from '../../shared.js';
 import { ApiError, openStream, taskPath } from '../api.js';
 import { fill, h, type Child } from '../dom.js';
 import { count, duration, json, time } from '../format.js';
-import { confirmed, errorText, link, problemBanner, queueHref, stateBadge, type View, type ViewContext } from '../ui.js';
+import { confirmed, errorText, link, problemBanner, queueHref, stateBadge, taskHref, type View, type ViewContext } from '../ui.js';
 import { QUEUE_NAME } from './queue.js';
 
 const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -73,6 +74,36 @@ function progressBlock(progress: unknown): HTMLElement {
   return h('pre', { class: 'json', 'data-field': 'progress' }, json(progress));
 }
 
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** One node of a flow and its children: a link to each task (the one shown is not a link), with its state. */
+function flowNode(node: FlowNodeView, here: { queue: string; id: string }): HTMLElement {
+  const name = `${node.queue} / ${node.id}`;
+  const label = node.queue === here.queue && node.id === here.id ? h('strong', { 'aria-current': 'page' }, name) : link(taskHref(node.queue, node.id), name);
+  return h(
+    'li',
+    { 'data-flow-node': `${node.queue}/${node.id}` },
+    label,
+    ' ',
+    stateBadge(node.state === 'pending' ? 'unknown' : node.state),
+    node.children.length ? h('ul', null, node.children.map((child) => flowNode(child, here))) : null,
+  );
+}
+
+/** The task's place in a flow: its parent (a link), then the tree below it with states; null outside any flow. */
+function flowBlock(view: FlowNodeView): HTMLElement[] | null {
+  if (!view.parent && !view.children.length) return null;
+  const parts: HTMLElement[] = [h('h2', null, 'Flow')];
+  if (view.parent) parts.push(h('p', { 'data-field': 'flow-parent' }, 'Parent: ', link(taskHref(view.parent.queue, view.parent.id), `${view.parent.queue} / ${view.parent.id}`)));
+  parts.push(h('ul', { class: 'flow-tree', 'data-field': 'flow' }, flowNode(view, view)));
+  return parts;
+}
+
+/** Whether any node of the tree may still change. */
+function unsettled(view: FlowNodeView): boolean {
+  return !FINAL.has(view.state) || view.children.some(unsettled);
+}
+
 function body(task: TaskDetail): HTMLElement[] {
   return [
     h('section', { class: 'panel' }, facts(task)),
@@ -116,13 +147,37 @@ export const taskView: View = {
       for (const line of batch.lines) logLines.append(`${time(line.at)}  #${line.attempt}  ${line.message}\n`);
       logEmpty.hidden = logLines.childNodes.length > 0;
     };
-    fill(ctx.root, crumbs, h('div', { class: 'title-row' }, h('h1', null, 'Task ', id), badge, h('div', { class: 'actions' }, buttons.retry, buttons.cancel, buttons.remove)), problem, content, logPanel);
+    // A flow's tree, read again at each change of this task and, while any node may still
+    // change, every few seconds (its children's moves are not on this task's stream).
+    const flowPanel = h('section', { class: 'panel', 'data-panel': 'flow', hidden: true });
+    let flowTimer: ReturnType<typeof setInterval> | undefined;
+    let flowReading = false;
+    const readFlow = () => {
+      if (flowReading) return;
+      flowReading = true;
+      ctx.api.get<FlowNodeView>(`${taskPath(queue, id)}/flow`).then(
+        (view) => {
+          flowReading = false;
+          const block = flowBlock(view);
+          flowPanel.hidden = !block;
+          if (block) fill(flowPanel, ...block);
+          if (block && unsettled(view)) flowTimer ??= setInterval(readFlow, 3_000);
+          else if (flowTimer) clearInterval(flowTimer), (flowTimer = undefined);
+        },
+        () => {
+          flowReading = false; // the task view says what went wrong
+        },
+      );
+    };
+    ctx.onLeave(() => clearInterval(flowTimer));
+    fill(ctx.root, crumbs, h('div', { class: 'title-row' }, h('h1', null, 'Task ', id), badge, h('div', { class: 'actions' }, buttons.retry, buttons.cancel, buttons.remove)), problem, content, flowPanel, logPanel);
 
     const show = (task: TaskDetail) => {
       fill(badge, stateBadge(task.state));
       buttons.retry.hidden = !(task.state === 'failed' || task.state === 'cancelled');
-      buttons.cancel.hidden = !(task.state === 'waiting' || task.state === 'delayed' || task.state === 'active');
+      buttons.cancel.hidden = !(task.state === 'waiting' || task.state === 'delayed' || task.state === 'active' || task.state === 'dependencies');
       fill(content, body(task));
+      readFlow();
     };
 
     /** Set by a retry until the task ends again: a retry that ends in failure is no success to leave in green. */

@@ -101,7 +101,7 @@ local function claim_tasks(now, wanted, lease_ms, limits)
   -- Leases one task; returns its rate-log member.
   local function lease(id, group, holds_slot)
     local tkey = task_key(id)
-    local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt, F.group, F.traceparent)
+    local v = redis.call('HMGET', tkey, F.attempt, F.startedAt, F.maxAttempts, F.payload, F.backoff, F.timeoutMs, F.createdAt, F.group, F.traceparent, F.parent, F.chained, F.childPolicy)
     local attempt = (tonumber(v[1]) or 0) + 1
     -- The start time is the lease's fencing token: strictly increasing per task, even for
     -- two claims within one millisecond (the later one is dated a millisecond on).
@@ -128,6 +128,9 @@ local function claim_tasks(now, wanted, lease_ms, limits)
     out[#out + 1] = v[7]
     out[#out + 1] = v[8] or ''
     out[#out + 1] = v[9] or ''
+    out[#out + 1] = v[10] or ''
+    -- Flow flags: 'c' a chain step (its payload is the previous result), 'p' a parent.
+    out[#out + 1] = (v[11] and 'c' or '') .. (v[12] and 'p' or '')
     claimed[#claimed + 1] = id
     local member = id .. ':' .. token
     starts[#starts + 1] = member

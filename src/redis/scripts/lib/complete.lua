@@ -6,6 +6,7 @@
 --@include lib/finish.lua
 --@include lib/flow.lua
 --@include lib/groups.lua
+--@include lib/tree.lua
 
 local function complete_tasks(now, limits, args, first, last)
   local keep_count = limits.completedCount
@@ -14,7 +15,7 @@ local function complete_tasks(now, limits, args, first, last)
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
     local tkey = task_key(id)
-    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt, F.group, F.groupSlot)
+    local v = redis.call('HMGET', tkey, F.state, F.startedAt, F.dedupeKey, F.createdAt, F.group, F.groupSlot, F.parent)
     if v[1] ~= S.active or v[2] ~= token then
       out[#out + 1] = STATUS.LEASE_LOST
     else
@@ -28,11 +29,18 @@ local function complete_tasks(now, limits, args, first, last)
           redis.call('HSET', tkey, F.state, S.completed, F.finishedAt, finished, F.result, result)
         end
       end
+      -- A flow child: its parent records it here when in this slot, else from its notice.
+      local notice
+      if v[7] and not complete_in_slot(id, tkey, v[7], result) then
+        notice = notify_parent(id, tkey, v[7], S.completed, result)
+      end
       done[#done + 1] = id
       results[#done] = result
       created[#done] = v[4]
       results_bytes = results_bytes + #result + 1
-      out[#out + 1] = STATUS.OK
+      -- A flow child: minus its notice's number, so its worker can apply the notice without
+      -- reading it back (it knows the rest: parent, result).
+      out[#out + 1] = notice and -notice or STATUS.OK
     end
   end
 

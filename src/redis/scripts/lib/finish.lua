@@ -1,6 +1,7 @@
 -- What every move to a final state shares: counters, dedupe release, attempt history,
 -- the dead-letter move, and trimming of finished lists.
 --@include lib/base.lua
+--@include lib/tree.lua
 
 -- Counts finished tasks in the queue's lifetime totals (meta field `kind`: M.completed or
 -- M.failed) and in per-minute buckets for throughput charts: one hash per hour,
@@ -76,4 +77,6 @@ local function dead_letter(id, tkey, now, dedupe_key, created_at)
   redis.call('HDEL', tkey, F.runAt)
   release_dedupe(id, dedupe_key)
   redis.call('LPUSH', key(R.failed), id)
+  local v = redis.call('HMGET', tkey, F.parent, F.error)
+  notify_parent(id, tkey, v[1], S.failed, v[2])
 end

@@ -284,7 +284,7 @@ local function free_slot(tkey, group, holds_slot, freed)
 end
 
 -- Takes a task's id out of the list or set that holds tasks in its state (a state code).
-local STATE_KEYS = { [S.delayed] = R.delayed, [S.active] = R.active,
+local STATE_KEYS = { [S.delayed] = R.delayed, [S.active] = R.active, [S.dependencies] = R.dependencies,
   [S.completed] = R.completed, [S.failed] = R.failed, [S.cancelled] = R.cancelled }
 local function unlist(id, state, priority, group)
   if state == S.waiting then
@@ -293,7 +293,7 @@ local function unlist(id, state, priority, group)
     else
       remove_waiting(id, priority or '0')
     end
-  elseif state == S.delayed or state == S.active then
+  elseif state == S.delayed or state == S.active or state == S.dependencies then
     redis.call('ZREM', key(STATE_KEYS[state]), id)
   elseif STATE_KEYS[state] then
     redis.call('LREM', key(STATE_KEYS[state]), 1, id)

@@ -1,0 +1,175 @@
+/**
+ * The hand-over from a flow child to its parent, across slots (and shards) without a
+ * cross-slot script.
+ *
+ * Responsible for: applying a child's notice (left in its own slot by its final transition,
+ * lib/tree.lua) to its parent's slot with flow-record, which is idempotent, then what that
+ * leads to (cancelling the pending siblings of a child that failed a 'fail' parent, retrying
+ * them when that child was retried, the parent's own notice to its parent), and only then
+ * deleting the notice (flow-clear, only if no newer one replaced it). A process that dies
+ * anywhere in between leaves the notice in place: the sweep (every worker heartbeat)
+ * applies it again, which changes nothing twice. Also the cascades of admin actions on a
+ * parent: cancel its pending descendants, remove its tree.
+ */
+import { QueueKeys, TASK_FIELDS as F } from '../redis/keys.js';
+import * as flowScripts from '../redis/flow-scripts.js';
+import * as queueScripts from '../redis/queue-scripts.js';
+import { runScript, type RedisClient } from '../redis/scripts.js';
+import { Status } from '../redis/status.js';
+
+/** Notices per flow-record and flow-clear call. */
+const RECORD_CHUNK = 1_000;
+/** Notices one sweep applies at most (the rest at the next). */
+const SWEEP_NOTICES = 200;
+/** A node still unreleased after this long belongs to an `add` that stopped half-way. */
+export const STALE_NODE_MS = 10_000;
+/** A node of an `add` that never committed (no root) is deleted after this long. */
+const ABANDONED_NODE_MS = 10 * 60_000;
+
+/** `<queue>|<id>` → its parts. */
+export function parseRef(ref: string): { queue: string; id: string } {
+  const bar = ref.indexOf('|');
+  return { queue: ref.slice(0, bar), id: ref.slice(bar + 1) };
+}
+
+/** A notice (`<parent queue>|<parent id>|<version>|<outcome>`, see lib/tree.lua) → its parts. */
+export function parseNotice(notice: string): { parentQueue: string; parentId: string; version: number; outcome: string } {
+  const first = notice.indexOf('|');
+  const second = notice.indexOf('|', first + 1);
+  const third = notice.indexOf('|', second + 1);
+  return { parentQueue: notice.slice(0, first), parentId: notice.slice(first + 1, second), version: Number(notice.slice(second + 1, third)), outcome: notice.slice(third + 1) };
+}
+
+export function refOf(queue: string, id: string): string {
+  return `${queue}|${id}`;
+}
+
+export class FlowHandOver {
+  private readonly keyCache = new Map<string, QueueKeys>();
+
+  constructor(
+    private readonly client: () => RedisClient,
+    readonly prefix: string,
+  ) {}
+
+  keys(queue: string): QueueKeys {
+    let k = this.keyCache.get(queue);
+    if (!k) {
+      k = new QueueKeys(this.prefix, queue);
+      this.keyCache.set(queue, k);
+    }
+    return k;
+  }
+
+  /** Applies the notices these tasks of `queue` left (those that left one). */
+  async apply(queue: string, ids: readonly string[]): Promise<void> {
+    if (!ids.length) return;
+    const notices = await this.client().hmget(this.keys(queue).notices, ...ids);
+    const found: { childId: string; notice: string }[] = [];
+    notices.forEach((notice, i) => notice && found.push({ childId: ids[i]!, notice }));
+    await this.applyNotices(queue, found);
+  }
+
+  /**
+   * Notices the caller knows as written (a completion's answer gave their numbers): applied
+   * without reading them back. One replaced meanwhile is stale: the parent ignores it, and
+   * flow-clear leaves the newer one.
+   */
+  applyKnown(queue: string, notices: readonly { childId: string; notice: string }[]): Promise<void> {
+    return this.applyNotices(queue, notices);
+  }
+
+  /**
+   * Notices of children of `queue`: recorded on their parents (one call per parent and
+   * chunk), followed up, then deleted (unless replaced meanwhile), in one call.
+   */
+  private async applyNotices(queue: string, notices: readonly { childId: string; notice: string }[]): Promise<void> {
+    if (!notices.length) return;
+    const byParent = new Map<string, { parentQueue: string; parentId: string; notices: flowScripts.ChildNotice[] }>();
+    for (const { childId, notice } of notices) {
+      const { parentQueue, parentId, version, outcome } = parseNotice(notice);
+      const key = refOf(parentQueue, parentId);
+      let group = byParent.get(key);
+      if (!group) byParent.set(key, (group = { parentQueue, parentId, notices: [] }));
+      group.notices.push({ child: refOf(queue, childId), version, outcome });
+    }
+    await Promise.all(
+      [...byParent.values()].map(async ({ parentQueue, parentId, notices: batch }) => {
+        for (let i = 0; i < batch.length; i += RECORD_CHUNK) {
+          const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, batch.slice(i, i + RECORD_CHUNK)));
+          for (const ref of reply.cancel) await this.cancelNode(ref);
+          for (const ref of reply.retry) {
+            const { queue: q, id } = parseRef(ref);
+            await runScript(this.client(), queueScripts.retry(this.keys(q), id));
+            await this.apply(q, [id]);
+          }
+          if (reply.upward) await this.apply(parentQueue, [parentId]);
+        }
+      }),
+    );
+    for (let i = 0; i < notices.length; i += RECORD_CHUNK) {
+      await runScript(this.client(), flowScripts.clearNotices(this.keys(queue), notices.slice(i, i + RECORD_CHUNK)));
+    }
+  }
+
+  /** Cancels a node if it has not finished, then its pending descendants; applies its notice. */
+  async cancelNode(ref: string): Promise<void> {
+    const { queue, id } = parseRef(ref);
+    const reply = await runScript(this.client(), queueScripts.cancel(this.keys(queue), id));
+    if (reply.status === Status.OK) await this.cancelDescendants(queue, id);
+  }
+
+  /** After a parent was cancelled: its children not yet final are cancelled too (depth first). */
+  async cancelDescendants(queue: string, id: string): Promise<void> {
+    const entries = await this.client().hgetall(this.keys(queue).deps(id));
+    for (const [ref, entry] of Object.entries(entries)) {
+      // `<version>:<state>`: '' pending, 'X' and 'R' not finished either (flow-record.lua).
+      const state = entry.slice(entry.indexOf(':') + 1);
+      if (state === '' || state === 'X' || state === 'R') await this.cancelNode(ref);
+    }
+    // Its own notice to its parent, if it is a child (cancelled: the parent records it).
+    await this.apply(queue, [id]);
+  }
+
+  /** Removes a task and its whole tree of descendants (children first read, then each removed). */
+  async removeTree(queue: string, id: string): Promise<boolean> {
+    const children = await this.client().hkeys(this.keys(queue).deps(id));
+    const reply = await runScript(this.client(), queueScripts.remove(this.keys(queue), id));
+    for (const ref of children) {
+      const child = parseRef(ref);
+      await this.removeTree(child.queue, child.id);
+    }
+    await this.apply(queue, [id]);
+    return reply.status === Status.OK;
+  }
+
+  /**
+   * The sweep: applies notices left by a process that died before applying them, and
+   * finishes the release of flows whose `add` stopped after committing (their root exists);
+   * nodes of an `add` that never committed are removed after a while.
+   */
+  async sweep(queue: string): Promise<void> {
+    const client = this.client();
+    const k = this.keys(queue);
+    // Two reads sent together; most beats of most queues find nothing to do.
+    const [noticeCount, unreleased] = await Promise.all([client.hlen(k.notices), client.zcard(k.held)]);
+    if (noticeCount > 0) {
+      const [, flat] = await client.hscan(k.notices, '0', 'COUNT', SWEEP_NOTICES);
+      const found: { childId: string; notice: string }[] = [];
+      for (let i = 0; i < flat.length; i += 2) found.push({ childId: flat[i]!, notice: flat[i + 1]! });
+      await this.applyNotices(queue, found);
+    }
+    if (unreleased === 0) return;
+    const time = await client.time();
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const stale = await client.zrangebyscore(k.held, '-inf', nowMs - STALE_NODE_MS, 'WITHSCORES', 'LIMIT', 0, 100);
+    for (let i = 0; i < stale.length; i += 2) {
+      const id = stale[i]!;
+      const root = await client.hget(k.task(id), F.root);
+      const r = root ? parseRef(root) : undefined;
+      // Its root exists (the add committed): release it; a node gone or not a leaf any more leaves `held` too.
+      if (!r || (await client.exists(this.keys(r.queue).task(r.id)))) await runScript(client, flowScripts.releaseNodes(k, [id]));
+      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id));
+    }
+  }
+}
