@@ -6,6 +6,7 @@
  * plugin (plugin.ts) checks the CSRF token of every POST before these handlers run.
  */
 import type { FlowTreeNode } from '../flows/flows.js';
+import { assertFlowReach, queuesOfTree } from '../gateway/flow-reach.js';
 import { assertResource } from '../gateway/scopes.js';
 import { z } from 'zod';
 import { DEFAULT_SCAN_LIMIT, MAX_SEARCH_TEXT } from '../admin/search.js';
@@ -72,7 +73,7 @@ export const apiRoutes =
         const tree = await ctx.admin.flows.get(name, id, { maxNodes: FLOW_NODES_SHOWN });
         if (!tree) throw new TaskNotFoundError(name, id);
         // A token limited to some queues sees a flow only if it lists every queue of it.
-        for (const queue of queuesOf(tree)) assertResource(request.identity, 'queue', queue);
+        for (const queue of queuesOfTree(tree)) assertResource(request.identity, 'queue', queue);
         return flowView(tree);
       },
     );
@@ -100,6 +101,7 @@ export const apiRoutes =
         { config: api, schema: { hide, params: taskParams } },
         async (request): Promise<ActionAnswer> => {
           const { queue: name, id } = request.params;
+          await assertFlowReach(request.identity, ctx.admin.flows, name, id);
           await queue(name)[action](id);
           request.log.info({ queue: name, task: id, action }, `dashboard: ${action} task ${id} of ${name}`);
           if (action === 'remove') return { id, state: 'removed' };
@@ -127,13 +129,6 @@ export const apiRoutes =
 
 /** Nodes of a flow the task page draws at most (breadth first from the task). */
 const FLOW_NODES_SHOWN = 200;
-
-function queuesOf(node: FlowTreeNode): Set<string> {
-  const queues = new Set([node.queue]);
-  if (node.parent) queues.add(node.parent.queue);
-  for (const child of node.children) for (const queue of queuesOf(child)) queues.add(queue);
-  return queues;
-}
 
 function flowView(node: FlowTreeNode): FlowNodeView {
   const view: FlowNodeView = { queue: node.queue, id: node.id, state: node.state, children: node.children.map(flowView) };

@@ -5,12 +5,13 @@
  */
 import { z } from 'zod';
 import { taskOptionsShape } from '../../config.js';
-import { TaskNotFoundError } from '../../errors.js';
+import { TaskNotFoundError, ValidationError } from '../../errors.js';
 import type { FlowNodeRef, FlowTreeNode } from '../../flows/flows.js';
 import { CHILD_FAILURE_POLICIES, MAX_FLOW_NODES, type FlowNode } from '../../flows/flow-tree.js';
 import { TASK_STATES } from '../../queue/states.js';
 import type { RoutePlugin } from '../context.js';
 import { errorSchema, nameSchema, taskParams, type ZodTypeProvider } from '../schema.js';
+import { queuesOfTree } from '../flow-reach.js';
 import { assertResource, type Identity } from '../scopes.js';
 
 const options = {
@@ -20,26 +21,25 @@ const options = {
   timeoutMs: taskOptionsShape.timeoutMs,
 };
 
-interface FlowNodeBody {
-  queue: string;
-  payload?: unknown;
-  onChildFailure?: (typeof CHILD_FAILURE_POLICIES)[number];
-  children?: FlowNodeBody[];
-  priority?: number;
-  attempts?: number;
-  backoff?: FlowNode['backoff'];
-  timeoutMs?: number;
-}
+/**
+ * Levels of a tree, and steps of a chain, one request may create at most: the answer and a
+ * later GET carry the tree nested, and JSON nests only so deep (a chain of 5,000 steps was
+ * written, then could not be answered).
+ */
+export const MAX_HTTP_FLOW_LEVELS = 1_000;
 
-const flowNodeSchema: z.ZodType<FlowNodeBody> = z
+const flowNodeSchema = z
   .object({
     queue: nameSchema('queue'),
     payload: z.unknown().optional(),
     onChildFailure: z.enum(CHILD_FAILURE_POLICIES).optional().meta({ description: "a child that ends failed or cancelled: 'fail' (default) fails this task and cancels its other children; 'ignore' leaves it out of the view; 'continue' runs with its error in the view" }),
     ...options,
-    get children() {
-      return z.array(flowNodeSchema).optional().meta({ description: `tasks that must reach a final state before this one runs (any queue, any depth; ${MAX_FLOW_NODES.toLocaleString('en')} nodes per flow at most)` });
-    },
+    // Each child is a FlowNode too, checked by the library without recursion (a deep tree
+    // would overflow a recursive schema's stack: a 500 where a 400 is due).
+    children: z
+      .array(z.unknown())
+      .optional()
+      .meta({ description: `tasks (each a FlowNode) that must reach a final state before this one runs (any queue; ${MAX_HTTP_FLOW_LEVELS.toLocaleString('en')} levels and ${MAX_FLOW_NODES.toLocaleString('en')} nodes per flow at most)` }),
   })
   .strict()
   .meta({ id: 'FlowNode' });
@@ -49,6 +49,7 @@ const chainSchema = z
     chain: z
       .array(z.object({ queue: nameSchema('queue'), payload: z.unknown().optional(), ...options }).strict())
       .min(1)
+      .max(MAX_HTTP_FLOW_LEVELS)
       .meta({ description: "steps in order; each step after the first gets the previous step's result as its payload, so only the first may have one" }),
   })
   .strict();
@@ -98,18 +99,22 @@ function assertQueues(identity: Identity, queues: Iterable<string>): void {
   for (const queue of new Set(queues)) assertResource(identity, 'queue', queue);
 }
 
-function queuesOfBody(node: FlowNodeBody): string[] {
+/**
+ * The queues a tree names (to check a limited token before anything is written), refusing a
+ * tree deeper than MAX_HTTP_FLOW_LEVELS. Nodes are checked as FlowNodes by the library.
+ */
+function queuesOfBody(root: unknown): string[] {
   const queues: string[] = [];
-  const pending = [node];
+  const pending: { node: unknown; level: number }[] = [{ node: root, level: 1 }];
   for (let next = pending.pop(); next; next = pending.pop()) {
-    queues.push(next.queue);
-    if (next.children) pending.push(...next.children);
+    if (next.level > MAX_HTTP_FLOW_LEVELS) {
+      throw new ValidationError(`invalid flow: deeper than ${MAX_HTTP_FLOW_LEVELS.toLocaleString('en')} levels over HTTP; split it into several flows`);
+    }
+    const node = next.node as { queue?: unknown; children?: unknown } | null;
+    if (typeof node?.queue === 'string') queues.push(node.queue);
+    if (Array.isArray(node?.children)) for (const child of node.children) pending.push({ node: child, level: next.level + 1 });
   }
   return queues;
-}
-
-function queuesOfTree(node: FlowTreeNode): string[] {
-  return [node.queue, ...(node.parent ? [node.parent.queue] : []), ...node.children.flatMap(queuesOfTree)];
 }
 
 function refs(node: FlowNodeRef): RefBody {

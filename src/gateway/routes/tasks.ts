@@ -3,6 +3,7 @@
  * long-poll), list by state, cancel, retry, a task's log, and an event stream of a task's
  * state changes and progress.
  */
+import { assertFlowReach } from '../flow-reach.js';
 import { z } from 'zod';
 import type { Queue } from '../../queue/queue.js';
 import { TaskCancelledError, TaskFailedError, TaskNotFoundError, WaitTimeoutError } from '../../errors.js';
@@ -203,6 +204,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
     '/queues/:queue/tasks/:id',
     { schema: { summary: 'Cancel a waiting, delayed or active task', tags, params: taskParams, response: { 200: actedSchema, ...errors } } },
     async (request) => {
+      await assertFlowReach(request.identity, ctx.admin.flows, request.params.queue, request.params.id);
       await ctx.admin.queue(request.params.queue).cancel(request.params.id);
       return { id: request.params.id, state: 'cancelled' as const };
     },
@@ -214,6 +216,7 @@ export const taskRoutes: RoutePlugin = (ctx) => async (instance) => {
       schema: { summary: 'Put a failed or cancelled task back in line', tags, params: taskParams, response: { 200: actedSchema, ...errors } },
     },
     async (request) => {
+      await assertFlowReach(request.identity, ctx.admin.flows, request.params.queue, request.params.id);
       await ctx.admin.queue(request.params.queue).retry(request.params.id);
       return { id: request.params.id, state: 'waiting' as const };
     },

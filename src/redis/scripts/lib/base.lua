@@ -36,12 +36,13 @@ local function task_key(id)
   return base .. R.task .. id
 end
 
--- Every key the tasks own, to delete them: each one's hash and its log lines.
+-- Every key the tasks own, to delete them: each one's hash, its log lines and (a flow parent) its children.
 local function task_keys(ids)
   local keys = {}
   for _, id in ipairs(ids) do
     keys[#keys + 1] = task_key(id)
     keys[#keys + 1] = base .. R.logs .. id
+    keys[#keys + 1] = base .. R.deps .. id -- a flow parent's children (none for most tasks)
   end
   return keys
 end
