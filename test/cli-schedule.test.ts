@@ -10,7 +10,8 @@ const scope = useScope(redis);
 const cli = useCli(() => ({ url: redis.url, prefix: scope().prefix }));
 
 describe('errand schedule', () => {
-  it('adds a schedule (an upsert), lists it, pauses, resumes, runs it now and removes it', async () => {
+  // Ten CLI processes one after another, each starting Node (1–3 s on a loaded machine).
+  it('adds a schedule (an upsert), lists it, pauses, resumes, runs it now and removes it', { timeout: 60_000 }, async () => {
     const s = scope();
     const args = ['schedule', 'add', 'reports', 'nightly', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--payload', '{"kind":"daily"}', '--attempts', '5'];
     const added = await cli.run([...args, '--json']);

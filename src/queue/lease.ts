@@ -34,6 +34,11 @@ export interface LeaseKeeperOptions {
   sweep?(): Promise<void>;
 }
 
+/** Replies saying a call did not run because its slot is elsewhere or moving. */
+const REDIRECTED = /^(ASK|MOVED|TRYAGAIN|CLUSTERDOWN) /;
+/** Beats sent again, spread over a third of a lease, while a slot migrates. */
+const REDIRECT_RETRIES = 5;
+
 /** Expired leases one heartbeat reaps at most (the rest at the next beat or claim). */
 const REAP_PER_BEAT = 100;
 
@@ -74,7 +79,7 @@ export class LeaseKeeper {
     return this.beating;
   }
 
-  private async send(reloaded = false): Promise<void> {
+  private async send(reloaded = false, redirected = 0): Promise<void> {
     const { client, keys, workerId, leaseMs } = this.options;
     const leases = [...this.options.leases()];
     const pipeline = client.pipeline();
@@ -98,7 +103,15 @@ export class LeaseKeeper {
       if (isFunctionMissing(error) && !reloaded) {
         forgetLibrary(client);
         await prepareScripts(client);
-        return this.send(true);
+        return this.send(true, redirected);
+      }
+      // A slot migrating (a reshard) refuses the beat's calls while their keys move (ASK,
+      // then TRYAGAIN on the importing node, more often than ioredis's redirection budget
+      // for a pipeline allows): they did not run. Beat again shortly, within a third of a
+      // lease, before calling it a missed beat.
+      if (REDIRECTED.test((error as Error).message) && redirected < REDIRECT_RETRIES && this.timer) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(10, Math.floor(this.options.leaseMs / 3 / (REDIRECT_RETRIES + 1)))));
+        return this.send(reloaded, redirected + 1);
       }
       this.options.onError(error as Error);
     }
