@@ -479,10 +479,12 @@ export class Queue<P = unknown, R = unknown> {
   /**
    * Puts a failed or cancelled task back in line with a fresh set of attempts. A flow
    * child's parent waits for it again (a 'fail' parent its failure failed, if it never ran).
+   * A flow parent that never ran waits for its children again: those that did not complete
+   * are retried too, and theirs (a retry cut short is finished by calling it again).
    */
   async retry(id: string): Promise<void> {
-    await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
-    await this.call(this.flows.apply(this.name, [id]));
+    const reply = await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
+    await this.call(this.flows.afterRetry(this.name, id, reply.children));
   }
 
   /** Deletes a task in any state; a flow parent with its whole tree of descendants. */
@@ -572,11 +574,12 @@ export class Queue<P = unknown, R = unknown> {
     id: string,
     script: (keys: QueueKeys) => ScriptCall<scripts.ActionReply>,
     allowed: string,
-  ): Promise<void> {
+  ): Promise<scripts.ActionReply> {
     this.assertOpen();
     validateTaskId(id);
-    const { status, state } = await this.call(runScript(this.client, script(this.keys)));
-    checkStatus(status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(state) ?? state });
+    const reply = await this.call(runScript(this.client, script(this.keys)));
+    checkStatus(reply.status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply.state) ?? reply.state });
+    return reply;
   }
 
   private async setPaused(paused: boolean): Promise<void> {
