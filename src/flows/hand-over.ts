@@ -181,9 +181,10 @@ export class FlowHandOver {
       const id = stale[i]!;
       const root = await client.hget(k.task(id), F.root);
       const r = root ? parseRef(root) : undefined;
-      // Its root exists (the add committed): release it; a node gone or not a leaf any more leaves `held` too.
+      // Its root exists (the add committed): release it (a node gone, or waiting for children, only leaves `held`).
       if (!r || (await client.exists(this.keys(r.queue).task(r.id)))) await runScript(client, flowScripts.releaseNodes(k, [id]));
-      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id));
+      // Never committed: every node of it is in `held`, each removed without a word to its parent (never released).
+      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id, { abandoned: true }));
     }
   }
 }

@@ -240,8 +240,9 @@ export function retry(k: QueueKeys, id: string): ScriptCall<ActionReply> {
   return action('retry', k, id, []);
 }
 
-export function remove(k: QueueKeys, id: string): ScriptCall<ActionReply> {
-  return action('remove', k, id, []);
+/** `abandoned`: a node of a flow whose `add` never committed, removed without telling its parent (remove.lua). */
+export function remove(k: QueueKeys, id: string, { abandoned = false }: { abandoned?: boolean } = {}): ScriptCall<ActionReply> {
+  return action('remove', k, id, [abandoned ? '1' : '']);
 }
 
 export function adoptList(k: QueueKeys, listKey: string, request: AdoptRequest): ScriptCall<AdoptReply> {
