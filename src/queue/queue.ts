@@ -470,9 +470,17 @@ export class Queue<P = unknown, R = unknown> {
   /**
    * Ends a waiting, delayed, active (or, in a flow, dependencies) task as cancelled. A flow
    * parent's children that have not finished are cancelled too, and their children.
+   * Cancelling a flow parent already cancelled runs that cascade again (it changes nothing
+   * twice) and resolves: a cascade cut short (a crash half-way) is finished by calling it
+   * again. Any other task already finished is refused with an InvalidStateError.
    */
   async cancel(id: string): Promise<void> {
-    await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
+    try {
+      await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
+    } catch (error) {
+      const again = error instanceof InvalidStateError && error.state === 'cancelled' && (await this.call(this.client.exists(this.keys.deps(id)))) === 1;
+      if (!again) throw error;
+    }
     await this.call(this.flows.cancelDescendants(this.name, id));
   }
 
