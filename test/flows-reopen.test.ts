@@ -7,7 +7,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { Flows, type FlowNodeRef } from '../src/index.js';
-import { QueueKeys } from '../src/redis/keys.js';
+import { QueueKeys, TASK_FIELDS } from '../src/redis/keys.js';
 import { runScript } from '../src/redis/scripts.js';
 import * as flowScripts from '../src/redis/flow-scripts.js';
 import { useRedis, useScope, type TestScope } from './support/fixtures.js';
@@ -41,7 +41,7 @@ describe('the siblings a failure cancelled, after its child was retried', () => 
 
   it('are retried by the sweep after the retried child completed, when the caller died before retrying them', async () => {
     const s = scope();
-    const { a, b, record } = await twoKids(s);
+    const { flow, a, b, record } = await twoKids(s);
     await record(a, 1, 'f{"name":"Error","message":"no"}');
     await record(b, 1, 'x');
     expect(await record(a, 2, 'r')).toMatchObject({ retry: [`kid|${b.id}`] }); // the caller dies here
@@ -49,8 +49,35 @@ describe('the siblings a failure cancelled, after its child was retried', () => 
     expect((await record(a, 3, 'c1')).retry).toEqual([`kid|${b.id}`]);
     // b's retry notice comes: nothing is left to retry, and the parent waits for b only
     expect((await record(b, 2, 'r')).retry).toEqual([]);
+    expect(await s.client().hexists(new QueueKeys(s.prefix, 'top').task(flow.id), TASK_FIELDS.retrying)).toBe(0);
     expect(await record(b, 3, 'c2')).toMatchObject({ released: true, retry: [] });
   });
+
+  it('end to end: 49 siblings cancelled by a failure all run again when it is retried, and the parent once', async () => {
+    const s = scope();
+    let healthy = false;
+    s.worker<number, number>('bad', async (task) => {
+      if (!healthy) throw new Error('down');
+      return task.payload;
+    });
+    const runs: number[] = [];
+    s.worker('top', async (_t, context) => {
+      const results = Object.values(await context.children()).map((c) => c.result as number);
+      runs.push(results.reduce((a, b) => a + b, 0));
+      return 'ran';
+    });
+    // no 'kid' worker yet: the 49 wait, and the failure's cascade cancels them
+    const children = [{ queue: 'bad', payload: 0, attempts: 1 }, ...Array.from({ length: 49 }, (_, i) => ({ queue: 'kid', payload: i + 1 }))];
+    const flow = await flows(s).add({ queue: 'top', children });
+    await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
+    await vi.waitFor(async () => expect((await s.queue('kid').counts()).cancelled).toBe(49), { timeout: 5_000 }); // the cascade, after the parent failed
+    healthy = true;
+    s.worker<number, number>('kid', async (task) => task.payload, { concurrency: 10 });
+    await s.queue('bad').retry(flow.tree.children[0]!.id);
+    await expect(flow.result({ timeoutMs: 10_000 })).resolves.toBe('ran');
+    expect(runs).toEqual([(49 * 50) / 2]);
+    expect(await s.client().hexists(new QueueKeys(s.prefix, 'top').task(flow.id), TASK_FIELDS.retrying)).toBe(0);
+  }, 20_000);
 });
 
 describe("the 'fail' policy after a re-open", () => {

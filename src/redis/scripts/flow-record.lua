@@ -24,8 +24,8 @@ Under the 'fail' policy a failed or cancelled child fails the parent (error
 ChildFailedError naming the child that failed first) and its pending children are marked
 'X' for the caller to cancel; retrying that child before the parent ever ran puts the
 parent back to waiting for its children, and the 'X' siblings pending again as 'R' (the
-caller retries them: while any 'R' is left, the parent's `retrying` marker has every notice
-applied to it return them, whichever child's, until their own retries' notices come) -
+caller retries them: while any 'R' is left, counted in the parent's `retrying`, every notice
+applied to it but an 'R' child's own returns them, until their own retries' notices come) -
 unless another child failed or was cancelled on its own meanwhile (not by the cascade):
 then the parent stays failed, its error and failedBy naming that child instead. The 'X' siblings are returned to cancel at every application of the notice
 that failed the parent, so a cascade cut short by a crash is finished by the sweep.
@@ -47,7 +47,7 @@ local failed_by = p[6]
 local pending = tonumber(p[2]) or 0
 local released, upward, applied = 0, 0, 0
 local cancel, retry = {}, {}
-local cancel_wanted = false
+local cancel_wanted, scan = false, false
 local now = now_ms()
 
 -- An entry's version and state.
@@ -102,20 +102,25 @@ local function reopen(child)
     end
     redis.call('LREM', key(R.failed), 1, pid)
     redis.call('HDEL', tkey, F.error, F.finishedAt) -- failedBy stays: which child re-opened it
-    redis.call('HSET', tkey, F.state, S.dependencies, F.retrying, 1)
+    redis.call('HSET', tkey, F.state, S.dependencies)
     redis.call('ZADD', key(R.dependencies), tonumber(p[5]), pid)
     state = S.dependencies
     pending = 1 -- this child
+    local marked = 0
     local entries = redis.call('HGETALL', deps)
     for i = 1, #entries, 2 do
       local v, s = parse(entries[i + 1])
-      if s == 'X' then
+      if s == 'X' or s == 'R' then
         -- 'R': pending, to be retried (until its own retry's notice comes: '').
         redis.call('HSET', deps, entries[i], v .. ':R')
         pending = pending + 1
-      elseif (s == '' or s == 'R') and entries[i] ~= child then
+        marked = marked + 1
+      elseif s == '' and entries[i] ~= child then
         pending = pending + 1
       end
+    end
+    if marked > 0 then
+      redis.call('HSET', tkey, F.retrying, marked)
     end
     notify_parent(pid, tkey, p[8], 'r')
     if p[8] then
@@ -129,7 +134,7 @@ end
 local function fail_parent(child, code, outcome)
   local err = child_error(child, code, outcome)
   redis.call('HSET', tkey, F.state, S.failed, F.finishedAt, since_created(p[5], now), F.error, err, F.failedBy, child)
-  redis.call('HDEL', tkey, F.pending, F.retrying)
+  redis.call('HDEL', tkey, F.pending)
   redis.call('ZREM', key(R.dependencies), pid)
   redis.call('LPUSH', key(R.failed), pid)
   count_finished(M.failed, 1, now)
@@ -158,6 +163,14 @@ local function apply(child, version, outcome)
   applied = applied + 1
   local code = string.sub(outcome, 1, 1)
   local seen, before = parse(entry)
+  if before ~= 'R' then
+    scan = true -- any notice but an 'R' child's own may be the one to retry them after
+  elseif version > seen and code ~= S.cancelled then
+    -- An 'R' child's retry (or the next outcome that replaced it) came: one fewer to retry.
+    if redis.call('HINCRBY', tkey, F.retrying, -1) <= 0 then
+      redis.call('HDEL', tkey, F.retrying)
+    end
+  end
   if before == 'R' and code == S.cancelled and version > seen then
     -- The cancel its failed sibling asked for, come after that sibling's retry re-opened
     -- the parent: still to run, so retried now.
@@ -209,11 +222,12 @@ if applied == 0 then
   return { -1 }
 end
 
--- While the parent waits with children marked 'R' (the `retrying` marker), every notice
--- applied returns them: retrying a child already retried changes nothing, and the notice
--- that re-opened the parent may be replaced (by the retried child's next one) before it is
--- applied, or its caller may die before retrying them.
-local retry_wanted = state == S.dependencies and redis.call('HEXISTS', tkey, F.retrying) == 1
+-- While the parent waits with children marked 'R' (`retrying` counts them), every notice
+-- applied returns them (but an 'R' child's own: its caller is retrying them already):
+-- retrying a child already retried changes nothing, and the notice that re-opened the parent
+-- may be replaced (by the retried child's next one) before it is applied, or its caller may
+-- die before retrying them.
+local retry_wanted = state == S.dependencies and scan and redis.call('HEXISTS', tkey, F.retrying) == 1
 if (cancel_wanted and state == S.failed) or retry_wanted then
   local entries = redis.call('HGETALL', deps)
   local seen = {}
@@ -228,8 +242,12 @@ if (cancel_wanted and state == S.failed) or retry_wanted then
       retry[#retry + 1] = entries[i]
     end
   end
-  if retry_wanted and #retry == 0 then
-    redis.call('HDEL', tkey, F.retrying)
+  if retry_wanted then
+    if #retry == 0 then
+      redis.call('HDEL', tkey, F.retrying)
+    else
+      redis.call('HSET', tkey, F.retrying, #retry) -- the count, as found
+    end
   end
 end
 

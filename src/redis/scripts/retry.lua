@@ -13,8 +13,8 @@ is taken back only if no other live task holds it meanwhile.
 A flow parent that never ran runs only after its children again: its children that did not complete
 (failed, cancelled, or cancelled by a sibling's failure) are marked 'R' in `deps:<id>` and
 returned for the caller to retry (each in turn the same way, so a whole subtree runs again);
-it goes back to `dependencies` counting the children not completed, with its `retrying`
-marker (flow-record.lua: every notice applied to it returns the 'R' children again). A
+it goes back to `dependencies` counting the children not completed, `retrying` counting
+the 'R' ones (flow-record.lua: notices applied to it return them again until they came). A
 parent that ran (its children were all final then) goes to waiting, like any task. A retry cut short (the
 caller died before retrying the children) is finished by retrying the parent again: in
 `dependencies` with its marker set, it answers OK with its 'R' children, changing nothing.
@@ -85,7 +85,10 @@ if v[3] then
   redis.call('SET', key(R.dedupe, v[3]), id, 'NX')
 end
 if pending > 0 then
-  redis.call('HSET', tkey, F.pending, pending, F.retrying, 1)
+  redis.call('HSET', tkey, F.pending, pending)
+  if #again > 0 then
+    redis.call('HSET', tkey, F.retrying, #again) -- how many are marked 'R' (flow-record.lua)
+  end
   redis.call('ZADD', key(R.dependencies), tonumber(v[8]) or 0, id)
 elseif v[6] then
   group_push(v[6], id, v[2] or '0', false)
