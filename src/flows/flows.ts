@@ -190,7 +190,10 @@ export class Flows {
     return root;
   }
 
-  /** Cancels a flow node that has not finished, and its pending descendants. */
+  /**
+   * Cancels a flow node that has not finished, and its pending descendants (a parent already
+   * cancelled: its cascade runs again, finishing one cut short).
+   */
   async cancel(queue: string, id: string): Promise<void> {
     await this.queue(queue).cancel(id);
   }

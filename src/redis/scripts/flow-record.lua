@@ -27,8 +27,9 @@ parent back to waiting for its children, and the 'X' siblings pending again as '
 caller retries them: while any 'R' is left, counted in the parent's `retrying`, every notice
 applied to it but an 'R' child's own returns them, until their own retries' notices come) -
 unless another child failed or was cancelled on its own meanwhile (not by the cascade):
-then the parent stays failed, its error and failedBy naming that child instead. The 'X' siblings are returned to cancel at every application of the notice
-that failed the parent, so a cascade cut short by a crash is finished by the sweep.
+then the parent stays failed, its error and failedBy naming that child instead. The 'X'
+siblings are returned to cancel at every application of the notice that failed the parent,
+so a cascade cut short by a crash is finished by the sweep.
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua

@@ -10,14 +10,15 @@ Returns {OK, children to retry (`<queue>|<id>`)}, {TASK_NOT_FOUND}, {INVALID_STA
 The attempt history is kept and its numbering goes on (priorAttempts counts the runs before
 this retry); the attempt counter, which the retry policy reads, starts again. The dedupe key
 is taken back only if no other live task holds it meanwhile.
-A flow parent that never ran runs only after its children again: its children that did not complete
-(failed, cancelled, or cancelled by a sibling's failure) are marked 'R' in `deps:<id>` and
-returned for the caller to retry (each in turn the same way, so a whole subtree runs again);
-it goes back to `dependencies` counting the children not completed, `retrying` counting
-the 'R' ones (flow-record.lua: notices applied to it return them again until they came). A
-parent that ran (its children were all final then) goes to waiting, like any task. A retry cut short (the
-caller died before retrying the children) is finished by retrying the parent again: in
-`dependencies` with its marker set, it answers OK with its 'R' children, changing nothing.
+A flow parent that never ran runs only after its children again: its children that did
+not complete (failed, cancelled, or cancelled by a sibling's failure) are marked 'R' in
+`deps:<id>` and returned for the caller to retry (each in turn the same way, so a whole
+subtree runs again); it goes back to `dependencies` counting the children not completed,
+`retrying` counting the 'R' ones (flow-record.lua: notices applied to it return them again
+until they came). A parent that ran (its children were all final then) goes to waiting,
+like any task. A retry cut short (the caller died before retrying the children) is finished
+by retrying the parent again: in `dependencies` with `retrying` set, it answers OK with its
+'R' children, changing nothing.
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua
@@ -33,8 +34,8 @@ if not state then
 end
 local deps = key(R.deps, id)
 
--- A flow parent's children to run again (`mark`: those not completed become 'R'), and how
--- many it waits for (those not completed).
+-- A flow parent's children to run again (`mark`: those not completed become 'R'; else only
+-- those already 'R'), and how many it waits for (those not completed).
 local function children_to_retry(mark)
   local entries = redis.call('HGETALL', deps)
   local again, pending = {}, 0
@@ -47,7 +48,7 @@ local function children_to_retry(mark)
     end
     if s == '' then
       pending = pending + 1
-    elseif s == 'R' or string.sub(s, 1, 1) ~= S.completed then
+    elseif s == 'R' or (mark and string.sub(s, 1, 1) ~= S.completed) then
       if mark and s ~= 'R' then
         redis.call('HSET', deps, entries[i], version .. ':R')
       end
