@@ -158,6 +158,10 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(queueScripts.retry(k, 'c2'));
   await run(flowScripts.recordOutcomes(kp, 'p1', [{ child: C('c2'), version: 2, outcome: 'r' }])); // p1 waits again
   await run(queueScripts.cancel(kp, 'p3'));
+  await run(flowScripts.recordOutcomes(kp, 'p3', [{ child: C('c5'), version: 1, outcome: 'x' }])); // its cascade
+  await run(queueScripts.retry(kp, 'p3')); // back to waiting for c5, marked to retry
+  await run(queueScripts.retry(kp, 'p3')); // a retry cut short, finished
+  await run(queueScripts.remove(kp, 'p3', { abandoned: true })); // the sweep's clean-up of an add never committed
   await run(queueScripts.remove(kp, 'p1'));
   // A parent on its children's queue records their completions in their own script: with
   // complete (released), and with complete-claim (released and claimed in the same call).

@@ -190,7 +190,10 @@ export class Flows {
     return root;
   }
 
-  /** Cancels a flow node that has not finished, and its pending descendants. */
+  /**
+   * Cancels a flow node that has not finished, and its pending descendants (a parent already
+   * cancelled: its cascade runs again, finishing one cut short).
+   */
   async cancel(queue: string, id: string): Promise<void> {
     await this.queue(queue).cancel(id);
   }
@@ -262,10 +265,10 @@ export class Flows {
     const root = nodes[0]!;
     const taken = await runScript(client, flowScripts.createNodes(this.handOver.keys(root.queue), [record(root)]));
     if (taken !== undefined) throw new Error(`flow node id ${root.queue}/${taken} was taken (a bug in Errand: please report it)`);
-    // Release the leaves.
+    // Release the leaves (the nodes with children below the root only leave `held`).
     const leaves = new Map<string, string[]>();
     for (const node of nodes) {
-      if (node.children.length) continue;
+      if (node.children.length && node.index === 0) continue;
       const list = leaves.get(node.queue) ?? [];
       list.push(ids[node.index]!);
       leaves.set(node.queue, list);

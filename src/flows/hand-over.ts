@@ -5,11 +5,12 @@
  * Responsible for: applying a child's notice (left in its own slot by its final transition,
  * lib/tree.lua) to its parent's slot with flow-record, which is idempotent, then what that
  * leads to (cancelling the pending siblings of a child that failed a 'fail' parent, retrying
- * them when that child was retried, the parent's own notice to its parent), and only then
+ * them - and their subtrees - when that child was retried, the parent's own notice to its
+ * parent), and only then
  * deleting the notice (flow-clear, only if no newer one replaced it). A process that dies
  * anywhere in between leaves the notice in place: the sweep (every worker heartbeat)
  * applies it again, which changes nothing twice. Also the cascades of admin actions on a
- * parent: cancel its pending descendants, remove its tree.
+ * parent: cancel its pending descendants, retry its subtree, remove its tree.
  */
 import { QueueKeys, TASK_FIELDS as F } from '../redis/keys.js';
 import * as flowScripts from '../redis/flow-scripts.js';
@@ -98,11 +99,7 @@ export class FlowHandOver {
         for (let i = 0; i < batch.length; i += RECORD_CHUNK) {
           const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, batch.slice(i, i + RECORD_CHUNK)));
           for (const ref of reply.cancel) await this.cancelNode(ref);
-          for (const ref of reply.retry) {
-            const { queue: q, id } = parseRef(ref);
-            await runScript(this.client(), queueScripts.retry(this.keys(q), id));
-            await this.apply(q, [id]);
-          }
+          for (const ref of reply.retry) await this.retryNode(ref);
           if (reply.upward) await this.apply(parentQueue, [parentId]);
         }
       }),
@@ -110,6 +107,23 @@ export class FlowHandOver {
     for (let i = 0; i < notices.length; i += RECORD_CHUNK) {
       await runScript(this.client(), flowScripts.clearNotices(this.keys(queue), notices.slice(i, i + RECORD_CHUNK)));
     }
+  }
+
+  /**
+   * Retries a node (one not final changes nothing), then, if it is a parent that never ran,
+   * its children that did not complete (retry.lua: it waits for them again), depth first;
+   * applies its notice.
+   */
+  async retryNode(ref: string): Promise<void> {
+    const { queue, id } = parseRef(ref);
+    const reply = await runScript(this.client(), queueScripts.retry(this.keys(queue), id));
+    await this.afterRetry(queue, id, reply.children);
+  }
+
+  /** After a node was retried: the children its retry answered are retried in turn; then its notice is applied. */
+  async afterRetry(queue: string, id: string, children: readonly string[]): Promise<void> {
+    for (const ref of children) await this.retryNode(ref);
+    await this.apply(queue, [id]);
   }
 
   /** Cancels a node if it has not finished, then its pending descendants; applies its notice. */
@@ -167,9 +181,10 @@ export class FlowHandOver {
       const id = stale[i]!;
       const root = await client.hget(k.task(id), F.root);
       const r = root ? parseRef(root) : undefined;
-      // Its root exists (the add committed): release it; a node gone or not a leaf any more leaves `held` too.
+      // Its root exists (the add committed): release it (a node gone, or waiting for children, only leaves `held`).
       if (!r || (await client.exists(this.keys(r.queue).task(r.id)))) await runScript(client, flowScripts.releaseNodes(k, [id]));
-      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id));
+      // Never committed: every node of it is in `held`, each removed without a word to its parent (never released).
+      else if (Number(stale[i + 1]) < nowMs - ABANDONED_NODE_MS) await runScript(client, queueScripts.remove(k, id, { abandoned: true }));
     }
   }
 }

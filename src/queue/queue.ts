@@ -470,19 +470,29 @@ export class Queue<P = unknown, R = unknown> {
   /**
    * Ends a waiting, delayed, active (or, in a flow, dependencies) task as cancelled. A flow
    * parent's children that have not finished are cancelled too, and their children.
+   * Cancelling a flow parent already cancelled runs that cascade again (it changes nothing
+   * twice) and resolves: a cascade cut short (a crash half-way) is finished by calling it
+   * again. Any other task already finished is refused with an InvalidStateError.
    */
   async cancel(id: string): Promise<void> {
-    await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
+    try {
+      await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
+    } catch (error) {
+      const again = error instanceof InvalidStateError && error.state === 'cancelled' && (await this.call(this.client.exists(this.keys.deps(id)))) === 1;
+      if (!again) throw error;
+    }
     await this.call(this.flows.cancelDescendants(this.name, id));
   }
 
   /**
    * Puts a failed or cancelled task back in line with a fresh set of attempts. A flow
    * child's parent waits for it again (a 'fail' parent its failure failed, if it never ran).
+   * A flow parent that never ran waits for its children again: those that did not complete
+   * are retried too, and theirs (a retry cut short is finished by calling it again).
    */
   async retry(id: string): Promise<void> {
-    await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
-    await this.call(this.flows.apply(this.name, [id]));
+    const reply = await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
+    await this.call(this.flows.afterRetry(this.name, id, reply.children));
   }
 
   /** Deletes a task in any state; a flow parent with its whole tree of descendants. */
@@ -572,11 +582,12 @@ export class Queue<P = unknown, R = unknown> {
     id: string,
     script: (keys: QueueKeys) => ScriptCall<scripts.ActionReply>,
     allowed: string,
-  ): Promise<void> {
+  ): Promise<scripts.ActionReply> {
     this.assertOpen();
     validateTaskId(id);
-    const { status, state } = await this.call(runScript(this.client, script(this.keys)));
-    checkStatus(status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(state) ?? state });
+    const reply = await this.call(runScript(this.client, script(this.keys)));
+    checkStatus(reply.status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply.state) ?? reply.state });
+    return reply;
   }
 
   private async setPaused(paused: boolean): Promise<void> {

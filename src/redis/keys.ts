@@ -41,6 +41,7 @@ export const TASK_FIELDS = Object.freeze({
   chained: 'ch',
   failedBy: 'fb',
   noticeSeq: 'nv',
+  retrying: 'rr',
 } as const);
 
 export type TaskField = keyof typeof TASK_FIELDS;

@@ -96,6 +96,8 @@ export interface ActionReply {
   status: StatusCode;
   /** The task's stored state code, for INVALID_STATE. */
   state: string | undefined;
+  /** A retried flow parent's children to retry in turn (`<queue>|<id>`; retry.lua). */
+  children: string[];
 }
 
 export interface RawCounts {
@@ -224,8 +226,9 @@ export function configure(k: QueueKeys, fields: readonly [string, string][]): Sc
 
 function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {
   return call(name, [k.fence, k.task(id)], [id, ...args], (reply) => {
-    const [status, state] = reply as [number | string, string?];
-    return { status: Number(status) as StatusCode, state };
+    const [status, second] = reply as [number | string, (string | string[])?];
+    if (Array.isArray(second)) return { status: Number(status) as StatusCode, state: undefined, children: second.map(String) };
+    return { status: Number(status) as StatusCode, state: second, children: [] };
   });
 }
 
@@ -237,8 +240,9 @@ export function retry(k: QueueKeys, id: string): ScriptCall<ActionReply> {
   return action('retry', k, id, []);
 }
 
-export function remove(k: QueueKeys, id: string): ScriptCall<ActionReply> {
-  return action('remove', k, id, []);
+/** `abandoned`: a node of a flow whose `add` never committed, removed without telling its parent (remove.lua). */
+export function remove(k: QueueKeys, id: string, { abandoned = false }: { abandoned?: boolean } = {}): ScriptCall<ActionReply> {
+  return action('remove', k, id, [abandoned ? '1' : '']);
 }
 
 export function adoptList(k: QueueKeys, listKey: string, request: AdoptRequest): ScriptCall<AdoptReply> {

@@ -1,7 +1,8 @@
 --[[ flow-create: write the nodes of a flow that live on this queue, none of them claimable.
 
 KEYS[1] fence, KEYS[2] meta (hash: enqueued counter)
-Touches (fenced): task:<id>, dependencies, held (the leaves), deps:<id>
+Touches (fenced): task:<id>, dependencies, held (the leaves, and every node below the
+root), deps:<id>
 ARGV per node: id (reserved by flow-ids), payload JSON, priority, maxAttempts, backoff
      JSON (''), timeoutMs (''), parent (`<queue>|<id>`, '' for the root), root (`<queue>|<id>`,
      '' for the root itself), child policy ('' for a leaf; 'fail', 'ignore' or 'continue'),
@@ -13,7 +14,8 @@ Returns {OK}, or {INVALID_STATE, id} having written nothing when an id is taken.
 Every node starts in the `dependencies` state with `pending` = its number of children: a
 parent waits for them; a leaf (0 pending) waits for its flow to be committed (flow-release,
 called once the root exists). So a flow whose creation stopped half-way has nothing
-claimable. Children get their `deps:<id>` entry '' (pending).
+claimable. Every node but the root is in `held` too until flow-release takes it out (once the
+root exists): one still there long after has no root, and the sweep removes it. Children get their `deps:<id>` entry '' (pending).
 ]]
 --@include lib/base.lua
 
@@ -30,7 +32,7 @@ end
 
 local now = now_ms()
 local created_at = int(now)
-local listed, leaves = {}, {}
+local listed, leaves = {}, {} -- leaves: what goes to `held`
 for _, node in ipairs(nodes) do
   local a = node.at
   local id = ARGV[a]
@@ -52,10 +54,11 @@ for _, node in ipairs(nodes) do
   redis.call('HSET', task_key(id), unpack(fields))
   listed[#listed + 1] = now
   listed[#listed + 1] = id
-  if node.children == 0 then
+  if node.children == 0 or ARGV[a + 7] ~= '' then
     leaves[#leaves + 1] = now
     leaves[#leaves + 1] = id
-  else
+  end
+  if node.children > 0 then
     local entries = {}
     for c = a + 11, a + 10 + node.children do
       entries[#entries + 1] = ARGV[c]

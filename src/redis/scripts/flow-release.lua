@@ -1,10 +1,11 @@
---[[ flow-release: make a committed flow's leaves claimable.
+--[[ flow-release: make a committed flow's leaves claimable (and its nodes leave `held`).
 
 KEYS[1] fence, KEYS[2] dependencies (zset)
 Touches (fenced): task:<id>, held, waiting:<priority>, priorities, wake, progress channel
 ARGV[1..] ids of flow nodes on this queue
 
-Returns how many were released. Only a node in the `dependencies` state with no pending
+Returns how many were released (the ids may include a committed flow's nodes below the
+root that have children: they only leave `held`). Only a node in the `dependencies` state with no pending
 child moves (to waiting); anything else is left as it is, so a second call (the sweep
 finishing what a crashed `add` began) changes nothing. Every id given leaves `held` (one
 cancelled or removed meanwhile too: the sweep need not look at it again).

@@ -6,10 +6,13 @@ delayed, active, completed, failed or cancelled; a grouped task's group line, or
 dependencies, held, dedupe:<key>, logs:<id>, deps:<id> (a flow parent's children), notices (a
 flow child removed before it finished tells its parent, as if cancelled), settings (concurrency) and wake (an active task's slot freed),
 events channel
-ARGV[1] task id
+ARGV[1] task id, ARGV[2] '1': a node of a flow whose `add` never committed (the sweep's
+        clean-up): removed only while in the `dependencies` state, and its parent, itself
+        uncommitted, is not told (so it is never released); else ''
 
-Returns {OK} removed, {TASK_NOT_FOUND}. A removed active task's worker finds its lease
-lost at the next heartbeat; its result is refused.
+Returns {OK} removed, {TASK_NOT_FOUND}, {INVALID_STATE, state} (an abandoned node that is
+not in `dependencies` any more). A removed active task's worker finds its lease lost at the
+next heartbeat; its result is refused.
 ]]
 --@include lib/events.lua
 --@include lib/waiting.lua
@@ -26,6 +29,11 @@ local state = v[1]
 if not state then
   return { STATUS.TASK_NOT_FOUND }
 end
+local abandoned = ARGV[2] == '1'
+if abandoned and state ~= S.dependencies then
+  redis.call('ZREM', key(R.held), id) -- the sweep need not look at it again
+  return { STATUS.INVALID_STATE, state }
+end
 unlist(id, state, v[2], v[4])
 if state == S.dependencies then
   redis.call('ZREM', key(R.held), id)
@@ -37,7 +45,7 @@ if state == S.active then
   slot_freed(settings({ 'concurrency' }))
 end
 release_dedupe(id, v[3])
-if state ~= S.completed and state ~= S.failed and state ~= S.cancelled then
+if state ~= S.completed and state ~= S.failed and state ~= S.cancelled and not abandoned then
   notify_parent(id, tkey, v[6], S.cancelled)
 end
 redis.call('DEL', key(R.deps, id), unpack(task_keys({ id })))
