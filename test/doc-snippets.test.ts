@@ -151,12 +151,13 @@ describe('the docs\' code blocks', () => {
     for (const block of scripts) {
       const env = { ...process.env, REDIS_URL: redis.url, ERRAND_PREFIX: uniquePrefix(), ERRAND_TOKEN: undefined };
       try {
-        await run('bash', ['-euo', 'pipefail', '-c', block.code], { cwd: ROOT, env, timeout: 20_000, killSignal: 'SIGKILL' });
+        // A block runs a few CLI commands, each starting Node: seconds each on a loaded machine.
+        await run('bash', ['-euo', 'pipefail', '-c', block.code], { cwd: ROOT, env, timeout: 45_000, killSignal: 'SIGKILL' });
       } catch (error) {
-        const { stdout, stderr } = error as { stdout: string; stderr: string };
-        failures.push(`${name(block)} failed:\n${stdout}${stderr}`.trim());
+        const { stdout, stderr, killed } = error as { stdout: string; stderr: string; killed: boolean };
+        failures.push(`${name(block)}${killed ? ' did not exit within 45 s' : ' failed'}:\n${stdout}${stderr}`.trim());
       }
     }
     expect(failures).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
