@@ -5,7 +5,7 @@
  * its own task's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queue, ReplicationTimeoutError, ValidationError, Worker } from '../src/index.js';
+import { Queue, RedisUnavailableError, ReplicationTimeoutError, TaskNotFoundError, ValidationError, Worker } from '../src/index.js';
 import { uniquePrefix } from './support/fixtures.js';
 import { RedisSentinel } from './support/redis-sentinel.js';
 
@@ -32,6 +32,9 @@ describe('Redis Sentinel', () => {
     await queue.configure({ retention: { completed: { count: 10_000 } } });
     worker.on('error', () => {}); // the failover, and WAITs while no replica is back
     const acknowledged: string[] = [];
+    const writtenOnly: string[] = [];
+    const mayBeLost: Promise<unknown>[] = [];
+    let unknown = 0;
     const results: Promise<unknown>[] = [];
     const master = await sentinel.master();
     let rejoined: Promise<void> | undefined;
@@ -41,22 +44,46 @@ describe('Redis Sentinel', () => {
         try {
           ids = (await queue.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ payload: payload + i })))).map((task) => task.id);
         } catch (error) {
+          // In flight when the connection went (the kill, or Sentinel dropping the clients of
+          // the master it promotes): the outcome is unknown, and nothing was acknowledged.
+          if (error instanceof RedisUnavailableError) {
+            unknown++;
+            continue;
+          }
           if (!(error instanceof ReplicationTimeoutError)) throw error;
-          ids = error.written; // the new master had no replica yet: written, not replicated in time
+          // The new master had no replica yet: written, not replicated in time. Such a write
+          // stands on the primary, but a failover can still lose it (docs/semantics.md): if
+          // Sentinel fails over again while the old master rejoins, it is lost, and says so.
+          error.written.forEach((id, i) => {
+            writtenOnly.push(id);
+            mayBeLost.push(
+              queue
+                .task(id)
+                .result({ timeoutMs: 60_000 })
+                .then((value) => expect(value).toBe((payload + i) * 2), (lost: Error) => expect(lost).toBeInstanceOf(TaskNotFoundError)),
+            );
+          });
+          ids = [];
         }
         ids.forEach((id, i) => {
           acknowledged.push(id);
           results.push(queue.task(id).result({ timeoutMs: 60_000 }).then((value) => expect(value).toBe((payload + i) * 2)));
         });
-        if (!rejoined && acknowledged.length >= 300) {
+        if (!rejoined && acknowledged.length + writtenOnly.length >= 300) {
           await master.kill();
           rejoined = sentinel.waitForFailover(master).then(() => sentinel.rejoin(master));
         }
       }
-      const outcomes = await Promise.allSettled(results);
+      // Every enqueue acknowledged as replicated completed; written-only ones completed or were lost.
+      const outcomes = await Promise.allSettled([...results, ...mayBeLost]);
       expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
-      expect(new Set(acknowledged).size).toBe(acknowledged.length);
-      expect(await queue.counts()).toMatchObject({ waiting: 0, delayed: 0, failed: 0, completed: acknowledged.length });
+      expect(acknowledged.length).toBeGreaterThan(0);
+      expect(new Set([...acknowledged, ...writtenOnly]).size).toBe(acknowledged.length + writtenOnly.length);
+      // Batches whose outcome was unknown may have been written (then they ran too): at most 20 tasks each.
+      const counts = await queue.counts();
+      expect(counts).toMatchObject({ waiting: 0, delayed: 0, failed: 0 });
+      expect(counts.completed).toBeGreaterThanOrEqual(acknowledged.length);
+      expect(counts.completed).toBeLessThanOrEqual(acknowledged.length + writtenOnly.length + unknown * 20);
       expect(await sentinel.master()).not.toBe(master);
     } finally {
       await worker.close({ timeoutMs: 5_000 });

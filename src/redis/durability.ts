@@ -38,8 +38,10 @@ export async function runReplicated<T extends unknown[]>(
 ): Promise<{ replies: T; acknowledged: number }> {
   defineScripts(client, calls.map((call) => call.name));
   const deadline = Date.now() + failoverBudgetOf(client);
-  // Each call's outcome once it ran; only calls that did not run are sent again (Redis runs
-  // a pipeline call by call, so some of one may have run while others were refused).
+  // Each call's outcome once it ran. A call that found the library missing did not run, and
+  // only those are sent again, on the same connection (Redis runs a pipeline call by call:
+  // another client may load the library between two of them); the WAIT that follows covers
+  // the ones that ran before.
   const outcomes: ([Error | null, unknown] | undefined)[] = calls.map(() => undefined);
   let todo = calls.map((_, index) => index);
   let reloads = 0;
@@ -74,6 +76,13 @@ export async function runReplicated<T extends unknown[]>(
       }
     });
     const waited = results[todo.length] ?? [new Error('no reply to WAIT'), 0];
+    if (redirected) {
+      // Refused or cut off: the calls that ran may have run on a node or connection the next
+      // WAIT will not be on, so nothing counts as done yet: every call is sent again (each
+      // is safe to repeat, or as safe as ioredis's own retry of a lost command).
+      again.splice(0, again.length, ...calls.map((_, index) => index));
+      outcomes.fill(undefined);
+    }
     if (again.length) {
       todo = again;
       if (missing) {
