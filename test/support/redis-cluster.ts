@@ -219,15 +219,23 @@ export class RedisCluster {
   async rejoin(node: RedisServer): Promise<void> {
     await node.restart();
     const address = `${node.host}:${node.port}`;
-    // Back means seen by the others as a live replica with its link up, not only cluster_state:ok:
-    // the next test may pick a slot whose only replica is this node.
-    await until('take the node back as a replica', 30_000, async () => {
-      if (!(await this.allOk())) return undefined;
+    await until('take the node back', 20_000, async () => ((await this.allOk()) ? true : undefined));
+    // Best effort, a while: seen by the others as a live replica with its link up (a test
+    // that needs a replica for a slot waits for one itself: replicaOf).
+    await until('take the node back as a replica', 10_000, async () => {
       const info = (await this.topology()).find((n) => n.address === address);
       if (!info || info.failed || info.master || !info.masterId) return undefined;
       const client = new Redis(node.port, node.host);
       const text = await client.info('replication').finally(() => client.disconnect());
       return text.includes('master_link_status:up') ? true : undefined;
+    }).catch(() => undefined);
+  }
+
+  /** The master that serves `slot` and its replica, once it has a live one (waits up to `timeoutMs`). */
+  async ownerWithReplica(slot: number, timeoutMs = 30_000): Promise<Awaited<ReturnType<RedisCluster['owner']>> & { replica: RedisServer }> {
+    return until(`see a live replica of the master of slot ${slot}`, timeoutMs, async () => {
+      const owner = await this.owner(slot);
+      return owner.replica ? { ...owner, replica: owner.replica } : undefined;
     });
   }
 
