@@ -31,6 +31,8 @@ describe('Redis Sentinel', () => {
     });
     await queue.configure({ retention: { completed: { count: 10_000 } } });
     worker.on('error', () => {}); // the failover, and WAITs while no replica is back
+    // Until the old master rejoins as a replica, every durable write waits its WAIT out
+    // (1 s): on a loaded machine the tasks after the kill take minutes, hence the timeouts.
     const acknowledged: string[] = [];
     const writtenOnly: string[] = [];
     const mayBeLost: Promise<unknown>[] = [];
@@ -59,7 +61,7 @@ describe('Redis Sentinel', () => {
             mayBeLost.push(
               queue
                 .task(id)
-                .result({ timeoutMs: 60_000 })
+                .result({ timeoutMs: 150_000 })
                 .then((value) => expect(value).toBe((payload + i) * 2), (lost: Error) => expect(lost).toBeInstanceOf(TaskNotFoundError)),
             );
           });
@@ -67,7 +69,7 @@ describe('Redis Sentinel', () => {
         }
         ids.forEach((id, i) => {
           acknowledged.push(id);
-          results.push(queue.task(id).result({ timeoutMs: 60_000 }).then((value) => expect(value).toBe((payload + i) * 2)));
+          results.push(queue.task(id).result({ timeoutMs: 150_000 }).then((value) => expect(value).toBe((payload + i) * 2)));
         });
         if (!rejoined && acknowledged.length + writtenOnly.length >= 300) {
           await master.kill();
@@ -90,7 +92,7 @@ describe('Redis Sentinel', () => {
       await queue.close();
       await rejoined;
     }
-  }, 120_000);
+  }, 240_000);
 
   it('refuses a sentinel URL without a master name, and a bad failoverMs, naming the fix', () => {
     expect(() => new Queue('q', { connection: 'redis+sentinel://127.0.0.1:26379' })).toThrow(ValidationError);
