@@ -21,7 +21,8 @@ const nameRule = 'use 1-128 characters from A-Z a-z 0-9 . _ -';
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A caller-chosen task id: like a name, plus ':'; not all digits (those are generated ids). */
-const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A task id: a caller's (1-128 of these characters), or a generated one, with a partitioned queue's partition mark (`~3`, `~3.17`). */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}(~\d{1,3}(\.\d{1,6})?)?$/;
 
 export function validateName(kind: string, name: unknown): string {
   if (name === '.' || name === '..') {

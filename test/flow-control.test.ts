@@ -68,6 +68,7 @@ describe('queue settings', () => {
       rateLimit: null,
       concurrency: null,
       groups: { concurrency: null, rateLimit: null },
+      partitions: 1,
     });
     await queue.configure({ maxWaiting: 10_000, retention: { completed: { count: 5_000 } }, rateLimit: { max: 100, perMs: 1_000 }, concurrency: 20, groups: { concurrency: 2, rateLimit: { max: 10, perMs: 1_000 } } });
     const other = s.queue('configured');
@@ -94,7 +95,9 @@ describe('queue settings', () => {
       [{ maxWaiting: -1 }, /maxWaiting/],
       [{ retention: { completed: { count: 'all' } } }, /retention\.completed\.count/],
       [{ groups: { concurrency: 0 } }, /groups\.concurrency/],
-      [{ partitions: 8, speed: 'max' }, /unknown options "partitions", "speed"/],
+      [{ partitions: 8, speed: 'max' }, /unknown option "speed"/],
+      [{ partitions: 0 }, /partitions/],
+      [{ partitions: 1000 }, /partitions/],
       [{}, /empty/],
       [null, /an object/],
     ];

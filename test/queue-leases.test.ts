@@ -85,7 +85,7 @@ describe('lease holders', () => {
     const task = await queue.enqueue('x');
     await started.promise;
     // Test helper: a heartbeat now, instead of waiting for the next one.
-    await (worker as unknown as { keeper: { beat(): Promise<void> } }).keeper.beat();
+    await (worker as unknown as { beat(): Promise<void> }).beat();
     expect((await queue.getTask(task.id))?.worker).toBe(worker.id);
     expect((await queue.list('active')).map((t) => t.worker)).toEqual([worker.id]);
     expect((await queue.workers()).map((w) => [w.id, w.tasks])).toEqual([[worker.id, [task.id]]]);

@@ -151,7 +151,7 @@ describe('retention', () => {
     await Promise.all(tasks.map((t) => t.result({ timeoutMs: 5_000 })));
     expect((await queue.counts()).completed).toBe(2);
     // Test helper: a heartbeat now (age trimming runs there), instead of waiting for one.
-    await (worker as unknown as { keeper: { beat(): Promise<void> } }).keeper.beat();
+    await (worker as unknown as { beat(): Promise<void> }).beat();
     expect((await queue.counts()).completed).toBe(0);
   });
 

@@ -37,7 +37,7 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
     id, payloadJson: '1', priority: 0, delayMs: 0, runAt: undefined, maxAttempts: 3, backoffJson: '', timeoutMs: undefined, dedupeKey: '', group: '', ...extra,
   });
   const claim = (k: QueueKeys, max: number, leaseMs = 60_000) => run(queueScripts.claim(k, { max, leaseMs }));
-  const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[]) => run(queueScripts.enqueue(k, { tasks }));
+  const enqueue = (k: QueueKeys, tasks: queueScripts.EncodedTask[]) => run(queueScripts.enqueue(k, { tasks, partitions: 1 }));
   /** Settings fields of a queue, as configure writes them ('' removes one). */
   const configure = (k: QueueKeys, fields: Record<string, string>) => run(queueScripts.configure(k, Object.entries(fields)));
   // Small retention everywhere: the trimming paths run.

@@ -9,6 +9,7 @@
  * scanned: a task that changes state mid-scan may be missed or seen twice (it is reported
  * once); the result says how many tasks were read and why the scan stopped.
  */
+import { TASK_ID_PATTERN } from '../config.js';
 import { ValidationError } from '../errors.js';
 import type { Queue } from '../queue/queue.js';
 import type { TaskInfo } from '../queue/task.js';
@@ -71,7 +72,7 @@ function boundedInt(name: string, value: number | undefined, fallback: number, m
   return value;
 }
 
-const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const TASK_ID = TASK_ID_PATTERN;
 
 export async function searchTasks<P, R>(queue: Queue<P, R>, options: SearchOptions): Promise<SearchResult<P, R>> {
   const { text } = options;

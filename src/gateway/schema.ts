@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifySchemaCompiler, FastifyTypeProvider } from 'fastify';
 import { z } from 'zod';
-import { formatIssues, NAME_PATTERN, taskOptionsShape } from '../config.js';
+import { formatIssues, NAME_PATTERN, TASK_ID_PATTERN, taskOptionsShape } from '../config.js';
 import { ValidationError } from '../errors.js';
 
 export interface ZodTypeProvider extends FastifyTypeProvider {
@@ -63,7 +63,7 @@ export const nameSchema = (kind: string) =>
 
 export const taskIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'invalid task id: use 1-128 characters from A-Z a-z 0-9 . _ : -')
+  .regex(TASK_ID_PATTERN, 'invalid task id: use 1-128 characters from A-Z a-z 0-9 . _ : - (a generated id may end with its partition mark, ~3)')
   .meta({ description: 'task id' });
 
 export const queueParams = z.object({ queue: nameSchema('queue') }).strict();

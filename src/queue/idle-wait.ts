@@ -40,9 +40,11 @@ export class IdleWait {
 
   /**
    * Blocks on `wakeKey` for up to `waitMs`, then runs `claim`; resolves with the claim's
-   * outcome (settled: a failed claim is the caller's to report).
+   * outcome (settled: a failed claim is the caller's to report). Without a claim (a worker
+   * of several partitions, whose free slots any partition may take), resolves with
+   * undefined once woken or timed out: the caller claims then.
    */
-  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply>): Promise<PromiseSettledResult<ClaimReply>> {
+  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply> | undefined): Promise<PromiseSettledResult<ClaimReply | undefined>> {
     const { blocker } = this;
     // The scripts' library is loaded on the blocker before its first pop: loading behind a
     // pop would wait for it, and the claim must follow the pop on the connection, not a load.
@@ -55,13 +57,13 @@ export class IdleWait {
           blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
         }
         const woke = blocker.bzpopmin(wakeKey, (waitMs / 1000).toFixed(3));
-        const claimed = runScript(blocker, claim);
+        const claimed = claim ? runScript(blocker, claim) : woke.then(() => undefined);
         return Promise.allSettled([claimed, woke]);
       })
       .then(([result]) => {
         this.waiting = undefined;
         this.blockerId = undefined;
-        return result as PromiseSettledResult<ClaimReply>;
+        return result as PromiseSettledResult<ClaimReply | undefined>;
       });
     this.waiting = done;
     return done;

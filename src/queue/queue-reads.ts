@@ -22,6 +22,15 @@ export interface TaskCounts {
   groups: number;
   /** Flow parents waiting for their children (and flow nodes not yet released). */
   dependencies: number;
+  /** A partitioned queue's partitions, each with its own counts (the fields above are their sums). */
+  partitions?: PartitionCounts[];
+}
+
+export interface PartitionCounts extends Omit<TaskCounts, 'partitions'> {
+  /** The partition's number (0: the queue's own layout). */
+  partition: number;
+  /** Producers route new tasks to it (false: it is being drained after the count was lowered). */
+  routed: boolean;
 }
 
 /** A live worker, as its heartbeat describes it. Times are epoch ms. */

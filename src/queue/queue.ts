@@ -17,12 +17,14 @@ import {
 } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
 import { subscribers } from '../redis/subscriber.js';
-import { GROUP_FIELDS, QueueKeys, queuesKey } from '../redis/keys.js';
+import { GROUP_FIELDS, QueueKeys, queuesKey, SETTINGS_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
-import { QueueReads, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
+import type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
+import { QueueLanes, type Lane } from './queue-lanes.js';
+import { checkShares, layoutOf, ownSettings, partitionFields, placePartitions, routeOf, type Layout } from './partitions.js';
 import {
   decodeSettings,
   groupFields,
@@ -39,16 +41,23 @@ import type { ScheduleDefinition, ScheduleInfo } from './schedules.js';
 import { stateFromCode, type TaskState } from './states.js';
 import { encodeItems, encodeTask, GENERATED_ID, withTrace, type EnqueueItem } from './task-encoding.js';
 import { currentTraceparent, loadTracing, tracingSettled } from '../tracing.js';
-import { TaskLogReader, type FollowLogsOptions, type TaskLogs } from './task-logs.js';
+import type { FollowLogsOptions, TaskLogs } from './task-logs.js';
 import { adoptList, type AdoptListOptions, type ListBridge } from './list-bridge.js';
-import { ResultWaiter, type SentMark } from './results.js';
-import { TaskEvents, type WatchOptions } from './task-events.js';
+import type { SentMark } from './results.js';
+import type { TaskEvents, WatchOptions } from './task-events.js';
 import type { TaskInfo } from './task.js';
 import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
 const ENQUEUE_CHUNK = 1000;
+/**
+ * Tasks of one batch that any partition may take: fewer than this per partition go whole to
+ * the next partition in turn (one script call), more are shared out evenly (one call each).
+ */
+const MIN_SLICE = 64;
+/** Times a batch is routed again after the queue's partitions changed under it. */
+const REROUTES = 8;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
@@ -85,20 +94,26 @@ export class Task<R = unknown> {
 
 export type { EnqueueItem } from './task-encoding.js';
 
-export type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
+export type { PartitionCounts, TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 
 export class Queue<P = unknown, R = unknown> {
   readonly name: string;
   readonly options: ResolvedQueueOptions;
   readonly keys: QueueKeys;
   private readonly connection: OwnedClient;
-  private readonly results: ResultWaiter;
-  private readonly reads: QueueReads<P, R>;
+  /** The queue's partitions (one unless configured): keys, reads, result waiters, events. */
+  private readonly lanes: QueueLanes<P, R>;
   private readonly book: ScheduleBook;
-  private readonly logReader: TaskLogReader;
   /** Flow cascades of the admin actions (src/flows/hand-over.ts). */
   private readonly flows: FlowHandOver;
-  private taskEvents: TaskEvents<P, R> | undefined;
+  /**
+   * The partition count producers route by, as last read: not a copy that can disagree, since
+   * the enqueue script refuses a batch routed by another count than the queue's (and the
+   * batch is routed again on the count read then).
+   */
+  private routing: Layout | undefined;
+  /** The next partition to take a batch that any partition may take. */
+  private rotation = 0;
   private registered: Promise<unknown> | undefined;
   /** Single enqueues waiting for the next flush (see flushCoalesced). */
   private coalescing: { encoded: scripts.EncodedTask; resolve(task: Task<R>): void; reject(error: unknown): void }[] | undefined;
@@ -115,14 +130,16 @@ export class Queue<P = unknown, R = unknown> {
   constructor(name: string, options?: QueueOptions) {
     this.name = validateName('queue', name);
     this.options = resolveQueueOptions(options);
-    this.keys = new QueueKeys(this.options.prefix, this.name);
     this.connection = openClient(this.options.connection);
     // Commands report their own failures to callers; connection errors in between are
     // retried by ioredis and need no listener of their own.
     if (this.connection.owned) this.connection.client.on('error', () => {});
-    this.reads = new QueueReads<P, R>(this.name, this.keys, () => this.client);
-    this.logReader = new TaskLogReader(this.name, this.keys, () => this.client);
-    this.results = new ResultWaiter(this.name, this.keys, this.connection.client, () => this.events);
+    this.lanes = new QueueLanes<P, R>(this.name, this.options.prefix, {
+      client: () => this.client,
+      connection: this.options.connection,
+      getTask: (id) => this.getTask(id),
+    });
+    this.keys = this.lanes.base.keys;
     this.flows = new FlowHandOver(() => this.client, this.options.prefix);
     this.book = new ScheduleBook(this.name, this.keys, () => this.client, this.options.maxPayloadBytes);
     void loadTracing();
@@ -225,49 +242,95 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /**
-   * Runs the enqueue script over encoded tasks, one call per chunk, all pipelined; with the
-   * durability option, says how many replicas acknowledged (the caller judges it).
+   * Runs the enqueue script over encoded tasks, one call per chunk, all pipelined (on a
+   * partitioned queue, each partition's share: src/queue/partitions.ts routes them); with
+   * the durability option, says how many replicas acknowledged (the caller judges it).
    */
   private async sendEnqueues(
     encoded: scripts.EncodedTask[],
   ): Promise<{ tasks: Task<R>[]; full: { maxWaiting: number } | undefined; acknowledged?: number }> {
     this.register();
-    const sent = this.results.mark(); // before anything is sent
-    const calls: ScriptCall<scripts.EnqueueReply>[] = [];
-    for (let start = 0; start < encoded.length; start += ENQUEUE_CHUNK) {
-      calls.push(scripts.enqueue(this.keys, { tasks: encoded.slice(start, start + ENQUEUE_CHUNK) }));
-    }
-    const { durability } = this.options;
-    let replies: scripts.EnqueueReply[];
-    let acknowledged: number | undefined;
-    if (durability) {
-      const replicated = await this.call(runReplicated(this.client, calls, durability));
-      replies = replicated.replies;
-      acknowledged = replicated.acknowledged;
-    } else {
-      replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
-    }
-    const tasks: Task<R>[] = [];
+    const placed = new Array<Task<R> | undefined>(encoded.length);
     let full: { maxWaiting: number } | undefined;
-    for (const reply of replies) {
-      if (reply.full) {
-        full = { maxWaiting: reply.maxWaiting };
-        continue;
+    let acknowledged: number | undefined;
+    let todo = encoded.map((_, index) => index);
+    for (let round = 0; todo.length; round++) {
+      if (round === REROUTES) {
+        throw new Error(`queue "${this.name}": its partitions disagree on their count (a configure cut short?): configure the queue's partitions again`);
       }
-      for (const { id, created } of reply.tasks) {
-        // No mark for an existing task (same id or dedupe key: it may have finished before
-        // this enqueue) nor for a caller's id (see results.ts): their waits read the task.
-        tasks.push(new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined));
-      }
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 5 * round)); // a configure under way finishes
+      const layout = (this.routing ??= await this.call(this.lanes.layout()));
+      const again: number[] = [];
+      await Promise.all(
+        [...this.route(layout, todo, encoded)].map(async ([mark, indexes]) => {
+          const lane = this.lanes.lane(mark);
+          const sent = lane.results.mark(); // before anything is sent
+          const chunks: number[][] = [];
+          for (let start = 0; start < indexes.length; start += ENQUEUE_CHUNK) chunks.push(indexes.slice(start, start + ENQUEUE_CHUNK));
+          const calls = chunks.map((chunk) => scripts.enqueue(lane.keys, { tasks: chunk.map((index) => encoded[index]!), partitions: layout.partitions }));
+          const { durability } = this.options;
+          let replies: scripts.EnqueueReply[];
+          if (durability) {
+            const replicated = await this.call(runReplicated(this.client, calls, durability));
+            replies = replicated.replies;
+            acknowledged = Math.min(acknowledged ?? Infinity, replicated.acknowledged);
+          } else {
+            replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
+          }
+          replies.forEach((reply, c) => {
+            if (reply.layoutChanged !== undefined) again.push(...chunks[c]!);
+            else if (reply.full) full = { maxWaiting: reply.maxWaiting };
+            else {
+              reply.tasks.forEach(({ id, created }, i) => {
+                // No mark for an existing task (same id or dedupe key: it may have finished before
+                // this enqueue) nor for a caller's id (see results.ts): their waits read the task.
+                placed[chunks[c]![i]!] = new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined);
+              });
+            }
+          });
+        }),
+      );
+      if (again.length) this.routing = undefined; // read the count again
+      todo = again.sort((a, b) => a - b);
     }
-    return { tasks, full, acknowledged };
+    return { tasks: placed.filter((task) => task !== undefined), full, acknowledged };
+  }
+
+  /**
+   * Which partition each task goes to (by mark): by its dedupe key, id or group when it has
+   * one (partitions.ts); the others a whole batch to the next partition in turn, or shared
+   * out evenly when there are many.
+   */
+  private route(layout: Layout, indexes: number[], encoded: scripts.EncodedTask[]): Map<string, number[]> {
+    const { partitions, marks } = layout;
+    if (partitions === 1) return new Map([[marks[0]!, indexes]]);
+    const byLane = new Map<string, number[]>();
+    const add = (mark: string, index: number) => {
+      const list = byLane.get(mark);
+      if (list) list.push(index);
+      else byLane.set(mark, [index]);
+    };
+    const free: number[] = [];
+    for (const index of indexes) {
+      const n = routeOf(encoded[index]!, partitions);
+      if (n === undefined) free.push(index);
+      else add(marks[n]!, index);
+    }
+    const slices = Math.min(partitions, Math.max(1, Math.floor(free.length / MIN_SLICE)));
+    for (let s = 0; s < slices; s++) {
+      const mark = marks[(this.rotation + s) % partitions]!;
+      for (let i = Math.floor((s * free.length) / slices); i < Math.floor(((s + 1) * free.length) / slices); i++) add(mark, free[i]!);
+    }
+    if (free.length) this.rotation = (this.rotation + slices) % partitions;
+    for (const list of byLane.values()) list.sort((a, b) => a - b);
+    return byLane;
   }
 
   /** Everything stored about a task, or null if there is no such task (any more). */
   async getTask(id: string): Promise<TaskInfo<P, R> | null> {
     this.assertOpen();
     validateTaskId(id);
-    return this.call(this.reads.task(id));
+    return this.call(this.lanes.locate(id).then((lane) => lane.reads.task(id)));
   }
 
   /** A handle on an existing task, to await its result. */
@@ -285,7 +348,7 @@ export class Queue<P = unknown, R = unknown> {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
     this.uses++;
-    return (this.call(this.results.wait(id, timeoutMs, sent)) as Promise<R>).finally(() => this.uses--);
+    return (this.call(this.lanes.locate(id).then((lane) => lane.results.wait(id, timeoutMs, sent))) as Promise<R>).finally(() => this.uses--);
   }
 
   /** Whether results are awaited or tasks watched through this Queue now (a cache must not close it). */
@@ -293,16 +356,19 @@ export class Queue<P = unknown, R = unknown> {
     return this.uses > 0;
   }
 
-  /** State changes of this queue's tasks, from one subscription opened on first use. */
+  /**
+   * State changes of this queue's tasks, from one subscription opened on first use. On a
+   * partitioned queue, those of its first partition (`partitionEvents` gives each one's).
+   */
   get events(): TaskEvents<P, R> {
     this.assertOpen();
-    this.taskEvents ??= new TaskEvents<P, R>(
-      this.name,
-      { outcomes: this.keys.events, progress: this.keys.progress },
-      () => subscribers.acquire(this.options.connection),
-      (id) => this.getTask(id),
-    );
-    return this.taskEvents;
+    return this.lanes.base.events;
+  }
+
+  /** The state changes of every partition's tasks (one subscription each; one for an unpartitioned queue). */
+  async partitionEvents(): Promise<TaskEvents<P, R>[]> {
+    this.assertOpen();
+    return this.lanes.every(await this.call(this.lanes.layout())).map((lane) => lane.events);
   }
 
   /**
@@ -311,7 +377,13 @@ export class Queue<P = unknown, R = unknown> {
    */
   watchTask(id: string, options?: WatchOptions): AsyncGenerator<TaskInfo<P, R>, void, undefined> {
     validateTaskId(id);
-    return this.counted(this.events.watch(id, options));
+    return this.counted(this.inLane(id, (lane) => lane.events.watch(id, options)));
+  }
+
+  /** A generator of the partition that holds task `id`. */
+  private async *inLane<T>(id: string, generator: (lane: Lane<P, R>) => AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+    this.assertOpen();
+    yield* generator(await this.call(this.lanes.locate(id)));
   }
 
   /** Counts a watch as a use of this Queue from its start to its end (see `busy`). */
@@ -331,7 +403,7 @@ export class Queue<P = unknown, R = unknown> {
   async logs(id: string): Promise<TaskLogs> {
     this.assertOpen();
     validateTaskId(id);
-    const read = await this.call(this.logReader.read(id));
+    const read = await this.call(this.lanes.locate(id).then((lane) => lane.logReader.read(id)));
     if (!read) throw new TaskNotFoundError(this.name, id);
     return { dropped: read.dropped, lines: read.lines };
   }
@@ -343,13 +415,18 @@ export class Queue<P = unknown, R = unknown> {
    */
   followLogs(id: string, options: FollowLogsOptions = {}): AsyncGenerator<TaskLogs, void, undefined> {
     validateTaskId(id);
-    return this.logReader.follow(id, this.events.changes(id, options));
+    return this.inLane(id, (lane) => lane.logReader.follow(id, lane.events.changes(id, options)));
   }
 
-  /** One consistent snapshot of the queue's sizes. */
+  /**
+   * One consistent snapshot of the queue's sizes. A partitioned queue's are summed over its
+   * partitions (each one's own snapshot), with each one's in `partitions`.
+   */
   async counts(): Promise<TaskCounts> {
     this.assertOpen();
-    return this.call(runScript(this.client, scripts.counts(this.keys)));
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) return this.call(runScript(this.client, scripts.counts(this.keys)));
+    return this.call(this.lanes.counts(layout));
   }
 
   /**
@@ -360,10 +437,44 @@ export class Queue<P = unknown, R = unknown> {
    */
   async configure(patch: SettingsPatch): Promise<QueueSettings> {
     this.assertOpen();
-    const fields = settingsFields(parseSettingsPatch(patch));
+    const parsed = parseSettingsPatch(patch);
+    const fields = settingsFields(parsed);
     this.register();
-    await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
+    const stored = await this.call(this.client.hgetall(this.keys.settings));
+    const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
+    const partitions = parsed.partitions ?? layout.partitions;
+    if (partitions === 1 && layout.marks.length === 1) {
+      if (fields.length) await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
+      return this.settings();
+    }
+    await this.call(this.configurePartitions(stored, layout, partitions, fields));
     return this.settings();
+  }
+
+  /**
+   * A partitioned queue's settings change (or a change of its partition count): the settings
+   * as given are kept with the layout in the queue's own `settings` hash, and every partition
+   * stores its share (partitions.ts). New partitions are placed first, the queue's own hash
+   * (what producers route by) written last; each write is atomic, the whole is not: a change
+   * cut short is completed by making it again.
+   */
+  private async configurePartitions(stored: Record<string, string>, layout: Layout, partitions: number, fields: [string, string][]): Promise<void> {
+    const kept = stored[SETTINGS_FIELDS.partitionLogical];
+    const logical = kept ? (JSON.parse(kept) as Record<string, string>) : ownSettings(stored);
+    for (const [field, value] of fields) {
+      if (value === '') delete logical[field];
+      else logical[field] = value;
+    }
+    checkShares(logical, partitions);
+    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(this.client, this.name, layout.marks.length, partitions))] : layout.marks;
+    await Promise.all(marks.slice(1).map((mark, i) => runScript(this.client, scripts.configure(this.lanes.lane(mark).keys, partitionFields(logical, partitions, i + 1)))));
+    const own: [string, string][] = [
+      ...partitionFields(logical, partitions, 0),
+      [SETTINGS_FIELDS.partitionLanes, marks.slice(1).join(',')],
+      [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
+    ];
+    await runScript(this.client, scripts.configure(this.keys, own));
+    this.routing = undefined;
   }
 
   /** The queue's settings, with the defaults filled in. */
@@ -381,20 +492,25 @@ export class Queue<P = unknown, R = unknown> {
     validateName('group', group);
     const fields = groupFields(parseGroupLimits(patch), GROUP_FIELDS.concurrency, GROUP_FIELDS.rateMax, GROUP_FIELDS.ratePerMs);
     if (!fields.length) throw new ValidationError('the group settings change is empty: give concurrency or rateLimit');
-    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, fields)));
+    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, fields)));
   }
 
   /** Stops claims of one group's tasks (the others go on); running ones finish. */
   async pauseGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, [[GROUP_FIELDS.paused, '1']])));
+    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, [[GROUP_FIELDS.paused, '1']])));
   }
 
   async resumeGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.call(runScript(this.client, scripts.configureGroup(this.keys, group, [[GROUP_FIELDS.paused, '']])));
+    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, [[GROUP_FIELDS.paused, '']])));
+  }
+
+  /** The keys of the partition a group lives in. */
+  private async groupKeys(group: string): Promise<QueueKeys> {
+    return this.lanes.groupLane(await this.call(this.lanes.layout()), group).keys;
   }
 
   /** Groups with waiting or active tasks, largest backlog first (a page), and how many there are. */
@@ -403,8 +519,16 @@ export class Queue<P = unknown, R = unknown> {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
     }
-    const { total, nowMs, groups } = await this.call(runScript(this.client, scripts.listGroups(this.keys, { offset, limit })));
-    return { total, groups: groups.map((row) => groupInfo(row, nowMs)) };
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) {
+      const { total, nowMs, groups } = await this.call(runScript(this.client, scripts.listGroups(this.keys, { offset, limit })));
+      return { total, groups: groups.map((row) => groupInfo(row, nowMs)) };
+    }
+    // Each partition's largest, merged: a group lives in one partition.
+    const pages = await this.call(Promise.all(this.lanes.every(layout).map((lane) => runScript(this.client, scripts.listGroups(lane.keys, { offset: 0, limit: Math.min(1000, offset + limit) })))));
+    const rows = pages.flatMap((page) => page.groups.map((row) => groupInfo(row, page.nowMs)));
+    rows.sort((a, b) => b.waiting - a.waiting || a.name.localeCompare(b.name));
+    return { total: pages.reduce((sum, page) => sum + page.total, 0), groups: rows.slice(offset, offset + limit) };
   }
 
   /**
@@ -478,7 +602,7 @@ export class Queue<P = unknown, R = unknown> {
     try {
       await this.admin('cancel', id, (k) => scripts.cancel(k, id), 'waiting, delayed, active or dependencies');
     } catch (error) {
-      const again = error instanceof InvalidStateError && error.state === 'cancelled' && (await this.call(this.client.exists(this.keys.deps(id)))) === 1;
+      const again = error instanceof InvalidStateError && error.state === 'cancelled' && (await this.call(this.client.exists((await this.lanes.locate(id)).keys.deps(id)))) === 1;
       if (!again) throw error;
     }
     await this.call(this.flows.cancelDescendants(this.name, id));
@@ -498,7 +622,7 @@ export class Queue<P = unknown, R = unknown> {
   /** Deletes a task in any state; a flow parent with its whole tree of descendants. */
   async remove(id: string): Promise<void> {
     validateTaskId(id);
-    const children = await this.call(this.client.hkeys(this.keys.deps(id)));
+    const children = await this.call(this.lanes.locate(id).then((lane) => this.client.hkeys(lane.keys.deps(id))));
     await this.admin('remove', id, (k) => scripts.remove(k, id), 'existing');
     for (const ref of children) {
       const child = parseRef(ref);
@@ -513,7 +637,13 @@ export class Queue<P = unknown, R = unknown> {
    */
   async list(state: TaskState, page: { offset?: number; limit?: number } = {}): Promise<TaskInfo<P, R>[]> {
     this.assertOpen();
-    return this.call(this.reads.list(state, page));
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) return this.call(this.lanes.base.reads.list(state, page));
+    const { offset = 0, limit = 50 } = page;
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
+    }
+    return this.call(this.lanes.list(layout, state, offset, limit));
   }
 
   /**
@@ -522,7 +652,8 @@ export class Queue<P = unknown, R = unknown> {
    */
   async retryAllFailed({ limit = 10_000 }: { limit?: number } = {}): Promise<string[]> {
     this.assertOpen();
-    const ids = (await this.call(this.client.lrange(this.keys.failed, -limit, -1))).reverse();
+    const lanes = this.lanes.every(await this.call(this.lanes.layout()));
+    const ids = (await this.call(Promise.all(lanes.map((lane) => this.client.lrange(lane.keys.failed, -limit, -1))))).flatMap((page) => page.reverse()).slice(0, limit);
     const retried: string[] = [];
     for (const id of ids) {
       try {
@@ -543,13 +674,17 @@ export class Queue<P = unknown, R = unknown> {
    */
   async throughput(options: { minutes?: number } = {}): Promise<ThroughputPoint[]> {
     this.assertOpen();
-    return this.call(this.reads.throughput(options));
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) return this.call(this.lanes.base.reads.throughput(options));
+    return this.call(this.lanes.throughput(layout, options.minutes));
   }
 
   /** Workers that sent a heartbeat within their lease time; stale records are dropped. */
   async workers(): Promise<WorkerInfo[]> {
     this.assertOpen();
-    return this.call(this.reads.workers());
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) return this.call(this.lanes.base.reads.workers());
+    return this.call(this.lanes.workers(layout));
   }
 
   /**
@@ -571,7 +706,7 @@ export class Queue<P = unknown, R = unknown> {
       await Promise.resolve(this.accepting > 0 ? loadTracing() : this.inFlight).catch(() => {});
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.all([this.results.close(), this.taskEvents?.close()]);
+    await this.lanes.close();
     await closeClient(this.connection);
   }
 
@@ -585,15 +720,18 @@ export class Queue<P = unknown, R = unknown> {
   ): Promise<scripts.ActionReply> {
     this.assertOpen();
     validateTaskId(id);
-    const reply = await this.call(runScript(this.client, script(this.keys)));
+    const lane = await this.call(this.lanes.locate(id));
+    const reply = await this.call(runScript(this.client, script(lane.keys)));
     checkStatus(reply.status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply.state) ?? reply.state });
     return reply;
   }
 
+  /** Every partition's pause (one call each: not atomic over partitions). */
   private async setPaused(paused: boolean): Promise<void> {
     this.assertOpen();
     this.register();
-    await this.call(runScript(this.client, scripts.setPaused(this.keys, paused)));
+    const lanes = this.lanes.every(await this.call(this.lanes.layout()));
+    await this.call(Promise.all(lanes.map((lane) => runScript(this.client, scripts.setPaused(lane.keys, paused)))));
   }
 
   /** Resolves once the queue's name is in the prefix's registry (schedules make a queue known). */

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { DEFAULT_RETENTION, formatIssues } from '../config.js';
 import { ValidationError } from '../errors.js';
 import { SETTINGS_FIELDS as S } from '../redis/keys.js';
+import { MAX_PARTITIONS } from './partitions.js';
 
 const MAX_WINDOW_MS = 24 * 3_600_000;
 
@@ -54,6 +55,8 @@ export const settingsPatchSchema = z
     concurrency: z.number().int().min(1).max(1_000_000).nullable(),
     /** Limits of every group (each group may have its own: configureGroup). */
     groups: groupLimitsSchema,
+    /** Partitions (src/queue/partitions.ts): the queue's tasks spread over this many queue layouts, each its own hash slot. */
+    partitions: z.number().int().min(1).max(MAX_PARTITIONS),
   })
   .partial()
   .strict();
@@ -80,6 +83,8 @@ export interface QueueSettings {
   rateLimit: RateLimit | null;
   concurrency: number | null;
   groups: GroupLimits;
+  /** Partitions producers spread new tasks over (1: not partitioned). */
+  partitions: number;
 }
 
 export function parseSettingsPatch(input: unknown): z.output<typeof settingsPatchSchema> {
@@ -117,7 +122,7 @@ export function settingsFields(patch: z.output<typeof settingsPatchSchema>): [st
   }
   put(S.concurrency, patch.concurrency);
   if (patch.groups) fields.push(...groupFields(patch.groups, S.groupConcurrency, S.groupRateMax, S.groupRatePerMs));
-  if (!fields.length) throw new ValidationError('the settings change is empty: give at least one setting');
+  if (!fields.length && patch.partitions === undefined) throw new ValidationError('the settings change is empty: give at least one setting');
   return fields;
 }
 
@@ -157,8 +162,13 @@ function rateOf(hash: Record<string, string>, max: string, perMs: string): RateL
   return m === null || p === null ? null : { max: m, perMs: p };
 }
 
-/** The stored hash as settings, defaults filled in. */
-export function decodeSettings(hash: Record<string, string>): QueueSettings {
+/**
+ * The stored hash as settings, defaults filled in. A partitioned queue's own hash holds its
+ * first partition's share; the queue's settings as given are kept beside it (`partitions.logical`).
+ */
+export function decodeSettings(stored: Record<string, string>): QueueSettings {
+  const logical = stored[S.partitionLogical];
+  const hash: Record<string, string> = logical ? { ...(JSON.parse(logical) as Record<string, string>), [S.version]: stored[S.version] ?? '0' } : stored;
   return {
     version: numberOf(hash, S.version) ?? 0,
     maxWaiting: numberOf(hash, S.maxWaiting),
@@ -178,5 +188,6 @@ export function decodeSettings(hash: Record<string, string>): QueueSettings {
       concurrency: numberOf(hash, S.groupConcurrency),
       rateLimit: rateOf(hash, S.groupRateMax, S.groupRatePerMs),
     },
+    partitions: numberOf(stored, S.partitions) ?? 1,
   };
 }

@@ -10,8 +10,11 @@ import { encodeJson } from '../json.js';
 import { SCHEDULE_RUN_PREFIX } from '../redis/keys.js';
 import type { EncodedTask } from '../redis/queue-scripts.js';
 
-/** Generated ids are digits only; callers' ids never are (encodeTask refuses them). */
-export const GENERATED_ID = /^\d+$/;
+/**
+ * Generated ids are digits, with a partitioned queue's partition mark after them (`~3`,
+ * `~3.17`: src/queue/partitions.ts); callers' ids never are (encodeTask refuses them).
+ */
+export const GENERATED_ID = /^\d+(~\d+(\.\d+)?)?$/;
 
 export type EnqueueItem<P> = { payload: P } & TaskOptions;
 
@@ -48,6 +51,7 @@ export function encodeTask(payload: unknown, input: unknown, queue: EncodingOpti
   let id = '';
   if (options.id !== undefined) {
     id = validateTaskId(options.id);
+    if (id.includes('~')) throw new ValidationError(`invalid task id "${id}": "~" is reserved for the partition mark of generated ids; use 1-128 characters from A-Z a-z 0-9 . _ : -`);
     if (GENERATED_ID.test(id)) throw new ValidationError(`invalid task id "${id}": ids of digits only are reserved for generated ids`);
     if (id.startsWith(SCHEDULE_RUN_PREFIX)) throw new ValidationError(`invalid task id "${id}": ids starting with "${SCHEDULE_RUN_PREFIX}" are reserved for schedule runs`);
   }

@@ -22,6 +22,8 @@ import { runScript, type RedisClient } from '../redis/scripts.js';
 export const FLUSH_INTERVAL_MS = 100;
 
 interface Pending {
+  /** The keys of the task's queue layout (its partition's, on a partitioned queue). */
+  keys: QueueKeys;
   token: string;
   /** The latest progress JSON, not yet sent. */
   progress: string | undefined;
@@ -31,7 +33,8 @@ interface Pending {
 
 export interface TaskNotesOptions {
   client: RedisClient;
-  keys: QueueKeys;
+  /** The keys of the layout (partition) that holds a task this worker runs. */
+  keysOf(id: string): QueueKeys;
   report(error: Error): void;
 }
 
@@ -89,7 +92,7 @@ export class TaskNotes {
   private entry(id: string, token: string): Pending {
     let entry = this.pending.get(id);
     if (!entry || entry.token !== token) {
-      entry = { token, progress: undefined, lines: [], dropped: 0 };
+      entry = { keys: this.options.keysOf(id), token, progress: undefined, lines: [], dropped: 0 };
       this.pending.set(id, entry);
     }
     return entry;
@@ -124,20 +127,24 @@ export class TaskNotes {
   }
 
   private async send(batch: Map<string, Pending>): Promise<void> {
-    const { client, keys } = this.options;
+    const { client } = this.options;
     const now = Date.now();
-    const progress: scripts.ProgressNote[] = [];
-    const logs: scripts.LogBatch[] = [];
+    // Per layout (one, unless the queue is partitioned): its progress notes and log batches.
+    const layouts = new Map<QueueKeys, { progress: scripts.ProgressNote[]; logs: scripts.LogBatch[] }>();
     for (const [id, entry] of batch) {
-      if (entry.progress !== undefined) progress.push({ id, token: entry.token, json: entry.progress });
+      let notes = layouts.get(entry.keys);
+      if (!notes) layouts.set(entry.keys, (notes = { progress: [], logs: [] }));
+      if (entry.progress !== undefined) notes.progress.push({ id, token: entry.token, json: entry.progress });
       if (entry.lines.length) {
         const lines = entry.lines.map((line) => ({ ageMs: Math.max(0, now - line.at), text: line.text }));
-        logs.push({ id, token: entry.token, dropped: entry.dropped, lines });
+        notes.logs.push({ id, token: entry.token, dropped: entry.dropped, lines });
       }
     }
     const calls: Promise<unknown>[] = [];
-    if (progress.length) calls.push(runScript(client, scripts.progress(keys, progress)));
-    if (logs.length) calls.push(runScript(client, scripts.appendLogs(keys, { maxLines: TASK_LOG_LIMITS.lines, maxBytes: TASK_LOG_LIMITS.bytes, batches: logs })));
+    for (const [keys, { progress, logs }] of layouts) {
+      if (progress.length) calls.push(runScript(client, scripts.progress(keys, progress)));
+      if (logs.length) calls.push(runScript(client, scripts.appendLogs(keys, { maxLines: TASK_LOG_LIMITS.lines, maxBytes: TASK_LOG_LIMITS.bytes, batches: logs })));
+    }
     // LEASE_LOST statuses need nothing: the heartbeat tells the runner about lost leases.
     const settled = await Promise.allSettled(calls);
     for (const result of settled) {

@@ -42,6 +42,12 @@ export interface PumpOptions<P> {
   durability: Durability | undefined;
   /** Runs handlers: how many run now, and where claimed tasks go. */
   runner: { readonly busy: number; start(claimed: scripts.ClaimedTask): void };
+  /**
+   * A worker of a partitioned queue has a pump per partition, and they share its slots:
+   * how many are free over all of them. Its idle waits then claim nothing (the slots they
+   * would hold are any partition's): woken, the pump claims.
+   */
+  shared?: { free(): number; returned(): void };
   idle: IdleWait;
   onCompleted(task: ActiveTask<P>, value: unknown): void;
   onFailed(task: ActiveTask<P>, error: Error, willRetry: boolean): void;
@@ -217,7 +223,23 @@ export class Pump<P> {
   }
 
   private get free(): number {
-    return this.options.concurrency - this.options.runner.busy - this.claimsInFlight;
+    const { shared } = this.options;
+    return shared ? shared.free() : this.options.concurrency - this.options.runner.busy - this.claimsInFlight;
+  }
+
+  /** From now on, shares the worker's slots with other pumps (see PumpOptions.shared). */
+  share(shared: { free(): number; returned(): void }): void {
+    this.options.shared = shared;
+  }
+
+  /** Tasks asked for by claims on their way (a shared budget counts every pump's). */
+  get inFlight(): number {
+    return this.claimsInFlight;
+  }
+
+  /** Likely to find work: its last claim was full, or its idle wait woke (a shared budget's slots go to these). */
+  get hungry(): boolean {
+    return this.backlog && !this.options.idle.blocked;
   }
 
   private claimRequest(max: number): scripts.ClaimRequest {
@@ -360,14 +382,33 @@ export class Pump<P> {
     if (schedulesToRefill > 0) this.options.onSchedulesWaiting();
     for (const task of tasks) this.options.runner.start(task);
     this.backlog = tasks.length === asked;
+    // Slots this claim held and did not fill are free again: for another partition's pump.
+    if (this.options.shared && tasks.length < asked) this.options.shared.returned();
     this.noteScheduleDue(scheduleDueInMs);
     // A slot is due: its runs are created, then the worker claims again (fireSchedules).
     if (scheduleDueInMs === 0 && Date.now() >= this.fireRetryAt) return;
-    const free = this.options.concurrency - this.options.runner.busy;
+    const free = this.options.shared ? this.free : this.options.concurrency - this.options.runner.busy;
     // A short claim emptied the queue: wait for the next announcement now, so the blocking
-    // pop is already in Redis when work arrives (one hop to a handler, not two).
-    if (paused || (!this.backlog && free > 0)) this.waitForWork(dueInMs);
+    // pop is already in Redis when work arrives (one hop to a handler, not two). A pump of
+    // a shared budget waits whether slots are free or not: a slot that frees goes to a
+    // partition with work.
+    if (paused || (!this.backlog && (free > 0 || this.options.shared))) this.waitForWork(dueInMs);
     else if (free > 0) this.schedule();
+  }
+
+  /** The idle wait of a pump sharing its worker's slots: blocks without a claim, then claims if slots are free. */
+  private waitShared(dueInMs: number): void {
+    const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+    void this.options.idle.wait(this.options.keys.wake, waitMs, undefined).then((woke) => {
+      if (!this.claiming) return;
+      if (woke.status === 'rejected') {
+        this.options.report(woke.reason as Error);
+        this.retryLater();
+        return;
+      }
+      this.backlog = true; // announced (or due): claim when a slot is free
+      this.schedule();
+    });
   }
 
   /** Blocks on the wake marker until work is announced or something falls due (IdleWait). */
@@ -375,6 +416,10 @@ export class Pump<P> {
     if (this.options.idle.blocked || !this.claiming) return;
     if (dueInMs === 0) {
       this.schedule(); // more was due than one claim reaps or promotes
+      return;
+    }
+    if (this.options.shared) {
+      this.waitShared(dueInMs);
       return;
     }
     const want = Math.min(this.free, this.claimBatch);
@@ -386,7 +431,7 @@ export class Pump<P> {
       this.claimsInFlight -= want;
       if (claimed.status === 'fulfilled') {
         this.retryDelayMs = 0;
-        this.onClaim(claimed.value, want);
+        this.onClaim(claimed.value!, want);
       } else if (this.claiming) {
         // A claim whose reply was lost leaves its leases to expire: those tasks run again.
         this.options.report(claimed.reason as Error);

@@ -1,6 +1,11 @@
 /**
  * A worker: runs a handler for the tasks of one queue, `concurrency` at a time.
  *
+ * A partitioned queue's worker consumes every partition (src/queue/partitions.ts): a pump,
+ * an idle wait and a heartbeat per partition, sharing the handler runner, its slots and the
+ * connection; it follows the queue's layout as it changes (new partitions join, drained
+ * ones stay until the worker closes).
+ *
  * Responsible for: its options, connections and identity; putting its parts together (the
  * pump: claims and records in round trips; the idle wait: blocking on the wake marker; the
  * handler runner: leases, handlers, timeouts, with the isolation pool when handlers run in
@@ -21,6 +26,7 @@ import { closeClient, openClient, type OwnedClient } from '../redis/connection.j
 import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
+import { partitionName, readLayout } from './partitions.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { defineScripts, pipeScript, prepareScripts, runScript, type RedisClient } from '../redis/scripts.js';
 import { loadTracing } from '../tracing.js';
@@ -61,6 +67,18 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+/** How often a worker reads its queue's partitions (a partition added is consumed within this). */
+const LAYOUT_CHECK_MS = 1_000;
+
+/** One partition as a worker consumes it (an unpartitioned queue is one). */
+interface WorkerLane<P> {
+  mark: string;
+  keys: QueueKeys;
+  idle: IdleWait;
+  pump: Pump<P>;
+  keeper: LeaseKeeper;
+}
+
 /** The scripts a worker's command connection calls (registered at once: its pipelines need them). */
 const WORKER_SCRIPTS = ['claim', 'complete', 'complete-claim', 'fail', 'extend', 'reap', 'release', 'schedule-fire'] as const;
 
@@ -68,12 +86,16 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   readonly queue: string;
   readonly id: string;
   readonly options: ResolvedWorkerOptions;
+  /** The keys of the queue's own layout (its first partition: schedules and flows live there). */
   private readonly keys: QueueKeys;
   private readonly connection: OwnedClient;
-  private readonly idle: IdleWait;
   private readonly runner: HandlerRunner<P, R>;
-  private readonly pump: Pump<P>;
-  private readonly keeper: LeaseKeeper;
+  /** The partitions consumed, by mark ('' first: the queue's own layout). */
+  private readonly lanes = new Map<string, WorkerLane<P>>();
+  /** The partition of each task this worker holds. */
+  private readonly taskLanes = new Map<string, WorkerLane<P>>();
+  private layoutTimer: NodeJS.Timeout | undefined;
+  private claiming = false;
   /** Applies flow children's notices to their parents (src/flows/hand-over.ts). */
   private readonly flows: FlowHandOver;
   private readonly flowApplies = new Set<Promise<void>>();
@@ -100,8 +122,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.connection = openClient(this.options.connection, { patient: true });
     if (this.connection.owned) this.connection.client.on('error', (error: Error) => this.report(error));
     defineScripts(this.connection.client, WORKER_SCRIPTS);
-    this.idle = new IdleWait(this.options.connection);
-    this.notes = new TaskNotes({ client: this.client, keys: this.keys, report: (error) => this.report(error) });
+    this.notes = new TaskNotes({ client: this.client, keysOf: (id) => this.laneOf(id).keys, report: (error) => this.report(error) });
     const { isolation, memoryLimitMb, maxResultBytes } = this.options;
     const pool =
       module && isolation
@@ -123,30 +144,19 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       maxResultBytes,
       timeoutMs: this.options.timeoutMs,
       notes: this.notes,
-      children: (id) => readChildren(this.client, this.keys, id),
+      children: (id) => readChildren(this.client, this.laneOf(id).keys, id),
       pool,
       onActive: (task) => this.safeEmit('active', task),
-      onFinish: (finish) => this.pump.add(finish),
-      onLost: (task, error) => this.safeEmit('lost', task, error),
-      onSlotFreed: () => this.pump.schedule(),
-    });
-    const { concurrency, leaseMs, durability } = this.options;
-    this.pump = new Pump<P>({
-      client: this.client,
-      keys: this.keys,
-      concurrency,
-      leaseMs,
-      durability,
-      runner: this.runner,
-      idle: this.idle,
-      onCompleted: (task, value) => this.safeEmit('completed', task, value as R),
-      onFailed: (task, error, willRetry) => this.safeEmit('failed', task, error, willRetry),
-      onLost: (task, error) => this.safeEmit('lost', task, error),
-      onDeferred: (task, error) => this.safeEmit('deferred', task, error),
-      lostError: (id) => new LeaseLostError(id),
-      report: (error) => this.report(error),
-      onSchedulesWaiting: () => this.computeSlots(),
-      onFlowFinal: (ids) => this.applyFlowNotices(ids),
+      onFinish: (finish) => {
+        const lane = this.laneOf(finish.lease.task.id);
+        this.taskLanes.delete(finish.lease.task.id);
+        lane.pump.add(finish);
+      },
+      onLost: (task, error) => {
+        this.taskLanes.delete(task.id);
+        this.safeEmit('lost', task, error);
+      },
+      onSlotFreed: () => this.slotFreed(),
     });
     this.flows = new FlowHandOver(() => this.client, this.options.prefix);
     // A Redis that may evict queue keys is refused, at start and after every reconnect: the
@@ -158,29 +168,103 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         void this.close();
       },
     });
-    this.keeper = new LeaseKeeper({
+    this.addLane('');
+    if (this.options.autorun) this.run();
+  }
+
+  /** Starts consuming one more partition (with the mark ''), the queue's own layout. */
+  private addLane(mark: string): WorkerLane<P> {
+    const keys = mark ? new QueueKeys(this.options.prefix, partitionName(this.queue, mark)) : this.keys;
+    const { concurrency, leaseMs, durability } = this.options;
+    const idle = new IdleWait(this.options.connection);
+    const runner = this.runner;
+    const lane = { mark, keys, idle } as WorkerLane<P>;
+    lane.pump = new Pump<P>({
       client: this.client,
-      keys: this.keys,
+      keys,
+      concurrency,
+      leaseMs,
+      durability,
+      runner: {
+        get busy() {
+          return runner.busy;
+        },
+        start: (claimed) => {
+          this.taskLanes.set(claimed.id, lane);
+          runner.start(claimed);
+        },
+      },
+      idle,
+      onCompleted: (task, value) => this.safeEmit('completed', task, value as R),
+      onFailed: (task, error, willRetry) => this.safeEmit('failed', task, error, willRetry),
+      onLost: (task, error) => this.safeEmit('lost', task, error),
+      onDeferred: (task, error) => this.safeEmit('deferred', task, error),
+      lostError: (id) => new LeaseLostError(id),
+      report: (error) => this.report(error),
+      onSchedulesWaiting: () => this.computeSlots(),
+      onFlowFinal: (ids) => this.applyFlowNotices(ids),
+    });
+    lane.keeper = new LeaseKeeper({
+      client: this.client,
+      keys,
       workerId: this.id,
       leaseMs,
-      leases: () => this.runner.held(),
+      leases: () => (this.lanes.size === 1 ? runner.held() : runner.held().filter((held) => this.taskLanes.get(held.id) === lane)),
       describe: () => this.describe(),
-      onLost: (ids) => this.runner.lose(ids),
+      onLost: (ids) => runner.lose(ids),
       onSchedules: (reply) => {
         if (reply.schedulesToRefill > 0) this.computeSlots();
-        this.pump.noteScheduleDue(reply.scheduleDueInMs);
+        lane.pump.noteScheduleDue(reply.scheduleDueInMs);
       },
       onError: (error) => this.report(error),
-      sweep: () => this.flows.sweep(this.queue),
+      // Flows live in the queue's own layout.
+      ...(mark ? {} : { sweep: () => this.flows.sweep(this.queue) }),
     });
-    if (this.options.autorun) this.run();
+    this.lanes.set(mark, lane);
+    if (this.lanes.size > 1) {
+      // Several partitions: their pumps share the worker's slots.
+      const shared = {
+        free: () => this.options.concurrency - runner.busy - [...this.lanes.values()].reduce((sum, l) => sum + l.pump.inFlight, 0),
+        returned: () => setImmediate(() => this.slotFreed()), // once the claim's own count is settled
+      };
+      for (const each of this.lanes.values()) each.pump.share(shared);
+    }
+    return lane;
+  }
+
+  /** The partition of a task this worker holds (the queue's own layout if unknown). */
+  private laneOf(id: string): WorkerLane<P> {
+    return this.taskLanes.get(id) ?? this.lanes.get('')!;
+  }
+
+  /** A handler's slot is free: the pumps likely to find work claim for it. */
+  private slotFreed(): void {
+    if (this.lanes.size === 1) {
+      this.lanes.get('')!.pump.schedule();
+      return;
+    }
+    for (const lane of this.lanes.values()) if (lane.pump.hungry) lane.pump.schedule();
+  }
+
+  /** Starts a partition's pump and heartbeat. */
+  private startLane(lane: WorkerLane<P>): void {
+    lane.pump.claiming = true;
+    lane.keeper.start();
+    void this.tracing.then(() => lane.pump.schedule());
+  }
+
+  /** Reads the queue's partitions and consumes those not consumed yet. */
+  private async followLayout(): Promise<void> {
+    const layout = await readLayout(this.client, this.keys);
+    if (!this.claiming) return;
+    for (const mark of layout.marks) if (!this.lanes.has(mark)) this.startLane(this.addLane(mark));
   }
 
   /** Starts claiming (automatic unless `autorun: false`). */
   run(): void {
     if (this.closing) throw new ClosedError(`worker of queue "${this.queue}"`);
-    if (this.pump.claiming) return;
-    this.pump.claiming = true;
+    if (this.claiming) return;
+    this.claiming = true;
     // Nothing is written or claimed before Redis's eviction policy was found safe; the first
     // claim also waits for OpenTelemetry's API to load (or fail to: it is optional), so every
     // attempt gets its span when tracing is on.
@@ -189,14 +273,23 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       .ready()
       .then(() => prepareScripts(this.client))
       .then(
-        () => {
-          if (!this.pump.claiming) return; // closed meanwhile
+        async () => {
+          if (!this.claiming) return; // closed meanwhile
           this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
-          this.keeper.start();
-          void this.tracing.then(() => this.pump.schedule());
+          for (const lane of this.lanes.values()) this.startLane(lane);
+          await this.followLayout().catch((error: Error) => this.report(error));
+          const check = () => {
+            this.layoutTimer = setTimeout(() => void this.followLayout().catch((error: Error) => this.report(error)).finally(() => this.claiming && check()), LAYOUT_CHECK_MS);
+          };
+          if (this.claiming) check();
         },
         () => {}, // refused: onUnsafe reported it and closes the worker
       );
+  }
+
+  /** @internal A heartbeat in every partition now (tests: instead of waiting for the next one). */
+  async beat(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => lane.keeper.beat()));
   }
 
   /** Handlers running now. */
@@ -233,28 +326,31 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   private async shutDown(timeoutMs: number): Promise<void> {
-    this.pump.claiming = false;
+    this.claiming = false;
+    clearTimeout(this.layoutTimer);
+    const lanes = [...this.lanes.values()];
+    for (const lane of lanes) lane.pump.claiming = false;
     this.guard.dispose();
-    await this.idle.stop(this.client);
+    await Promise.all(lanes.map((lane) => lane.idle.stop(this.client)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     // Claims already on their way bring leased tasks: they run (or are released below) like
     // the others, so wait for them before counting what is running.
-    await Promise.race([this.pump.settle(), timedOut]);
+    await Promise.race([Promise.all(lanes.map((lane) => lane.pump.settle())), timedOut]);
     await Promise.race([this.runner.whenIdle(), timedOut]);
     clearTimeout(timer);
     const deadline = Date.now() + Math.max(timeoutMs, 1_000);
     await this.releaseRemaining();
     await this.runner.close();
     await this.notes.close();
-    await this.pump.flush(deadline);
-    await this.keeper.stop();
+    await Promise.all(lanes.map((lane) => lane.pump.flush(deadline)));
+    await Promise.all(lanes.map((lane) => lane.keeper.stop()));
     await Promise.all(this.flowApplies);
     await this.computingSlots;
-    this.pump.stop();
-    await this.client.hdel(this.keys.workers, this.id).catch(() => {});
+    for (const lane of lanes) lane.pump.stop();
+    await Promise.all(lanes.map((lane) => this.client.hdel(lane.keys.workers, this.id).catch(() => {})));
     await closeClient(this.connection);
-    await this.idle.close();
+    await Promise.all(lanes.map((lane) => lane.idle.close()));
     this.safeEmit('closed');
   }
 
@@ -263,9 +359,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * at a time; any other worker may do the same, the script adds them once.
    */
   private computeSlots(): void {
-    if (this.computingSlots || !this.pump.claiming) return;
+    if (this.computingSlots || !this.claiming) return;
     this.computingSlots = computeScheduleSlots(this.client, this.keys)
-      .then(() => this.pump.schedule(), (error: Error) => this.report(error))
+      .then(() => this.lanes.get('')!.pump.schedule(), (error: Error) => this.report(error))
       .finally(() => (this.computingSlots = undefined));
   }
 
@@ -273,9 +369,16 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async releaseRemaining(): Promise<void> {
     const remaining = this.runner.surrender();
     if (!remaining.length) return;
-    // One call (runScript reloads the scripts' library if the server lost it). If this
-    // fails, the leases simply expire and the tasks run again elsewhere.
-    await runScript(this.client, scripts.release(this.keys, remaining)).catch((error: Error) => this.report(error));
+    const byLane = new Map<WorkerLane<P>, typeof remaining>();
+    for (const held of remaining) {
+      const lane = this.laneOf(held.id);
+      byLane.set(lane, [...(byLane.get(lane) ?? []), held]);
+    }
+    // One call per partition (runScript reloads the scripts' library if the server lost it).
+    // If one fails, the leases simply expire and the tasks run again elsewhere.
+    await Promise.all(
+      [...byLane].map(([lane, held]) => runScript(this.client, scripts.release(lane.keys, held)).catch((error: Error) => this.report(error))),
+    );
   }
 
   private describe(): Record<string, unknown> {

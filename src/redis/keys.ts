@@ -97,6 +97,9 @@ export const SETTINGS_FIELDS = Object.freeze({
   groupConcurrency: 'groups.concurrency',
   groupRateMax: 'groups.rateLimit.max',
   groupRatePerMs: 'groups.rateLimit.perMs',
+  partitions: 'partitions',
+  partitionLanes: 'partitions.lanes',
+  partitionLogical: 'partitions.logical',
 } as const);
 
 /**
@@ -152,6 +155,9 @@ export const SCHEDULE_RUN_PREFIX = 'sched:';
 export const CRON_END = 'end';
 /** A cron schedule with fewer slots than this listed ahead asks for more (`srefill`). */
 export const SCHEDULE_SLOTS_LOW = 20;
+
+/** What a partition's name and its generated ids carry: `<queue>~<n>`, `<generated id>~<n>`. */
+export const PARTITION_MARK = '~';
 
 /** Key roles of one queue (`<role>` after `<prefix>:{<queue>}:`), with the Redis type each holds (the layout doc's first columns). */
 export const QUEUE_KEY_ROLES = Object.freeze({
@@ -233,16 +239,24 @@ export function keyRoleSuffixes(): Record<string, string> {
   return suffixes;
 }
 
-/** Builds the keys of one queue: `<prefix>:{<queue>}:<role>`. */
+/**
+ * Builds the keys of one queue: `<prefix>:{<queue>}:<role>`. A partition of a partitioned
+ * queue (src/queue/partitions.ts) is a queue layout of its own, named `<queue>~<n>` (or
+ * `<queue>~<n>.<placement>` on a cluster): `~` is in no queue name, so no queue takes it.
+ */
 export class QueueKeys {
   /** Everything up to the role. */
   readonly base: string;
+  /** What generated ids of this layout end with: its partition's `~<n>...`, or '' (the queue itself). */
+  readonly idSuffix: string;
 
   constructor(
     readonly prefix: string,
     readonly queue: string,
   ) {
     this.base = `${prefix}:{${queue}}:`;
+    const at = queue.indexOf(PARTITION_MARK);
+    this.idSuffix = at < 0 ? '' : queue.slice(at);
   }
 
   /** Never exists: declared first by every script of the queue (see the top of this file). */

@@ -34,7 +34,11 @@ export interface TaskRecord {
 /** A task to enqueue: its payload JSON alone when every option is the default, else its record. */
 export type EncodedTask = string | TaskRecord;
 
-export type EnqueueReply = { full: true; maxWaiting: number } | { full: false; tasks: { id: string; created: boolean }[] };
+export type EnqueueReply =
+  | { full: true; maxWaiting: number; layoutChanged?: undefined }
+  | { full: false; tasks: { id: string; created: boolean }[]; layoutChanged?: undefined }
+  /** The queue's partition count is not the one the batch was routed by: nothing written. */
+  | { full: false; tasks: []; layoutChanged: number };
 
 export interface ClaimedTask {
   id: string;
@@ -137,10 +141,11 @@ function optional(value: number | undefined): Arg {
 
 // ---- producer ----
 
-export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }): ScriptCall<EnqueueReply> {
+/** `partitions`: the partition count the batch was routed by (1: the queue is not partitioned). */
+export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[]; partitions: number }): ScriptCall<EnqueueReply> {
   // A batch of bare payloads goes as just those: a ninth of the arguments to encode, send and parse.
   const payloadsOnly = request.tasks.every((task) => typeof task === 'string');
-  const args: Arg[] = [payloadsOnly ? 'p' : 'f'];
+  const args: Arg[] = [`${payloadsOnly ? 'p' : 'f'}${request.partitions}`];
   if (payloadsOnly) {
     for (const task of request.tasks) args.push(task as string);
   } else {
@@ -152,11 +157,12 @@ export function enqueue(k: QueueKeys, request: { tasks: readonly EncodedTask[] }
   return call('enqueue', [k.fence, k.meta], args, (reply) => {
     const values = reply as (string | number)[];
     if (Number(values[0]) === Status.QUEUE_FULL) return { full: true, maxWaiting: Number(values[1]) };
+    if (Number(values[0]) === Status.LAYOUT_CHANGED) return { full: false, tasks: [], layoutChanged: Number(values[1]) };
     const tasks: { id: string; created: boolean }[] = [];
     if (payloadsOnly) {
       // `count` new tasks with consecutive generated ids from `first` (below 2^53: exact).
       const first = Number(values[1]);
-      for (let n = 0; n < Number(values[2]); n++) tasks.push({ id: String(first + n), created: true });
+      for (let n = 0; n < Number(values[2]); n++) tasks.push({ id: String(first + n) + k.idSuffix, created: true });
     } else {
       for (let i = 1; i < values.length; i += 2) tasks.push({ id: String(values[i]), created: Number(values[i + 1]) === 1 });
     }

@@ -12,6 +12,8 @@ export const Status = {
   INVALID_STATE: 3,
   QUEUE_FULL: 4,
   DEAD_LETTERED: 5,
+  /** An enqueue routed by another partition count than the queue's now (src/queue/partitions.ts): nothing written. */
+  LAYOUT_CHANGED: 6,
 } as const;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];
@@ -34,6 +36,8 @@ export function checkStatus(code: number, context: StatusContext): void {
     case Status.OK:
     case Status.DEAD_LETTERED:
       return;
+    case Status.LAYOUT_CHANGED:
+      throw new Error('the queue\'s partitions changed during the call: send it again (a bug in Errand if this reaches you: please report it)');
     case Status.LEASE_LOST:
       throw new LeaseLostError(id);
     case Status.TASK_NOT_FOUND:

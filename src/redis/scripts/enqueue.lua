@@ -3,7 +3,8 @@
 KEYS[1] fence, KEYS[2] meta (hash: seq counter for generated ids, enqueued counter)
 Touches (fenced): task:<id>, waiting:<priority>, priorities, delayed, dedupe:<key>, wake,
 settings (maxWaiting)
-ARGV[1] form: 'f' (full) or 'p' (payloads only)
+ARGV[1] form: 'f' (full) or 'p' (payloads only), then the partition count the producer
+        routed by ('p1', 'f8'; src/queue/partitions.ts)
 ARGV[2..] full form, per task 11 values: id ('' = generate), payload JSON, priority,
           delayMs, runAt (epoch ms, '' = none), maxAttempts, backoff JSON (''),
           timeoutMs (''), dedupeKey (''), group ('' = none), traceparent ('' = none);
@@ -14,7 +15,9 @@ Returns, full form, {OK, id1, created1, id2, created2, ...}; created is 0 when a
 task was returned for the same id or a live task's dedupe key. Payloads-only form: {OK,
 first id, count}, the tasks having the consecutive ids first, first + 1, ... Returns
 {QUEUE_FULL, maxWaiting}, having written nothing, when the batch would take waiting +
-delayed past the queue's maxWaiting setting.
+delayed past the queue's maxWaiting setting; {LAYOUT_CHANGED, partitions}, having written
+nothing, when the queue's partition count is not the one the producer routed by. Generated
+ids of a partition end with its mark (`~<n>...`, from the fence's hash tag).
 
 Why a payloads-only form: most tasks have no options, and bulk enqueues are bound by the
 work per argument, on both sides; it sends an eleventh of the arguments and gets back three
@@ -28,21 +31,27 @@ batch is created whole or not at all.
 --@include lib/create.lua
 --@include lib/settings.lua
 
-local short = ARGV[1] == 'p'
+local short = string.sub(ARGV[1], 1, 1) == 'p'
 local count = short and #ARGV - 1 or (#ARGV - 1) / 11
 local now = now_ms()
 
-local capacity = settings({ 'maxWaiting' }).maxWaiting
+local limits = settings({ 'maxWaiting', 'partitions' })
+local partitions = limits.partitions or 1
+if partitions ~= tonumber(string.sub(ARGV[1], 2)) then
+  return { STATUS.LAYOUT_CHANGED, partitions }
+end
+local capacity = limits.maxWaiting
 if capacity and waiting_count() + count > capacity then
   return { STATUS.QUEUE_FULL, capacity }
 end
+local lane = string.match(base, '(~[%d%.]+)}:$') or ''
 
 if short then
   local first = next_ids(count, now)
   local created_at = int(now)
   local ids = {}
   for i = 1, count do
-    local id = int(first + i - 1)
+    local id = int(first + i - 1) .. lane
     -- What create_task writes for a task with default options.
     redis.call('HSET', task_key(id), F.payload, ARGV[1 + i], F.createdAt, created_at, F.state, S.waiting)
     ids[i] = id
@@ -85,7 +94,7 @@ for i = 0, count - 1 do
     out[#out + 1] = 0
   else
     if id == '' then
-      id = int(next_id)
+      id = int(next_id) .. lane
       next_id = next_id + 1
     end
     local due = 0

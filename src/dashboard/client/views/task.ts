@@ -12,7 +12,8 @@ import { count, duration, json, time } from '../format.js';
 import { confirmed, errorText, link, problemBanner, queueHref, stateBadge, taskHref, type View, type ViewContext } from '../ui.js';
 import { QUEUE_NAME } from './queue.js';
 
-const TASK_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** As src/config.ts's TASK_ID_PATTERN (a generated id may end with its partition mark). */
+const TASK_ID = /^[A-Za-z0-9._:-]{1,128}(~\d{1,3}(\.\d{1,6})?)?$/;
 
 function errorBlock(error: TaskErrorInfo, field: string): HTMLElement {
   return h(

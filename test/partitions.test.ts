@@ -1,0 +1,149 @@
+/**
+ * Partitioned queues on one Redis: the layout kept in Redis, routing (keyed tasks to their
+ * partition, the rest spread), ids that name their partition, counts summed with a
+ * per-partition breakdown, a worker consuming every partition within its concurrency,
+ * settings shared out, and a change of the partition count while producers and workers run
+ * (new tasks to the new layout, the old one drained).
+ */
+import { describe, expect, it } from 'vitest';
+import { ValidationError, type Task } from '../src/index.js';
+import { useRedis, useScope } from './support/fixtures.js';
+
+const redis = useRedis();
+const scope = useScope(redis);
+
+/** Resolves once every task has its result (or rejects with the first failure). */
+function results<R>(tasks: Task<R>[]): Promise<R[]> {
+  return Promise.all(tasks.map((task) => task.result({ timeoutMs: 20_000 })));
+}
+
+describe('partitioned queues', () => {
+  it('spread tasks over their partitions, with ids naming theirs, and a worker runs them all within its concurrency', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('spread');
+    expect((await queue.configure({ partitions: 4 })).partitions).toBe(4);
+    const tasks = await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
+    const counts = await queue.counts();
+    expect(counts.waiting).toBe(400);
+    expect(counts.partitions?.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+    expect(counts.partitions?.map((p) => p.waiting)).toEqual([100, 100, 100, 100]);
+    // Ids name their partition: `<digits>` in the first, `<digits>~<n>` in the others.
+    const marks = new Set(tasks.map((task) => /~\d+$/.exec(task.id)?.[0] ?? ''));
+    expect([...marks].sort()).toEqual(['', '~1', '~2', '~3']);
+    for (const task of [tasks[0]!, tasks[399]!]) expect((await queue.getTask(task.id))?.payload).toBe(tasks.indexOf(task));
+
+    let running = 0;
+    let most = 0;
+    s.worker<number, number>(
+      'spread',
+      async (task) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setImmediate(resolve));
+        running--;
+        return task.payload * 2;
+      },
+      { concurrency: 3 },
+    );
+    expect(await results(tasks)).toEqual(tasks.map((_, i) => i * 2));
+    expect(most).toBeLessThanOrEqual(3);
+    expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, completed: 400 });
+    const [first] = await queue.list('completed', { limit: 5 });
+    expect(first?.state).toBe('completed');
+    expect((await queue.throughput({ minutes: 2 })).reduce((sum, point) => sum + point.completed, 0)).toBe(400);
+  });
+
+  it('keep a dedupe key, a caller id and a group within one partition', async () => {
+    const s = scope();
+    const queue = s.queue<string>('keyed');
+    await queue.configure({ partitions: 5 });
+    const a = await queue.enqueue('a', { dedupeKey: 'invoice-7' });
+    const again = await queue.enqueue('a again', { dedupeKey: 'invoice-7' });
+    expect(again.id).toBe(a.id);
+    expect(again.created).toBe(false);
+
+    const mine = await queue.enqueue('mine', { id: 'order-1' });
+    expect(mine.id).toBe('order-1');
+    expect((await queue.getTask('order-1'))?.payload).toBe('mine');
+    expect((await queue.enqueue('twice', { id: 'order-1' })).created).toBe(false);
+    await queue.cancel('order-1');
+    expect((await queue.getTask('order-1'))?.state).toBe('cancelled');
+
+    await queue.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ payload: `g${i}`, group: 'tenant-1' })));
+    const holding = (await queue.counts()).partitions!.filter((p) => p.groups > 0);
+    expect(holding).toHaveLength(1);
+    expect(holding[0]!.waiting).toBeGreaterThanOrEqual(30);
+    await queue.pauseGroup('tenant-1');
+    expect((await queue.groups()).groups).toEqual([expect.objectContaining({ name: 'tenant-1', waiting: 30, paused: true })]);
+
+    await expect(queue.enqueue('x', { id: 'a~1' })).rejects.toThrow(ValidationError);
+    await expect(queue.enqueue('x', { id: 'a~1' })).rejects.toThrow(/reserved for the partition mark/);
+  });
+
+  it('share budgets out over partitions, keep the settings as given, and refuse a budget too small to share', async () => {
+    const s = scope();
+    const queue = s.queue('budget');
+    const settings = await queue.configure({ partitions: 3, concurrency: 10, rateLimit: { max: 5, perMs: 1_000 }, maxWaiting: 100 });
+    expect(settings).toMatchObject({ partitions: 3, concurrency: 10, rateLimit: { max: 5, perMs: 1_000 }, maxWaiting: 100 });
+    const client = s.client();
+    const base = `${s.prefix}:{budget}:settings`;
+    const marks = ['', ...(await client.hget(base, 'partitions.lanes'))!.split(',')];
+    const shares = await Promise.all(marks.map((mark) => client.hmget(`${s.prefix}:{budget${mark}}:settings`, 'concurrency', 'rateLimit.max', 'maxWaiting', 'rateLimit.perMs')));
+    expect(shares).toEqual([
+      ['4', '2', '34', '1000'],
+      ['3', '2', '33', '1000'],
+      ['3', '1', '33', '1000'],
+    ]);
+    const before = await queue.settings();
+    await expect(queue.configure({ concurrency: 2 })).rejects.toThrow(/concurrency 2 cannot be shared by 3 partitions/);
+    expect(await queue.settings()).toEqual(before);
+    expect(await queue.configure({ concurrency: null })).toMatchObject({ concurrency: null, partitions: 3 });
+    expect(await client.hget(`${s.prefix}:{budget${marks[2]}}:settings`, 'concurrency')).toBeNull();
+    await queue.pause();
+    expect((await queue.counts()).partitions!.map((p) => p.paused)).toEqual([true, true, true]);
+    await queue.resume();
+    expect((await queue.counts()).paused).toBe(false);
+  });
+
+  it('change their count under running producers and workers: new tasks go to the new layout, the old one is drained', async () => {
+    const s = scope();
+    const producer = s.queue<number, number>('resized');
+    const admin = s.queue('resized');
+    const worker = s.worker<number, number>('resized', async (task) => task.payload, { concurrency: 4, autorun: false });
+    const first = await producer.enqueueMany(Array.from({ length: 100 }, (_, i) => ({ payload: i })));
+    // Partitioned behind the producer's back: its next batch is refused once and routed again.
+    await admin.configure({ partitions: 4 });
+    const second = await producer.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: 100 + i })));
+    expect((await producer.counts()).partitions!.map((p) => p.waiting)).toEqual([200, 100, 100, 100]);
+    await admin.configure({ partitions: 2 });
+    const third = await producer.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ payload: 500 + i })));
+    const counts = await producer.counts();
+    expect(counts.partitions!.map((p) => [p.routed, p.waiting])).toEqual([
+      [true, 300],
+      [true, 200],
+      [false, 100],
+      [false, 100],
+    ]);
+    worker.run();
+    const all = [...first, ...second, ...third];
+    expect(await results(all)).toEqual(all.map((_, i) => i));
+    expect(await producer.counts()).toMatchObject({ waiting: 0, completed: 700 });
+    // Back to one partition: the first again, the others drained.
+    expect((await admin.configure({ partitions: 1 })).partitions).toBe(1);
+    const last = await producer.enqueue(7);
+    expect(last.id).toMatch(/^\d+$/);
+    expect(await last.result({ timeoutMs: 10_000 })).toBe(7);
+  });
+
+  it('are picked up by a worker that started before the queue was partitioned', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('joined');
+    s.worker<number, number>('joined', async (task) => task.payload + 1, { concurrency: 2 });
+    expect(await (await queue.enqueue(1)).result({ timeoutMs: 10_000 })).toBe(2);
+    await queue.configure({ partitions: 3 });
+    const tasks = await queue.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ payload: i })));
+    expect(new Set(tasks.map((task) => /~\d+$/.exec(task.id)?.[0] ?? '')).size).toBe(3);
+    expect(await results(tasks)).toEqual(tasks.map((_, i) => i + 1));
+    const [worker] = await queue.workers();
+    expect(worker?.queue).toBe('joined');
+  });
+});
