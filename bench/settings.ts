@@ -8,13 +8,13 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability', 'flows'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability', 'flows', 'partitions'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /**
  * Scenarios of what Errand has and the peers lack or have in part (its HTTP gateway, flow
  * control, durability): they need errand among the systems.
  */
-const NEEDS_ERRAND: readonly ScenarioName[] = ['http', 'flow', 'durability', 'flows'];
+const NEEDS_ERRAND: readonly ScenarioName[] = ['http', 'flow', 'durability', 'flows', 'partitions'];
 
 export interface LatencySettings {
   /** Steady enqueue rates, tasks per second. */

@@ -111,6 +111,34 @@ describe('dashboard flow control', () => {
     await expectCleanPage(watched);
   });
 
+  it("shows a partitioned queue's partitions, and changes their count from the settings form", async () => {
+    const s = scope();
+    const gw = await startDashboard(s, redis);
+    const queue = s.queue('wide');
+    await queue.configure({ partitions: 2 });
+    await queue.enqueueMany(Array.from({ length: 256 }, (_, i) => ({ payload: i })));
+
+    const watched = await openPage(s, chromium.browser);
+    const { page } = watched;
+    await page.goto(`${gw.url}/queues/wide`);
+    await waitForText(watched, '[data-partitions] h2', '2 partitions');
+    expect(await page.textContent('[data-card="waiting"] .card-value')).toBe('256');
+    const rows = async () => page.$$eval('[data-partitions] tr[data-partition]', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(await rows()).toEqual([
+      ['0', 'routed', '128', '0', '0', '0', '0'],
+      ['1', 'routed', '128', '0', '0', '0', '0'],
+    ]);
+    await page.click('[data-settings] summary');
+    expect(await page.inputValue('input[name="partitions"]')).toBe('2');
+    await page.fill('input[name="partitions"]', '3');
+    await page.click('button[data-action="save-settings"]');
+    await page.click('dialog.confirm button[data-confirm]');
+    await waitForText(watched, '[data-partitions] h2', '3 partitions');
+    expect((await queue.settings()).partitions).toBe(3);
+    expect(await page.textContent('[data-settings-summary]')).toMatch(/· 3 partitions \(version 2\)$/);
+    await expectCleanPage(watched);
+  });
+
   it('answers a refused settings change with what is wrong with each field, over the UI API', async () => {
     const s = scope();
     const gw = await startDashboard(s, redis);

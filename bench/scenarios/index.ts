@@ -10,6 +10,7 @@ import { httpScenario } from './http.js';
 import { isolatedScenario } from './isolated.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
+import { partitionsScenario } from './partitions.js';
 import { processingScenario } from './processing.js';
 import { referenceScenario } from './reference.js';
 import type { Scenario } from './types.js';
@@ -23,6 +24,8 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   memory: memoryScenario,
   http: httpScenario,
   flow: flowScenario,
+  partitions: partitionsScenario,
+  // From here on the bench's Redis has a replica (the durability scenario adds it).
   durability: durabilityScenario,
   flows: flowsScenario,
 };

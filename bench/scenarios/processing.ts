@@ -29,6 +29,8 @@ export interface PreloadedRun {
   tag: string;
   /** Each task's group (Errand only). */
   groupOf?: (payload: BenchPayload) => string;
+  /** Runs on the queue (its name) before anything is enqueued: e.g. Errand's partitions. */
+  prepare?: (queue: string) => Promise<void>;
 }
 
 export interface Processed {
@@ -45,6 +47,7 @@ export async function processPreloaded(harness: Harness, system: BenchSystem, ru
   const producer = await system.openProducer({ redis: harness.redis, queue, awaitResults: false });
   const worker = await harness.worker(system.name);
   try {
+    await run.prepare?.(queue);
     await enqueueInBatches(producer, tasks, bulkBatch, groupOf ? { groupOf } : {});
     const before = await harness.redisStats();
     await worker.start({ redis: harness.redis, queue, concurrency, removeCompleted: false, recordStarts: false, expect: tasks });

@@ -18,7 +18,8 @@ import { closeClient, openClient, orUnavailable, type OwnedClient } from '../red
 import { EvictionGuard } from '../redis/eviction-policy.js';
 import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
 import { typedReplyError } from '../redis/reply-errors.js';
-import { queuesKey } from '../redis/keys.js';
+import { QueueKeys, queuesKey } from '../redis/keys.js';
+import { markOfId, partitionName } from '../queue/partitions.js';
 import type { ScheduleInfo } from '../queue/schedules.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { AuthState } from './auth-state.js';
@@ -241,9 +242,10 @@ export class Admin {
 
   /** The timestamps of some tasks in one round trip (null for tasks that are gone). */
   async taskTimes(name: string, ids: readonly string[]): Promise<(TaskTimes | null)[]> {
-    const keys = this.queue(name).keys;
+    const { prefix } = this.queue(name).keys;
     const pipeline = this.client().pipeline();
-    for (const id of ids) pipeline.hmget(keys.task(id), ...TIME_FIELDS);
+    // A generated id names its partition (a partitioned queue's); the ids of one outcome event are of one partition.
+    for (const id of ids) pipeline.hmget(new QueueKeys(prefix, partitionName(name, markOfId(id) ?? '')).task(id), ...TIME_FIELDS);
     const replies = (await this.call(pipeline.exec())) ?? [];
     return replies.map(([error, value]) => {
       const [createdAt, runAt, startedAt, finishedAt] = (error ? [] : value) as (string | null)[];

@@ -54,6 +54,7 @@ export interface ConfigureFlags {
   failedMaxAge?: number;
   groupConcurrency?: number | None;
   groupRateLimit?: Rate | None;
+  partitions?: number;
 }
 
 export function settingsPatch(flags: ConfigureFlags): SettingsPatch {
@@ -75,6 +76,7 @@ export function settingsPatch(flags: ConfigureFlags): SettingsPatch {
   if (groupConcurrency !== undefined) groups.concurrency = groupConcurrency;
   if (groupRate !== undefined) groups.rateLimit = groupRate;
   if (Object.keys(groups).length) patch.groups = groups;
+  if (flags.partitions !== undefined) patch.partitions = flags.partitions;
   return patch;
 }
 

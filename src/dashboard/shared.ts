@@ -81,6 +81,16 @@ export interface QueueSnapshot {
   workers: number;
   /** Groups with waiting tasks. */
   groups: number;
+  /** A partitioned queue's partitions, each with its counts (`counts` are their sums). */
+  partitions?: PartitionRow[];
+}
+
+/** One partition of a partitioned queue on the queue page. */
+export interface PartitionRow extends Counts {
+  partition: number;
+  /** New tasks go there (false: being drained after the partition count was lowered). */
+  routed: boolean;
+  paused: boolean;
 }
 
 export interface WorkerRow {
@@ -208,6 +218,8 @@ export interface SettingsView {
   rateLimit: RateLimitView | null;
   concurrency: number | null;
   groups: { concurrency: number | null; rateLimit: RateLimitView | null };
+  /** Partitions new tasks spread over (1: not partitioned). */
+  partitions: number;
 }
 
 /** Groups listed per page on the queue page. */

@@ -91,7 +91,8 @@ export async function queueSnapshot(admin: Admin, name: string): Promise<QueueSn
     queue.throughput({ minutes: HOUR_MINUTES }),
     queue.workers(),
   ]);
-  return { name, known, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length, groups: counts.groups };
+  const partitions = counts.partitions?.map((p) => ({ partition: p.partition, routed: p.routed, paused: p.paused, ...countsOf(p) }));
+  return { name, known, counts: countsOf(counts), paused: counts.paused, lifetime, lastHour: hourTotals(throughput), throughput, workers: workers.length, groups: counts.groups, ...(partitions ? { partitions } : {}) };
 }
 
 export async function workersSnapshot(admin: Admin): Promise<WorkersSnapshot> {

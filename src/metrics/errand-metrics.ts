@@ -83,6 +83,19 @@ export class ErrandMetrics {
       }),
     });
     new Gauge({
+      name: 'errand_queue_partition_tasks',
+      help: "Tasks held by each partition of a partitioned queue now, by state (errand_queue_tasks has the queue's sums).",
+      labelNames: ['queue', 'partition', 'state'],
+      registers,
+      collect: fromSnapshot<'queue' | 'partition' | 'state'>((gauge, { queues }) => {
+        for (const queue of queues) {
+          for (const part of queue.partitions ?? []) {
+            for (const state of STATES) (gauge as Gauge<'queue' | 'partition' | 'state'>).set({ queue: queue.name, partition: String(part.partition), state }, part[state]);
+          }
+        }
+      }),
+    });
+    new Gauge({
       name: 'errand_queue_paused',
       help: '1 while the queue is paused.',
       labelNames: ['queue'],
@@ -208,17 +221,21 @@ export class ErrandMetrics {
    * active, or failed (Redis down: the next scrape tries again on the same subscription).
    */
   async observe(queue: string): Promise<void> {
-    const events = this.admin.queue(queue).events;
-    if (this.observed.get(queue) !== events) {
-      this.observed.set(queue, events);
+    const handle = this.admin.queue(queue);
+    // Every partition of a partitioned queue (its layout read now; one for the others).
+    const partitions = await handle.partitionEvents().catch(() => [handle.events]);
+    partitions.forEach((events, partition) => {
+      const key = `${queue}\u0000${partition}`;
+      if (this.observed.get(key) === events) return;
+      this.observed.set(key, events);
       this.unsubscribes.push(
         events.onOutcome((state, ids) => {
           // A lost sample is only a missing observation: the histograms are a sample anyway.
           if (state === 'completed' || state === 'failed') void this.record(queue, state, ids).catch(() => {});
         }),
       );
-    }
-    await events.ready().catch(() => {});
+    });
+    await Promise.all(partitions.map((events) => events.ready().catch(() => {})));
   }
 
   /** Stops listening; closes the Redis connections it opened. The registry stays as it is. */

@@ -88,6 +88,18 @@ export class QueueLanes<P, R> {
   }
 
   /**
+   * The partition that holds task `id` when that is known without asking Redis: a generated
+   * id names it, a schedule run is in the queue's own layout, and so is any task of a queue
+   * with one partition (`layout`: as last read, if it was).
+   */
+  known(id: string, layout: Layout | undefined): Lane<P, R> | undefined {
+    const mark = markOfId(id);
+    if (mark !== undefined) return this.lane(mark);
+    if (GENERATED_ID.test(id) || id.startsWith(SCHEDULE_RUN_PREFIX) || layout?.marks.length === 1) return this.base;
+    return undefined;
+  }
+
+  /**
    * The partition that holds task `id`: a generated id names it; a schedule run is in the
    * queue's own layout; a caller's id was routed by its hash: looked up there first, then in
    * every other partition (it may be from before the partition count changed).

@@ -24,7 +24,7 @@ import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 import { QueueLanes, type Lane } from './queue-lanes.js';
-import { checkShares, layoutOf, ownSettings, partitionFields, placePartitions, routeOf, type Layout } from './partitions.js';
+import { checkShares, layoutOf, markOfId, ownSettings, partitionFields, placePartitions, routeOf, type Layout } from './partitions.js';
 import {
   decodeSettings,
   groupFields,
@@ -348,7 +348,19 @@ export class Queue<P = unknown, R = unknown> {
       throw new ValidationError(`timeoutMs must be a whole number of ms >= 0, got ${JSON.stringify(timeoutMs)}`);
     }
     this.uses++;
-    return (this.call(this.lanes.locate(id).then((lane) => lane.results.wait(id, timeoutMs, sent))) as Promise<R>).finally(() => this.uses--);
+    // Started at once where the partition is known (a wait must be listening before the
+    // caller's next step can finish the task); a caller's id on a partitioned queue is looked up.
+    const known = this.lanes.known(id, this.routing);
+    const waited = known
+      ? known.results.wait(id, timeoutMs, sent).catch(async (error: unknown) => {
+          // A queue partitioned since this process last read its layout: look it up.
+          if (!(error instanceof TaskNotFoundError) || markOfId(id) !== undefined || GENERATED_ID.test(id)) throw error;
+          const lane = await this.lanes.locate(id);
+          if (lane === known) throw error;
+          return lane.results.wait(id, timeoutMs);
+        })
+      : this.lanes.locate(id).then((lane) => lane.results.wait(id, timeoutMs, sent));
+    return (this.call(waited) as Promise<R>).finally(() => this.uses--);
   }
 
   /** Whether results are awaited or tasks watched through this Queue now (a cache must not close it). */

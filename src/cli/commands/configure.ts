@@ -32,6 +32,7 @@ function printSettings(cli: CliContext, queue: string, settings: QueueSettings):
       ['group rate limit', rate(settings.groups.rateLimit)],
       ['keep completed', `${retention.completed.count}, for ${retention.completed.maxAgeMs} ms`],
       ['keep failed', `${retention.failed.count}, for ${retention.failed.maxAgeMs} ms`],
+      ['partitions', String(settings.partitions)],
     ]),
   );
 }
@@ -54,6 +55,7 @@ export const registerConfigure: RegisterCommand = (program, cli) => {
     .option('--completed-max-age <duration>', 'how long completed tasks stay, e.g. 24h', duration)
     .option('--keep-failed <n>', 'failed (and cancelled) tasks kept', wholeNumber(0, 10_000_000))
     .option('--failed-max-age <duration>', 'how long failed tasks stay, e.g. 7d', duration)
+    .option('--partitions <n>', 'spread the queue over n partitions, each its own hash slot (1-128; see docs/semantics.md "Partitioned queues")', wholeNumber(1, 128))
     .option('--group <name>', "change this group's own limits instead: with --concurrency and --rate-limit")
     .action(async (name: string, options: ConfigureOptions) => {
       const queue = cli.admin.queue(name);

@@ -89,7 +89,21 @@ function show(cli: CliContext, rows: StatsRow[]): void {
     return;
   }
   printLine(formatTable(COLUMNS, rows));
+  // A partitioned queue shown alone: its partitions, one row each.
+  const partitions = rows.length === 1 ? rows[0]!.partitions : undefined;
+  if (partitions) {
+    printLine('');
+    printLine(formatTable(PARTITION_COLUMNS, partitions));
+  }
 }
+
+type PartitionRow = NonNullable<StatsRow['partitions']>[number];
+const PARTITION_COLUMNS: Column<PartitionRow>[] = [
+  { header: 'PARTITION', align: 'right', value: (row) => String(row.partition) },
+  { header: 'ROUTED', value: (row) => (row.routed ? 'yes' : 'draining') },
+  { header: 'PAUSED', value: (row) => (row.paused ? 'yes' : 'no') },
+  ...(['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'] as const).map((key) => ({ header: key.toUpperCase(), align: 'right' as const, value: (row: PartitionRow) => String(row[key]) })),
+];
 
 const count = (key: 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'cancelled' | 'workers') => (row: StatsRow) =>
   String(row[key]);

@@ -17,6 +17,23 @@ export const countsSchema = z
     cancelled: z.number().int(),
     paused: z.boolean(),
     groups: z.number().int().meta({ description: 'groups with waiting tasks' }),
+    partitions: z
+      .array(
+        z.object({
+          partition: z.number().int(),
+          routed: z.boolean().meta({ description: 'new tasks go there (false: drained since the partition count was lowered)' }),
+          waiting: z.number().int(),
+          delayed: z.number().int(),
+          active: z.number().int(),
+          completed: z.number().int(),
+          failed: z.number().int(),
+          cancelled: z.number().int(),
+          paused: z.boolean(),
+          groups: z.number().int(),
+        }),
+      )
+      .optional()
+      .meta({ description: "a partitioned queue's partitions, each with its own counts (the fields above are their sums)" }),
   })
   .meta({ id: 'QueueCounts' });
 

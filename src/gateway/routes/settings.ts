@@ -22,6 +22,7 @@ const settingsSchema = z
     rateLimit: rateSchema.nullable(),
     concurrency: z.number().int().nullable(),
     groups: z.object({ concurrency: z.number().int().nullable(), rateLimit: rateSchema.nullable() }),
+    partitions: z.number().int().meta({ description: 'partitions new tasks spread over (1: not partitioned); see docs/semantics.md' }),
   })
   .meta({ id: 'QueueSettings' });
 

@@ -32,6 +32,7 @@ const FIELDS: readonly FieldSpec[] = [
   { path: 'retention.completed.maxAgeMs', label: 'Completed max age (ms)', hint: 'and for how long', nullable: false },
   { path: 'retention.failed.count', label: 'Keep failed', hint: 'failed and cancelled tasks kept', nullable: false },
   { path: 'retention.failed.maxAgeMs', label: 'Failed max age (ms)', hint: 'and for how long', nullable: false },
+  { path: 'partitions', label: 'Partitions', hint: 'hash slots the queue spreads over (budgets above are shared out)', nullable: false },
 ];
 
 /** The value at a dotted path of the settings (null for a limit that is off). */
@@ -50,7 +51,8 @@ function summary(settings: SettingsView): string {
   const limit = (n: number | null) => (n === null ? 'none' : count(n));
   return (
     `max waiting ${limit(settings.maxWaiting)} · concurrency ${limit(settings.concurrency)} · rate limit ${rateText(settings.rateLimit)} · ` +
-    `each group: concurrency ${limit(settings.groups.concurrency)}, rate ${rateText(settings.groups.rateLimit)}`
+    `each group: concurrency ${limit(settings.groups.concurrency)}, rate ${rateText(settings.groups.rateLimit)}` +
+    (settings.partitions > 1 ? ` · ${count(settings.partitions)} partitions` : '')
   );
 }
 

@@ -4,7 +4,7 @@
  * backlog (queue-groups.ts), tasks by state with paging, and search by id or payload text.
  * State, page, groups page and search live in the URL, so each is a link.
  */
-import { API_BASE, PAGE_SIZE, TASK_STATES, type ErrorBody, type QueueSnapshot, type SearchAnswer, type TaskPage, type TaskState } from '../../shared.js';
+import { API_BASE, PAGE_SIZE, TASK_STATES, type ErrorBody, type PartitionRow, type QueueSnapshot, type SearchAnswer, type TaskPage, type TaskState } from '../../shared.js';
 import { openStream, queuePath } from '../api.js';
 import { fill, h } from '../dom.js';
 import { count, failureRate } from '../format.js';
@@ -36,6 +36,34 @@ function searchResults(queue: string, answer: SearchAnswer): HTMLElement {
   );
 }
 
+/** A partitioned queue's partitions, one row each (the cards above are their sums). */
+function partitionsPanel(rows: PartitionRow[]): HTMLElement {
+  const states = ['waiting', 'delayed', 'active', 'completed', 'failed'] as const;
+  return h(
+    'section',
+    { class: 'panel' },
+    h('div', { class: 'panel-head' }, h('h2', null, `${rows.length} partitions`)),
+    h(
+      'table',
+      null,
+      h('thead', null, h('tr', null, h('th', null, 'partition'), h('th', null, 'new tasks'), ...states.map((s) => h('th', { class: 'num' }, s)))),
+      h(
+        'tbody',
+        null,
+        rows.map((row) =>
+          h(
+            'tr',
+            { 'data-partition': row.partition },
+            h('td', null, String(row.partition)),
+            h('td', null, row.routed ? (row.paused ? 'paused' : 'routed') : 'draining'),
+            ...states.map((s) => h('td', { class: 'num' }, count(row[s]))),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 export const queueView: View = {
   pattern: /^\/queues\/(?<queue>[^/]+)$/,
   title: (route) => route.params.queue ?? 'Queue',
@@ -58,6 +86,7 @@ export const queueView: View = {
     const problem = h('div', { class: 'problem' });
     const cards = h('section', { class: 'cards', 'data-queue-cards': true });
     const chart = h('div');
+    const partitions = h('div', { 'data-partitions': true });
     const tabs = h('nav', { class: 'tabs', 'aria-label': 'task states' });
     const list = h('div', { 'data-task-list': true }, h('p', { class: 'loading' }, 'Loading…'));
     const searchInput = h('input', {
@@ -86,6 +115,7 @@ export const queueView: View = {
       h('div', { class: 'title-row' }, h('h1', null, queue), badge, h('div', { class: 'actions' }, pauseButton, retryAllButton)),
       problem,
       cards,
+      partitions,
       chart,
       settingsPanel(ctx, queue),
       groups.element,
@@ -135,6 +165,7 @@ export const queueView: View = {
         card('failure rate, last hour', failureRate(lastHour.completed, lastHour.failed), { key: 'failure-rate', hint: `${count(lastHour.completed + lastHour.failed)} finished` }),
       );
       fill(chart, chartPanel('Finished per minute, last hour', next.throughput));
+      fill(partitions, next.partitions ? partitionsPanel(next.partitions) : null);
       fill(
         tabs,
         TASK_STATES.map((s) =>

@@ -1,0 +1,179 @@
+/**
+ * A partitioned queue on a real Redis Cluster (three masters with a replica each): its
+ * partitions are placed evenly over the masters, and under load each master does its share
+ * of the work (Redis CPU per master from INFO commandstats, within ±15% of even); a master
+ * killed under load, and a partition's slot resharded under load, lose nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Queue, ReplicationTimeoutError, Worker, type Task } from '../src/index.js';
+import { QueueKeys } from '../src/redis/keys.js';
+import { slotOf } from '../src/redis/slot.js';
+import { uniquePrefix } from './support/fixtures.js';
+import { RedisCluster } from './support/redis-cluster.js';
+
+let cluster: RedisCluster;
+beforeAll(async () => {
+  cluster = await RedisCluster.start();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** The hash slot of each partition of `queue`, first partition first. */
+async function partitionSlots(prefix: string, queue: string): Promise<number[]> {
+  const owner = await cluster.owner(slotOf(new QueueKeys(prefix, queue).fence));
+  const client = new Redis(owner.master.url);
+  try {
+    const lanes = await client.hget(new QueueKeys(prefix, queue).settings, 'partitions.lanes');
+    return ['', ...(lanes ?? '').split(',').filter(Boolean)].map((mark) => slotOf(new QueueKeys(prefix, `${queue}${mark}`).fence));
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Microseconds of command CPU each master spent since its stats were reset, by node id. */
+async function commandMicros(): Promise<Map<string, number>> {
+  const micros = new Map<string, number>();
+  for (const info of await cluster.topology()) {
+    if (!info.master || info.failed || !info.slots.length) continue;
+    const client = new Redis(cluster.node(info.address).url);
+    try {
+      const stats = await client.info('commandstats');
+      micros.set(info.id, [...stats.matchAll(/usec=(\d+),/g)].reduce((sum, match) => sum + Number(match[1]), 0));
+    } finally {
+      client.disconnect();
+    }
+  }
+  return micros;
+}
+
+async function resetStats(): Promise<void> {
+  for (const node of cluster.nodes) {
+    if (!node.running) continue;
+    const client = new Redis(node.url);
+    await client.config('RESETSTAT').finally(() => client.disconnect());
+  }
+}
+
+describe('Redis Cluster: a partitioned queue', () => {
+  it('places its partitions evenly over the masters, and each master does its share under load', async () => {
+    const prefix = uniquePrefix();
+    const connection = cluster.url;
+    const queue = new Queue<number, number>('hot', { connection, prefix });
+    const worker = new Worker<number, number>('hot', async (task) => task.payload, { connection, prefix, concurrency: 60 });
+    const errors: Error[] = [];
+    worker.on('error', (error) => errors.push(error));
+    try {
+      await queue.configure({ partitions: 6, retention: { completed: { count: 0 } } });
+      const slots = await partitionSlots(prefix, 'hot');
+      expect(slots).toHaveLength(6);
+      const perMaster = new Map<string, number>();
+      for (const slot of slots) {
+        const { masterId } = await cluster.owner(slot);
+        perMaster.set(masterId, (perMaster.get(masterId) ?? 0) + 1);
+      }
+      expect([...perMaster.values()]).toEqual([2, 2, 2]);
+
+      await resetStats();
+      const TASKS = 18_000;
+      let completed = 0;
+      const done = new Promise<void>((resolve) => worker.on('completed', () => ++completed === TASKS && resolve()));
+      for (let start = 0; start < TASKS; start += 600) {
+        await queue.enqueueMany(Array.from({ length: 600 }, (_, i) => ({ payload: start + i })));
+      }
+      await done;
+      const micros = await commandMicros();
+      const total = [...micros.values()].reduce((a, b) => a + b, 0);
+      const shares = [...micros.values()].map((value) => value / total);
+      console.log(`partitioned queue, ${TASKS} tasks over 6 partitions on 3 masters: command CPU per master ${[...micros.values()].map((us) => `${(us / 1000).toFixed(0)} ms`).join(', ')}; shares ${shares.map((share) => share.toFixed(3)).join(', ')}`);
+      for (const share of shares) expect(Math.abs(share - 1 / 3)).toBeLessThanOrEqual(0.15 / 3);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, failed: 0 });
+      expect(errors).toEqual([]);
+    } finally {
+      await worker.close({ timeoutMs: 5_000 });
+      await queue.close();
+    }
+  }, 120_000);
+
+  it('loses nothing while a partition slot is resharded under load', async () => {
+    const prefix = uniquePrefix();
+    const connection = cluster.url;
+    const queue = new Queue<number, number>('moved', { connection, prefix });
+    const worker = new Worker<number, number>('moved', async (task) => task.payload * 2, { connection, prefix, concurrency: 40 });
+    const errors: Error[] = [];
+    worker.on('error', (error) => errors.push(error));
+    try {
+      await queue.configure({ partitions: 3, retention: { completed: { count: 100_000 } } });
+      const slot = (await partitionSlots(prefix, 'moved'))[1]!;
+      const owner = await cluster.owner(slot);
+      const target = await cluster.otherMaster(owner.masterId);
+      const tasks: Task<number>[] = [];
+      for (let start = 0; start < 3_000; start += 300) tasks.push(...(await queue.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ payload: start + i })))));
+      let next = 3_000;
+      // More tasks go in between the key batches of the move.
+      await cluster.migrateSlot(slot, target.id, {
+        batch: 200,
+        between: async () => {
+          if (next < 6_000) tasks.push(...(await queue.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ payload: next + i })))));
+          next += 300;
+        },
+      });
+      while (next < 6_000) {
+        tasks.push(...(await queue.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ payload: next + i })))));
+        next += 300;
+      }
+      const values = await Promise.all(tasks.map((task) => task.result({ timeoutMs: 60_000 })));
+      expect(values).toEqual(tasks.map((_, i) => i * 2));
+      expect(new Set(tasks.map((task) => task.id)).size).toBe(6_000);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, delayed: 0, active: 0, failed: 0, completed: 6_000 });
+      expect((await cluster.owner(slot)).masterId).toBe(target.id);
+    } finally {
+      await worker.close({ timeoutMs: 5_000 });
+      await queue.close();
+    }
+  }, 180_000);
+
+  it('rides through the failover of a partition master under load: nothing acknowledged is lost', async () => {
+    const prefix = uniquePrefix();
+    const connection = `${cluster.url}?failoverMs=20000`;
+    const durability = { replicas: 1, timeoutMs: 1_000 };
+    const queue = new Queue<number, number>('steady', { connection, prefix, durability });
+    const worker = new Worker<number, number>('steady', async (task) => task.payload * 2, { connection, prefix, concurrency: 20, durability });
+    worker.on('error', () => {}); // the election, and WAITs while no replica is back
+    await queue.configure({ partitions: 3, retention: { completed: { count: 10_000 } } });
+    const slot = (await partitionSlots(prefix, 'steady'))[2]!;
+    const owner = await cluster.ownerWithReplica(slot);
+    await cluster.waitForReplicas(owner.master);
+    const acknowledged: { id: string; payload: number }[] = [];
+    let rejoined: Promise<void> | undefined;
+    try {
+      let killed = false;
+      for (let payload = 0; payload < 1_200; payload += 60) {
+        const items = Array.from({ length: 60 }, (_, i) => ({ payload: payload + i }));
+        let ids: string[];
+        try {
+          ids = (await queue.enqueueMany(items)).map((task) => task.id);
+        } catch (error) {
+          // While the new master has no replica yet: written, but not replicated in time.
+          if (!(error instanceof ReplicationTimeoutError)) throw error;
+          ids = error.written;
+        }
+        ids.forEach((id, i) => acknowledged.push({ id, payload: payload + i }));
+        if (!killed && acknowledged.length >= 400) {
+          killed = true;
+          await owner.master.kill();
+          rejoined = cluster.waitForNewOwner(slot, owner.masterId).then(() => cluster.rejoin(owner.master));
+        }
+      }
+      const outcomes = await Promise.allSettled(acknowledged.map(({ id, payload }) => queue.task(id).result({ timeoutMs: 90_000 }).then((value) => expect(value).toBe(payload * 2))));
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+      expect(new Set(acknowledged.map((task) => task.id)).size).toBe(acknowledged.length);
+      expect(await queue.counts()).toMatchObject({ waiting: 0, delayed: 0, failed: 0, completed: acknowledged.length });
+    } finally {
+      await worker.close({ timeoutMs: 5_000 });
+      await queue.close();
+      await rejoined;
+    }
+  }, 240_000);
+});
