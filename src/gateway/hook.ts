@@ -18,7 +18,8 @@ export function requestCheck(check: RequestCheck): onRequestHookHandler {
       done(error as Error);
       return;
     }
-    if (pending) pending.then(() => done(), done);
+    // A rejection without an error must still refuse (as Fastify does for async hooks).
+    if (pending) pending.then(() => done(), (error: unknown) => done(error instanceof Error ? error : new Error(`request check failed: ${String(error)}`)));
     else done();
   };
 }
