@@ -17,8 +17,8 @@
  */
 import type { z } from 'zod';
 
-/** Strings remembered per field, at most; then the memory starts over (names are few in practice). */
-const MAX_REMEMBERED = 10_000;
+/** Strings remembered per field of a route, at most (as many as the Queue objects a gateway keeps); then the memory starts over. */
+const MAX_REMEMBERED = 1_000;
 
 interface FieldDef {
   type: string;
