@@ -54,6 +54,30 @@ describe('bad input gets its status and code, and writes nothing', () => {
     });
   }
 
+  it('checks every request whole after accepting the same queue name and body shape (the fast path)', async () => {
+    const s = scope();
+    const gw = await useGatewayIn(s, redis);
+    for (let round = 0; round < 2; round++) {
+      expect((await call(gw, 'POST', '/v1/queues/q/tasks', { payload: { n: round } })).status).toBe(201);
+    }
+    const refused = [
+      [{ payload: 1, retries: 3 }, /unknown option "retries"/],
+      [{}, /payload: required/],
+      [{ payload: 1, priority: 'high' }, /priority/],
+      [[1], /body/],
+    ] as const;
+    for (const [body, message] of refused) {
+      const reply = await call(gw, 'POST', '/v1/queues/q/tasks', body);
+      expect({ status: reply.status, code: reply.body?.error?.code }).toEqual({ status: 400, code: 'INVALID_ARGUMENT' });
+      expect(reply.body.error.message).toMatch(message);
+    }
+    const badQuery = await call(gw, 'POST', '/v1/queues/q/tasks?wiat=5', { payload: 1 });
+    expect(badQuery.body.error.message).toMatch(/wiat/);
+    const badName = await call(gw, 'POST', '/v1/queues/bad%20name!/tasks', { payload: 1 });
+    expect(badName.body.error.message).toMatch(/invalid queue name/);
+    expect((await call(gw, 'GET', '/v1/queues/q/tasks?state=waiting')).body.tasks).toHaveLength(2);
+  });
+
   it('rejects a body over a configured limit', async () => {
     const s = scope();
     const gw = await useGatewayIn(s, redis, { bodyLimitBytes: 100 });

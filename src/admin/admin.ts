@@ -136,6 +136,12 @@ export class Admin {
     await this.guard?.assertSafe();
   }
 
+  /** assertRedisSafe for every request: no promise (undefined) when the verdict is known and safe; throws a standing refusal. */
+  checkRedisSafe(): Promise<void> | undefined {
+    this.client();
+    return this.guard?.checkSafe();
+  }
+
   /** Closes the least recently used idle Queue objects past the limit (busy ones are skipped, and kept). */
   private evictIdleQueues(): void {
     const max = this.options.maxQueueObjects ?? DEFAULT_MAX_QUEUE_OBJECTS;

@@ -23,6 +23,7 @@ import { LOGIN_PATH } from '../dashboard/shared.js';
 import type { AuthLimiter } from './auth-limit.js';
 import type { GatewayContext } from './context.js';
 import { errorBody } from './errors.js';
+import { requestCheck } from './hook.js';
 import { accessProblem, OPEN_IDENTITY, type Identity, type KnownToken } from './scopes.js';
 
 declare module 'fastify' {
@@ -94,30 +95,48 @@ export async function currentSession(ctx: GatewayContext, sessions: SessionKeys,
 export function installAuth(app: FastifyInstance, ctx: GatewayContext, { tokens, sessions, limiter }: AuthParts): void {
   app.decorateRequest('dashboardSession', null);
   app.decorateRequest('identity', null as unknown as Identity); // set by the hook below, before any route
-  app.addHook('onRequest', async (request, reply) => {
-    const config = request.routeOptions.config;
-    request.identity = OPEN_IDENTITY;
-    if (config?.public) return;
-    if (!tokens.empty) {
-      try {
-        await limiter.assertNotBlocked(request);
-        const identity = await authenticate(request);
-        if (!identity) {
-          // A browser without a session goes to the login form; a wrong token is a guess, wherever it is sent.
-          const offered = request.headers.authorization !== undefined;
-          if (!offered && config?.session === 'page' && request.method === 'GET') return reply.redirect(loginUrl(request.url));
-          await limiter.countFailure(request);
-          return refuse(reply, new UnauthorizedError());
+  app.addHook(
+    'onRequest',
+    requestCheck((request, reply) => {
+      const config = request.routeOptions.config;
+      request.identity = OPEN_IDENTITY;
+      if (config?.public) return;
+      if (!tokens.empty) return authenticated(request, reply, config);
+      authorize(request, reply);
+    }),
+  );
+
+  /** Authenticates the request's token or session, then authorizes it (or answers the refusal). */
+  async function authenticated(request: FastifyRequest, reply: FastifyReply, config: FastifyRequest['routeOptions']['config']): Promise<void> {
+    try {
+      await limiter.assertNotBlocked(request);
+      const identity = await authenticate(request);
+      if (!identity) {
+        // A browser without a session goes to the login form; a wrong token is a guess, wherever it is sent.
+        const offered = request.headers.authorization !== undefined;
+        if (!offered && config?.session === 'page' && request.method === 'GET') {
+          void reply.redirect(loginUrl(request.url));
+          return;
         }
-        request.identity = identity;
-      } catch (error) {
-        if (error instanceof ErrandError && error.code === 'RATE_LIMITED') return refuse(reply, error);
-        throw error;
+        await limiter.countFailure(request);
+        refuse(reply, new UnauthorizedError());
+        return;
       }
+      request.identity = identity;
+    } catch (error) {
+      if (error instanceof ErrandError && error.code === 'RATE_LIMITED') {
+        refuse(reply, error);
+        return;
+      }
+      throw error;
     }
+    authorize(request, reply);
+  }
+
+  function authorize(request: FastifyRequest, reply: FastifyReply): void {
     const problem = accessProblem(request);
-    if (problem) return refuse(reply, problem);
-  });
+    if (problem) refuse(reply, problem);
+  }
 
   async function authenticate(request: FastifyRequest): Promise<Identity | undefined> {
     const match = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '');

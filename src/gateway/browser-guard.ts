@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ForbiddenError } from '../errors.js';
 import { isLoopback } from './auth.js';
+import { requestCheck } from './hook.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -55,16 +56,19 @@ export function assertLoopbackHost(request: FastifyRequest): void {
 
 export function installBrowserGuard(app: FastifyInstance, { open }: { open: boolean }): void {
   if (!open) return;
-  app.addHook('onRequest', async (request) => {
-    const config = request.routeOptions.config;
-    if (config?.probe) return; // load balancers and orchestrators may address the probes by any name
-    assertLoopbackHost(request);
-    if (SAFE_METHODS.has(request.method)) return;
-    if (isCrossSite(request) || isForeignOrigin(request)) {
-      throw new ForbiddenError(
-        `cross-site ${request.method} refused: a gateway without a token takes state-changing requests only from programs and its own pages; ` +
-          'call it from your server or curl, or set ERRAND_TOKEN and send it as a bearer token',
-      );
-    }
-  });
+  app.addHook(
+    'onRequest',
+    requestCheck((request) => {
+      const config = request.routeOptions.config;
+      if (config?.probe) return; // load balancers and orchestrators may address the probes by any name
+      assertLoopbackHost(request);
+      if (SAFE_METHODS.has(request.method)) return;
+      if (isCrossSite(request) || isForeignOrigin(request)) {
+        throw new ForbiddenError(
+          `cross-site ${request.method} refused: a gateway without a token takes state-changing requests only from programs and its own pages; ` +
+            'call it from your server or curl, or set ERRAND_TOKEN and send it as a bearer token',
+        );
+      }
+    }),
+  );
 }

@@ -8,12 +8,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Admin } from '../admin/admin.js';
 import { UnsafeEvictionPolicyError } from '../errors.js';
+import { requestCheck } from './hook.js';
 
 export function installRedisGuard(app: FastifyInstance, admin: Admin): void {
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public) return; // /readyz checks it itself; /healthz is about the process
-    await admin.assertRedisSafe();
-  });
+  app.addHook(
+    'onRequest',
+    requestCheck((request) => {
+      if (request.routeOptions.config?.public) return; // /readyz checks it itself; /healthz is about the process
+      return admin.checkRedisSafe();
+    }),
+  );
 }
 
 /** At start: refuses an unsafe Redis that answers now; one that does not is checked when it connects. */

@@ -1,13 +1,15 @@
 /**
  * Zod at the HTTP boundary: a Fastify type provider (routes get typed params, query and
  * body from their schemas), the validator compiler that runs those schemas and turns
- * every problem into one ValidationError, and the schemas shared by several routes. The
+ * every problem into one ValidationError (zod-fast-path.ts skips zod for inputs it is sure
+ * of), and the schemas shared by several routes. The
  * same schemas produce /openapi.json (openapi.ts), so the docs cannot drift from the checks.
  */
 import type { FastifyInstance, FastifySchemaCompiler, FastifyTypeProvider } from 'fastify';
 import { z } from 'zod';
 import { formatIssues, NAME_PATTERN, TASK_ID_PATTERN, taskOptionsShape } from '../config.js';
 import { ValidationError } from '../errors.js';
+import { fastPath } from './zod-fast-path.js';
 
 export interface ZodTypeProvider extends FastifyTypeProvider {
   validator: this['schema'] extends z.ZodType ? z.output<this['schema']> : unknown;
@@ -43,9 +45,15 @@ const PARTS: Record<string, string> = { body: 'body', querystring: 'query', para
 export function useZod(app: FastifyInstance): void {
   const compiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => {
     const where = PARTS[httpPart ?? ''] ?? httpPart ?? 'request';
+    const fast = fastPath(schema);
     return (data: unknown) => {
+      const accepted = fast?.accept(data);
+      if (accepted !== undefined) return { value: accepted };
       const parsed = schema.safeParse(data, { error: missingIsRequired });
-      if (parsed.success) return { value: parsed.data };
+      if (parsed.success) {
+        fast?.remember(data, parsed.data);
+        return { value: parsed.data };
+      }
       return { error: new ValidationError(`invalid request ${where}: ${formatIssues(parsed.error.issues)}`) };
     };
   };

@@ -148,6 +148,16 @@ export class EvictionGuard {
     if (this.refusal) throw this.refusal;
   }
 
+  /**
+   * assertSafe without a promise when the verdict is known (for a check on every request):
+   * undefined when safe, throws the standing refusal, a promise only while a check runs.
+   */
+  checkSafe(): Promise<void> | undefined {
+    if (this.checking) return this.assertSafe();
+    if (this.refusal) throw this.refusal;
+    return undefined;
+  }
+
   /** Stops watching reconnects. */
   dispose(): void {
     this.client.off('ready', this.onReady);
