@@ -51,7 +51,10 @@ if short then
   local created_at = int(now)
   local ids = {}
   for i = 1, count do
-    local id = int(first + i - 1) .. lane
+    local id = int(first + i - 1)
+    if lane ~= '' then
+      id = id .. lane
+    end
     -- What create_task writes for a task with default options.
     redis.call('HSET', task_key(id), F.payload, ARGV[1 + i], F.createdAt, created_at, F.state, S.waiting)
     ids[i] = id
@@ -94,7 +97,10 @@ for i = 0, count - 1 do
     out[#out + 1] = 0
   else
     if id == '' then
-      id = int(next_id) .. lane
+      id = int(next_id)
+      if lane ~= '' then
+        id = id .. lane
+      end
       next_id = next_id + 1
     end
     local due = 0
