@@ -1,5 +1,5 @@
 /**
- * Scenario 11, the cost of partitions on one Redis (Errand only: the peers pin a queue to
+ * Scenario 10 (docs/performance.md), the cost of partitions on one Redis (Errand only: the peers pin a queue to
  * one slot). The same processing run as scenario 2 (tasks pre-loaded, one worker process)
  * on an unpartitioned queue and on one configured with `partitions` (4 by default), at
  * concurrency 10 and 100, in alternating order; the ratio is what partitioning costs where
