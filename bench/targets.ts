@@ -53,6 +53,8 @@ export const TARGETS: Target[] = [
   { text: 'fan-in of 10,000 children ≥ 2× BullMQ on time (issue 16)', figure: 'flows.fanin.ms', peer: 'bullmq', maxRatio: 0.5 },
   { text: 'fan-in memory per node ≤ BullMQ (issue 16)', figure: 'flows.fanin.bytes', peer: 'bullmq', maxRatio: 1 },
   { text: 'chain of 1,000 steps ≥ 2× BullMQ on time (issue 16)', figure: 'flows.chain.ms', peer: 'bullmq', maxRatio: 0.5 },
+  { text: '4 partitions on one Redis ≥ 0.9× one, concurrency 10 (issue 18)', figure: 'partitions.c10.ratio', atLeast: 0.9 },
+  { text: '4 partitions on one Redis ≥ 0.9× one, concurrency 100 (issue 18)', figure: 'partitions.c100.ratio', atLeast: 0.9 },
 ];
 
 export interface TargetCheck {
