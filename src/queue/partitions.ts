@@ -81,6 +81,47 @@ export function routeOf(task: { id?: string; dedupeKey?: string; group?: string 
   return key ? routingHash(key) % partitions : undefined;
 }
 
+/**
+ * Tasks of one batch that any partition may take: fewer than this per partition go whole to
+ * the next partition in turn (one script call), more are shared out evenly (one call each).
+ */
+const MIN_SLICE = 64;
+
+/**
+ * Which partition (by mark) each task of a batch goes to (`indexes` into the batch, `task`
+ * gives one): a task with a dedupe key, id or group to its partition (routeOf); the others
+ * whole to the partition at `rotation`, or shared out evenly from there when there are many.
+ * Returns the tasks by mark, in batch order, and the next rotation.
+ */
+export function routeBatch(
+  layout: Layout,
+  indexes: readonly number[],
+  task: (index: number) => Parameters<typeof routeOf>[0],
+  rotation: number,
+): { byMark: Map<string, number[]>; rotation: number } {
+  const { partitions, marks } = layout;
+  if (partitions === 1) return { byMark: new Map([[marks[0]!, [...indexes]]]), rotation };
+  const byMark = new Map<string, number[]>();
+  const add = (mark: string, index: number) => {
+    const list = byMark.get(mark);
+    if (list) list.push(index);
+    else byMark.set(mark, [index]);
+  };
+  const free: number[] = [];
+  for (const index of indexes) {
+    const n = routeOf(task(index), partitions);
+    if (n === undefined) free.push(index);
+    else add(marks[n]!, index);
+  }
+  const slices = Math.min(partitions, Math.max(1, Math.floor(free.length / MIN_SLICE)));
+  for (let s = 0; s < slices; s++) {
+    const mark = marks[(rotation + s) % partitions]!;
+    for (let i = Math.floor((s * free.length) / slices); i < Math.floor(((s + 1) * free.length) / slices); i++) add(mark, free[i]!);
+  }
+  for (const list of byMark.values()) list.sort((a, b) => a - b);
+  return { byMark, rotation: free.length ? (rotation + slices) % partitions : rotation };
+}
+
 /** The settings that are a budget over all partitions: each partition enforces its share. */
 const SHARED_FIELDS: readonly string[] = [S.maxWaiting, S.rateMax, S.concurrency];
 /** Retention counts: each partition keeps its share (rounded up), so the queue keeps about the count. */

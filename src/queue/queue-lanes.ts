@@ -6,10 +6,10 @@
  * task lists, throughput, workers, groups). An unpartitioned queue is one partition: its
  * reads are exactly the queue's own.
  */
-import { QueueKeys, SCHEDULE_RUN_PREFIX } from '../redis/keys.js';
+import { QueueKeys, SCHEDULE_RUN_PREFIX, SETTINGS_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
-import { markOfId, partitionName, partitionNumber, readLayout, routingHash, type Layout } from './partitions.js';
+import { checkShares, markOfId, ownSettings, partitionFields, partitionName, partitionNumber, placePartitions, readLayout, routingHash, type Layout } from './partitions.js';
 import { QueueReads, type PartitionCounts, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
 import { ResultWaiter } from './results.js';
 import type { TaskState } from './states.js';
@@ -165,6 +165,32 @@ export class QueueLanes<P, R> {
       }
     }
     return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /**
+   * A partitioned queue's settings change (or a change of its partition count): the settings
+   * as given are kept with the layout in the queue's own `settings` hash, and every partition
+   * stores its share (partitions.ts). New partitions are placed first, the queue's own hash
+   * (what producers route by) written last; each write is atomic, the whole is not: a change
+   * cut short is completed by making it again. `stored`: the queue's own settings hash now.
+   */
+  async configure(stored: Record<string, string>, layout: Layout, partitions: number, fields: [string, string][]): Promise<void> {
+    const client = this.parts.client();
+    const kept = stored[SETTINGS_FIELDS.partitionLogical];
+    const logical = kept ? (JSON.parse(kept) as Record<string, string>) : ownSettings(stored);
+    for (const [field, value] of fields) {
+      if (value === '') delete logical[field];
+      else logical[field] = value;
+    }
+    checkShares(logical, partitions);
+    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(client, this.queue, layout.marks.length, partitions))] : layout.marks;
+    await Promise.all(marks.slice(1).map((mark, i) => runScript(client, scripts.configure(this.lane(mark).keys, partitionFields(logical, partitions, i + 1)))));
+    const own: [string, string][] = [
+      ...partitionFields(logical, partitions, 0),
+      [SETTINGS_FIELDS.partitionLanes, marks.slice(1).join(',')],
+      [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
+    ];
+    await runScript(client, scripts.configure(this.base.keys, own));
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

@@ -16,7 +16,6 @@ import {
   ValidationError,
 } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
-import { subscribers } from '../redis/subscriber.js';
 import { GROUP_FIELDS, QueueKeys, queuesKey, SETTINGS_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
@@ -24,7 +23,7 @@ import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 import { QueueLanes, type Lane } from './queue-lanes.js';
-import { checkShares, layoutOf, markOfId, ownSettings, partitionFields, placePartitions, routeOf, type Layout } from './partitions.js';
+import { layoutOf, markOfId, routeBatch, type Layout } from './partitions.js';
 import {
   decodeSettings,
   groupFields,
@@ -51,11 +50,6 @@ import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
 const ENQUEUE_CHUNK = 1000;
-/**
- * Tasks of one batch that any partition may take: fewer than this per partition go whole to
- * the next partition in turn (one script call), more are shared out evenly (one call each).
- */
-const MIN_SLICE = 64;
 /** Times a batch is routed again after the queue's partitions changed under it. */
 const REROUTES = 8;
 
@@ -262,7 +256,7 @@ export class Queue<P = unknown, R = unknown> {
       const layout = (this.routing ??= await this.call(this.lanes.layout()));
       const again: number[] = [];
       await Promise.all(
-        [...this.route(layout, todo, encoded)].map(async ([mark, indexes]) => {
+        [...this.routeBatch(layout, todo, encoded)].map(async ([mark, indexes]) => {
           const lane = this.lanes.lane(mark);
           const sent = lane.results.mark(); // before anything is sent
           const chunks: number[][] = [];
@@ -296,34 +290,11 @@ export class Queue<P = unknown, R = unknown> {
     return { tasks: placed.filter((task) => task !== undefined), full, acknowledged };
   }
 
-  /**
-   * Which partition each task goes to (by mark): by its dedupe key, id or group when it has
-   * one (partitions.ts); the others a whole batch to the next partition in turn, or shared
-   * out evenly when there are many.
-   */
-  private route(layout: Layout, indexes: number[], encoded: scripts.EncodedTask[]): Map<string, number[]> {
-    const { partitions, marks } = layout;
-    if (partitions === 1) return new Map([[marks[0]!, indexes]]);
-    const byLane = new Map<string, number[]>();
-    const add = (mark: string, index: number) => {
-      const list = byLane.get(mark);
-      if (list) list.push(index);
-      else byLane.set(mark, [index]);
-    };
-    const free: number[] = [];
-    for (const index of indexes) {
-      const n = routeOf(encoded[index]!, partitions);
-      if (n === undefined) free.push(index);
-      else add(marks[n]!, index);
-    }
-    const slices = Math.min(partitions, Math.max(1, Math.floor(free.length / MIN_SLICE)));
-    for (let s = 0; s < slices; s++) {
-      const mark = marks[(this.rotation + s) % partitions]!;
-      for (let i = Math.floor((s * free.length) / slices); i < Math.floor(((s + 1) * free.length) / slices); i++) add(mark, free[i]!);
-    }
-    if (free.length) this.rotation = (this.rotation + slices) % partitions;
-    for (const list of byLane.values()) list.sort((a, b) => a - b);
-    return byLane;
+  /** Routes a batch (partitions.ts), the next partition in turn taking what any may take. */
+  private routeBatch(layout: Layout, indexes: number[], encoded: scripts.EncodedTask[]): Map<string, number[]> {
+    const { byMark, rotation } = routeBatch(layout, indexes, (index) => encoded[index]!, this.rotation);
+    this.rotation = rotation;
+    return byMark;
   }
 
   /** Everything stored about a task, or null if there is no such task (any more). */
@@ -459,34 +430,9 @@ export class Queue<P = unknown, R = unknown> {
       if (fields.length) await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
       return this.settings();
     }
-    await this.call(this.configurePartitions(stored, layout, partitions, fields));
-    return this.settings();
-  }
-
-  /**
-   * A partitioned queue's settings change (or a change of its partition count): the settings
-   * as given are kept with the layout in the queue's own `settings` hash, and every partition
-   * stores its share (partitions.ts). New partitions are placed first, the queue's own hash
-   * (what producers route by) written last; each write is atomic, the whole is not: a change
-   * cut short is completed by making it again.
-   */
-  private async configurePartitions(stored: Record<string, string>, layout: Layout, partitions: number, fields: [string, string][]): Promise<void> {
-    const kept = stored[SETTINGS_FIELDS.partitionLogical];
-    const logical = kept ? (JSON.parse(kept) as Record<string, string>) : ownSettings(stored);
-    for (const [field, value] of fields) {
-      if (value === '') delete logical[field];
-      else logical[field] = value;
-    }
-    checkShares(logical, partitions);
-    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(this.client, this.name, layout.marks.length, partitions))] : layout.marks;
-    await Promise.all(marks.slice(1).map((mark, i) => runScript(this.client, scripts.configure(this.lanes.lane(mark).keys, partitionFields(logical, partitions, i + 1)))));
-    const own: [string, string][] = [
-      ...partitionFields(logical, partitions, 0),
-      [SETTINGS_FIELDS.partitionLanes, marks.slice(1).join(',')],
-      [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
-    ];
-    await runScript(this.client, scripts.configure(this.keys, own));
+    await this.call(this.lanes.configure(stored, layout, partitions, fields));
     this.routing = undefined;
+    return this.settings();
   }
 
   /** The queue's settings, with the defaults filled in. */
