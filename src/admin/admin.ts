@@ -19,7 +19,7 @@ import { EvictionGuard } from '../redis/eviction-policy.js';
 import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
-import { markOfId, partitionName } from '../queue/partitions.js';
+import { partitionName } from '../queue/partitions.js';
 import type { ScheduleInfo } from '../queue/schedules.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { AuthState } from './auth-state.js';
@@ -247,11 +247,11 @@ export class Admin {
   }
 
   /** The timestamps of some tasks in one round trip (null for tasks that are gone). */
-  async taskTimes(name: string, ids: readonly string[]): Promise<(TaskTimes | null)[]> {
-    const { prefix } = this.queue(name).keys;
+  async taskTimes(name: string, ids: readonly string[], mark = ''): Promise<(TaskTimes | null)[]> {
+    // Of one partition (`mark`: a partitioned queue's partition; '' the queue's own keys): one slot.
+    const keys = new QueueKeys(this.queue(name).keys.prefix, partitionName(name, mark));
     const pipeline = this.client().pipeline();
-    // A generated id names its partition (a partitioned queue's); the ids of one outcome event are of one partition.
-    for (const id of ids) pipeline.hmget(new QueueKeys(prefix, partitionName(name, markOfId(id) ?? '')).task(id), ...TIME_FIELDS);
+    for (const id of ids) pipeline.hmget(keys.task(id), ...TIME_FIELDS);
     const replies = (await this.call(pipeline.exec())) ?? [];
     return replies.map(([error, value]) => {
       const [createdAt, runAt, startedAt, finishedAt] = (error ? [] : value) as (string | null)[];

@@ -223,19 +223,19 @@ export class ErrandMetrics {
   async observe(queue: string): Promise<void> {
     const handle = this.admin.queue(queue);
     // Every partition of a partitioned queue (its layout read now; one for the others).
-    const partitions = await handle.partitionEvents().catch(() => [handle.events]);
-    partitions.forEach((events, partition) => {
-      const key = `${queue}\u0000${partition}`;
-      if (this.observed.get(key) === events) return;
+    const partitions = await handle.partitionEvents().catch(() => [{ mark: '', events: handle.events }]);
+    for (const { mark, events } of partitions) {
+      const key = `${queue}\u0000${mark}`;
+      if (this.observed.get(key) === events) continue;
       this.observed.set(key, events);
       this.unsubscribes.push(
         events.onOutcome((state, ids) => {
           // A lost sample is only a missing observation: the histograms are a sample anyway.
-          if (state === 'completed' || state === 'failed') void this.record(queue, state, ids).catch(() => {});
+          if (state === 'completed' || state === 'failed') void this.record(queue, mark, state, ids).catch(() => {});
         }),
       );
-    });
-    await Promise.all(partitions.map((events) => events.ready().catch(() => {})));
+    }
+    await Promise.all(partitions.map(({ events }) => events.ready().catch(() => {})));
   }
 
   /** Stops listening; closes the Redis connections it opened. The registry stays as it is. */
@@ -269,8 +269,9 @@ export class ErrandMetrics {
     return { queues, totals, workers, oldestWaitingMs, topics, scheduleLagMs: scheduleLag };
   }
 
-  private async record(queue: string, outcome: string, ids: readonly string[]): Promise<void> {
-    const times = await this.admin.taskTimes(queue, ids.slice(0, SAMPLE_PER_BATCH));
+  /** Samples of one outcome event of one partition (`mark`: its partition's). */
+  private async record(queue: string, mark: string, outcome: string, ids: readonly string[]): Promise<void> {
+    const times = await this.admin.taskTimes(queue, ids.slice(0, SAMPLE_PER_BATCH), mark);
     const labels = { queue, outcome };
     for (const t of times) {
       if (!t?.finishedAt) continue;

@@ -41,10 +41,12 @@ export class IdleWait {
   /**
    * Blocks on `wakeKey` for up to `waitMs`, then runs `claim`; resolves with the claim's
    * outcome (settled: a failed claim is the caller's to report). Without a claim (a worker
-   * of several partitions, whose free slots any partition may take), resolves with
-   * undefined once woken or timed out: the caller claims then.
+   * of several partitions, whose free slots any partition may take), resolves with the
+   * pop's reply once woken (the marker it took) or timed out (null): the caller claims then.
    */
-  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply> | undefined): Promise<PromiseSettledResult<ClaimReply | undefined>> {
+  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply>): Promise<PromiseSettledResult<ClaimReply>>;
+  wait(wakeKey: string, waitMs: number, claim: undefined): Promise<PromiseSettledResult<unknown>>;
+  wait(wakeKey: string, waitMs: number, claim: ScriptCall<ClaimReply> | undefined): Promise<PromiseSettledResult<unknown>> {
     const { blocker } = this;
     // The scripts' library is loaded on the blocker before its first pop: loading behind a
     // pop would wait for it, and the claim must follow the pop on the connection, not a load.
@@ -57,13 +59,13 @@ export class IdleWait {
           blocker.client('ID').then((id) => (this.blockerId = Number(id)), () => {});
         }
         const woke = blocker.bzpopmin(wakeKey, (waitMs / 1000).toFixed(3));
-        const claimed = claim ? runScript(blocker, claim) : woke.then(() => undefined);
+        const claimed = claim ? runScript(blocker, claim) : woke;
         return Promise.allSettled([claimed, woke]);
       })
       .then(([result]) => {
         this.waiting = undefined;
         this.blockerId = undefined;
-        return result as PromiseSettledResult<ClaimReply | undefined>;
+        return result as PromiseSettledResult<unknown>;
       });
     this.waiting = done;
     return done;

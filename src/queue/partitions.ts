@@ -70,14 +70,15 @@ export function routingHash(text: string): number {
 }
 
 /**
- * The partition a task must go to, or undefined when any will do: by its dedupe key, else
- * its id, else its group, so a dedupe key's check, an id's lookup and a group's fairness and
- * limits stay within one partition.
+ * The partition a task must go to, or undefined when any will do: by its group, else its
+ * dedupe key, else its id. So a group's fairness, limits and pause hold within one
+ * partition (a grouped task's dedupe key and id are checked in its group's partition), and
+ * a dedupe key's check and an id's lookup stay within one.
  */
 export function routeOf(task: { id?: string; dedupeKey?: string; group?: string } | string, partitions: number): number | undefined {
   if (partitions <= 1) return 0;
   if (typeof task === 'string') return undefined;
-  const key = task.dedupeKey || (task.id ? `id:${task.id}` : '') || (task.group ? `group:${task.group}` : '');
+  const key = (task.group ? `group:${task.group}` : '') || task.dedupeKey || (task.id ? `id:${task.id}` : '');
   return key ? routingHash(key) % partitions : undefined;
 }
 
@@ -98,6 +99,8 @@ export function routeBatch(
   indexes: readonly number[],
   task: (index: number) => Parameters<typeof routeOf>[0],
   rotation: number,
+  /** Share out the tasks any partition may take over every partition, however few (a batch one partition refused as full). */
+  spread = false,
 ): { byMark: Map<string, number[]>; rotation: number } {
   const { partitions, marks } = layout;
   if (partitions === 1) return { byMark: new Map([[marks[0]!, [...indexes]]]), rotation };
@@ -113,7 +116,7 @@ export function routeBatch(
     if (n === undefined) free.push(index);
     else add(marks[n]!, index);
   }
-  const slices = Math.min(partitions, Math.max(1, Math.floor(free.length / MIN_SLICE)));
+  const slices = spread ? Math.min(partitions, free.length) : Math.min(partitions, Math.max(1, Math.floor(free.length / MIN_SLICE)));
   for (let s = 0; s < slices; s++) {
     const mark = marks[(rotation + s) % partitions]!;
     for (let i = Math.floor((s * free.length) / slices); i < Math.floor(((s + 1) * free.length) / slices); i++) add(mark, free[i]!);
@@ -198,7 +201,9 @@ export async function placePartitions(client: RedisClient, queue: string, from: 
   for (let n = from; n < to; n++) {
     const target = masters[(first + n) % masters.length];
     let placement = 0;
-    while (owner[slotOf(`${queue}${PARTITION_MARK}${n}.${placement}`)] !== target && placement < 100_000) placement++;
+    while (owner[slotOf(`${queue}${PARTITION_MARK}${n}.${placement}`)] !== target) {
+      if (++placement === 1_000_000) throw new Error(`no hash tag for partition ${n} of queue "${queue}" lands on master ${target}: its slots may be few; rebalance the cluster's slots, then configure again`);
+    }
     marks.push(`${PARTITION_MARK}${n}.${placement}`);
   }
   return marks;

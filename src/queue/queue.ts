@@ -23,7 +23,7 @@ import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 import { QueueLanes, type Lane } from './queue-lanes.js';
-import { layoutOf, markOfId, routeBatch, type Layout } from './partitions.js';
+import { layoutOf, markOfId, routeBatch, routeOf, type Layout } from './partitions.js';
 import {
   decodeSettings,
   groupFields,
@@ -203,15 +203,25 @@ export class Queue<P = unknown, R = unknown> {
       else item.resolve(task);
     };
     const one = (item: (typeof pending)[number]) =>
-      this.sendEnqueues([item.encoded]).then(({ tasks, full, acknowledged }) =>
-        full ? item.reject(new QueueFullError(this.name, full.maxWaiting)) : settle(item, tasks[0]!, acknowledged),
-      );
+      this.sendEnqueues([item.encoded]).then(({ placed, full, failed, acknowledged }) => {
+        if (placed[0]) settle(item, placed[0], acknowledged);
+        else item.reject(failed.get(0) ?? new QueueFullError(this.name, full?.maxWaiting ?? 0));
+      });
     return this.sendEnqueues(pending.map((item) => item.encoded)).then(
-      async ({ tasks, full, acknowledged }) => {
-        if (!full) pending.forEach((item, index) => settle(item, tasks[index]!, acknowledged));
-        else if (pending.length === 1) pending[0]!.reject(new QueueFullError(this.name, full.maxWaiting));
-        // Refused whole (nothing written): each one again, in order, as if alone.
-        else for (const item of pending) await one(item).catch((error: unknown) => item.reject(error));
+      async ({ placed, full, failed, acknowledged }) => {
+        // Each caller hears of its own task: written, refused by a failed call, or refused as
+        // full (nothing of its call written: on a partitioned queue, other partitions' calls may
+        // have written theirs).
+        const refused: (typeof pending)[number][] = [];
+        pending.forEach((item, index) => {
+          const task = placed[index];
+          if (task) settle(item, task, acknowledged);
+          else if (failed.has(index)) item.reject(failed.get(index));
+          else refused.push(item);
+        });
+        if (refused.length === 1) refused[0]!.reject(new QueueFullError(this.name, full?.maxWaiting ?? 0));
+        // Refused as full (nothing of theirs written): each one again, in order, as if alone.
+        else for (const item of refused) await one(item).catch((error: unknown) => item.reject(error));
       },
       (error: unknown) => pending.forEach((item) => item.reject(error)),
     );
@@ -227,7 +237,9 @@ export class Queue<P = unknown, R = unknown> {
     this.assertOpen();
     if (!tracingSettled()) await loadTracing();
     const encoded = withTrace(encodeItems(items, this.options), currentTraceparent());
-    const { tasks, full, acknowledged } = await this.sendEnqueues(encoded);
+    const { placed, full, failed, acknowledged } = await this.sendEnqueues(encoded);
+    if (failed.size) throw failed.values().next().value;
+    const tasks = placed.filter((task) => task !== undefined);
     const { durability } = this.options;
     const error = durability && acknowledged !== undefined ? shortfall(durability, acknowledged, tasks.filter((task) => task.created).map((task) => task.id)) : undefined;
     if (error) throw error;
@@ -240,23 +252,34 @@ export class Queue<P = unknown, R = unknown> {
    * partitioned queue, each partition's share: src/queue/partitions.ts routes them); with
    * the durability option, says how many replicas acknowledged (the caller judges it).
    */
-  private async sendEnqueues(
-    encoded: scripts.EncodedTask[],
-  ): Promise<{ tasks: Task<R>[]; full: { maxWaiting: number } | undefined; acknowledged?: number }> {
+  private async sendEnqueues(encoded: scripts.EncodedTask[]): Promise<{
+    /** Each task's handle, by its index; undefined where its call was refused or failed. */
+    placed: (Task<R> | undefined)[];
+    /** Set when a call was refused as full (nothing of that call written). */
+    full: { maxWaiting: number } | undefined;
+    /** The error of each task whose call failed, by index (its outcome unknown). */
+    failed: Map<number, unknown>;
+    acknowledged?: number;
+  }> {
     this.register();
     const placed = new Array<Task<R> | undefined>(encoded.length);
+    const failed = new Map<number, unknown>();
     let full: { maxWaiting: number } | undefined;
     let acknowledged: number | undefined;
     let todo = encoded.map((_, index) => index);
+    /** Tasks a full partition refused, sent again shared out over every partition (once). */
+    let spread = false;
     for (let round = 0; todo.length; round++) {
       if (round === REROUTES) {
         throw new Error(`queue "${this.name}": its partitions disagree on their count (a configure cut short?): configure the queue's partitions again`);
       }
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 5 * round)); // a configure under way finishes
+      if (round > 0 && !spread) await new Promise((resolve) => setTimeout(resolve, 5 * round)); // a configure under way finishes
       const layout = (this.routing ??= await this.call(this.lanes.layout()));
       const again: number[] = [];
+      const spreading = spread;
+      spread = false;
       await Promise.all(
-        [...this.routeBatch(layout, todo, encoded)].map(async ([mark, indexes]) => {
+        [...this.routeBatch(layout, todo, encoded, spreading)].map(async ([mark, indexes]) => {
           const lane = this.lanes.lane(mark);
           const sent = lane.results.mark(); // before anything is sent
           const chunks: number[][] = [];
@@ -264,35 +287,49 @@ export class Queue<P = unknown, R = unknown> {
           const calls = chunks.map((chunk) => scripts.enqueue(lane.keys, { tasks: chunk.map((index) => encoded[index]!), partitions: layout.partitions }));
           const { durability } = this.options;
           let replies: scripts.EnqueueReply[];
-          if (durability) {
-            const replicated = await this.call(runReplicated(this.client, calls, durability));
-            replies = replicated.replies;
-            acknowledged = Math.min(acknowledged ?? Infinity, replicated.acknowledged);
-          } else {
-            replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
+          try {
+            if (durability) {
+              const replicated = await this.call(runReplicated(this.client, calls, durability));
+              replies = replicated.replies;
+              acknowledged = Math.min(acknowledged ?? Infinity, replicated.acknowledged);
+            } else {
+              replies = await this.call(Promise.all(calls.map((call) => runScript(this.client, call))));
+            }
+          } catch (error) {
+            for (const index of indexes) failed.set(index, error);
+            return;
           }
           replies.forEach((reply, c) => {
-            if (reply.layoutChanged !== undefined) again.push(...chunks[c]!);
-            else if (reply.full) full = { maxWaiting: reply.maxWaiting };
-            else {
+            const chunk = chunks[c]!;
+            if (reply.layoutChanged !== undefined) again.push(...chunk);
+            else if (reply.full) {
+              // A partition holds its share of the capacity: tasks any partition may take try
+              // every partition before the batch is called full.
+              if (layout.partitions > 1 && !spreading && chunk.every((index) => routeOf(encoded[index]!, layout.partitions) === undefined)) {
+                spread = true;
+                again.push(...chunk);
+              } else full = { maxWaiting: reply.maxWaiting };
+            } else {
               reply.tasks.forEach(({ id, created }, i) => {
                 // No mark for an existing task (same id or dedupe key: it may have finished before
                 // this enqueue) nor for a caller's id (see results.ts): their waits read the task.
-                placed[chunks[c]![i]!] = new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined);
+                placed[chunk[i]!] = new Task<R>(this as Queue<unknown, R>, id, created, created && GENERATED_ID.test(id) ? sent : undefined);
               });
             }
           });
         }),
       );
-      if (again.length) this.routing = undefined; // read the count again
+      if (again.length && !spread) this.routing = undefined; // read the count again
       todo = again.sort((a, b) => a - b);
     }
-    return { tasks: placed.filter((task) => task !== undefined), full, acknowledged };
+    // A partition answers with its share of the capacity; the caller set the queue's.
+    if (full && (this.routing?.partitions ?? 1) > 1) full = { maxWaiting: (await this.call(this.settings())).maxWaiting ?? full.maxWaiting };
+    return { placed, full, failed, acknowledged };
   }
 
   /** Routes a batch (partitions.ts), the next partition in turn taking what any may take. */
-  private routeBatch(layout: Layout, indexes: number[], encoded: scripts.EncodedTask[]): Map<string, number[]> {
-    const { byMark, rotation } = routeBatch(layout, indexes, (index) => encoded[index]!, this.rotation);
+  private routeBatch(layout: Layout, indexes: number[], encoded: scripts.EncodedTask[], spread: boolean): Map<string, number[]> {
+    const { byMark, rotation } = routeBatch(layout, indexes, (index) => encoded[index]!, this.rotation, spread);
     this.rotation = rotation;
     return byMark;
   }
@@ -348,10 +385,13 @@ export class Queue<P = unknown, R = unknown> {
     return this.lanes.base.events;
   }
 
-  /** The state changes of every partition's tasks (one subscription each; one for an unpartitioned queue). */
-  async partitionEvents(): Promise<TaskEvents<P, R>[]> {
+  /**
+   * The state changes of every partition's tasks (one subscription each; one for an
+   * unpartitioned queue), each with its partition's mark ('' for the queue's own layout).
+   */
+  async partitionEvents(): Promise<{ mark: string; events: TaskEvents<P, R> }[]> {
     this.assertOpen();
-    return this.lanes.every(await this.call(this.lanes.layout())).map((lane) => lane.events);
+    return this.lanes.every(await this.call(this.lanes.layout())).map((lane) => ({ mark: lane.mark, events: lane.events }));
   }
 
   /**
@@ -483,6 +523,7 @@ export class Queue<P = unknown, R = unknown> {
       return { total, groups: groups.map((row) => groupInfo(row, nowMs)) };
     }
     // Each partition's largest, merged: a group lives in one partition.
+    checkMergedPage(offset, limit);
     const pages = await this.call(Promise.all(this.lanes.every(layout).map((lane) => runScript(this.client, scripts.listGroups(lane.keys, { offset: 0, limit: Math.min(1000, offset + limit) })))));
     const rows = pages.flatMap((page) => page.groups.map((row) => groupInfo(row, page.nowMs)));
     rows.sort((a, b) => b.waiting - a.waiting || a.name.localeCompare(b.name));
@@ -601,6 +642,7 @@ export class Queue<P = unknown, R = unknown> {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new ValidationError('offset must be a whole number >= 0 and limit one from 1 to 1000');
     }
+    checkMergedPage(offset, limit);
     return this.call(this.lanes.list(layout, state, offset, limit));
   }
 
@@ -712,6 +754,13 @@ export class Queue<P = unknown, R = unknown> {
   /** Turns connection failures into RedisUnavailableError; script and reply errors pass. */
   private call<T>(promise: Promise<T>): Promise<T> {
     return orUnavailable(promise);
+  }
+}
+
+/** A page merged from every partition's first rows: those reach 1,000 rows in. */
+function checkMergedPage(offset: number, limit: number): void {
+  if (offset + limit > 1000) {
+    throw new ValidationError(`a partitioned queue pages its lists within the first 1,000 rows (offset + limit ${offset + limit}): narrow the page, or read each state through counts()`);
   }
 }
 

@@ -16,7 +16,7 @@
 import type { Durability } from '../config.js';
 import type { LeaseLostError, RateLimitedError } from '../errors.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
-import type { QueueKeys } from '../redis/keys.js';
+import { WAKE_MEMBER, type QueueKeys } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import * as scheduleScripts from '../redis/schedule-scripts.js';
 import type { FireReply } from '../redis/schedule-scripts.js';
@@ -406,6 +406,11 @@ export class Pump<P> {
         this.retryLater();
         return;
       }
+      // This pump took the marker but the worker has no slot for it: put it back, so another
+      // worker blocked on it (with room) wakes instead of sleeping past the announced work.
+      if (woke.value !== null && this.free <= 0) {
+        this.options.client.zadd(this.options.keys.wake, 0, WAKE_MEMBER).catch((error: Error) => this.options.report(error));
+      }
       this.backlog = true; // announced (or due): claim when a slot is free
       this.schedule();
     });
@@ -431,7 +436,7 @@ export class Pump<P> {
       this.claimsInFlight -= want;
       if (claimed.status === 'fulfilled') {
         this.retryDelayMs = 0;
-        this.onClaim(claimed.value!, want);
+        this.onClaim(claimed.value, want);
       } else if (this.claiming) {
         // A claim whose reply was lost leaves its leases to expire: those tasks run again.
         this.options.report(claimed.reason as Error);

@@ -73,6 +73,8 @@ const LAYOUT_CHECK_MS = 1_000;
 /** One partition as a worker consumes it (an unpartitioned queue is one). */
 interface WorkerLane<P> {
   mark: string;
+  /** Its tasks this worker runs now. */
+  held: number;
   keys: QueueKeys;
   idle: IdleWait;
   pump: Pump<P>;
@@ -148,12 +150,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       pool,
       onActive: (task) => this.safeEmit('active', task),
       onFinish: (finish) => {
-        const lane = this.laneOf(finish.lease.task.id);
-        this.taskLanes.delete(finish.lease.task.id);
+        const lane = this.leave(finish.lease.task.id);
         lane.pump.add(finish);
       },
       onLost: (task, error) => {
-        this.taskLanes.delete(task.id);
+        this.leave(task.id);
         this.safeEmit('lost', task, error);
       },
       onSlotFreed: () => this.slotFreed(),
@@ -178,7 +179,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const { concurrency, leaseMs, durability } = this.options;
     const idle = new IdleWait(this.options.connection);
     const runner = this.runner;
-    const lane = { mark, keys, idle } as WorkerLane<P>;
+    const lane = { mark, keys, idle, held: 0 } as WorkerLane<P>;
     lane.pump = new Pump<P>({
       client: this.client,
       keys,
@@ -191,6 +192,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         },
         start: (claimed) => {
           this.taskLanes.set(claimed.id, lane);
+          lane.held++;
           runner.start(claimed);
         },
       },
@@ -223,13 +225,31 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.lanes.set(mark, lane);
     if (this.lanes.size > 1) {
       // Several partitions: their pumps share the worker's slots.
-      const shared = {
-        free: () => this.options.concurrency - runner.busy - [...this.lanes.values()].reduce((sum, l) => sum + l.pump.inFlight, 0),
-        returned: () => setImmediate(() => this.slotFreed()), // once the claim's own count is settled
-      };
-      for (const each of this.lanes.values()) each.pump.share(shared);
+      for (const each of this.lanes.values()) {
+        each.pump.share({
+          free: () => this.freeFor(each),
+          returned: () => setImmediate(() => this.slotFreed()), // once the claim's own count is settled
+        });
+      }
     }
     return lane;
+  }
+
+  /**
+   * The slots a partition's pump may claim now: the worker's free slots, and while other
+   * partitions want slots too (tasks running, claims on their way, or work likely), no more
+   * than an even share of the concurrency, so a partition that keeps finishing and reclaiming
+   * cannot keep them from the others. Alone with work, it takes every free slot.
+   */
+  private freeFor(lane: WorkerLane<P>): number {
+    let free = this.options.concurrency - this.runner.busy;
+    let contenders = 0;
+    for (const each of this.lanes.values()) {
+      free -= each.pump.inFlight;
+      if (each === lane || each.held > 0 || each.pump.inFlight > 0 || each.pump.hungry) contenders++;
+    }
+    const share = Math.ceil(this.options.concurrency / contenders) - lane.held - lane.pump.inFlight;
+    return Math.max(0, Math.min(free, share));
   }
 
   /** The partition of a task this worker holds (the queue's own layout if unknown). */
@@ -237,13 +257,28 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.taskLanes.get(id) ?? this.lanes.get('')!;
   }
 
-  /** A handler's slot is free: the pumps likely to find work claim for it. */
+  /** A task leaves this worker (finished or lost): its partition, which holds one less. */
+  private leave(id: string): WorkerLane<P> {
+    const lane = this.laneOf(id);
+    if (this.taskLanes.delete(id)) lane.held--;
+    return lane;
+  }
+
+  /** Where slotFreed starts: each time the next partition, so none is always served first. */
+  private turn = 0;
+
+  /** A handler's slot is free: the pumps likely to find work claim for it, starting each time with another. */
   private slotFreed(): void {
     if (this.lanes.size === 1) {
       this.lanes.get('')!.pump.schedule();
       return;
     }
-    for (const lane of this.lanes.values()) if (lane.pump.hungry) lane.pump.schedule();
+    const lanes = [...this.lanes.values()];
+    const start = this.turn++ % lanes.length;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[(start + i) % lanes.length]!;
+      if (lane.pump.hungry) lane.pump.schedule();
+    }
   }
 
   /** Starts a partition's pump and heartbeat. */
@@ -276,8 +311,11 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         async () => {
           if (!this.claiming) return; // closed meanwhile
           this.client.sadd(queuesKey(this.options.prefix), this.queue).catch((error: Error) => this.report(error));
+          // Every partition joins before the first claim, so they share the slots from the start.
+          const layout = await readLayout(this.client, this.keys).catch((error: Error) => void this.report(error));
+          if (!this.claiming) return;
+          for (const mark of layout?.marks ?? []) if (!this.lanes.has(mark)) this.addLane(mark);
           for (const lane of this.lanes.values()) this.startLane(lane);
-          await this.followLayout().catch((error: Error) => this.report(error));
           const check = () => {
             this.layoutTimer = setTimeout(() => void this.followLayout().catch((error: Error) => this.report(error)).finally(() => this.claiming && check()), LAYOUT_CHECK_MS);
           };

@@ -156,6 +156,9 @@ export const CRON_END = 'end';
 /** A cron schedule with fewer slots than this listed ahead asks for more (`srefill`). */
 export const SCHEDULE_SLOTS_LOW = 20;
 
+/** The one member of a queue's `wake` zset (the marker idle workers block on). */
+export const WAKE_MEMBER = 'w';
+
 /** What a partition's name and its generated ids carry: `<queue>~<n>`, `<generated id>~<n>`. */
 export const PARTITION_MARK = '~';
 

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { buildLibrary, forgetLibrary, isFunctionMissing, knownMode, loadLibrary, type FunctionLibrary } from './functions.js';
 import { DEFAULT_ATTEMPTS, DEFAULT_RETENTION } from '../config.js';
-import { CRON_END, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD } from './keys.js';
+import { CRON_END, WAKE_MEMBER, GROUP_FIELDS, keyRoleSuffixes, META_FIELDS, SCHEDULE_FIELDS, SCHEDULE_RUN_PREFIX, SCHEDULE_SLOTS_LOW, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS, TOPIC_MESSAGE_FIELD, TOPIC_TRACE_FIELD } from './keys.js';
 import { Status } from './status.js';
 
 /** Script name → how many KEYS it takes (the rest of its arguments are ARGV). */
@@ -110,6 +110,7 @@ function prelude(publish: Variant): string {
     `local DEFAULT_ATTEMPTS = ${DEFAULT_ATTEMPTS}`,
     `local SCHEDULE_RUN_PREFIX = '${SCHEDULE_RUN_PREFIX}'`,
     `local CRON_END = '${CRON_END}'`,
+    `local WAKE_MEMBER = '${WAKE_MEMBER}'`,
     `local SCHEDULE_SLOTS_LOW = ${SCHEDULE_SLOTS_LOW}`,
     `local TOPIC_MESSAGE_FIELD = '${TOPIC_MESSAGE_FIELD}'`,
     `local TOPIC_TRACE_FIELD = '${TOPIC_TRACE_FIELD}'`,

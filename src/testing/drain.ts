@@ -64,7 +64,7 @@ export async function runUntilIdle(options: RunUntilIdleOptions): Promise<TaskIn
   try {
     const running = (async () => {
       // Listening starts before the workers do (drain subscribes first), so no claim is missed.
-      await Promise.all(queues.map((queue) => queue.events.ready()));
+      await Promise.all(queues.map(async (queue) => Promise.all((await queue.partitionEvents()).map(({ events }) => events.ready()))));
       for (const name of names) {
         const worker = new Worker(name, handlers[name]!, { connection, prefix, concurrency });
         worker.on('error', (error) => errors.push(error));
@@ -92,14 +92,16 @@ function checkTimeout(timeoutMs: number | undefined): void {
 async function whileIdleComes(list: Queue[], timeoutMs: number): Promise<{ queue: Queue; id: string }[]> {
   const taken = new Map<string, { queue: Queue; id: string }>();
   let recheck: (() => void) | undefined;
-  const stops = list.map((queue) =>
-    queue.events.onChange((state, ids) => {
+  // Every partition of a partitioned queue announces its own changes.
+  const streams = (await Promise.all(list.map(async (queue) => (await queue.partitionEvents()).map(({ events }) => ({ queue, events }))))).flat();
+  const stops = streams.map(({ queue, events }) =>
+    events.onChange((state, ids) => {
       if (state === 'active') for (const id of ids) if (!taken.has(`${queue.name}\n${id}`)) taken.set(`${queue.name}\n${id}`, { queue, id });
       recheck?.();
     }),
   );
   try {
-    await Promise.all(list.map((queue) => queue.events.ready()));
+    await Promise.all(streams.map(({ events }) => events.ready()));
     await untilIdle(list, timeoutMs, (wake) => (recheck = wake));
   } finally {
     for (const stop of stops) stop();

@@ -4,7 +4,7 @@
 -- One marker member: idle workers block on BZPOPMIN of this key, so a wake-up is never
 -- lost and never piles up.
 local function wake()
-  redis.call('ZADD', key(R.wake), 0, 'w')
+  redis.call('ZADD', key(R.wake), 0, WAKE_MEMBER)
 end
 
 -- One message per batch: "<state>|<id>,<id>,..." (ids never contain '|' or ','), then

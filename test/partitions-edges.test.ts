@@ -1,0 +1,188 @@
+/**
+ * Partitioned queues at their edges (from a review): a worker shares its slots fairly
+ * between partitions with work, also under a steady producer; a coalesced batch that one
+ * full partition refused is not written twice; a full worker that took a partition's wake
+ * marker hands it on to an idle worker; a group's tasks stay in one partition whatever else
+ * they carry, so its pause holds; errand/testing's drain sees every partition; an empty
+ * queue takes a batch within its capacity however it is shared out; merged pages stay
+ * within the rows they are merged from.
+ */
+import { describe, expect, it } from 'vitest';
+import { QueueFullError, ValidationError, type Worker } from '../src/index.js';
+import { routingHash } from '../src/queue/partitions.js';
+import { drain } from '../src/testing/index.js';
+import { deferred, useRedis, useScope } from './support/fixtures.js';
+
+const redis = useRedis();
+const scope = useScope(redis);
+
+/** A group name that routes to partition `n` of `partitions`. */
+function groupFor(n: number, partitions: number, tag: string): string {
+  for (let i = 0; ; i++) if (routingHash(`group:${tag}${i}`) % partitions === n) return `${tag}${i}`;
+}
+
+/** The partition a task id names ('0' for the first). */
+const partitionOf = (id: string) => /~(\d+)$/.exec(id)?.[1] ?? '0';
+
+/**
+ * Resolves once `worker` waits on the wake marker of every partition (`only`: of the first
+ * only) — a worker's internals, for tests: no event says so.
+ */
+async function blocked(worker: Worker<any, any>, only?: 'first'): Promise<void> {
+  const lanes = () => {
+    const all = [...(worker as unknown as { lanes: Map<string, { idle: { blocked: boolean } }> }).lanes.values()];
+    return only ? all.slice(0, 1) : all;
+  };
+  const waiting = () => (worker as unknown as { lanes: Map<string, unknown> }).lanes.size > 1 && lanes().every((lane) => lane.idle.blocked);
+  for (let tries = 0; tries < 500 && !waiting(); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(waiting()).toBe(true);
+}
+
+describe('partitioned queues at their edges', () => {
+  it('share a worker\'s slots evenly between partitions that all have work', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('fair');
+    await queue.configure({ partitions: 4 });
+    const tasks = await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
+    const order: string[] = [];
+    s.worker<number, number>(
+      'fair',
+      async (task) => {
+        order.push(partitionOf(task.id));
+        await new Promise((resolve) => setImmediate(resolve));
+        return task.payload;
+      },
+      { concurrency: 4 },
+    );
+    await Promise.all(tasks.map((task) => task.result({ timeoutMs: 30_000 })));
+    for (const from of [0, 100, 200]) {
+      const block: Record<string, number> = {};
+      for (const p of order.slice(from, from + 100)) block[p] = (block[p] ?? 0) + 1;
+      for (const p of ['0', '1', '2', '3']) expect(block[p] ?? 0, `tasks ${from}-${from + 99}: ${JSON.stringify(block)}`).toBeGreaterThanOrEqual(15);
+    }
+  });
+
+  it('starve no partition while a producer keeps every partition busy', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('steady');
+    await queue.configure({ partitions: 4 });
+    const ran: Record<string, number> = { '0': 0, '1': 0, '2': 0, '3': 0 };
+    s.worker<number, number>(
+      'steady',
+      async (task) => {
+        ran[partitionOf(task.id)]!++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return task.payload;
+      },
+      { concurrency: 4 },
+    );
+    for (let batch = 0; batch < 20; batch++) {
+      await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const least = Math.min(...Object.values(ran));
+    const most = Math.max(...Object.values(ran));
+    expect(least, JSON.stringify(ran)).toBeGreaterThan(most / 3);
+  }, 30_000);
+
+  it('write a coalesced batch once when one partition refuses its part as full', async () => {
+    const s = scope();
+    const queue = s.queue<string>('dup');
+    await queue.configure({ partitions: 2, maxWaiting: 4 }); // 2 per partition
+    const g0 = groupFor(0, 2, 'a');
+    const g1 = groupFor(1, 2, 'b');
+    await queue.enqueue('fill-1', { group: g0 });
+    await queue.enqueue('fill-2', { group: g0 }); // partition 0 holds its share
+    // Two enqueues in one tick: one batch, split over both partitions.
+    const [refused, accepted] = await Promise.allSettled([queue.enqueue('x', { group: g0 }), queue.enqueue('y', { group: g1 })]);
+    expect(refused.status).toBe('rejected');
+    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
+    expect((refused as PromiseRejectedResult).reason.message).toMatch(/maxWaiting 4\b/);
+    expect(accepted.status).toBe('fulfilled');
+    expect((await queue.list('waiting', { limit: 100 })).filter((task) => task.payload === 'y')).toHaveLength(1);
+    expect((await queue.counts()).waiting).toBe(3);
+  });
+
+  it('hand a wake marker a full worker took on to an idle worker', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('wake');
+    await queue.configure({ partitions: 2 });
+    const g0 = groupFor(0, 2, 'p');
+    const g1 = groupFor(1, 2, 'q');
+    const holding = deferred();
+    const release = deferred();
+    const full = s.worker<string, string>(
+      'wake',
+      async (task) => {
+        if (task.payload === 'hold') {
+          holding.resolve();
+          await release.promise;
+        }
+        return 'full';
+      },
+      { concurrency: 1 },
+    );
+    const hold = await queue.enqueue('hold', { group: g1 });
+    await holding.promise; // the first worker is full, and waits on the other partition's marker
+    await blocked(full, 'first');
+    const idle = s.worker<string, string>('wake', async () => 'idle', { concurrency: 1 });
+    await blocked(idle);
+    const next = await queue.enqueue('next', { group: g0 });
+    // Whichever worker took the marker, the idle one runs the task, at once (not after its 10 s wait).
+    expect(await next.result({ timeoutMs: 3_000 })).toBe('idle');
+    release.resolve();
+    expect(await hold.result({ timeoutMs: 5_000 })).toBe('full');
+  }, 30_000);
+
+  it("keep a group's tasks in one partition whatever else they carry, so its pause holds", async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('gkeyed');
+    await queue.configure({ partitions: 4 });
+    await queue.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ payload: i, group: 'tenant-1', ...(i % 2 ? { id: `order-${i}` } : { dedupeKey: `k-${i}` }) })));
+    expect((await queue.counts()).partitions!.filter((p) => p.groups > 0)).toHaveLength(1);
+    expect((await queue.groups()).groups.map((g) => [g.name, g.waiting])).toEqual([['tenant-1', 20]]);
+    await queue.pauseGroup('tenant-1');
+    const other = await queue.enqueue(99);
+    let ran = 0;
+    const worker = s.worker<number, number>('gkeyed', async (task) => (ran++, task.payload), { concurrency: 4 });
+    expect(await other.result({ timeoutMs: 10_000 })).toBe(99);
+    await blocked(worker); // every partition claimed and found nothing more to run
+    expect(ran).toBe(1);
+    expect((await queue.getTask('order-3'))?.state).toBe('waiting');
+  });
+
+  it('are drained by errand/testing, every partition seen', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('drained');
+    await queue.configure({ partitions: 2 });
+    s.worker<number, number>('drained', async (task) => task.payload, { concurrency: 2 });
+    const tasks = await queue.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ payload: i })));
+    expect(new Set(tasks.map((task) => partitionOf(task.id))).size).toBe(2);
+    const ran = await drain(queue, { timeoutMs: 15_000 });
+    expect(ran).toHaveLength(200);
+    expect(ran.every((task) => task.state === 'completed')).toBe(true);
+  }, 30_000);
+
+  it('take a batch within the capacity into an empty queue however the capacity is shared out', async () => {
+    const s = scope();
+    const queue = s.queue<number>('cap');
+    await queue.configure({ partitions: 4, maxWaiting: 100 });
+    expect(await queue.enqueueMany(Array.from({ length: 30 }, (_, i) => ({ payload: i })))).toHaveLength(30);
+    expect((await queue.counts()).waiting).toBe(30);
+    // Past the capacity: refused, naming the queue's capacity, not a partition's share.
+    const error = await queue.enqueueMany(Array.from({ length: 90 }, (_, i) => ({ payload: i }))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect((error as QueueFullError).message).toMatch(/maxWaiting 100\b/);
+  });
+
+  it('page merged lists within the rows each partition gives, and say so past them', async () => {
+    const s = scope();
+    const queue = s.queue<number>('paged');
+    await queue.configure({ partitions: 2 });
+    await queue.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: i, priority: i })));
+    expect((await queue.list('waiting', { limit: 3 })).map((task) => task.payload)).toEqual([9, 8, 7]);
+    expect((await queue.list('waiting', { offset: 3, limit: 3 })).map((task) => task.payload)).toEqual([6, 5, 4]);
+    await expect(queue.list('waiting', { offset: 990, limit: 20 })).rejects.toThrow(ValidationError);
+    await expect(queue.groups({ offset: 999, limit: 2 })).rejects.toThrow(/first 1,000 rows/);
+  });
+});
