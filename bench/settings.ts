@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { SYSTEM_NAMES, type SystemName } from './systems/types.js';
 
-export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability', 'flows', 'partitions'] as const;
+export const SCENARIO_NAMES = ['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'partitions', 'durability', 'flows'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /**
  * Scenarios of what Errand has and the peers lack or have in part (its HTTP gateway, flow
@@ -79,8 +79,9 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Benchmarks Errand, BullMQ and Bee-Queue on a private redis-server (persistence off),
 Errand's HTTP gateway against its library (scenario http, Errand only), its flow control
-(scenario flow: groups and fairness, Errand only; the rate limit against BullMQ's) and its
-durability (scenario durability, Errand only), and its flows against BullMQ's FlowProducer
+(scenario flow: groups and fairness, Errand only; the rate limit against BullMQ's), its
+partitions (scenario partitions: 4 against one on one Redis, Errand only), its durability
+(scenario durability, Errand only), and its flows against BullMQ's FlowProducer
 (scenario flows: a fan-in of 10,000 children, a chain of 1,000 steps; quick: 2,000 and 200).
 
   --quick                   smaller sizes, finishes in under 2 minutes (a check, not a quote)

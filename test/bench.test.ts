@@ -67,8 +67,8 @@ describe('bench command line', () => {
     expect(() => parseSettings(['--fast'])).toThrow(UsageError);
   });
 
-  it("runs the scenarios of Errand's own features (HTTP, flow control, durability, flows) only when errand is among the systems", () => {
-    expect(parseSettings([])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'durability', 'flows']);
+  it("runs the scenarios of Errand's own features (HTTP, flow control, partitions, durability, flows) only when errand is among the systems", () => {
+    expect(parseSettings([])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory', 'http', 'flow', 'partitions', 'durability', 'flows']);
     expect(parseSettings(['--systems', 'bullmq,beequeue'])!.scenarios).toEqual(['reference', 'enqueue', 'processing', 'isolated', 'latency', 'memory']);
     expect(() => parseSettings(['--systems', 'bullmq', '--only', 'enqueue,http,flow'])).toThrow(
       /--only http, flow: measures Errand's own features; add errand to --systems/,

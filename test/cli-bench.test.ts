@@ -30,7 +30,7 @@ describe('errand bench', () => {
     expect([unknown.code, badName.code, json.code]).toEqual([2, 2, 2]);
     expect(oneLine(unknown)).toMatch(/^errand: Unknown option '--fast'.* \(see: errand bench --help\)$/);
     expect(oneLine(badName)).toBe(
-      'errand: --only: unknown speed; use any of reference, enqueue, processing, isolated, latency, memory, http, flow, durability, flows (see: errand bench --help)',
+      'errand: --only: unknown speed; use any of reference, enqueue, processing, isolated, latency, memory, http, flow, partitions, durability, flows (see: errand bench --help)',
     );
     expect(JSON.parse(oneLine(json))).toEqual({
       error: { code: 'USAGE', message: expect.stringMatching(/^errand bench prints a report, not --json: its raw results are written as JSON \(--json-out <path>/) },

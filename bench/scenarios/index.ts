@@ -25,7 +25,6 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
   http: httpScenario,
   flow: flowScenario,
   partitions: partitionsScenario,
-  // From here on the bench's Redis has a replica (the durability scenario adds it).
   durability: durabilityScenario,
   flows: flowsScenario,
 };
