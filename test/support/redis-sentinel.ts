@@ -1,6 +1,6 @@
 /**
  * A Sentinel-managed Redis for tests: a master, a replica, and one Sentinel (quorum 1,
- * down-after 1 s) on free loopback ports. Offers the master's address, SIGKILL of the
+ * down-after 3 s: on a loaded machine 1 s let it fail over a second time, to the old master still syncing, losing acknowledged writes) on free loopback ports. Offers the master's address, SIGKILL of the
  * master, a wait for the Sentinel to name a new one, and the old master's return (as a
  * replica). Stopped, directories removed, by `stop()`.
  */
@@ -36,7 +36,7 @@ export class RedisSentinel {
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${MASTER_NAME} ${master.host} ${master.port} 1`,
-        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 3000`,
         `sentinel failover-timeout ${MASTER_NAME} 5000`,
         '',
       ].join('\n'),
