@@ -12,20 +12,14 @@
  *
  * After each kill the old master is started again, and comes back as a replica.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Broadcast, Queue, ReplicationTimeoutError, TaskNotFoundError, Topic, Worker, type Task } from '../src/index.js';
 import { QueueKeys, TopicKeys } from '../src/redis/keys.js';
 import { slotOf } from '../src/redis/slot.js';
 import { deferred, uniquePrefix } from './support/fixtures.js';
-import { RedisCluster } from './support/redis-cluster.js';
+import { useCluster } from './support/redis-cluster.js';
 
-let cluster: RedisCluster;
-beforeAll(async () => {
-  cluster = await RedisCluster.start();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 /** Rides through an election (node timeout 2 s, then a vote) with room to spare on a busy machine. */
 const failoverMs = 20_000;

@@ -4,21 +4,15 @@
  * while the slot is half moved is refused before it starts (its fence), waits and goes on,
  * so nothing is lost, nothing is stranded, and every key agrees with counts().
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue, Worker } from '../src/index.js';
 import { slotOf } from '../src/redis/slot.js';
 import { TASK_FIELDS } from '../src/redis/keys.js';
 import { uniquePrefix } from './support/fixtures.js';
-import { RedisCluster } from './support/redis-cluster.js';
+import { useCluster } from './support/redis-cluster.js';
 
-let cluster: RedisCluster;
-beforeAll(async () => {
-  cluster = await RedisCluster.start();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 const BACKLOG = 30_000;
 

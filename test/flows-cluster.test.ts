@@ -3,21 +3,15 @@
  * slots (the hand-over goes through notices), and fan-in, trees, chains, the failure
  * policy, cancellation, retry and removal work as on one server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { Flows, Queue, TaskFailedError, Worker, type ChildOutcome } from '../src/index.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import { slotOf } from '../src/redis/slot.js';
 import { uniquePrefix } from './support/fixtures.js';
-import { RedisCluster } from './support/redis-cluster.js';
+import { useCluster } from './support/redis-cluster.js';
 
-let cluster: RedisCluster;
-beforeAll(async () => {
-  cluster = await RedisCluster.start();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 const names = ['alpha', 'beta', 'gamma', 'delta'];
 

@@ -4,21 +4,15 @@
  * of the work (Redis CPU per master from INFO commandstats, within ±15% of even); a master
  * killed under load, and a partition's slot resharded under load, lose nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue, ReplicationTimeoutError, Worker, type Task } from '../src/index.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import { slotOf } from '../src/redis/slot.js';
 import { uniquePrefix } from './support/fixtures.js';
-import { RedisCluster } from './support/redis-cluster.js';
+import { useCluster } from './support/redis-cluster.js';
 
-let cluster: RedisCluster;
-beforeAll(async () => {
-  cluster = await RedisCluster.start();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 /** The hash slot of each partition of `queue`, first partition first. */
 async function partitionSlots(prefix: string, queue: string): Promise<number[]> {

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { Queue, Worker } from '../src/index.js';
 import { uniquePrefix } from './support/fixtures.js';
-import { RedisCluster } from './support/redis-cluster.js';
+import { useCluster } from './support/redis-cluster.js';
 
-let cluster: RedisCluster;
-beforeAll(async () => {
-  cluster = await RedisCluster.start();
-}, 60_000);
-afterAll(async () => {
-  await cluster?.stop();
-});
+const cluster = useCluster();
 
 describe('Redis Cluster', () => {
   it('hosts queues on different shards, each working end to end', async () => {

@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { RedisServer } from './redis-server.js';
 
 const run = promisify(execFile);
@@ -272,4 +273,25 @@ export class RedisCluster {
       return true;
     });
   }
+}
+
+/**
+ * The test cluster of a test file: started before its tests, stopped after them. Its
+ * methods and fields are the started cluster's (used inside tests and hooks only).
+ */
+export function useCluster(): RedisCluster {
+  let started: RedisCluster | undefined;
+  beforeAll(async () => {
+    started = await RedisCluster.start();
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return new Proxy({} as RedisCluster, {
+    get(_target, key) {
+      if (!started) throw new Error('the test cluster is not started yet: use it inside a test or hook');
+      const value: unknown = Reflect.get(started, key, started);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(started) : value;
+    },
+  });
 }
