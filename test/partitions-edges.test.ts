@@ -39,7 +39,7 @@ async function blocked(worker: Worker<any, any>, only?: 'first'): Promise<void> 
 }
 
 describe('partitioned queues at their edges', () => {
-  it('share a worker\'s slots evenly between partitions that all have work', async () => {
+  it('give partitions that all have work turns at a worker\'s slots: none waits long, each turn batches', async () => {
     const s = scope();
     const queue = s.queue<number, number>('fair');
     await queue.configure({ partitions: 4 });
@@ -60,6 +60,19 @@ describe('partitioned queues at their edges', () => {
       for (const p of order.slice(from, from + 100)) block[p] = (block[p] ?? 0) + 1;
       for (const p of ['0', '1', '2', '3']) expect(block[p] ?? 0, `tasks ${from}-${from + 99}: ${JSON.stringify(block)}`).toBeGreaterThanOrEqual(15);
     }
+    // Turns of 4 tasks per slot (16 here): a partition waits for at most the other three's
+    // turns and the slots still held when its turn comes; and a turn is more than one claim.
+    const gaps: Record<string, number> = {};
+    const last: Record<string, number> = {};
+    const runs: number[] = [];
+    order.slice(0, 300).forEach((p, i) => {
+      gaps[p] = Math.max(gaps[p] ?? 0, i - (last[p] ?? i));
+      last[p] = i;
+      if (i === 0 || order[i - 1] !== p) runs.push(1);
+      else runs[runs.length - 1]!++;
+    });
+    for (const p of ['0', '1', '2', '3']) expect(gaps[p], JSON.stringify(gaps)).toBeLessThanOrEqual(3 * 16 + 2 * 4);
+    expect(runs.reduce((a, b) => a + b) / runs.length, `runs: ${runs.join(',')}`).toBeGreaterThan(4);
   });
 
   it('starve no partition while a producer keeps every partition busy', async () => {

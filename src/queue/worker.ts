@@ -69,6 +69,13 @@ export interface CloseOptions {
 
 /** How often a worker reads its queue's partitions (a partition added is consumed within this). */
 const LAYOUT_CHECK_MS = 1_000;
+/**
+ * A partition's turn to claim (a worker of a partitioned queue), in tasks per slot of the
+ * concurrency: long enough that the switches (where completions and claims go in separate
+ * calls) are a small part of the work, short enough that every partition with work is
+ * served within a few handler runs.
+ */
+const TURN_QUANTUM = 4;
 
 /** One partition as a worker consumes it (an unpartitioned queue is one). */
 interface WorkerLane<P> {
@@ -193,6 +200,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         start: (claimed) => {
           this.taskLanes.set(claimed.id, lane);
           lane.held++;
+          if (lane === this.holder) this.holderClaimed++;
           runner.start(claimed);
         },
       },
@@ -236,20 +244,42 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   /**
-   * The slots a partition's pump may claim now: the worker's free slots, and while other
-   * partitions want slots too (tasks running, claims on their way, or work likely), no more
-   * than an even share of the concurrency, so a partition that keeps finishing and reclaiming
-   * cannot keep them from the others. Alone with work, it takes every free slot.
+   * The partition whose turn it is to claim (several partitions only): it takes every free
+   * slot, as an unpartitioned queue's pump would, so its completions and claims go in one
+   * script call with full batches. The turn passes to the next partition with work once the
+   * holder has claimed a quantum (TURN_QUANTUM × concurrency tasks) or has none left.
+   */
+  private holder: WorkerLane<P> | undefined;
+  /** Tasks the holder claimed since its turn began. */
+  private holderClaimed = 0;
+
+  /**
+   * The slots a partition's pump may claim now: the worker's free slots for the partition
+   * whose turn it is, none for the others while it has work. Turns rotate over the
+   * partitions with work (round robin, a quantum each), so none is starved and a worker
+   * alone on one busy partition keeps every slot on it (stealing).
    */
   private freeFor(lane: WorkerLane<P>): number {
     let free = this.options.concurrency - this.runner.busy;
-    let contenders = 0;
-    for (const each of this.lanes.values()) {
-      free -= each.pump.inFlight;
-      if (each === lane || each.held > 0 || each.pump.inFlight > 0 || each.pump.hungry) contenders++;
+    for (const each of this.lanes.values()) free -= each.pump.inFlight;
+    return Math.max(0, this.turnHolder() === lane ? free : 0);
+  }
+
+  /** The partition whose turn it is, after passing the turn on if its quantum is used or it has no work. */
+  private turnHolder(): WorkerLane<P> | undefined {
+    const holder = this.holder;
+    if (holder && holder.pump.hungry && this.holderClaimed < TURN_QUANTUM * this.options.concurrency) return holder;
+    const lanes = [...this.lanes.values()];
+    const from = holder ? lanes.indexOf(holder) : -1;
+    for (let i = 1; i <= lanes.length; i++) {
+      const next = lanes[(from + i) % lanes.length]!;
+      if (!next.pump.hungry) continue;
+      this.holder = next;
+      this.holderClaimed = 0;
+      if (next !== holder) next.pump.schedule();
+      return next;
     }
-    const share = Math.ceil(this.options.concurrency / contenders) - lane.held - lane.pump.inFlight;
-    return Math.max(0, Math.min(free, share));
+    return holder; // none has work: the turn stays (a claim asked for by the holder is still served)
   }
 
   /** The partition of a task this worker holds (the queue's own layout if unknown). */
