@@ -148,6 +148,26 @@ describe('the series added with prom-client', () => {
   });
 });
 
+describe('metrics of a partitioned queue', () => {
+  it('sum the lifetime counters over partitions, break tasks down by partition, and see the oldest task in any partition', async () => {
+    const s = scope();
+    const registry = new Registry();
+    s.add(new ErrandMetrics({ connection: redis.url, prefix: s.prefix, registry, processMetrics: false }));
+    const queue = s.queue<number>('split');
+    await queue.configure({ partitions: 3 });
+    // Small batches go whole to the next partition in turn: one batch each.
+    const tasks = (await Promise.all([0, 1, 2].map(() => queue.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: i })))))).flat();
+    // Backdate a task of a partition other than the first by a minute (field "c": its creation time).
+    const later = tasks.find((task) => /~2$/.test(task.id))!;
+    await s.client().hset(new QueueKeys(s.prefix, `split${later.id.slice(later.id.indexOf('~'))}`).task(later.id), TASK_FIELDS.createdAt, Date.now() - 60_000);
+    const text = await registry.metrics();
+    expect(sample(text, 'errand_tasks_enqueued_total{queue="split"}')).toBe(30);
+    expect(sample(text, 'errand_queue_tasks{queue="split",state="waiting"}')).toBe(30);
+    for (const partition of ['0', '1', '2']) expect(sample(text, `errand_queue_partition_tasks{queue="split",partition="${partition}",state="waiting"}`)).toBe(10);
+    expect(sample(text, 'errand_queue_oldest_waiting_seconds{queue="split"}')).toBeGreaterThanOrEqual(59);
+  });
+});
+
 describe('errand/metrics in a user\'s process', () => {
   it('adds the same series to the user\'s registry, beside the user\'s own', async () => {
     const s = scope();

@@ -19,7 +19,7 @@ import { EvictionGuard } from '../redis/eviction-policy.js';
 import { RedisAuthFailedError, type UnsafeEvictionPolicyError } from '../errors.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
-import { partitionName } from '../queue/partitions.js';
+import { partitionName, readLayout } from '../queue/partitions.js';
 import type { ScheduleInfo } from '../queue/schedules.js';
 import { decodeTaskTimes, TIME_FIELDS, type TaskTimes } from '../queue/task.js';
 import { AuthState } from './auth-state.js';
@@ -173,11 +173,25 @@ export class Admin {
     return Promise.all(names.map(async (name) => ({ name, ...(await this.queue(name).counts()) })));
   }
 
-  /** Lifetime counters of a queue (0 for a queue never used). */
+  /** Lifetime counters of a queue (0 for a queue never used), summed over its partitions. */
   async totals(name: string): Promise<QueueTotals> {
-    const meta = this.queue(name).keys.meta;
-    const [enqueued, completed, failed] = await this.call(this.client().hmget(meta, 'enqueued', 'completed', 'failed'));
-    return { enqueued: Number(enqueued ?? 0), completed: Number(completed ?? 0), failed: Number(failed ?? 0) };
+    const partitions = await this.partitionKeys(name);
+    const client = this.client();
+    const each = await this.call(Promise.all(partitions.map(({ keys }) => client.hmget(keys.meta, 'enqueued', 'completed', 'failed'))));
+    const totals = { enqueued: 0, completed: 0, failed: 0 };
+    for (const [enqueued, completed, failed] of each) {
+      totals.enqueued += Number(enqueued ?? 0);
+      totals.completed += Number(completed ?? 0);
+      totals.failed += Number(failed ?? 0);
+    }
+    return totals;
+  }
+
+  /** The keys of each partition of a queue, with its mark (one, the queue's own, when unpartitioned). */
+  private async partitionKeys(name: string): Promise<{ mark: string; keys: QueueKeys }[]> {
+    const base = this.queue(name).keys;
+    const layout = await this.call(readLayout(this.client(), base));
+    return layout.marks.map((mark) => ({ mark, keys: mark ? new QueueKeys(base.prefix, partitionName(name, mark)) : base }));
   }
 
   /** Live workers of every known queue, by queue name then worker id. */
@@ -226,19 +240,22 @@ export class Admin {
    * How long (ms) the longest-waiting task of a queue has been due, on the Redis server's
    * clock (due: the later of its creation and its runAt), or null when none waits. Reads the
    * next task of each priority level (FIFO within a level: the oldest of that level), so a
-   * low-priority task starved by higher ones is seen too.
+   * low-priority task starved by higher ones is seen too; of a partitioned queue, in every
+   * partition.
    */
   async oldestWaitingMs(name: string): Promise<number | null> {
-    const keys = this.queue(name).keys;
+    const [partitions, nowMs] = await Promise.all([this.partitionKeys(name), this.redisNowMs()]);
     const client = this.client();
-    const [levels, time] = await this.call(Promise.all([client.zrange(keys.priorities, 0, -1), client.time()]));
-    if (!levels.length) return null;
-    const heads = await this.call(Promise.all(levels.map((level) => client.lindex(keys.waiting(Number(level)), -1))));
-    const times = await this.taskTimes(name, heads.filter((id): id is string => id !== null));
-    const due = times.flatMap((t) => (t ? [Math.max(t.createdAt, t.runAt ?? 0)] : []));
-    if (!due.length) return null;
-    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    return Math.max(0, nowMs - Math.min(...due));
+    const due = await Promise.all(
+      partitions.map(async ({ mark, keys }) => {
+        const levels = await this.call(client.zrange(keys.priorities, 0, -1));
+        const heads = await this.call(Promise.all(levels.map((level) => client.lindex(keys.waiting(Number(level)), -1))));
+        const times = await this.taskTimes(name, heads.filter((id): id is string => id !== null), mark);
+        return times.flatMap((t) => (t ? [Math.max(t.createdAt, t.runAt ?? 0)] : []));
+      }),
+    );
+    const all = due.flat();
+    return all.length ? Math.max(0, nowMs - Math.min(...all)) : null;
   }
 
   /** Finds a queue's task by id and by payload text, reading a bounded number of tasks (see search.ts). */
