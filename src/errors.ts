@@ -11,6 +11,8 @@ export const errorCodes = {
   INVALID_ARGUMENT: 400,
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
+  PARTITIONS_DISAGREE: 409,
+  SETTINGS_CONFLICT: 409,
   TASK_NOT_FOUND: 404,
   SCHEDULE_NOT_FOUND: 404,
   INVALID_STATE: 409,
@@ -97,6 +99,33 @@ export class QueueFullError extends ErrandError {
       'QUEUE_FULL',
       `queue "${queue}" is full (maxWaiting ${maxWaiting}): retry later, add workers, or raise maxWaiting`,
     );
+  }
+}
+
+/**
+ * A partitioned queue's partitions hold different partition counts (a configure was cut
+ * short), so producers cannot route: the tasks not yet placed were not written.
+ */
+export class PartitionsDisagreeError extends ErrandError {
+  constructor(
+    readonly queue: string,
+    /** Tasks of the same call that other partitions accepted before routing gave up. */
+    readonly enqueued: string[] = [],
+  ) {
+    super(
+      'PARTITIONS_DISAGREE',
+      `queue "${queue}": its partitions disagree on their count (a configure cut short?): configure the queue's partitions again, e.g. errand configure ${queue} --partitions <n>`,
+    );
+  }
+}
+
+/** A partitioned queue's settings change kept meeting other changes made at the same time; it was not applied. */
+export class SettingsConflictError extends ErrandError {
+  constructor(
+    readonly queue: string,
+    tries: number,
+  ) {
+    super('SETTINGS_CONFLICT', `queue "${queue}": its settings kept changing while this change was applied (${tries} tries): make the change again`);
   }
 }
 

@@ -27,6 +27,8 @@ export {
   LeaseLostError,
   PayloadTooLargeError,
   QueueFullError,
+  PartitionsDisagreeError,
+  SettingsConflictError,
   AuthRateLimitedError,
   RedisAuthFailedError,
   RedisOutOfMemoryError,

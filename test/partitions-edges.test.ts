@@ -1,17 +1,19 @@
 /**
- * Partitioned queues at their edges (from a review): a worker shares its slots fairly
- * between partitions with work, also under a steady producer; a coalesced batch that one
+ * Partitioned queues at their edges (from a review): a worker gives partitions with work
+ * turns at its slots, also under a steady producer; a coalesced batch that one
  * full partition refused is not written twice; a full worker that took a partition's wake
  * marker hands it on to an idle worker; a group's tasks stay in one partition whatever else
  * they carry, so its pause holds; errand/testing's drain sees every partition; an empty
  * queue takes a batch within its capacity however it is shared out; merged pages stay
- * within the rows they are merged from.
+ * within the rows they are merged from; partitions that disagree on their count (a configure
+ * cut short) give a typed error; settings changes made at once all hold.
  */
 import { describe, expect, it } from 'vitest';
-import { QueueFullError, ValidationError, type Worker } from '../src/index.js';
+import { PartitionsDisagreeError, QueueFullError, ValidationError, type SettingsPatch, type Worker } from '../src/index.js';
 import { routingHash } from '../src/queue/partitions.js';
 import { drain } from '../src/testing/index.js';
 import { deferred, useRedis, useScope } from './support/fixtures.js';
+import { call, useGatewayIn } from './support/gateway.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -197,5 +199,47 @@ describe('partitioned queues at their edges', () => {
     expect((await queue.list('waiting', { offset: 3, limit: 3 })).map((task) => task.payload)).toEqual([6, 5, 4]);
     await expect(queue.list('waiting', { offset: 990, limit: 20 })).rejects.toThrow(ValidationError);
     await expect(queue.groups({ offset: 999, limit: 2 })).rejects.toThrow(/first 1,000 rows/);
+  });
+
+  it('refuse with a typed error, writing nothing more, when the partitions disagree on their count', async () => {
+    const s = scope();
+    const queue = s.queue<number>('torn');
+    await queue.configure({ partitions: 2 });
+    // A configure cut short: the second partition holds another count than the queue's.
+    const client = s.client();
+    const [mark] = (await client.hget(`${s.prefix}:{torn}:settings`, 'partitions.lanes'))!.split(',');
+    await client.hset(`${s.prefix}:{torn${mark}}:settings`, 'partitions', '3');
+    const [first, second] = [groupFor(0, 2, 'torn'), groupFor(1, 2, 'torn')];
+    const error = await queue.enqueueMany(Array.from({ length: 10 }, (_, i) => ({ payload: i, group: i % 2 ? second : first }))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartitionsDisagreeError);
+    expect(error).toMatchObject({ code: 'PARTITIONS_DISAGREE', httpStatus: 409 });
+    expect((error as Error).message).toMatch(/configure the queue's partitions again/);
+    // What the first partition took is listed, and is all there is.
+    const { enqueued } = error as PartitionsDisagreeError;
+    expect(enqueued).toHaveLength(5);
+    expect(enqueued.every((id) => !id.includes('~'))).toBe(true);
+    expect((await queue.counts()).waiting).toBe(enqueued.length);
+    const gw = await useGatewayIn(s, redis);
+    const reply = await call(gw, 'POST', '/v1/queues/torn/tasks', { payload: 1, group: second }); // the second partition's
+    expect([reply.status, reply.body.error.code]).toEqual([409, 'PARTITIONS_DISAGREE']);
+    // Configured again, the queue takes tasks in every partition.
+    await queue.configure({ partitions: 2 });
+    expect(await queue.enqueue(1, { group: second })).toMatchObject({ id: expect.stringContaining('~') });
+  });
+
+  it('keep every one of several settings changes made at once (none overwrites another)', async () => {
+    const s = scope();
+    await s.queue('busy-settings').configure({ partitions: 3 });
+    const patches: SettingsPatch[] = [{ maxWaiting: 300 }, { concurrency: 30 }, { retention: { completed: { count: 99 } } }, { rateLimit: { max: 60, perMs: 1_000 } }, { groups: { concurrency: 2 } }];
+    // Each from its own producer (its own connection), all at once.
+    await Promise.all(patches.map((patch) => s.queue('busy-settings').configure(patch)));
+    expect(await s.queue('busy-settings').settings()).toMatchObject({
+      partitions: 3,
+      maxWaiting: 300,
+      concurrency: 30,
+      retention: { completed: { count: 99 } },
+      rateLimit: { max: 60, perMs: 1_000 },
+      groups: { concurrency: 2 },
+    });
   });
 });

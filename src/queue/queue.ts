@@ -11,6 +11,8 @@ import { resolveQueueOptions, validateName, validateTaskId, type QueueOptions, t
 import {
   ClosedError,
   InvalidStateError,
+  PartitionsDisagreeError,
+  SettingsConflictError,
   QueueFullError,
   TaskNotFoundError,
   ValidationError,
@@ -52,6 +54,8 @@ import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 const ENQUEUE_CHUNK = 1000;
 /** Times a batch is routed again after the queue's partitions changed under it. */
 const REROUTES = 8;
+/** Tries of a partitioned queue's settings change that meets other changes (Queue.configure). */
+const CONFIGURE_TRIES = 8;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
@@ -271,7 +275,10 @@ export class Queue<P = unknown, R = unknown> {
     let spread = false;
     for (let round = 0; todo.length; round++) {
       if (round === REROUTES) {
-        throw new Error(`queue "${this.name}": its partitions disagree on their count (a configure cut short?): configure the queue's partitions again`);
+        // Nothing of these was written: each fails, and the error lists what was.
+        const error = new PartitionsDisagreeError(this.name, placed.flatMap((task) => (task ? [task.id] : [])));
+        for (const index of todo) failed.set(index, error);
+        break;
       }
       if (round > 0 && !spread) await new Promise((resolve) => setTimeout(resolve, 5 * round)); // a configure under way finishes
       const layout = (this.routing ??= await this.call(this.lanes.layout()));
@@ -463,14 +470,21 @@ export class Queue<P = unknown, R = unknown> {
     const parsed = parseSettingsPatch(patch);
     const fields = settingsFields(parsed);
     this.register();
-    const stored = await this.call(this.client.hgetall(this.keys.settings));
-    const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
-    const partitions = parsed.partitions ?? layout.partitions;
-    if (partitions === 1 && layout.marks.length === 1) {
-      if (fields.length) await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
-      return this.settings();
+    // A partitioned queue's change is computed from its settings as read: if another change
+    // lands first, read them again and apply this one on top (each try writes every partition).
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.call(this.client.hgetall(this.keys.settings));
+      const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
+      const partitions = parsed.partitions ?? layout.partitions;
+      if (partitions === 1 && layout.marks.length === 1) {
+        if (fields.length) await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
+        return this.settings();
+      }
+      if (await this.call(this.lanes.configure(stored, layout, partitions, fields))) break;
+      if (attempt === CONFIGURE_TRIES) {
+        throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
+      }
     }
-    await this.call(this.lanes.configure(stored, layout, partitions, fields));
     this.routing = undefined;
     return this.settings();
   }

@@ -226,8 +226,12 @@ export function listGroups(k: QueueKeys, page: { offset: number; limit: number }
 }
 
 /** Writes settings fields ('' removes one); resolves with the new version. */
-export function configure(k: QueueKeys, fields: readonly [string, string][]): ScriptCall<number> {
-  return call('configure', [k.fence, k.settings], fields.flat(), Number);
+/**
+ * Changes settings; the new version, or -1 (nothing written) when `ifVersion` is given and
+ * the settings' version is another by now.
+ */
+export function configure(k: QueueKeys, fields: readonly [string, string][], ifVersion?: number): ScriptCall<number> {
+  return call('configure', [k.fence, k.settings], [ifVersion === undefined ? '' : String(ifVersion), ...fields.flat()], Number);
 }
 
 function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {

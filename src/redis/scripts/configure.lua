@@ -3,18 +3,24 @@
 KEYS[1] fence, KEYS[2] settings (hash: SETTINGS_FIELDS)
 Touches (fenced): wake; when the group limits change, gparked, gstate, groups, glimits (parked
 groups rejoin the rotation)
-ARGV[1..] pairs: settings field, value ('' removes the field: the default, or no limit)
+ARGV[1] the version the change was computed from ('': whatever it is now); ARGV[2..] pairs:
+settings field, value ('' removes the field: the default, or no limit)
 
-Returns the new version (it goes up by one with every change). Idle workers are woken: a
-raised limit may let them claim now.
+Returns the new version (it goes up by one with every change), or -1 when ARGV[1] is given
+and the version is another (the settings changed since they were read: nothing written, the
+caller reads them again). Idle workers are woken: a raised limit may let them claim now.
 
-Why one script: a change is applied whole, and its version counted with it.
+Why one script: a change is applied whole, and its version counted with it (and checked:
+a partitioned queue's change is computed from the settings read before, see queue-lanes.ts).
 ]]
 --@include lib/events.lua
 --@include lib/groups.lua
 
+if ARGV[1] ~= '' and (tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0) ~= tonumber(ARGV[1]) then
+  return -1
+end
 local group_limits_changed = false
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[2], ARGV[i])
   else
