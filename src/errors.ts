@@ -119,13 +119,13 @@ export class PartitionsDisagreeError extends ErrandError {
   }
 }
 
-/** A partitioned queue's settings change kept meeting other changes made at the same time; it was not applied. */
+/** A settings change kept meeting other changes made at the same time (or one held the queue's settings for seconds); it was not applied. */
 export class SettingsConflictError extends ErrandError {
   constructor(
     readonly queue: string,
     tries: number,
   ) {
-    super('SETTINGS_CONFLICT', `queue "${queue}": its settings kept changing while this change was applied (${tries} tries): make the change again`);
+    super('SETTINGS_CONFLICT', `queue "${queue}": its settings kept changing while this change was applied (${tries} tries, or another change held them for seconds): make the change again`);
   }
 }
 

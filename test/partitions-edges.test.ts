@@ -233,6 +233,7 @@ describe('partitioned queues at their edges', () => {
     const patches: SettingsPatch[] = [{ maxWaiting: 300 }, { concurrency: 30 }, { retention: { completed: { count: 99 } } }, { rateLimit: { max: 60, perMs: 1_000 } }, { groups: { concurrency: 2 } }];
     // Each from its own producer (its own connection), all at once.
     await Promise.all(patches.map((patch) => s.queue('busy-settings').configure(patch)));
+    expect(await s.client().exists(`${s.prefix}:{busy-settings}:configuring`)).toBe(0); // every hold released
     expect(await s.queue('busy-settings').settings()).toMatchObject({
       partitions: 3,
       maxWaiting: 300,
@@ -241,5 +242,65 @@ describe('partitioned queues at their edges', () => {
       rateLimit: { max: 60, perMs: 1_000 },
       groups: { concurrency: 2 },
     });
+  });
+
+  it('run a schedule\'s tasks in the first partition while another partition keeps the worker busy', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('timed');
+    await queue.configure({ partitions: 2 });
+    const busy = groupFor(1, 2, 'busy');
+    const runs: string[] = [];
+    const threeRuns = deferred();
+    s.worker<string, string>(
+      'timed',
+      async (task) => {
+        if (task.id.startsWith('sched:') && runs.push(task.id) === 3) threeRuns.resolve();
+        await new Promise((resolve) => setImmediate(resolve));
+        return 'ok';
+      },
+      { concurrency: 2 },
+    );
+    // Partition 1 has work the whole time (batches of 200, topped up as they finish).
+    let feeding = true;
+    const feed = (async () => {
+      while (feeding) {
+        const batch = await queue.enqueueMany(Array.from({ length: 200 }, () => ({ payload: 'busy', group: busy })));
+        await Promise.all(batch.map((task) => task.result({ timeoutMs: 30_000 })));
+      }
+    })();
+    await queue.schedule('tick', { everyMs: 1_000, payload: 'tick' });
+    await threeRuns.promise; // a run a second, though partition 1 never runs dry
+    feeding = false;
+    await feed;
+    // And a plain task for the first partition still runs.
+    expect(await (await queue.enqueue('plain', { group: groupFor(0, 2, 'first') })).result({ timeoutMs: 5_000 })).toBe('ok');
+  }, 30_000);
+
+  it('let idle workers of a partitioned queue take one wake each: no marker passed round when they have room', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('herd');
+    await queue.configure({ partitions: 2 });
+    const workers = [1, 2, 3].map(() => s.worker<number, number>('herd', async (task) => task.payload, { concurrency: 4 }));
+    for (const worker of workers) await blocked(worker);
+    const client = s.client();
+    const pops = async () => Number(/cmdstat_bzpopmin:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const before = await pops();
+    for (let i = 0; i < 20; i++) {
+      const task = await queue.enqueue(i);
+      expect(await task.result({ timeoutMs: 5_000 })).toBe(i);
+      for (const worker of workers) await blocked(worker); // all back in their waits
+    }
+    // One wake per task (its worker blocks again once): a marker put back would wake the others too.
+    expect((await pops()) - before).toBeLessThanOrEqual(20 * 2);
+  }, 30_000);
+
+  it('wait for a settings change under way (or its hold to expire) before changing a partitioned queue\'s settings', async () => {
+    const s = scope();
+    const queue = s.queue('held-settings');
+    await queue.configure({ partitions: 2 });
+    // A change that died holding the settings: its hold expires, then this one applies.
+    await s.client().set(`${s.prefix}:{held-settings}:configuring`, 'dead', 'PX', 300);
+    expect(await queue.configure({ maxWaiting: 10 })).toMatchObject({ partitions: 2, maxWaiting: 10 });
+    expect(await s.client().exists(`${s.prefix}:{held-settings}:configuring`)).toBe(0);
   });
 });

@@ -51,6 +51,9 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await configure(k, { maxWaiting: '1' });
   await enqueue(k, ['3']);
   await configure(k, { maxWaiting: '' });
+  // A partitioned queue's change: its last write releases the hold on `configuring`.
+  await client.set(k.configuring, 'hold');
+  await run(queueScripts.configure(k, [['maxWaiting', '']], { release: 'hold' }));
   await run(queueScripts.counts(k));
 
   // Claim: promotes a due retry, reaps an expired lease that dead-letters its task, and

@@ -173,10 +173,12 @@ export class QueueLanes<P, R> {
    * stores its share (partitions.ts). New partitions are placed first, the queue's own hash
    * (what producers route by) written last; each write is atomic, the whole is not: a change
    * cut short is completed by making it again. `stored`: the queue's own settings hash now.
-   * The last write holds only if that hash did not change meanwhile (its version): false
-   * when it did (another change came first), and the caller reads it again and repeats.
+   * The caller holds `configuring` (token `hold`), so no other partitioned change runs;
+   * the last write releases it, and holds only if that hash did not change meanwhile (its
+   * version: a change made while the queue looked unpartitioned): false when it did, and
+   * the caller reads it again and repeats.
    */
-  async configure(stored: Record<string, string>, layout: Layout, partitions: number, fields: [string, string][]): Promise<boolean> {
+  async configure(stored: Record<string, string>, layout: Layout, partitions: number, fields: [string, string][], hold: string): Promise<boolean> {
     const client = this.parts.client();
     const kept = stored[SETTINGS_FIELDS.partitionLogical];
     const logical = kept ? (JSON.parse(kept) as Record<string, string>) : ownSettings(stored);
@@ -192,7 +194,7 @@ export class QueueLanes<P, R> {
       [SETTINGS_FIELDS.partitionLanes, marks.slice(1).join(',')],
       [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
     ];
-    return (await runScript(client, scripts.configure(this.base.keys, own, Number(stored[SETTINGS_FIELDS.version] ?? 0)))) >= 0;
+    return (await runScript(client, scripts.configure(this.base.keys, own, { ifVersion: Number(stored[SETTINGS_FIELDS.version] ?? 0), release: hold }))) >= 0;
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

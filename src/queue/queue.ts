@@ -7,6 +7,7 @@
  * actions (counts, pause, cancel, retry, remove); its reads are queue-reads.ts's. It never
  * runs handlers: that is the Worker's job.
  */
+import { randomUUID } from 'node:crypto';
 import { resolveQueueOptions, validateName, validateTaskId, type QueueOptions, type ResolvedQueueOptions, type TaskOptions } from '../config.js';
 import {
   ClosedError,
@@ -54,8 +55,10 @@ import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 const ENQUEUE_CHUNK = 1000;
 /** Times a batch is routed again after the queue's partitions changed under it. */
 const REROUTES = 8;
-/** Tries of a partitioned queue's settings change that meets other changes (Queue.configure). */
+/** Tries of a settings change that meets other changes (Queue.configure). */
 const CONFIGURE_TRIES = 8;
+/** How long a partitioned settings change may hold `configuring` (it expires if its process dies). */
+const CONFIGURE_HOLD_MS = 10_000;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
@@ -206,10 +209,12 @@ export class Queue<P = unknown, R = unknown> {
       if (error) item.reject(error);
       else item.resolve(task);
     };
+    // A single enqueue's error lists no task of the other callers.
+    const alone = (error: unknown) => (error instanceof PartitionsDisagreeError ? new PartitionsDisagreeError(this.name) : error);
     const one = (item: (typeof pending)[number]) =>
       this.sendEnqueues([item.encoded]).then(({ placed, full, failed, acknowledged }) => {
         if (placed[0]) settle(item, placed[0], acknowledged);
-        else item.reject(failed.get(0) ?? new QueueFullError(this.name, full?.maxWaiting ?? 0));
+        else item.reject(failed.has(0) ? alone(failed.get(0)) : new QueueFullError(this.name, full?.maxWaiting ?? 0));
       });
     return this.sendEnqueues(pending.map((item) => item.encoded)).then(
       async ({ placed, full, failed, acknowledged }) => {
@@ -220,7 +225,7 @@ export class Queue<P = unknown, R = unknown> {
         pending.forEach((item, index) => {
           const task = placed[index];
           if (task) settle(item, task, acknowledged);
-          else if (failed.has(index)) item.reject(failed.get(index));
+          else if (failed.has(index)) item.reject(alone(failed.get(index)));
           else refused.push(item);
         });
         if (refused.length === 1) refused[0]!.reject(new QueueFullError(this.name, full?.maxWaiting ?? 0));
@@ -470,23 +475,48 @@ export class Queue<P = unknown, R = unknown> {
     const parsed = parseSettingsPatch(patch);
     const fields = settingsFields(parsed);
     this.register();
-    // A partitioned queue's change is computed from its settings as read: if another change
-    // lands first, read them again and apply this one on top (each try writes every partition).
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.call(this.client.hgetall(this.keys.settings));
-      const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
-      const partitions = parsed.partitions ?? layout.partitions;
-      if (partitions === 1 && layout.marks.length === 1) {
-        if (fields.length) await this.call(runScript(this.client, scripts.configure(this.keys, fields)));
-        return this.settings();
+    // Each change is computed from the settings as read and written only if they did not
+    // change meanwhile (their version), else read again and applied on top. A partitioned
+    // queue's change writes every partition: it holds `configuring` too, so two such
+    // changes never interleave their partition writes.
+    let hold: string | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > CONFIGURE_TRIES) throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
+        const stored = await this.call(this.client.hgetall(this.keys.settings));
+        const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
+        const partitions = parsed.partitions ?? layout.partitions;
+        const version = Number(stored[SETTINGS_FIELDS.version] ?? 0);
+        if (partitions === 1 && layout.marks.length === 1) {
+          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { ifVersion: version })))) >= 0) break;
+          continue;
+        }
+        if (!hold) {
+          const token = randomUUID();
+          if (!(await this.holdSettings(token))) throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
+          hold = token;
+          attempt = 0; // read again, holding
+          continue;
+        }
+        if (await this.call(this.lanes.configure(stored, layout, partitions, fields, hold))) {
+          hold = undefined; // released by the last write
+          break;
+        }
       }
-      if (await this.call(this.lanes.configure(stored, layout, partitions, fields))) break;
-      if (attempt === CONFIGURE_TRIES) {
-        throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
-      }
+    } finally {
+      if (hold) await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {}); // else it expires
     }
     this.routing = undefined;
     return this.settings();
+  }
+
+  /** Takes `configuring` for a partitioned settings change, waiting (a few seconds at most) for another change to finish. */
+  private async holdSettings(token: string): Promise<boolean> {
+    for (let waitMs = 10; waitMs < 5_000; waitMs *= 2) {
+      if ((await this.call(this.client.set(this.keys.configuring, token, 'PX', CONFIGURE_HOLD_MS, 'NX'))) === 'OK') return true;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+    return false;
   }
 
   /** The queue's settings, with the defaults filled in. */

@@ -44,10 +44,11 @@ export interface PumpOptions<P> {
   runner: { readonly busy: number; start(claimed: scripts.ClaimedTask): void };
   /**
    * A worker of a partitioned queue has a pump per partition, and they share its slots:
-   * how many are free over all of them. Its idle waits then claim nothing (the slots they
-   * would hold are any partition's): woken, the pump claims.
+   * how many this pump may claim now (`free`: the worker gives partitions turns) and how
+   * many are free over all of them (`room`). Its idle waits then claim nothing (the slots
+   * they would hold are any partition's): woken, the pump claims when it may.
    */
-  shared?: { free(): number; returned(): void };
+  shared?: SharedSlots;
   idle: IdleWait;
   onCompleted(task: ActiveTask<P>, value: unknown): void;
   onFailed(task: ActiveTask<P>, error: Error, willRetry: boolean): void;
@@ -63,6 +64,13 @@ export interface PumpOptions<P> {
    * (`notice`: the notice, when the completion's answer told enough to write it out).
    */
   onFlowFinal(children: { id: string; notice?: string }[]): void;
+}
+
+/** A worker's slots, shared by the pumps of its partitions (PumpOptions.shared). */
+export interface SharedSlots {
+  free(): number;
+  room(): number;
+  returned(): void;
 }
 
 type Completion<P> = Extract<Finish<P>, { kind: 'done' }>;
@@ -217,6 +225,8 @@ export class Pump<P> {
       } finally {
         this.firing = undefined;
       }
+      // Runs were created: claim for them (a pump sharing slots asks for its turn).
+      if (this.options.shared) this.backlog = true;
       if (this.claiming && this.free > 0) this.schedule();
     })();
     return this.firing;
@@ -228,8 +238,19 @@ export class Pump<P> {
   }
 
   /** From now on, shares the worker's slots with other pumps (see PumpOptions.shared). */
-  share(shared: { free(): number; returned(): void }): void {
+  share(shared: SharedSlots): void {
     this.options.shared = shared;
+  }
+
+  /**
+   * A pump sharing slots is always likely to find work (asking for its turn), waiting on
+   * its marker, or awaiting a reply: the worker checks (every second) that none has fallen
+   * out of all three, and if one has, makes it ask again.
+   */
+  nudge(): void {
+    if (!this.options.shared || !this.claiming || this.backlog || this.options.idle.blocked || this.trips.size || this.retryTimer || this.firing) return;
+    this.backlog = true;
+    this.schedule();
   }
 
   /** Tasks asked for by claims on their way (a shared budget counts every pump's). */
@@ -237,9 +258,12 @@ export class Pump<P> {
     return this.claimsInFlight;
   }
 
-  /** Likely to find work: its last claim was full, or its idle wait woke (a shared budget's slots go to these). */
+  /**
+   * Likely to find work: its last claim was full, or its idle wait woke, and it is not
+   * waiting to retry a failed call (a shared budget's slots go to these).
+   */
   get hungry(): boolean {
-    return this.backlog && !this.options.idle.blocked;
+    return this.backlog && !this.options.idle.blocked && !this.retryTimer;
   }
 
   private claimRequest(max: number): scripts.ClaimRequest {
@@ -401,17 +425,17 @@ export class Pump<P> {
     const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
     void this.options.idle.wait(this.options.keys.wake, waitMs, undefined).then((woke) => {
       if (!this.claiming) return;
+      this.backlog = true; // announced (or due): claim when this partition's turn comes
       if (woke.status === 'rejected') {
         this.options.report(woke.reason as Error);
         this.retryLater();
         return;
       }
-      // This pump took the marker but the worker has no slot for it: put it back, so another
+      // This pump took the marker but the worker has no slot at all: put it back, so another
       // worker blocked on it (with room) wakes instead of sleeping past the announced work.
-      if (woke.value !== null && this.free <= 0) {
+      if (woke.value !== null && this.options.shared!.room() <= 0) {
         this.options.client.zadd(this.options.keys.wake, 0, WAKE_MEMBER).catch((error: Error) => this.options.report(error));
       }
-      this.backlog = true; // announced (or due): claim when a slot is free
       this.schedule();
     });
   }
@@ -420,7 +444,9 @@ export class Pump<P> {
   private waitForWork(dueInMs: number): void {
     if (this.options.idle.blocked || !this.claiming) return;
     if (dueInMs === 0) {
-      this.schedule(); // more was due than one claim reaps or promotes
+      // More was due than one claim reaps or promotes (a pump sharing slots asks for its turn).
+      if (this.options.shared) this.backlog = true;
+      this.schedule();
       return;
     }
     if (this.options.shared) {

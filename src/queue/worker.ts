@@ -76,6 +76,12 @@ const LAYOUT_CHECK_MS = 1_000;
  * served within a few handler runs.
  */
 const TURN_QUANTUM = 4;
+/**
+ * The longest a partition's turn lasts while others have work: slow handlers end turns by
+ * time before their quantum, and a partition whose calls stall (its Redis failing over)
+ * does not hold the others up for longer than this.
+ */
+const TURN_MAX_MS = 100;
 
 /** One partition as a worker consumes it (an unpartitioned queue is one). */
 interface WorkerLane<P> {
@@ -236,6 +242,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       for (const each of this.lanes.values()) {
         each.pump.share({
           free: () => this.freeFor(each),
+          room: () => this.room(),
           returned: () => setImmediate(() => this.slotFreed()), // once the claim's own count is settled
         });
       }
@@ -247,11 +254,20 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * The partition whose turn it is to claim (several partitions only): it takes every free
    * slot, as an unpartitioned queue's pump would, so its completions and claims go in one
    * script call with full batches. The turn passes to the next partition with work once the
-   * holder has claimed a quantum (TURN_QUANTUM × concurrency tasks) or has none left.
+   * holder has claimed a quantum (TURN_QUANTUM × concurrency tasks), has had it for
+   * TURN_MAX_MS, or has no work left.
    */
   private holder: WorkerLane<P> | undefined;
-  /** Tasks the holder claimed since its turn began. */
+  /** Tasks the holder claimed since its turn began, and when it began (ms, performance.now()). */
   private holderClaimed = 0;
+  private holderSince = 0;
+
+  /** Slots free over every partition: not running a handler, not asked for by a claim on its way. */
+  private room(): number {
+    let free = this.options.concurrency - this.runner.busy;
+    for (const each of this.lanes.values()) free -= each.pump.inFlight;
+    return free;
+  }
 
   /**
    * The slots a partition's pump may claim now: the worker's free slots for the partition
@@ -260,15 +276,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * alone on one busy partition keeps every slot on it (stealing).
    */
   private freeFor(lane: WorkerLane<P>): number {
-    let free = this.options.concurrency - this.runner.busy;
-    for (const each of this.lanes.values()) free -= each.pump.inFlight;
-    return Math.max(0, this.turnHolder() === lane ? free : 0);
+    return this.turnHolder() === lane ? Math.max(0, this.room()) : 0;
   }
 
-  /** The partition whose turn it is, after passing the turn on if its quantum is used or it has no work. */
+  /** The partition whose turn it is, after passing the turn on if it is over or the holder has no work. */
   private turnHolder(): WorkerLane<P> | undefined {
     const holder = this.holder;
-    if (holder && holder.pump.hungry && this.holderClaimed < TURN_QUANTUM * this.options.concurrency) return holder;
+    if (holder?.pump.hungry && this.holderClaimed < TURN_QUANTUM * this.options.concurrency && performance.now() - this.holderSince < TURN_MAX_MS) return holder;
     const lanes = [...this.lanes.values()];
     const from = holder ? lanes.indexOf(holder) : -1;
     for (let i = 1; i <= lanes.length; i++) {
@@ -276,6 +290,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       if (!next.pump.hungry) continue;
       this.holder = next;
       this.holderClaimed = 0;
+      this.holderSince = performance.now();
       if (next !== holder) next.pump.schedule();
       return next;
     }
@@ -318,8 +333,19 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     void this.tracing.then(() => lane.pump.schedule());
   }
 
-  /** Reads the queue's partitions and consumes those not consumed yet. */
+  /**
+   * Reads the queue's partitions and consumes those not consumed yet; and (several
+   * partitions) makes each pump that fell out of asking, waiting and awaiting ask again,
+   * and each partition with work ask for its turn, so a turn held by a stalled partition
+   * passes on (TURN_MAX_MS) even with no handler finishing to pass it.
+   */
   private async followLayout(): Promise<void> {
+    if (this.lanes.size > 1) {
+      for (const lane of this.lanes.values()) {
+        lane.pump.nudge();
+        if (lane.pump.hungry) lane.pump.schedule();
+      }
+    }
     const layout = await readLayout(this.client, this.keys);
     if (!this.claiming) return;
     for (const mark of layout.marks) if (!this.lanes.has(mark)) this.startLane(this.addLane(mark));

@@ -179,6 +179,7 @@ export const QUEUE_KEY_ROLES = Object.freeze({
   wake: 'zset',
   workers: 'hash',
   settings: 'hash',
+  configuring: 'string',
   rate: 'zset',
   'gwaiting:<group>:<priority>': 'list',
   'gpriorities:<group>': 'zset',
@@ -309,6 +310,10 @@ export class QueueKeys {
   /** The queue's settings (SETTINGS_FIELDS): read by the scripts that enforce them. */
   get settings(): string {
     return `${this.base}settings`;
+  }
+  /** Held while a partitioned queue's settings change is applied (its token; expires): one change at a time. */
+  get configuring(): string {
+    return `${this.base}configuring`;
   }
   /** Starts within the rate limit's window: one member per start, scored by its time. */
   get rate(): string {

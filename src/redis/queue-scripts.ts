@@ -228,10 +228,11 @@ export function listGroups(k: QueueKeys, page: { offset: number; limit: number }
 /** Writes settings fields ('' removes one); resolves with the new version. */
 /**
  * Changes settings; the new version, or -1 (nothing written) when `ifVersion` is given and
- * the settings' version is another by now.
+ * the settings' version is another by now. `release`: the token of a hold on `configuring`
+ * to release (whether or not the change is written; no fields: only that).
  */
-export function configure(k: QueueKeys, fields: readonly [string, string][], ifVersion?: number): ScriptCall<number> {
-  return call('configure', [k.fence, k.settings], [ifVersion === undefined ? '' : String(ifVersion), ...fields.flat()], Number);
+export function configure(k: QueueKeys, fields: readonly [string, string][], { ifVersion, release }: { ifVersion?: number; release?: string } = {}): ScriptCall<number> {
+  return call('configure', [k.fence, k.settings], [ifVersion === undefined ? '' : String(ifVersion), release ?? '', ...fields.flat()], Number);
 }
 
 function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {

@@ -1,10 +1,11 @@
 --[[ configure: change a queue's settings, atomically.
 
 KEYS[1] fence, KEYS[2] settings (hash: SETTINGS_FIELDS)
-Touches (fenced): wake; when the group limits change, gparked, gstate, groups, glimits (parked
-groups rejoin the rotation)
-ARGV[1] the version the change was computed from ('': whatever it is now); ARGV[2..] pairs:
-settings field, value ('' removes the field: the default, or no limit)
+Touches (fenced): wake, configuring; when the group limits change, gparked, gstate, groups,
+glimits (parked groups rejoin the rotation)
+ARGV[1] the version the change was computed from ('': whatever it is now); ARGV[2] the token
+of the change's hold on `configuring`, released here ('': none); ARGV[3..] pairs: settings
+field, value ('' removes the field: the default, or no limit). No pairs: only the release.
 
 Returns the new version (it goes up by one with every change), or -1 when ARGV[1] is given
 and the version is another (the settings changed since they were read: nothing written, the
@@ -16,11 +17,17 @@ a partitioned queue's change is computed from the settings read before, see queu
 --@include lib/events.lua
 --@include lib/groups.lua
 
+if ARGV[2] ~= '' and redis.call('GET', key(R.configuring)) == ARGV[2] then
+  redis.call('DEL', key(R.configuring))
+end
 if ARGV[1] ~= '' and (tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0) ~= tonumber(ARGV[1]) then
   return -1
 end
+if #ARGV == 2 then
+  return tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0
+end
 local group_limits_changed = false
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[2], ARGV[i])
   else
