@@ -61,11 +61,12 @@ export const settingsRoutes: RoutePlugin = (ctx) => async (instance) => {
     {
       schema: {
         summary: "Change a queue's settings (a patch: fields left out stay, null removes a limit)",
-        description: 'Applied by every worker at its next claim, with no restart. Answers with the settings now in force.',
+        description:
+          'Applied by every worker at its next claim, with no restart. Answers with the settings now in force. 409 SETTINGS_CONFLICT: other changes kept landing while this one was applied (nothing of it written; send it again).',
         tags,
         params: queueParams,
         body: settingsPatchSchema,
-        response: { 200: settingsSchema, ...errors },
+        response: { 200: settingsSchema, ...errors, 409: errorSchema },
       },
     },
     async (request) => ctx.admin.queue(request.params.queue).configure(request.body),
