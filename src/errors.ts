@@ -119,13 +119,14 @@ export class PartitionsDisagreeError extends ErrandError {
   }
 }
 
-/** A settings change kept meeting other changes made at the same time (or one held the queue's settings for seconds); it was not applied. */
+/** A settings change kept meeting other changes made at the same time, or waited too long for its turn; it was not applied. */
 export class SettingsConflictError extends ErrandError {
   constructor(
     readonly queue: string,
-    tries: number,
+    /** What kept it from being applied. */
+    why: string,
   ) {
-    super('SETTINGS_CONFLICT', `queue "${queue}": its settings kept changing while this change was applied (${tries} tries, or another change held them for seconds): make the change again`);
+    super('SETTINGS_CONFLICT', `queue "${queue}": settings change not applied, ${why}: make the change again`);
   }
 }
 

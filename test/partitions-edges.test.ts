@@ -14,6 +14,9 @@ import { routingHash } from '../src/queue/partitions.js';
 import { drain } from '../src/testing/index.js';
 import { deferred, useRedis, useScope } from './support/fixtures.js';
 import { call, useGatewayIn } from './support/gateway.js';
+import { QueueKeys } from '../src/redis/keys.js';
+import * as queueScripts from '../src/redis/queue-scripts.js';
+import { runScript } from '../src/redis/scripts.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -28,14 +31,14 @@ const partitionOf = (id: string) => /~(\d+)$/.exec(id)?.[1] ?? '0';
 
 /**
  * Resolves once `worker` waits on the wake marker of every partition (`only`: of the first
- * only) — a worker's internals, for tests: no event says so.
+ * only; 'alone': of an unpartitioned queue) — a worker's internals, for tests: no event says so.
  */
-async function blocked(worker: Worker<any, any>, only?: 'first'): Promise<void> {
+async function blocked(worker: Worker<any, any>, only?: 'first' | 'alone'): Promise<void> {
   const lanes = () => {
     const all = [...(worker as unknown as { lanes: Map<string, { idle: { blocked: boolean } }> }).lanes.values()];
     return only ? all.slice(0, 1) : all;
   };
-  const waiting = () => (worker as unknown as { lanes: Map<string, unknown> }).lanes.size > 1 && lanes().every((lane) => lane.idle.blocked);
+  const waiting = () => (only === 'alone' || (worker as unknown as { lanes: Map<string, unknown> }).lanes.size > 1) && lanes().every((lane) => lane.idle.blocked);
   for (let tries = 0; tries < 500 && !waiting(); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(waiting()).toBe(true);
 }
@@ -302,5 +305,38 @@ describe('partitioned queues at their edges', () => {
     await s.client().set(`${s.prefix}:{held-settings}:configuring`, 'dead', 'PX', 300);
     expect(await queue.configure({ maxWaiting: 10 })).toMatchObject({ partitions: 2, maxWaiting: 10 });
     expect(await s.client().exists(`${s.prefix}:{held-settings}:configuring`)).toBe(0);
+  });
+
+  it('give an idle worker\'s slots to the new partitions at once when its queue is partitioned', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('late');
+    const worker = s.worker<string, string>('late', async (task) => task.payload, { concurrency: 1 });
+    await blocked(worker, 'alone');
+    await queue.configure({ partitions: 2 });
+    // Its wait as the only partition held its one slot (a claim behind the pop, for up to
+    // 10 s): ended when the second partition joins, so a task there runs at once.
+    const task = await queue.enqueue('second', { group: groupFor(1, 2, 'late') });
+    expect(task.id).toMatch(/~1/);
+    expect(await task.result({ timeoutMs: 4_000 })).toBe('second');
+  }, 20_000);
+
+  it('take unpartitioned settings changes made at once, all of them', async () => {
+    const s = scope();
+    const queues = Array.from({ length: 20 }, () => s.queue('boot'));
+    // Every process configures at start: each writes its settings, none is refused.
+    const settings = await Promise.all(queues.map((queue, i) => queue.configure({ maxWaiting: 100 + i })));
+    expect(settings.every((each) => each.partitions === 1)).toBe(true);
+    expect((await queues[0]!.settings()).version).toBe(20);
+  });
+
+  it('keep a settings hold when the change\'s last write is refused', async () => {
+    const s = scope();
+    const keys = new QueueKeys(s.prefix, 'refused');
+    const client = s.client();
+    await client.set(keys.configuring, 'mine');
+    expect(await runScript(client, queueScripts.configure(keys, [['maxWaiting', '5']], { only: 41, release: 'mine' }))).toBe(-1);
+    expect(await client.get(keys.configuring)).toBe('mine'); // still held: the change will be tried again
+    expect(await runScript(client, queueScripts.configure(keys, [['maxWaiting', '5']], { only: 0, release: 'mine' }))).toBe(1);
+    expect(await client.exists(keys.configuring)).toBe(0);
   });
 });

@@ -14,6 +14,7 @@ import type { ConnectionOption } from '../config.js';
 import { openDedicatedClient, quit } from '../redis/connection.js';
 import type { ClaimReply } from '../redis/queue-scripts.js';
 import { knownMode } from '../redis/functions.js';
+import { WAKE_MEMBER } from '../redis/keys.js';
 import { prepareScripts, runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
 
 /** How long close() waits for an unblocked idle wait's claim to be answered. */
@@ -69,6 +70,18 @@ export class IdleWait {
       });
     this.waiting = done;
     return done;
+  }
+
+  /**
+   * Ends a wait in flight now, its claim run and answered as if woken, without stopping
+   * later waits (a worker whose queue was partitioned meanwhile: the slots that claim holds
+   * are wanted by the other partitions). Where CLIENT UNBLOCK cannot reach the blocker (a
+   * Cluster, or its id not known yet), the wake marker is set instead.
+   */
+  interrupt(commands: RedisClient, wakeKey: string): void {
+    if (!this.waiting) return;
+    if (this.blockerId !== undefined && !(commands instanceof Cluster)) commands.client('UNBLOCK', this.blockerId).catch(() => {});
+    else commands.zadd(wakeKey, 0, WAKE_MEMBER).catch(() => {});
   }
 
   /** Ends a wait in flight: unblocked, its claim runs and is answered (disconnected if that fails). */

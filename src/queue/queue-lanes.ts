@@ -194,7 +194,7 @@ export class QueueLanes<P, R> {
       [SETTINGS_FIELDS.partitionLanes, marks.slice(1).join(',')],
       [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
     ];
-    return (await runScript(client, scripts.configure(this.base.keys, own, { ifVersion: Number(stored[SETTINGS_FIELDS.version] ?? 0), release: hold }))) >= 0;
+    return (await runScript(client, scripts.configure(this.base.keys, own, { only: Number(stored[SETTINGS_FIELDS.version] ?? 0), release: hold }))) >= 0;
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

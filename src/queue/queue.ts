@@ -59,6 +59,8 @@ const REROUTES = 8;
 const CONFIGURE_TRIES = 8;
 /** How long a partitioned settings change may hold `configuring` (it expires if its process dies). */
 const CONFIGURE_HOLD_MS = 10_000;
+/** How long a partitioned settings change waits for its turn: past a dead holder's expiry. */
+const CONFIGURE_WAIT_MS = CONFIGURE_HOLD_MS + 2_000;
 
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
@@ -475,30 +477,33 @@ export class Queue<P = unknown, R = unknown> {
     const parsed = parseSettingsPatch(patch);
     const fields = settingsFields(parsed);
     this.register();
-    // Each change is computed from the settings as read and written only if they did not
-    // change meanwhile (their version), else read again and applied on top. A partitioned
-    // queue's change writes every partition: it holds `configuring` too, so two such
-    // changes never interleave their partition writes.
+    // An unpartitioned queue's change is written as given, unless the queue was partitioned
+    // meanwhile (then it goes the partitioned way). A partitioned queue's change is computed
+    // from the settings as read and writes every partition: it holds `configuring` (one such
+    // change at a time), and its last write holds only if the settings' version is still the
+    // one read (a change made while the queue looked unpartitioned), else it is read again.
     let hold: string | undefined;
+    let held = false;
     try {
       for (let attempt = 1; ; attempt++) {
-        if (attempt > CONFIGURE_TRIES) throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
+        if (attempt > CONFIGURE_TRIES) throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
         const stored = await this.call(this.client.hgetall(this.keys.settings));
         const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
         const partitions = parsed.partitions ?? layout.partitions;
-        const version = Number(stored[SETTINGS_FIELDS.version] ?? 0);
         if (partitions === 1 && layout.marks.length === 1) {
-          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { ifVersion: version })))) >= 0) break;
-          continue;
+          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) break;
+          continue; // partitioned meanwhile
         }
-        if (!hold) {
-          const token = randomUUID();
-          if (!(await this.holdSettings(token))) throw new SettingsConflictError(this.name, CONFIGURE_TRIES);
-          hold = token;
+        if (!held) {
+          hold = randomUUID(); // before it is sent: a hold whose reply is lost is released too
+          if (!(await this.holdSettings(hold))) {
+            throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
+          }
+          held = true;
           attempt = 0; // read again, holding
           continue;
         }
-        if (await this.call(this.lanes.configure(stored, layout, partitions, fields, hold))) {
+        if (await this.call(this.lanes.configure(stored, layout, partitions, fields, hold!))) {
           hold = undefined; // released by the last write
           break;
         }
@@ -510,13 +515,17 @@ export class Queue<P = unknown, R = unknown> {
     return this.settings();
   }
 
-  /** Takes `configuring` for a partitioned settings change, waiting (a few seconds at most) for another change to finish. */
+  /**
+   * Takes `configuring` for a partitioned settings change, waiting for another change to
+   * finish (or, if its process died, its hold to expire): up to CONFIGURE_WAIT_MS.
+   */
   private async holdSettings(token: string): Promise<boolean> {
-    for (let waitMs = 10; waitMs < 5_000; waitMs *= 2) {
+    const deadline = Date.now() + CONFIGURE_WAIT_MS;
+    for (;;) {
       if ((await this.call(this.client.set(this.keys.configuring, token, 'PX', CONFIGURE_HOLD_MS, 'NX'))) === 'OK') return true;
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
     }
-    return false;
   }
 
   /** The queue's settings, with the defaults filled in. */

@@ -240,6 +240,8 @@ export class Pump<P> {
   /** From now on, shares the worker's slots with other pumps (see PumpOptions.shared). */
   share(shared: SharedSlots): void {
     this.options.shared = shared;
+    // Waiting with a claim (as the queue's only partition) holds slots the others want now.
+    if (this.options.idle.blocked && this.claimsInFlight > 0) this.options.idle.interrupt(this.options.client, this.options.keys.wake);
   }
 
   /**

@@ -110,6 +110,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   /** The partition of each task this worker holds. */
   private readonly taskLanes = new Map<string, WorkerLane<P>>();
   private layoutTimer: NodeJS.Timeout | undefined;
+  private nudgeTimer: NodeJS.Timeout | undefined;
   private claiming = false;
   /** Applies flow children's notices to their parents (src/flows/hand-over.ts). */
   private readonly flows: FlowHandOver;
@@ -309,6 +310,20 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return lane;
   }
 
+  /**
+   * Every second (several partitions): makes each pump that fell out of asking, waiting and
+   * awaiting ask again, and each partition with work ask for its turn, so a turn held by a
+   * stalled partition passes on (TURN_MAX_MS) even with no handler finishing to pass it.
+   * On a timer of its own: the layout read may wait on a Redis that is failing over.
+   */
+  private nudgeLanes(): void {
+    if (this.lanes.size < 2 || !this.claiming) return;
+    for (const lane of this.lanes.values()) {
+      lane.pump.nudge();
+      if (lane.pump.hungry) lane.pump.schedule();
+    }
+  }
+
   /** Where slotFreed starts: each time the next partition, so none is always served first. */
   private turn = 0;
 
@@ -334,18 +349,9 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   /**
-   * Reads the queue's partitions and consumes those not consumed yet; and (several
-   * partitions) makes each pump that fell out of asking, waiting and awaiting ask again,
-   * and each partition with work ask for its turn, so a turn held by a stalled partition
-   * passes on (TURN_MAX_MS) even with no handler finishing to pass it.
+   * Reads the queue's partitions and consumes those not consumed yet.
    */
   private async followLayout(): Promise<void> {
-    if (this.lanes.size > 1) {
-      for (const lane of this.lanes.values()) {
-        lane.pump.nudge();
-        if (lane.pump.hungry) lane.pump.schedule();
-      }
-    }
     const layout = await readLayout(this.client, this.keys);
     if (!this.claiming) return;
     for (const mark of layout.marks) if (!this.lanes.has(mark)) this.startLane(this.addLane(mark));
@@ -375,7 +381,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
           const check = () => {
             this.layoutTimer = setTimeout(() => void this.followLayout().catch((error: Error) => this.report(error)).finally(() => this.claiming && check()), LAYOUT_CHECK_MS);
           };
-          if (this.claiming) check();
+          if (this.claiming) {
+            check();
+            this.nudgeTimer = setInterval(() => this.nudgeLanes(), LAYOUT_CHECK_MS);
+          }
         },
         () => {}, // refused: onUnsafe reported it and closes the worker
       );
@@ -422,6 +431,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private async shutDown(timeoutMs: number): Promise<void> {
     this.claiming = false;
     clearTimeout(this.layoutTimer);
+    clearInterval(this.nudgeTimer);
     const lanes = [...this.lanes.values()];
     for (const lane of lanes) lane.pump.claiming = false;
     this.guard.dispose();

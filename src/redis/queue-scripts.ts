@@ -227,12 +227,14 @@ export function listGroups(k: QueueKeys, page: { offset: number; limit: number }
 
 /** Writes settings fields ('' removes one); resolves with the new version. */
 /**
- * Changes settings; the new version, or -1 (nothing written) when `ifVersion` is given and
- * the settings' version is another by now. `release`: the token of a hold on `configuring`
- * to release (whether or not the change is written; no fields: only that).
+ * Changes settings; the new version, or -1 (nothing written) when the condition fails:
+ * `only` a version (the settings' is another by now) or 'unpartitioned' (the queue was
+ * partitioned meanwhile). `release`: the token of a hold on `configuring`, released when
+ * the change is written (no fields: only that).
  */
-export function configure(k: QueueKeys, fields: readonly [string, string][], { ifVersion, release }: { ifVersion?: number; release?: string } = {}): ScriptCall<number> {
-  return call('configure', [k.fence, k.settings], [ifVersion === undefined ? '' : String(ifVersion), release ?? '', ...fields.flat()], Number);
+export function configure(k: QueueKeys, fields: readonly [string, string][], { only, release }: { only?: number | 'unpartitioned'; release?: string } = {}): ScriptCall<number> {
+  const condition = only === undefined ? '' : only === 'unpartitioned' ? 'u' : String(only);
+  return call('configure', [k.fence, k.settings], [condition, release ?? '', ...fields.flat()], Number);
 }
 
 function action(name: 'cancel' | 'retry' | 'remove', k: QueueKeys, id: string, args: Arg[]): ScriptCall<ActionReply> {

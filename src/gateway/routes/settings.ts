@@ -62,7 +62,7 @@ export const settingsRoutes: RoutePlugin = (ctx) => async (instance) => {
       schema: {
         summary: "Change a queue's settings (a patch: fields left out stay, null removes a limit)",
         description:
-          'Applied by every worker at its next claim, with no restart. Answers with the settings now in force. 409 SETTINGS_CONFLICT: other changes kept landing while this one was applied (nothing of it written; send it again).',
+          'Applied by every worker at its next claim, with no restart. Answers with the settings now in force. 409 SETTINGS_CONFLICT: other changes kept landing while this one was applied, or held the settings too long (not applied; send it again).',
         tags,
         params: queueParams,
         body: settingsPatchSchema,

@@ -3,25 +3,32 @@
 KEYS[1] fence, KEYS[2] settings (hash: SETTINGS_FIELDS)
 Touches (fenced): wake, configuring; when the group limits change, gparked, gstate, groups,
 glimits (parked groups rejoin the rotation)
-ARGV[1] the version the change was computed from ('': whatever it is now); ARGV[2] the token
-of the change's hold on `configuring`, released here ('': none); ARGV[3..] pairs: settings
+ARGV[1] the condition: '' none; 'u' the queue is not partitioned (no `partitions.lanes`);
+else the version the change was computed from. ARGV[2] the token of the change's hold on
+`configuring`, released when the change is written ('': none); ARGV[3..] pairs: settings
 field, value ('' removes the field: the default, or no limit). No pairs: only the release.
 
-Returns the new version (it goes up by one with every change), or -1 when ARGV[1] is given
-and the version is another (the settings changed since they were read: nothing written, the
-caller reads them again). Idle workers are woken: a raised limit may let them claim now.
+Returns the new version (it goes up by one with every change), or -1 when the condition
+fails (nothing written, the hold kept: the caller reads the settings again). Idle workers
+are woken: a raised limit may let them claim now.
 
-Why one script: a change is applied whole, and its version counted with it (and checked:
-a partitioned queue's change is computed from the settings read before, see queue-lanes.ts).
+Why one script: a change is applied whole, and its version counted with it (and its
+condition checked: a partitioned queue's change is computed from the settings read before,
+see queue-lanes.ts; an unpartitioned queue's is written as given, unless it was partitioned
+meanwhile).
 ]]
 --@include lib/events.lua
 --@include lib/groups.lua
 
+if ARGV[1] == 'u' then
+  if (redis.call('HGET', KEYS[2], SET.partitionLanes) or '') ~= '' then
+    return -1
+  end
+elseif ARGV[1] ~= '' and (tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0) ~= tonumber(ARGV[1]) then
+  return -1
+end
 if ARGV[2] ~= '' and redis.call('GET', key(R.configuring)) == ARGV[2] then
   redis.call('DEL', key(R.configuring))
-end
-if ARGV[1] ~= '' and (tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0) ~= tonumber(ARGV[1]) then
-  return -1
 end
 if #ARGV == 2 then
   return tonumber(redis.call('HGET', KEYS[2], SET.version)) or 0
