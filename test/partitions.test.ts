@@ -5,8 +5,9 @@
  * settings shared out, and a change of the partition count while producers and workers run
  * (new tasks to the new layout, the old one drained).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ValidationError, type Task } from '../src/index.js';
+import { routingHash } from '../src/queue/partitions.js';
 import { useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -146,4 +147,41 @@ describe('partitioned queues', () => {
     const [worker] = await queue.workers();
     expect(worker?.queue).toBe('joined');
   });
+
+  it('retire drained partitions once they hold nothing, and workers stop consuming them', async () => {
+    const s = scope();
+    const queue = s.queue<number, number>('shrink');
+    // No completed task retained: a drained partition is empty once its work is done.
+    await queue.configure({ partitions: 4, retention: { completed: { count: 0 } } });
+    let ran = 0;
+    const worker = s.worker<number, number>('shrink', async (task) => (ran++, task.payload), { concurrency: 4 });
+    const lanes = () => (worker as unknown as { lanes: Map<string, unknown> }).lanes.size;
+    const idle = () => vi.waitFor(async () => expect((await queue.counts()).active).toBe(0), { timeout: 10_000 });
+    await vi.waitFor(() => expect(lanes()).toBe(4), { timeout: 5_000 });
+    // Partition 2 keeps a task nobody runs (its group paused): it cannot be retired.
+    const held = `g${[...Array(200).keys()].find((i) => routingHash(`group:g${i}`) % 4 === 2)}`;
+    await queue.pauseGroup(held);
+    await queue.enqueue(0, { group: held });
+    await queue.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ payload: i })));
+    await vi.waitFor(() => expect(ran).toBe(200), { timeout: 10_000 });
+    await idle();
+    await queue.configure({ partitions: 2 });
+    // Partition 3 held nothing: retired at once; partition 2 holds its task: drained, kept
+    // (partitions are retired from the last one down).
+    expect((await queue.counts()).partitions!.map((p) => [p.partition, p.routed])).toEqual([[0, true], [1, true], [2, false]]);
+    await vi.waitFor(() => expect(lanes()).toBe(3), { timeout: 5_000 });
+    // Once its task has run, the next change retires it too.
+    await queue.resumeGroup(held);
+    await vi.waitFor(() => expect(ran).toBe(201), { timeout: 10_000 });
+    await idle();
+    await queue.configure({ partitions: 2 });
+    expect((await queue.counts()).partitions!.map((p) => p.partition)).toEqual([0, 1]);
+    await vi.waitFor(() => expect(lanes()).toBe(2), { timeout: 5_000 });
+    // And the queue runs on, and can grow again.
+    await queue.configure({ partitions: 4 });
+    await vi.waitFor(() => expect(lanes()).toBe(4), { timeout: 5_000 });
+    await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
+    await vi.waitFor(() => expect(ran).toBe(601), { timeout: 10_000 });
+    expect((await queue.counts()).partitions!.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+  }, 40_000);
 });

@@ -187,7 +187,7 @@ export class QueueLanes<P, R> {
       else logical[field] = value;
     }
     checkShares(logical, partitions);
-    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(client, this.queue, layout.marks.length, partitions))] : layout.marks;
+    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(client, this.queue, layout.marks.length, partitions))] : await this.retire(layout.marks, partitions);
     await Promise.all(marks.slice(1).map((mark, i) => runScript(client, scripts.configure(this.lane(mark).keys, partitionFields(logical, partitions, i + 1)))));
     const own: [string, string][] = [
       ...partitionFields(logical, partitions, 0),
@@ -195,6 +195,27 @@ export class QueueLanes<P, R> {
       [SETTINGS_FIELDS.partitionLogical, JSON.stringify(logical)],
     ];
     return (await runScript(client, scripts.configure(this.base.keys, own, { only: Number(stored[SETTINGS_FIELDS.version] ?? 0), release: hold }))) >= 0;
+  }
+
+  /**
+   * The marks to keep: drained partitions at the end of the layout (past the `partitions`
+   * routed to) that hold no task at all, live or retained, are retired (left out of the
+   * layout: workers stop consuming them). No task can reach such a partition any more
+   * (producers route elsewhere, and the enqueue script refuses the old count), so it stays
+   * empty; its bookkeeping keys (counters, settings) stay, a few hundred bytes.
+   */
+  private async retire(marks: string[], partitions: number): Promise<string[]> {
+    if (marks.length <= partitions) return marks;
+    const client = this.parts.client();
+    const drained = marks.slice(partitions);
+    const counts = await Promise.all(drained.map((mark) => runScript(client, scripts.counts(this.lane(mark).keys))));
+    let keep = marks.length;
+    while (keep > partitions) {
+      const c = counts[keep - 1 - partitions]!;
+      if (c.waiting + c.delayed + c.active + c.completed + c.failed + c.cancelled + c.dependencies + c.groups > 0) break;
+      keep--;
+    }
+    return marks.slice(0, keep);
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

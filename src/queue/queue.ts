@@ -543,25 +543,33 @@ export class Queue<P = unknown, R = unknown> {
     validateName('group', group);
     const fields = groupFields(parseGroupLimits(patch), GROUP_FIELDS.concurrency, GROUP_FIELDS.rateMax, GROUP_FIELDS.ratePerMs);
     if (!fields.length) throw new ValidationError('the group settings change is empty: give concurrency or rateLimit');
-    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, fields)));
+    await this.configureGroupEverywhere(group, fields);
   }
 
   /** Stops claims of one group's tasks (the others go on); running ones finish. */
   async pauseGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, [[GROUP_FIELDS.paused, '1']])));
+    await this.configureGroupEverywhere(group, [[GROUP_FIELDS.paused, '1']]);
   }
 
   async resumeGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.call(runScript(this.client, scripts.configureGroup(await this.groupKeys(group), group, [[GROUP_FIELDS.paused, '']])));
+    await this.configureGroupEverywhere(group, [[GROUP_FIELDS.paused, '']]);
   }
 
-  /** The keys of the partition a group lives in. */
-  private async groupKeys(group: string): Promise<QueueKeys> {
-    return this.lanes.groupLane(await this.call(this.lanes.layout()), group).keys;
+  /**
+   * Writes a group's own fields in the partition it lives in, then in every other partition:
+   * its tasks from before a change of the partition count may be in another (its pause and
+   * limits hold there too).
+   */
+  private async configureGroupEverywhere(group: string, fields: [string, string][]): Promise<void> {
+    const layout = await this.call(this.lanes.layout());
+    const home = this.lanes.groupLane(layout, group);
+    await this.call(runScript(this.client, scripts.configureGroup(home.keys, group, fields)));
+    const others = this.lanes.every(layout).filter((lane) => lane !== home);
+    await this.call(Promise.all(others.map((lane) => runScript(this.client, scripts.configureGroup(lane.keys, group, fields)))));
   }
 
   /** Groups with waiting or active tasks, largest backlog first (a page), and how many there are. */
