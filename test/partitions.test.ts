@@ -148,40 +148,36 @@ describe('partitioned queues', () => {
     expect(worker?.queue).toBe('joined');
   });
 
-  it('retire drained partitions once they hold nothing, and workers stop consuming them', async () => {
+  it("keep the queue's pause and a group's settings over a change of the count, in old and new partitions", async () => {
     const s = scope();
-    const queue = s.queue<number, number>('shrink');
-    // No completed task retained: a drained partition is empty once its work is done.
-    await queue.configure({ partitions: 4, retention: { completed: { count: 0 } } });
-    let ran = 0;
-    const worker = s.worker<number, number>('shrink', async (task) => (ran++, task.payload), { concurrency: 4 });
-    const lanes = () => (worker as unknown as { lanes: Map<string, unknown> }).lanes.size;
-    const idle = () => vi.waitFor(async () => expect((await queue.counts()).active).toBe(0), { timeout: 10_000 });
-    await vi.waitFor(() => expect(lanes()).toBe(4), { timeout: 5_000 });
-    // Partition 2 keeps a task nobody runs (its group paused): it cannot be retired.
-    const held = `g${[...Array(200).keys()].find((i) => routingHash(`group:g${i}`) % 4 === 2)}`;
-    await queue.pauseGroup(held);
-    await queue.enqueue(0, { group: held });
-    await queue.enqueueMany(Array.from({ length: 200 }, (_, i) => ({ payload: i })));
-    await vi.waitFor(() => expect(ran).toBe(200), { timeout: 10_000 });
-    await idle();
+    const queue = s.queue<string, string>('kept');
     await queue.configure({ partitions: 2 });
-    // Partition 3 held nothing: retired at once; partition 2 holds its task: drained, kept
-    // (partitions are retired from the last one down).
-    expect((await queue.counts()).partitions!.map((p) => [p.partition, p.routed])).toEqual([[0, true], [1, true], [2, false]]);
-    await vi.waitFor(() => expect(lanes()).toBe(3), { timeout: 5_000 });
-    // Once its task has run, the next change retires it too.
-    await queue.resumeGroup(held);
-    await vi.waitFor(() => expect(ran).toBe(201), { timeout: 10_000 });
-    await idle();
-    await queue.configure({ partitions: 2 });
-    expect((await queue.counts()).partitions!.map((p) => p.partition)).toEqual([0, 1]);
-    await vi.waitFor(() => expect(lanes()).toBe(2), { timeout: 5_000 });
-    // And the queue runs on, and can grow again.
+    const ran: string[] = [];
+    s.worker<string, string>('kept', async (task) => (ran.push(task.payload), task.payload), { concurrency: 2 });
+    /** A group whose home is partition `n` of `of`, and partition `then` of `later`. */
+    const group = (n: number, of: number, then: number, later: number) =>
+      `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % of === n && routingHash(`group:g${i}`) % later === then)}`;
+    // A paused group's task in partition 1, whose home moves to partition 0 when the count drops.
+    const moving = group(1, 2, 0, 1);
+    await queue.pauseGroup(moving);
+    await queue.enqueue('old-home', { group: moving });
+    await queue.configure({ partitions: 1 });
+    await queue.resumeGroup(moving); // reaches the partition its task is in
+    await vi.waitFor(() => expect(ran).toContain('old-home'), { timeout: 5_000 });
+    // Paused, then raised: the new partitions are paused too; and a group paused before
+    // the raise stays paused in its new home.
+    const rehomed = group(0, 1, 3, 4);
+    await queue.pauseGroup(rehomed);
+    await queue.pause();
     await queue.configure({ partitions: 4 });
-    await vi.waitFor(() => expect(lanes()).toBe(4), { timeout: 5_000 });
-    await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ payload: i })));
-    await vi.waitFor(() => expect(ran).toBe(601), { timeout: 10_000 });
-    expect((await queue.counts()).partitions!.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
-  }, 40_000);
+    expect((await queue.counts()).partitions!.map((p) => p.paused)).toEqual([true, true, true, true]);
+    await queue.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ payload: `p${i}` })));
+    const parked = await queue.enqueue('rehomed', { group: rehomed });
+    expect(parked.id).toMatch(/~3$/);
+    await queue.resume();
+    await vi.waitFor(() => expect(ran.filter((p) => p.startsWith('p'))).toHaveLength(40), { timeout: 5_000 });
+    expect(ran).not.toContain('rehomed');
+    await queue.resumeGroup(rehomed);
+    expect(await parked.result({ timeoutMs: 5_000 })).toBe('rehomed');
+  }, 30_000);
 });

@@ -6,7 +6,7 @@
  * task lists, throughput, workers, groups). An unpartitioned queue is one partition: its
  * reads are exactly the queue's own.
  */
-import { QueueKeys, SCHEDULE_RUN_PREFIX, SETTINGS_FIELDS } from '../redis/keys.js';
+import { GROUP_FIELDS, META_FIELDS, QueueKeys, SCHEDULE_RUN_PREFIX, SETTINGS_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
 import { checkShares, markOfId, ownSettings, partitionFields, partitionName, partitionNumber, placePartitions, readLayout, routingHash, type Layout } from './partitions.js';
@@ -187,7 +187,8 @@ export class QueueLanes<P, R> {
       else logical[field] = value;
     }
     checkShares(logical, partitions);
-    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(client, this.queue, layout.marks.length, partitions))] : await this.retire(layout.marks, partitions);
+    const marks = layout.marks.length < partitions ? [...layout.marks, ...(await placePartitions(client, this.queue, layout.marks.length, partitions))] : layout.marks;
+    await this.inherit(marks.slice(layout.marks.length));
     await Promise.all(marks.slice(1).map((mark, i) => runScript(client, scripts.configure(this.lane(mark).keys, partitionFields(logical, partitions, i + 1)))));
     const own: [string, string][] = [
       ...partitionFields(logical, partitions, 0),
@@ -198,24 +199,31 @@ export class QueueLanes<P, R> {
   }
 
   /**
-   * The marks to keep: drained partitions at the end of the layout (past the `partitions`
-   * routed to) that hold no task at all, live or retained, are retired (left out of the
-   * layout: workers stop consuming them). No task can reach such a partition any more
-   * (producers route elsewhere, and the enqueue script refuses the old count), so it stays
-   * empty; its bookkeeping keys (counters, settings) stay, a few hundred bytes.
+   * New partitions take what the first one holds beyond the settings: the queue's pause,
+   * and every group's own limits and pause (written to every partition), before any task
+   * is routed to them.
    */
-  private async retire(marks: string[], partitions: number): Promise<string[]> {
-    if (marks.length <= partitions) return marks;
+  private async inherit(added: string[]): Promise<void> {
+    if (!added.length) return;
     const client = this.parts.client();
-    const drained = marks.slice(partitions);
-    const counts = await Promise.all(drained.map((mark) => runScript(client, scripts.counts(this.lane(mark).keys))));
-    let keep = marks.length;
-    while (keep > partitions) {
-      const c = counts[keep - 1 - partitions]!;
-      if (c.waiting + c.delayed + c.active + c.completed + c.failed + c.cancelled + c.dependencies + c.groups > 0) break;
-      keep--;
+    const { keys } = this.base;
+    const [paused, limits] = await Promise.all([client.hget(keys.meta, META_FIELDS.paused), client.hgetall(keys.groupLimits)]);
+    const groups = new Map<string, [string, string][]>();
+    for (const [entry, value] of Object.entries(limits)) {
+      const at = entry.lastIndexOf('|');
+      const field = entry.slice(at + 1);
+      if (field === GROUP_FIELDS.limitedUntil) continue; // a handler's hold, of that partition's tasks
+      groups.set(entry.slice(0, at), [...(groups.get(entry.slice(0, at)) ?? []), [field, value]]);
     }
-    return marks.slice(0, keep);
+    await Promise.all(
+      added.flatMap((mark) => {
+        const lane = this.lane(mark);
+        return [
+          ...(paused === '1' ? [runScript(client, scripts.setPaused(lane.keys, true))] : []),
+          ...[...groups].map(([group, fields]) => runScript(client, scripts.configureGroup(lane.keys, group, fields))),
+        ];
+      }),
+    );
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

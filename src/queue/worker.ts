@@ -355,36 +355,6 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const layout = await readLayout(this.client, this.keys);
     if (!this.claiming) return;
     for (const mark of layout.marks) if (!this.lanes.has(mark)) this.startLane(this.addLane(mark));
-    // Retired partitions (empty, left out of the layout): no longer consumed, once nothing
-    // of theirs is running, on its way or waiting to be recorded here.
-    for (const [mark, lane] of this.lanes) {
-      if (mark !== '' && !layout.marks.includes(mark) && lane.held === 0 && lane.pump.inFlight === 0 && !this.retiring.has(lane)) void this.retireLane(lane);
-    }
-  }
-
-  /** Lanes being retired (see followLayout). */
-  private readonly retiring = new Set<WorkerLane<P>>();
-
-  /** Stops consuming a retired partition: its wait ended, its last outcomes recorded, its heartbeat and worker entry gone. */
-  private async retireLane(lane: WorkerLane<P>): Promise<void> {
-    this.retiring.add(lane);
-    lane.pump.claiming = false;
-    try {
-      await lane.idle.stop(this.client);
-      await lane.pump.settle();
-      await lane.pump.flush(Date.now() + 5_000);
-      if (lane.held > 0 || !this.claiming) return; // a task came after all (or the worker is closing): it stays, closing handles it
-      this.lanes.delete(lane.mark);
-      if (this.holder === lane) this.holder = undefined;
-      await lane.keeper.stop();
-      lane.pump.stop();
-      await this.client.hdel(lane.keys.workers, this.id);
-      await lane.idle.close();
-    } catch (error) {
-      this.report(error as Error);
-    } finally {
-      this.retiring.delete(lane);
-    }
   }
 
   /** Starts claiming (automatic unless `autorun: false`). */
