@@ -155,6 +155,24 @@ describe('retention', () => {
     expect((await queue.counts()).completed).toBe(0);
   });
 
+  it('drops failed and cancelled tasks older than their maxAgeMs at the next heartbeat, though none fails or is cancelled after them', async () => {
+    const s = scope();
+    const queue = s.queue<string>('aged-failed');
+    const worker = s.worker<string>('aged-failed', async () => {
+      throw new Error('no');
+    });
+    const failed = await queue.enqueue('bad', { attempts: 1 });
+    await failed.result({ timeoutMs: 5_000 }).catch(() => {});
+    const cancelled = await queue.enqueue('dropped', { delayMs: 60_000 });
+    await queue.cancel(cancelled.id);
+    expect(await queue.counts()).toMatchObject({ failed: 1, cancelled: 1 });
+    // Their age passes with the queue idle: the next heartbeat drops them.
+    await queue.configure({ retention: { failed: { maxAgeMs: 0 } } });
+    await (worker as unknown as { beat(): Promise<void> }).beat();
+    expect(await queue.counts()).toMatchObject({ failed: 0, cancelled: 0 });
+    expect(await queue.getTask(failed.id)).toBeNull();
+  });
+
   it('removes completed tasks at once with count 0, and keeps failed ones by their own rule', async () => {
     const s = scope();
     const queue = s.queue('nokeep');

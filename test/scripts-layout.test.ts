@@ -82,13 +82,17 @@ async function exerciseQueues(queue: (name: string) => QueueKeys): Promise<void>
   await run(queueScripts.extend(k, { leaseMs: 60_000, workerId: 'w', descriptionJson: '{}', leases: [f!, { id: 'gone', token: '1' }] }));
   await run(queueScripts.release(k, [f!, { id: 'gone', token: '1' }]));
 
-  // The heartbeat's reaper: one lease back in line, one dead-lettered; completed trimmed by age.
+  // The heartbeat's reaper: one lease back in line, one dead-lettered; finished tasks trimmed by age.
   k = queue('reap');
   await configure(k, { 'completed.count': '10', 'completed.maxAgeMs': '0', 'failed.count': '1' });
   await enqueue(k, [record('done'), record('dies', { maxAttempts: 1, dedupeKey: 'd' }), record('again', { priority: 2 })]);
   const [done] = (await claim(k, 1)).tasks;
   await run(queueScripts.complete(k, { finished: [{ ...done!, resultJson: '' }] }));
   await claim(k, 2, 0);
+  // A cancelled task past its age (failed retention): the heartbeat trims it too.
+  await enqueue(k, [record('dropped')]);
+  await run(queueScripts.cancel(k, 'dropped'));
+  await configure(k, { 'failed.maxAgeMs': '0' });
   await run(queueScripts.reap(k, { max: 100 }));
 
   // Admin actions: cancel in each live state, retry a failed and a cancelled task, remove in every state.
