@@ -8,6 +8,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ValidationError, type Task } from '../src/index.js';
 import { routingHash } from '../src/queue/partitions.js';
+import { QueueKeys } from '../src/redis/keys.js';
+import * as queueScripts from '../src/redis/queue-scripts.js';
+import { runScript } from '../src/redis/scripts.js';
 import { useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -180,4 +183,21 @@ describe('partitioned queues', () => {
     await queue.resumeGroup(rehomed);
     expect(await parked.result({ timeoutMs: 5_000 })).toBe('rehomed');
   }, 30_000);
+
+  it('make partitions added by a raise match the first, whatever they held before (a raise cut short)', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('remade');
+    await queue.configure({ partitions: 2 });
+    const home = `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % 4 === 2)}`;
+    // What a raise cut short after copying a pause and a group's pause would leave in partition 2.
+    const stale = new QueueKeys(s.prefix, 'remade~2');
+    await runScript(s.client(), queueScripts.setPaused(stale, true));
+    await runScript(s.client(), queueScripts.configureGroup(stale, home, [['paused', '1']]));
+    s.worker<string, string>('remade', async (task) => task.payload, { concurrency: 2 });
+    await queue.configure({ partitions: 4 });
+    expect((await queue.counts()).partitions!.map((p) => p.paused)).toEqual([false, false, false, false]);
+    const task = await queue.enqueue('runs', { group: home });
+    expect(task.id).toMatch(/~2$/);
+    expect(await task.result({ timeoutMs: 5_000 })).toBe('runs');
+  });
 });

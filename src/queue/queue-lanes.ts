@@ -8,7 +8,7 @@
  */
 import { GROUP_FIELDS, META_FIELDS, QueueKeys, SCHEDULE_RUN_PREFIX, SETTINGS_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
-import { runScript, type RedisClient } from '../redis/scripts.js';
+import { runScript, type RedisClient, type ScriptCall } from '../redis/scripts.js';
 import { checkShares, markOfId, ownSettings, partitionFields, partitionName, partitionNumber, placePartitions, readLayout, routingHash, type Layout } from './partitions.js';
 import { QueueReads, type PartitionCounts, type TaskCounts, type ThroughputPoint, type WorkerInfo } from './queue-reads.js';
 import { ResultWaiter } from './results.js';
@@ -52,6 +52,9 @@ export class Lane<P, R> {
     await Promise.all([this.results.close(), this.taskEvents?.close()]);
   }
 }
+
+/** Script calls inherit() keeps in flight. */
+const INHERIT_CALLS_AT_ONCE = 500;
 
 export class QueueLanes<P, R> {
   private readonly lanes = new Map<string, Lane<P, R>>();
@@ -199,31 +202,40 @@ export class QueueLanes<P, R> {
   }
 
   /**
-   * New partitions take what the first one holds beyond the settings: the queue's pause,
-   * and every group's own limits and pause (written to every partition), before any task
-   * is routed to them.
+   * New partitions are made to hold what the first one holds beyond the settings: the
+   * queue's pause, and every group's own limits and pause (written to every partition),
+   * before any task is routed to them; whatever they held already (a raise cut short) is
+   * replaced. The caller holds `configuring`, as pause, resume and group changes of a
+   * partitioned queue do: none runs across this copy. One call per group with settings of
+   * its own and new partition, a bounded number at a time.
    */
   private async inherit(added: string[]): Promise<void> {
     if (!added.length) return;
     const client = this.parts.client();
-    const { keys } = this.base;
-    const [paused, limits] = await Promise.all([client.hget(keys.meta, META_FIELDS.paused), client.hgetall(keys.groupLimits)]);
-    const groups = new Map<string, [string, string][]>();
-    for (const [entry, value] of Object.entries(limits)) {
-      const at = entry.lastIndexOf('|');
-      const field = entry.slice(at + 1);
-      if (field === GROUP_FIELDS.limitedUntil) continue; // a handler's hold, of that partition's tasks
-      groups.set(entry.slice(0, at), [...(groups.get(entry.slice(0, at)) ?? []), [field, value]]);
+    const [paused, limits, ...held] = await Promise.all([
+      client.hget(this.base.keys.meta, META_FIELDS.paused),
+      client.hgetall(this.base.keys.groupLimits),
+      ...added.map((mark) => client.hgetall(this.lane(mark).keys.groupLimits)),
+    ]);
+    const calls: ScriptCall<unknown>[] = [];
+    added.forEach((mark, n) => {
+      const { keys } = this.lane(mark);
+      calls.push(scripts.setPaused(keys, paused === '1'));
+      const groups = new Map<string, [string, string][]>();
+      const add = (entry: string, value: string) => {
+        const at = entry.lastIndexOf('|');
+        const field = entry.slice(at + 1);
+        if (field === GROUP_FIELDS.limitedUntil) return; // a handler's hold, of one partition's tasks
+        const group = entry.slice(0, at);
+        groups.set(group, [...(groups.get(group) ?? []), [field, value]]);
+      };
+      for (const entry of Object.keys(held[n]!)) if (!(entry in limits)) add(entry, ''); // '' removes it
+      for (const [entry, value] of Object.entries(limits)) add(entry, value);
+      for (const [group, fields] of groups) calls.push(scripts.configureGroup(keys, group, fields));
+    });
+    for (let at = 0; at < calls.length; at += INHERIT_CALLS_AT_ONCE) {
+      await Promise.all(calls.slice(at, at + INHERIT_CALLS_AT_ONCE).map((call) => runScript(client, call)));
     }
-    await Promise.all(
-      added.flatMap((mark) => {
-        const lane = this.lane(mark);
-        return [
-          ...(paused === '1' ? [runScript(client, scripts.setPaused(lane.keys, true))] : []),
-          ...[...groups].map(([group, fields]) => runScript(client, scripts.configureGroup(lane.keys, group, fields))),
-        ];
-      }),
-    );
   }
 
   /** The partition of a group (its tasks, limits and pause live there). */

@@ -560,16 +560,15 @@ export class Queue<P = unknown, R = unknown> {
   }
 
   /**
-   * Writes a group's own fields in the partition it lives in, then in every other partition:
-   * its tasks from before a change of the partition count may be in another (its pause and
-   * limits hold there too).
+   * Writes a group's own fields in every partition: its tasks from before a change of the
+   * partition count may be in another than its own (its pause and limits hold there too).
    */
   private async configureGroupEverywhere(group: string, fields: [string, string][]): Promise<void> {
-    const layout = await this.call(this.lanes.layout());
-    const home = this.lanes.groupLane(layout, group);
-    await this.call(runScript(this.client, scripts.configureGroup(home.keys, group, fields)));
-    const others = this.lanes.every(layout).filter((lane) => lane !== home);
-    await this.call(Promise.all(others.map((lane) => runScript(this.client, scripts.configureGroup(lane.keys, group, fields)))));
+    // The first partition first: partitions added later copy it.
+    await this.everyPartition(async (lanes) => {
+      for (const lane of lanes.slice(0, 1)) await runScript(this.client, scripts.configureGroup(lane.keys, group, fields));
+      await Promise.all(lanes.slice(1).map((lane) => runScript(this.client, scripts.configureGroup(lane.keys, group, fields))));
+    });
   }
 
   /** Groups with waiting or active tasks, largest backlog first (a page), and how many there are. */
@@ -791,8 +790,27 @@ export class Queue<P = unknown, R = unknown> {
   private async setPaused(paused: boolean): Promise<void> {
     this.assertOpen();
     this.register();
-    const lanes = this.lanes.every(await this.call(this.lanes.layout()));
-    await this.call(Promise.all(lanes.map((lane) => runScript(this.client, scripts.setPaused(lane.keys, paused)))));
+    await this.everyPartition((lanes) => Promise.all(lanes.map((lane) => runScript(this.client, scripts.setPaused(lane.keys, paused)))));
+  }
+
+  /**
+   * Writes to every partition (`write` gets them, the first one first). A partitioned queue's
+   * write holds `configuring`, so a change of the count (which copies the pause and group
+   * settings into the partitions it adds) runs before or after it, not across it.
+   */
+  private async everyPartition(write: (lanes: Lane<P, R>[]) => Promise<unknown>): Promise<void> {
+    const layout = await this.call(this.lanes.layout());
+    if (layout.marks.length === 1) {
+      await this.call(write(this.lanes.every(layout)));
+      return;
+    }
+    const hold = randomUUID();
+    try {
+      if (!(await this.holdSettings(hold))) throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
+      await this.call(write(this.lanes.every(await this.call(this.lanes.layout()))));
+    } finally {
+      await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {}); // else it expires
+    }
   }
 
   /** Resolves once the queue's name is in the prefix's registry (schedules make a queue known). */
