@@ -348,9 +348,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     void this.tracing.then(() => lane.pump.schedule());
   }
 
-  /**
-   * Reads the queue's partitions and consumes those not consumed yet.
-   */
+  /** Reads the queue's partitions and consumes those not consumed yet. */
   private async followLayout(): Promise<void> {
     const layout = await readLayout(this.client, this.keys);
     if (!this.claiming) return;
