@@ -146,8 +146,10 @@ export class InvalidStateError extends ErrandError {
     readonly state: string,
     action: string,
     allowed: string,
+    /** Why, when the state allows the action but something else does not. */
+    why?: string,
   ) {
-    super('INVALID_STATE', `cannot ${action} task "${taskId}": it is ${state}, and only ${allowed} tasks can be`);
+    super('INVALID_STATE', why ? `cannot ${action} task "${taskId}" (${state}): ${why}` : `cannot ${action} task "${taskId}": it is ${state}, and only ${allowed} tasks can be`);
   }
 }
 

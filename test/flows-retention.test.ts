@@ -1,9 +1,10 @@
 /**
  * A flow parent's children record (deps:<id>) goes with the parent when retention trims it,
- * like its hash and its log: nothing of a trimmed task is left behind.
+ * like its hash and its log: nothing of a trimmed task is left behind. A failed parent whose
+ * failed child was trimmed is not retried into waiting for that child for good.
  */
 import { describe, expect, it } from 'vitest';
-import { Flows } from '../src/index.js';
+import { Flows, InvalidStateError } from '../src/index.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import { next, useRedis, useScope } from './support/fixtures.js';
 
@@ -23,5 +24,25 @@ describe('retention of flow parents', () => {
     await completed; // the parent ran, after its children
     expect(await s.client().exists(keys.task(flow.id))).toBe(0); // trimmed at once
     expect(await s.client().exists(keys.deps(flow.id))).toBe(0);
+  });
+
+  it('refuses to retry a failed parent whose failed child retention has removed', async () => {
+    const s = scope();
+    const flows = s.add(new Flows({ connection: redis.url, prefix: s.prefix }));
+    const childWorker = s.worker('c', async () => {
+      throw new Error('down');
+    });
+    s.worker('p', async () => 'p');
+    const flow = await flows.add({ queue: 'p', children: [{ queue: 'c', attempts: 1 }] });
+    await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
+    const child = flow.tree.children[0]!;
+    // The child's age passes: the next heartbeat trims it.
+    await s.queue('c').configure({ retention: { failed: { maxAgeMs: 0 } } });
+    await (childWorker as unknown as { beat(): Promise<void> }).beat();
+    expect(await s.queue('c').getTask(child.id)).toBeNull();
+    const error = await s.queue('p').retry(flow.id).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidStateError);
+    expect((error as Error).message).toMatch(new RegExp(`children "${child.id}" of queue "c" are gone`));
+    expect((await s.queue('p').getTask(flow.id))?.state).toBe('failed'); // unchanged
   });
 });

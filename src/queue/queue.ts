@@ -19,7 +19,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
-import { GROUP_FIELDS, QueueKeys, queuesKey, SETTINGS_FIELDS } from '../redis/keys.js';
+import { GROUP_FIELDS, QueueKeys, queuesKey, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
@@ -674,8 +674,35 @@ export class Queue<P = unknown, R = unknown> {
    * are retried too, and theirs (a retry cut short is finished by calling it again).
    */
   async retry(id: string): Promise<void> {
+    await this.checkChildrenKept(id);
     const reply = await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
     await this.call(this.flows.afterRetry(this.name, id, reply.children));
+  }
+
+  /**
+   * A flow parent that never ran waits for its children that did not complete again when
+   * retried (retry.lua), and they are retried: one removed since (trimmed by retention) would
+   * never report, and the parent would wait for good. Such a retry is refused up front.
+   */
+  private async checkChildrenKept(id: string): Promise<void> {
+    this.assertOpen();
+    validateTaskId(id);
+    const { keys } = await this.call(this.lanes.locate(id));
+    const [[state, attempt, prior], deps] = await this.call(
+      Promise.all([this.client.hmget(keys.task(id), TASK_FIELDS.state, TASK_FIELDS.attempt, TASK_FIELDS.priorAttempts), this.client.hgetall(keys.deps(id))]),
+    );
+    if ((state !== STATE_CODES.failed && state !== STATE_CODES.cancelled) || Number(attempt ?? 0) + Number(prior ?? 0) > 0) return;
+    // `<queue>|<id>` → `<version>:<state>`: those not pending and not completed are retried.
+    const retried = Object.entries(deps).flatMap(([ref, entry]) => {
+      const code = entry.slice(entry.indexOf(':') + 1);
+      return code !== '' && !code.startsWith(STATE_CODES.completed) ? [parseRef(ref)] : [];
+    });
+    const kept = await this.call(Promise.all(retried.map((child) => this.client.exists(new QueueKeys(this.keys.prefix, child.queue).task(child.id)))));
+    const gone = retried.filter((_, i) => kept[i] === 0);
+    if (gone.length) {
+      const names = gone.slice(0, 3).map((child) => `"${child.id}" of queue "${child.queue}"`).join(', ');
+      throw new InvalidStateError(id, stateFromCode(state) ?? state, 'retry', 'failed or cancelled', `its children ${names}${gone.length > 3 ? ` and ${gone.length - 3} more` : ''} are gone (past their retention), so it would wait for them for good: add the flow again`);
+    }
   }
 
   /** Deletes a task in any state; a flow parent with its whole tree of descendants. */
