@@ -5,7 +5,7 @@
  * its own; a retry cut short before the children were retried is finished by retrying the
  * parent again.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Flows, type FlowNodeRef } from '../src/index.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import { runScript } from '../src/redis/scripts.js';
@@ -39,7 +39,8 @@ describe('a re-open retrying a cancelled sibling that has children', () => {
     await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
     const [kid, mid] = flow.tree.children as [FlowNodeRef, FlowNodeRef];
     const leaf = mid.children[0]!;
-    expect(await stateOf(s, leaf)).toBe('cancelled');
+    // The cascade runs after the parent failed (the hand-over cancels the failed child's siblings' trees).
+    await vi.waitFor(async () => expect(await stateOf(s, leaf)).toBe('cancelled'), { timeout: 5_000 });
     healthy = true;
     await s.queue('kid').retry(kid.id); // applies the re-open and its retries before it returns
     expect({ mid: await stateOf(s, mid), leaf: await stateOf(s, leaf), midRuns }).toEqual({ mid: 'dependencies', leaf: 'waiting', midRuns: [] });
