@@ -141,7 +141,8 @@ describe('Redis Cluster: failover', () => {
       await queue.close();
       await cluster.rejoin(owner.master);
     }
-  }, 120_000);
+    // Two failovers' waits and a node's rejoin (up to 30 s): a loaded CI run took its whole 120 s.
+  }, 180_000);
 
   it('keeps topics and live channels going through a failover of their node', async () => {
     const prefix = uniquePrefix();
