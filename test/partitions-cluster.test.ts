@@ -91,7 +91,10 @@ describe('Redis Cluster: a partitioned queue', () => {
       );
       // The scripts' own time (INFO commandstats): the process's CPU (INFO cpu, logged) also
       // counts replication, the idle cron and, with other tests on the same 2 cores, contention.
-      for (const share of shares) expect(Math.abs(share - 1 / 3)).toBeLessThanOrEqual(0.15 / 3);
+      // Each master runs its share of the script calls (±15%); their time, which a loaded CI
+      // run (another test on the same 2 cores) skews by up to ~20% on one master, within ±30%.
+      for (const share of sharesOf(calls)) expect(Math.abs(share - 1 / 3)).toBeLessThanOrEqual(0.15 / 3);
+      for (const share of shares) expect(Math.abs(share - 1 / 3)).toBeLessThanOrEqual(0.3 / 3);
       expect(await queue.counts()).toMatchObject({ waiting: 0, active: 0, failed: 0 });
       expect(errors).toEqual([]);
     } finally {
