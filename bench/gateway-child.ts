@@ -20,6 +20,8 @@ export class GatewayProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
+    /** The same process's bare node:http server (bench/floor-server.ts). */
+    readonly floorUrl: string,
   ) {
     child.once('exit', () => (this.exited = true));
   }
@@ -43,7 +45,7 @@ export class GatewayProcess {
     }
     try {
       const listening = await reply(child, 'listening', () => `; its last output:\n  ${output.join('\n  ')}`);
-      return new GatewayProcess(child, listening.url);
+      return new GatewayProcess(child, listening.url, listening.floorUrl);
     } catch (error) {
       child.kill('SIGKILL');
       throw error;

@@ -2,8 +2,8 @@
  * Turns results into the printed report: one Markdown table per scenario with the median
  * and min–max of each system that ran in it and the ratio Errand/peer for every figure (a
  * one-system scenario gets its own table without peer columns: its two sides and their
- * ratio), the scenario's note, the targets of issues 3, 14 and 16, the problems any run met,
- * and the machine and load it ran on. The same text pastes into docs/performance.md.
+ * ratio), the scenario's note, the targets of issues 3, 14, 16, 17 and 18, the problems
+ * any run met, and the machine and load it ran on. The same text pastes into docs/performance.md.
  */
 import { REFERENCE, type BenchResults, type FigureDef } from './results.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -126,7 +126,7 @@ export function renderReport(results: BenchResults): string {
 
   const targets = checkTargets(results);
   if (targets.length) {
-    out.push('### Targets (issues 3, 14 and 16)', '');
+    out.push('### Targets (issues 3, 14, 16, 17 and 18)', '');
     for (const target of targets) out.push(`- ${target.met ? '[met]   ' : '[missed]'} ${target.text}: ${target.measured}`);
     out.push('');
   }

@@ -29,6 +29,8 @@ export interface LatencySettings {
 
 /** The flow scenario's rate limit (issue 14): 5,000 task starts in any 1,000 ms. */
 export const FLOW_RATE_LIMIT = { max: 5_000, perMs: 1_000 } as const;
+/** The latency scenario's steady enqueue rates, tasks per second (targets name them). */
+export const LATENCY_RATES: readonly number[] = [500, 2_000];
 
 export interface FlowSettings {
   /** Worker concurrency of every flow run. */
@@ -162,7 +164,7 @@ export function parseSettings(argv: string[]): BenchSettings | undefined {
     inFlight: 100,
     concurrencies: [1, 10, 100],
     latency: {
-      rates: [500, 2_000],
+      rates: [...LATENCY_RATES],
       durationMs: quick ? 1_000 : 5_000,
       warmupMs: quick ? 300 : 1_000,
       concurrency: whole('--latency-concurrency', values['latency-concurrency'], 10, 1, 1_000),

@@ -1,11 +1,11 @@
 /**
- * The speed targets of issue 3 (and issue 17's for isolated processing), the
- * flow-control targets of issue 14 and the flows targets of issue 16, checked against a
- * run's results. They read ratios
+ * The speed targets of issue 3 (and issue 17's for isolated processing, issue 18's
+ * stricter ones), the flow-control targets of issue 14 and the flows targets of issue 16,
+ * checked against a run's results. They read ratios
  * Errand/peer, or bounds on Errand's own figures, as the issues state them.
  */
 import type { BenchResults } from './results.js';
-import { FLOW_RATE_LIMIT } from './settings.js';
+import { FLOW_RATE_LIMIT, LATENCY_RATES } from './settings.js';
 import type { SystemName } from './systems/types.js';
 
 interface Target {
@@ -53,6 +53,23 @@ export const TARGETS: Target[] = [
   { text: 'fan-in of 10,000 children ≥ 2× BullMQ on time (issue 16)', figure: 'flows.fanin.ms', peer: 'bullmq', maxRatio: 0.5 },
   { text: 'fan-in memory per node ≤ BullMQ (issue 16)', figure: 'flows.fanin.bytes', peer: 'bullmq', maxRatio: 1 },
   { text: 'chain of 1,000 steps ≥ 2× BullMQ on time (issue 16)', figure: 'flows.chain.ms', peer: 'bullmq', maxRatio: 0.5 },
+  // Issue 18's speed targets (each in one full run, holding on two consecutive runs).
+  { text: 'processing at concurrency 1 ≥ 1.5× BullMQ (issue 18)', figure: 'process.c1', peer: 'bullmq', minRatio: 1.5 },
+  { text: 'processing at concurrency 1 ≥ 1.5× Bee-Queue (issue 18)', figure: 'process.c1', peer: 'beequeue', minRatio: 1.5 },
+  { text: 'processing at concurrency 10 ≥ 2.5× BullMQ (issue 18)', figure: 'process.c10', peer: 'bullmq', minRatio: 2.5 },
+  { text: 'processing at concurrency 100 ≥ 4× BullMQ (issue 18)', figure: 'process.c100', peer: 'bullmq', minRatio: 4 },
+  { text: 'processing at concurrency 100 ≥ 3× Bee-Queue (issue 18)', figure: 'process.c100', peer: 'beequeue', minRatio: 3 },
+  ...(['p50', 'p99'] as const).flatMap((p) =>
+    LATENCY_RATES.map((rate) => ({
+      text: `enqueue → completion seen ${p} at ${rate.toLocaleString('en-US')}/s no worse than Bee-Queue (issue 18)`,
+      figure: `latency.${rate}.done.${p}`,
+      peer: 'beequeue' as const,
+      maxRatio: 1,
+    })),
+  ),
+  { text: 'memory per retained completed task ≤ 150 B (issue 18)', figure: 'memory.retained', atMost: 150 },
+  { text: 'gateway CPU per HTTP enqueue ≤ 20 µs (issue 18)', figure: 'http.producerCpu', atMost: 20 },
+  { text: 'Redis CPU per HTTP-enqueued task ≤ 5 µs (issue 18)', figure: 'http.redisCpu', atMost: 5 },
   { text: '4 partitions on one Redis ≥ 0.9× one, concurrency 10 (issue 18)', figure: 'partitions.c10.ratio', atLeast: 0.9 },
   { text: '4 partitions on one Redis ≥ 0.9× one, concurrency 100 (issue 18)', figure: 'partitions.c100.ratio', atLeast: 0.9 },
 ];

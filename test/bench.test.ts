@@ -168,6 +168,29 @@ describe('bench targets and report', () => {
     expect(checks['bulk enqueue ≥ 2× BullMQ']).toBeUndefined();
   });
 
+  it("judges issue 18's stricter targets beside issue 3's", () => {
+    const strict = syntheticResults({
+      'process.c1': { errand: 9_000, bullmq: 6_000, beequeue: 6_100 },
+      'process.c100': { errand: 60_000, bullmq: 16_000, beequeue: 20_000 },
+      'latency.500.done.p50': { errand: 0.3, bullmq: 1, beequeue: 0.33 },
+      'latency.500.done.p99': { errand: 0.9, bullmq: 2, beequeue: 0.8 },
+      'memory.retained': { errand: 150 },
+      'http.producerCpu': { errand: 44.7 },
+      'http.redisCpu': { errand: 4.9 },
+    });
+    const checks = Object.fromEntries(checkTargets(strict).map((check) => [check.text, check]));
+    expect(checks['processing at concurrency 1 ≥ 1.5× BullMQ (issue 18)']).toMatchObject({ met: true, measured: '1.50×' });
+    expect(checks['processing at concurrency 1 ≥ 1.5× Bee-Queue (issue 18)']?.met).toBe(false);
+    expect(checks['processing at concurrency 100 ≥ 4× BullMQ (issue 18)']?.met).toBe(false);
+    expect(checks['processing at concurrency 100 ≥ 3× Bee-Queue (issue 18)']?.met).toBe(true);
+    expect(checks['enqueue → completion seen p50 at 500/s no worse than Bee-Queue (issue 18)']?.met).toBe(true);
+    expect(checks['enqueue → completion seen p99 at 500/s no worse than Bee-Queue (issue 18)']?.met).toBe(false);
+    expect(checks['enqueue → completion seen p50 at 2,000/s no worse than Bee-Queue (issue 18)']).toBeUndefined();
+    expect(checks['memory per retained completed task ≤ 150 B (issue 18)']?.met).toBe(true);
+    expect(checks['gateway CPU per HTTP enqueue ≤ 20 µs (issue 18)']?.met).toBe(false);
+    expect(checks['Redis CPU per HTTP-enqueued task ≤ 5 µs (issue 18)']?.met).toBe(true);
+  });
+
   it('prints every figure with each system and the ratio Errand/peer', () => {
     const report = renderReport(results);
     expect(report).toContain('| Figure');
@@ -284,6 +307,9 @@ describe('bench end to end', () => {
     expect(http[0]?.detail).toMatchObject({ tasks: 300, http: { created: 300, statusCodes: { 201: 300 }, errors: 0 }, library: { tasks: 300 } });
     expect(results.summary['http.rate']?.errand?.median).toBeGreaterThan(0);
     expect(results.summary['http.library.rate']?.errand?.median).toBeGreaterThan(0);
+    // The bare node:http floor ran in the gateway's process, and the gateway's own share is read against it.
+    expect(results.summary['http.floorCpu']?.errand?.median).toBeGreaterThan(0);
+    expect(results.summary['http.ownCpu']?.errand?.median).toBe(results.summary['http.producerCpu']!.errand!.median - results.summary['http.floorCpu']!.errand!.median);
     for (const system of ['errand', 'bullmq', 'beequeue'] as const) {
       expect(results.summary['process.c100']?.[system]?.median).toBeGreaterThan(0);
       expect(results.summary['memory.retained']?.[system]?.median).toBeGreaterThan(0);

@@ -13,8 +13,12 @@
  * answer. Latencies are per call (library) and per request (autocannon's response time),
  * summarized by nearest rank like every other latency here. Each side also records the
  * producer's CPU per task (the bench process for the library, the gateway process for
- * HTTP) and Redis's. Any answer but 201, any request error, or a queue that does not hold
- * exactly as many waiting tasks as there were 201 answers is a correctness problem.
+ * HTTP) and Redis's. Then the same load goes to a bare node:http server in the gateway's
+ * process (bench/floor-server.ts: read, parse, answer 201): its CPU per request is this
+ * machine's floor for any Node HTTP server, and the gateway's own cost is what it spends
+ * above it (on a 2-core VM the loopback socket calls alone are 15-20 µs a request). Any
+ * answer but 201, any request error, or a queue that does not hold exactly as many waiting
+ * tasks as there were 201 answers is a correctness problem.
  */
 import autocannon from 'autocannon';
 import { nowUs } from '../clock.js';
@@ -149,7 +153,7 @@ async function httpSide(
   tasks: number,
   inFlight: number,
   warmup: number,
-): Promise<Side & { load: Omit<Load, 'latenciesUs'>; generatorCpuUsPerTask: number }> {
+): Promise<Side & { load: Omit<Load, 'latenciesUs'>; generatorCpuUsPerTask: number; floorCpuUsPerRequest: number }> {
   const gateway = await harness.gateway();
   const connections = Math.min(inFlight, warmup);
   const warm = await postTasks(gateway.url, harness.queueName('http-warm'), warmup, connections);
@@ -161,7 +165,16 @@ async function httpSide(
   const generatorCpuUsPerTask = (cpuUs() - generatorCpuBefore) / tasks;
   const producerCpuUsPerTask = ((await gateway.cpuUs()) - gatewayCpuBefore) / tasks;
   const redis = redisWork(before, await harness.redisStats(), tasks) as Side['redis'];
-  load.problems = [...warm.problems.map((p) => `warm-up: ${p}`), ...load.problems];
+  // The floor, in the same process and load shape (warmed up like the gateway).
+  const floorWarm = await postTasks(gateway.floorUrl, 'floor', warmup, connections);
+  const floorCpuBefore = await gateway.cpuUs();
+  const floor = await postTasks(gateway.floorUrl, 'floor', tasks, Math.min(inFlight, tasks));
+  const floorCpuUsPerRequest = ((await gateway.cpuUs()) - floorCpuBefore) / tasks;
+  load.problems = [
+    ...warm.problems.map((p) => `warm-up: ${p}`),
+    ...load.problems,
+    ...[...floorWarm.problems, ...floor.problems].map((p) => `floor server: ${p}`),
+  ];
   // What the generator was told was created must be exactly what the queue holds.
   const counter = await system.openProducer({ redis: harness.redis, queue, awaitResults: false });
   try {
@@ -178,6 +191,7 @@ async function httpSide(
     redis,
     load,
     generatorCpuUsPerTask,
+    floorCpuUsPerRequest,
   };
 }
 
@@ -191,6 +205,8 @@ function metricDefs(inFlight: number): MetricDef[] {
   for (const p of PERCENTILES) pair(p, `enqueue latency ${p}`, 'ms', 'lower', 2);
   pair('producerCpu', 'producer CPU per task (gateway process / bench process)', 'µs', 'lower', 1);
   pair('redisCpu', 'Redis CPU per task', 'µs', 'lower', 1);
+  defs.push({ key: 'http.floorCpu', label: 'bare node:http server CPU per request, same load (the floor)', unit: 'µs', better: 'lower', digits: 1 });
+  defs.push({ key: 'http.ownCpu', label: 'gateway CPU per request above the floor', unit: 'µs', better: 'lower', digits: 1 });
   return defs;
 }
 
@@ -217,6 +233,8 @@ function httpCase(settings: BenchSettings): ScenarioCase {
         const sample = emptySample();
         record(sample.metrics, 'http', http);
         record(sample.metrics, 'http.library', library);
+        sample.metrics['http.floorCpu'] = http.floorCpuUsPerRequest;
+        sample.metrics['http.ownCpu'] = http.producerCpuUsPerTask - http.floorCpuUsPerRequest;
         const { problems: libraryProblems, ...libraryDetail } = library;
         const { load, ...httpDetail } = http;
         const { problems: httpProblems, ...loadDetail } = load;
