@@ -1,11 +1,12 @@
 /**
  * A flow parent's children record (deps:<id>) goes with the parent when retention trims it,
  * like its hash and its log: nothing of a trimmed task is left behind. A failed parent whose
- * failed child was trimmed is not retried into waiting for that child for good.
+ * failed child was trimmed is not retried into waiting for that child for good, nor re-opened
+ * by a sibling's retry to wait for a cancelled child that was trimmed.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Flows, InvalidStateError } from '../src/index.js';
-import { QueueKeys } from '../src/redis/keys.js';
+import { QueueKeys, TASK_FIELDS } from '../src/redis/keys.js';
 import { next, useRedis, useScope } from './support/fixtures.js';
 
 const redis = useRedis();
@@ -44,5 +45,33 @@ describe('retention of flow parents', () => {
     expect(error).toBeInstanceOf(InvalidStateError);
     expect((error as Error).message).toMatch(new RegExp(`children "${child.id}" of queue "c" are gone`));
     expect((await s.queue('p').getTask(flow.id))?.state).toBe('failed'); // unchanged
+  });
+
+  it("fails the parent again, naming the child, when a sibling's retry re-opens it for a cancelled child that is gone", async () => {
+    const s = scope();
+    const flows = s.add(new Flows({ connection: redis.url, prefix: s.prefix }));
+    let runs = 0;
+    s.worker('a', async () => {
+      if (++runs === 1) throw new Error('down once');
+      return 'a';
+    });
+    // No worker for 'b' yet: its child waits, and the cascade cancels it.
+    const flow = await flows.add({ queue: 'p', children: [{ queue: 'a', attempts: 1 }, { queue: 'b' }] });
+    await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
+    const first = flow.tree.children[0]!;
+    const second = flow.tree.children[1]!;
+    await vi.waitFor(async () => expect((await s.queue('b').getTask(second.id))?.state).toBe('cancelled'), { timeout: 5_000 });
+    // The cancelled child's age passes: a heartbeat of its queue trims it.
+    await s.queue('b').configure({ retention: { failed: { maxAgeMs: 0 } } }); // cancelled tasks keep the failed retention
+    const trimmer = s.worker('b', async () => 'b');
+    await (trimmer as unknown as { beat(): Promise<void> }).beat();
+    expect(await s.queue('b').getTask(second.id)).toBeNull();
+
+    // Retrying the child that failed re-opens the parent, which would wait for the gone one for good.
+    await s.queue('a').retry(first.id);
+    const parent = await s.queue('p').getTask(flow.id);
+    expect(parent?.state).toBe('failed');
+    expect(parent?.error?.message).toMatch(new RegExp(`child b/${second.id} failed: TaskGoneError: task "${second.id}" of queue "b" is gone`));
+    expect(await s.client().hget(new QueueKeys(s.prefix, 'p').task(flow.id), TASK_FIELDS.failedBy)).toBe(`b|${second.id}`);
   });
 });

@@ -12,7 +12,7 @@
  * applies it again, which changes nothing twice. Also the cascades of admin actions on a
  * parent: cancel its pending descendants, retry its subtree, remove its tree.
  */
-import { QueueKeys, TASK_FIELDS as F } from '../redis/keys.js';
+import { QueueKeys, STATE_CODES, TASK_FIELDS as F } from '../redis/keys.js';
 import * as flowScripts from '../redis/flow-scripts.js';
 import * as queueScripts from '../redis/queue-scripts.js';
 import { runScript, type RedisClient } from '../redis/scripts.js';
@@ -97,10 +97,7 @@ export class FlowHandOver {
     await Promise.all(
       [...byParent.values()].map(async ({ parentQueue, parentId, notices: batch }) => {
         for (let i = 0; i < batch.length; i += RECORD_CHUNK) {
-          const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, batch.slice(i, i + RECORD_CHUNK)));
-          for (const ref of reply.cancel) await this.cancelNode(ref);
-          for (const ref of reply.retry) await this.retryNode(ref);
-          if (reply.upward) await this.apply(parentQueue, [parentId]);
+          await this.record(parentQueue, parentId, batch.slice(i, i + RECORD_CHUNK));
         }
       }),
     );
@@ -114,16 +111,42 @@ export class FlowHandOver {
    * its children that did not complete (retry.lua: it waits for them again), depth first;
    * applies its notice.
    */
-  async retryNode(ref: string): Promise<void> {
+  async retryNode(ref: string, parent?: { queue: string; id: string }): Promise<void> {
     const { queue, id } = parseRef(ref);
     const reply = await runScript(this.client(), queueScripts.retry(this.keys(queue), id));
+    if (reply.status === Status.TASK_NOT_FOUND && parent) return this.reportGone(ref, parent);
     await this.afterRetry(queue, id, reply.children);
   }
 
   /** After a node was retried: the children its retry answered are retried in turn; then its notice is applied. */
   async afterRetry(queue: string, id: string, children: readonly string[]): Promise<void> {
-    for (const ref of children) await this.retryNode(ref);
+    for (const ref of children) await this.retryNode(ref, { queue, id });
     await this.apply(queue, [id]);
+  }
+
+  /** Records notices on their parent (one flow-record call), then what they lead to. */
+  private async record(parentQueue: string, parentId: string, notices: readonly flowScripts.ChildNotice[]): Promise<void> {
+    const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, notices));
+    for (const ref of reply.cancel) await this.cancelNode(ref);
+    for (const ref of reply.retry) await this.retryNode(ref, { queue: parentQueue, id: parentId });
+    if (reply.upward) await this.apply(parentQueue, [parentId]);
+  }
+
+  /**
+   * A child its parent waits for again (the parent's retry, or a failed sibling's, re-opened
+   * it) that no longer exists - removed, or trimmed by retention while cancelled or failed -
+   * would never report: the parent would wait for it for good. It is recorded on the parent
+   * as failed instead, with an error saying why: under the 'fail' policy the parent fails
+   * again naming it (add the flow again); under the others it goes on without it. The entry
+   * is read first for its version (the child, gone, sends no newer notice).
+   */
+  private async reportGone(ref: string, parent: { queue: string; id: string }): Promise<void> {
+    const entry = await this.client().hget(this.keys(parent.queue).deps(parent.id), ref);
+    if (entry === null) return; // not its child (any more): nothing waits for it
+    const version = Number(entry.slice(0, entry.indexOf(':'))) || 0;
+    const { queue, id } = parseRef(ref);
+    const error = { name: 'TaskGoneError', message: `task "${id}" of queue "${queue}" is gone (removed, or past its retention) and cannot run again` };
+    await this.record(parent.queue, parent.id, [{ child: ref, version: version + 1, outcome: STATE_CODES.failed + JSON.stringify(error) }]);
   }
 
   /** Cancels a node if it has not finished, then its pending descendants; applies its notice. */
