@@ -7,11 +7,11 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { ValidationError, type Task } from '../src/index.js';
-import { routingHash } from '../src/queue/partitions.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
 import { runScript } from '../src/redis/scripts.js';
 import { useRedis, useScope } from './support/fixtures.js';
+import { groupFor } from './support/partitions.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -157,11 +157,8 @@ describe('partitioned queues', () => {
     await queue.configure({ partitions: 2 });
     const ran: string[] = [];
     s.worker<string, string>('kept', async (task) => (ran.push(task.payload), task.payload), { concurrency: 2 });
-    /** A group whose home is partition `n` of `of`, and partition `then` of `later`. */
-    const group = (n: number, of: number, then: number, later: number) =>
-      `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % of === n && routingHash(`group:g${i}`) % later === then)}`;
     // A paused group's task in partition 1, whose home moves to partition 0 when the count drops.
-    const moving = group(1, 2, 0, 1);
+    const moving = groupFor(1, 2);
     await queue.pauseGroup(moving);
     await queue.enqueue('old-home', { group: moving });
     await queue.configure({ partitions: 1 });
@@ -169,7 +166,7 @@ describe('partitioned queues', () => {
     await vi.waitFor(() => expect(ran).toContain('old-home'), { timeout: 5_000 });
     // Paused, then raised: the new partitions are paused too; and a group paused before
     // the raise stays paused in its new home.
-    const rehomed = group(0, 1, 3, 4);
+    const rehomed = groupFor(3, 4); // in the one partition before the raise, in partition 3 after
     await queue.pauseGroup(rehomed);
     await queue.pause();
     await queue.configure({ partitions: 4 });
@@ -188,7 +185,7 @@ describe('partitioned queues', () => {
     const s = scope();
     const queue = s.queue<string, string>('remade');
     await queue.configure({ partitions: 2 });
-    const home = `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % 4 === 2)}`;
+    const home = groupFor(2, 4);
     // What a raise cut short after copying a pause and a group's pause would leave in partition 2.
     const stale = new QueueKeys(s.prefix, 'remade~2');
     await runScript(s.client(), queueScripts.setPaused(stale, true));
