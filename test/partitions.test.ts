@@ -2,8 +2,9 @@
  * Partitioned queues on one Redis: the layout kept in Redis, routing (keyed tasks to their
  * partition, the rest spread), ids that name their partition, counts summed with a
  * per-partition breakdown, a worker consuming every partition within its concurrency,
- * settings shared out, and a change of the partition count while producers and workers run
- * (new tasks to the new layout, the old one drained).
+ * settings shared out, a change of the partition count while producers and workers run
+ * (new tasks to the new layout, the old one drained), and failed tasks retried in the
+ * partitions that hold them.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { ValidationError, type Task } from '../src/index.js';
@@ -196,5 +197,26 @@ describe('partitioned queues', () => {
     const task = await queue.enqueue('runs', { group: home });
     expect(task.id).toMatch(/~2$/);
     expect(await task.result({ timeoutMs: 5_000 })).toBe('runs');
+  });
+
+  it('retry every failed task in the partition that holds it (retryAllFailed)', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('refailed');
+    await queue.configure({ partitions: 3 });
+    let down = true;
+    s.worker<string, string>('refailed', async (task) => {
+      if (down) throw new Error('down');
+      return task.payload;
+    });
+    // Generated ids name their partition; caller ids are routed by their hash.
+    const spread = await queue.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ payload: `spread-${i}`, attempts: 1 })));
+    const own = await Promise.all(Array.from({ length: 6 }, (_, i) => queue.enqueue(`own-${i}`, { id: `own-${i}`, attempts: 1 })));
+    const tasks = [...spread, ...own];
+    for (const task of tasks) await expect(task.result({ timeoutMs: 10_000 })).rejects.toThrow(/down/);
+    expect((await queue.counts()).partitions!.map((p) => p.failed > 0)).toEqual([true, true, true]);
+    down = false;
+    expect((await queue.retryAllFailed()).sort()).toEqual(tasks.map((task) => task.id).sort());
+    expect(await results(tasks)).toEqual([...spread.map((_, i) => `spread-${i}`), ...own.map((_, i) => `own-${i}`)]);
+    expect(await queue.counts()).toMatchObject({ failed: 0, completed: 12 });
   });
 });
