@@ -10,21 +10,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PartitionsDisagreeError, QueueFullError, ValidationError, type SettingsPatch, type Worker } from '../src/index.js';
-import { routingHash } from '../src/queue/partitions.js';
 import { drain } from '../src/testing/index.js';
 import { deferred, useRedis, useScope } from './support/fixtures.js';
 import { call, useGatewayIn } from './support/gateway.js';
+import { groupFor } from './support/partitions.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
 import { runScript } from '../src/redis/scripts.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
-
-/** A group name that routes to partition `n` of `partitions`. */
-function groupFor(n: number, partitions: number, tag: string): string {
-  for (let i = 0; ; i++) if (routingHash(`group:${tag}${i}`) % partitions === n) return `${tag}${i}`;
-}
 
 /** The partition a task id names ('0' for the first). */
 const partitionOf = (id: string) => /~(\d+)$/.exec(id)?.[1] ?? '0';

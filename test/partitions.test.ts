@@ -2,16 +2,17 @@
  * Partitioned queues on one Redis: the layout kept in Redis, routing (keyed tasks to their
  * partition, the rest spread), ids that name their partition, counts summed with a
  * per-partition breakdown, a worker consuming every partition within its concurrency,
- * settings shared out, and a change of the partition count while producers and workers run
- * (new tasks to the new layout, the old one drained).
+ * settings shared out, a change of the partition count while producers and workers run
+ * (new tasks to the new layout, the old one drained), and failed tasks retried in the
+ * partitions that hold them.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { ValidationError, type Task } from '../src/index.js';
-import { routingHash } from '../src/queue/partitions.js';
 import { QueueKeys } from '../src/redis/keys.js';
 import * as queueScripts from '../src/redis/queue-scripts.js';
 import { runScript } from '../src/redis/scripts.js';
 import { useRedis, useScope } from './support/fixtures.js';
+import { groupFor } from './support/partitions.js';
 
 const redis = useRedis();
 const scope = useScope(redis);
@@ -157,11 +158,8 @@ describe('partitioned queues', () => {
     await queue.configure({ partitions: 2 });
     const ran: string[] = [];
     s.worker<string, string>('kept', async (task) => (ran.push(task.payload), task.payload), { concurrency: 2 });
-    /** A group whose home is partition `n` of `of`, and partition `then` of `later`. */
-    const group = (n: number, of: number, then: number, later: number) =>
-      `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % of === n && routingHash(`group:g${i}`) % later === then)}`;
     // A paused group's task in partition 1, whose home moves to partition 0 when the count drops.
-    const moving = group(1, 2, 0, 1);
+    const moving = groupFor(1, 2);
     await queue.pauseGroup(moving);
     await queue.enqueue('old-home', { group: moving });
     await queue.configure({ partitions: 1 });
@@ -169,7 +167,7 @@ describe('partitioned queues', () => {
     await vi.waitFor(() => expect(ran).toContain('old-home'), { timeout: 5_000 });
     // Paused, then raised: the new partitions are paused too; and a group paused before
     // the raise stays paused in its new home.
-    const rehomed = group(0, 1, 3, 4);
+    const rehomed = groupFor(3, 4); // in the one partition before the raise, in partition 3 after
     await queue.pauseGroup(rehomed);
     await queue.pause();
     await queue.configure({ partitions: 4 });
@@ -188,7 +186,7 @@ describe('partitioned queues', () => {
     const s = scope();
     const queue = s.queue<string, string>('remade');
     await queue.configure({ partitions: 2 });
-    const home = `g${[...Array(1000).keys()].find((i) => routingHash(`group:g${i}`) % 4 === 2)}`;
+    const home = groupFor(2, 4);
     // What a raise cut short after copying a pause and a group's pause would leave in partition 2.
     const stale = new QueueKeys(s.prefix, 'remade~2');
     await runScript(s.client(), queueScripts.setPaused(stale, true));
@@ -199,5 +197,26 @@ describe('partitioned queues', () => {
     const task = await queue.enqueue('runs', { group: home });
     expect(task.id).toMatch(/~2$/);
     expect(await task.result({ timeoutMs: 5_000 })).toBe('runs');
+  });
+
+  it('retry every failed task in the partition that holds it (retryAllFailed)', async () => {
+    const s = scope();
+    const queue = s.queue<string, string>('refailed');
+    await queue.configure({ partitions: 3 });
+    let down = true;
+    s.worker<string, string>('refailed', async (task) => {
+      if (down) throw new Error('down');
+      return task.payload;
+    });
+    // Generated ids name their partition; caller ids are routed by their hash.
+    const spread = await queue.enqueueMany(Array.from({ length: 6 }, (_, i) => ({ payload: `spread-${i}`, attempts: 1 })));
+    const own = await Promise.all(Array.from({ length: 6 }, (_, i) => queue.enqueue(`own-${i}`, { id: `own-${i}`, attempts: 1 })));
+    const tasks = [...spread, ...own];
+    for (const task of tasks) await expect(task.result({ timeoutMs: 10_000 })).rejects.toThrow(/down/);
+    expect((await queue.counts()).partitions!.map((p) => p.failed > 0)).toEqual([true, true, true]);
+    down = false;
+    expect((await queue.retryAllFailed()).sort()).toEqual(tasks.map((task) => task.id).sort());
+    expect(await results(tasks)).toEqual([...spread.map((_, i) => `spread-${i}`), ...own.map((_, i) => `own-${i}`)]);
+    expect(await queue.counts()).toMatchObject({ failed: 0, completed: 12 });
   });
 });

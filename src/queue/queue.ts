@@ -674,24 +674,30 @@ export class Queue<P = unknown, R = unknown> {
    * are retried too, and theirs (a retry cut short is finished by calling it again).
    */
   async retry(id: string): Promise<void> {
-    await this.checkChildrenKept(id);
-    const reply = await this.admin('retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
+    this.assertOpen();
+    validateTaskId(id);
+    await this.retryIn(await this.call(this.lanes.locate(id)), id);
+  }
+
+  /** `retry` in the partition that holds the task (located once, or read from its failed list). */
+  private async retryIn(lane: Lane<P, R>, id: string): Promise<void> {
+    this.assertOpen();
+    await this.checkChildrenKept(lane.keys, id);
+    const reply = await this.act(lane, 'retry', id, (k) => scripts.retry(k, id), 'failed or cancelled');
     await this.call(this.flows.afterRetry(this.name, id, reply.children));
   }
 
   /**
    * A flow parent that never ran waits for its children that did not complete again when
    * retried (retry.lua), and they are retried: one removed since (trimmed by retention) would
-   * never report, and the parent would wait for good. Such a retry is refused up front.
+   * never report, and the parent would wait for good. Such a retry is refused up front. A
+   * task that ran, or is not failed or cancelled, costs one HMGET here: its children record
+   * is read only for a parent that never ran.
    */
-  private async checkChildrenKept(id: string): Promise<void> {
-    this.assertOpen();
-    validateTaskId(id);
-    const { keys } = await this.call(this.lanes.locate(id));
-    const [[state, attempt, prior], deps] = await this.call(
-      Promise.all([this.client.hmget(keys.task(id), TASK_FIELDS.state, TASK_FIELDS.attempt, TASK_FIELDS.priorAttempts), this.client.hgetall(keys.deps(id))]),
-    );
+  private async checkChildrenKept(keys: QueueKeys, id: string): Promise<void> {
+    const [state, attempt, prior] = await this.call(this.client.hmget(keys.task(id), TASK_FIELDS.state, TASK_FIELDS.attempt, TASK_FIELDS.priorAttempts));
     if ((state !== STATE_CODES.failed && state !== STATE_CODES.cancelled) || Number(attempt ?? 0) + Number(prior ?? 0) > 0) return;
+    const deps = await this.call(this.client.hgetall(keys.deps(id)));
     // `<queue>|<id>` → `<version>:<state>`: those not pending and not completed are retried.
     const retried = Object.entries(deps).flatMap(([ref, entry]) => {
       const code = entry.slice(entry.indexOf(':') + 1);
@@ -740,11 +746,13 @@ export class Queue<P = unknown, R = unknown> {
   async retryAllFailed({ limit = 10_000 }: { limit?: number } = {}): Promise<string[]> {
     this.assertOpen();
     const lanes = this.lanes.every(await this.call(this.lanes.layout()));
-    const ids = (await this.call(Promise.all(lanes.map((lane) => this.client.lrange(lane.keys.failed, -limit, -1))))).flatMap((page) => page.reverse()).slice(0, limit);
+    const pages = await this.call(Promise.all(lanes.map((lane) => this.client.lrange(lane.keys.failed, -limit, -1))));
+    // Each id with the partition whose list it was read from: no need to locate it again.
+    const found = pages.flatMap((page, n) => page.reverse().map((id) => ({ id, lane: lanes[n]! }))).slice(0, limit);
     const retried: string[] = [];
-    for (const id of ids) {
+    for (const { id, lane } of found) {
       try {
-        await this.retry(id);
+        await this.retryIn(lane, id);
         retried.push(id);
       } catch (error) {
         // Removed, trimmed or retried by someone else since the read: nothing to do for it.
@@ -807,7 +815,17 @@ export class Queue<P = unknown, R = unknown> {
   ): Promise<scripts.ActionReply> {
     this.assertOpen();
     validateTaskId(id);
-    const lane = await this.call(this.lanes.locate(id));
+    return this.act(await this.call(this.lanes.locate(id)), action, id, script, allowed);
+  }
+
+  /** An admin action's script in the partition that holds the task, its status checked. */
+  private async act(
+    lane: Lane<P, R>,
+    action: 'cancel' | 'retry' | 'remove',
+    id: string,
+    script: (keys: QueueKeys) => ScriptCall<scripts.ActionReply>,
+    allowed: string,
+  ): Promise<scripts.ActionReply> {
     const reply = await this.call(runScript(this.client, script(lane.keys)));
     checkStatus(reply.status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply.state) ?? reply.state });
     return reply;

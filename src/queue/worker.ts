@@ -284,18 +284,26 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private turnHolder(): WorkerLane<P> | undefined {
     const holder = this.holder;
     if (holder?.pump.hungry && this.holderClaimed < TURN_QUANTUM * this.options.concurrency && performance.now() - this.holderSince < TURN_MAX_MS) return holder;
-    const lanes = [...this.lanes.values()];
-    const from = holder ? lanes.indexOf(holder) : -1;
-    for (let i = 1; i <= lanes.length; i++) {
-      const next = lanes[(from + i) % lanes.length]!;
-      if (!next.pump.hungry) continue;
-      this.holder = next;
-      this.holderClaimed = 0;
-      this.holderSince = performance.now();
-      if (next !== holder) next.pump.schedule();
-      return next;
+    // Round robin over the map in place (this runs on every pump's ask while none has work):
+    // the first with work after the holder, else the first from the start, the holder last.
+    let next: WorkerLane<P> | undefined;
+    let past = false;
+    for (const lane of this.lanes.values()) {
+      if (lane.pump.hungry) {
+        if (past) {
+          next = lane;
+          break;
+        }
+        next ??= lane;
+      }
+      if (lane === holder) past = true;
     }
-    return holder; // none has work: the turn stays (a claim asked for by the holder is still served)
+    if (!next) return holder; // none has work: the turn stays (a claim asked for by the holder is still served)
+    this.holder = next;
+    this.holderClaimed = 0;
+    this.holderSince = performance.now();
+    if (next !== holder) next.pump.schedule();
+    return next;
   }
 
   /** The partition of a task this worker holds (the queue's own layout if unknown). */
