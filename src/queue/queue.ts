@@ -477,42 +477,61 @@ export class Queue<P = unknown, R = unknown> {
     const parsed = parseSettingsPatch(patch);
     const fields = settingsFields(parsed);
     this.register();
-    // An unpartitioned queue's change is written as given, unless the queue was partitioned
-    // meanwhile (then it goes the partitioned way). A partitioned queue's change is computed
-    // from the settings as read and writes every partition: it holds `configuring` (one such
-    // change at a time), and its last write holds only if the settings' version is still the
-    // one read (a change made while the queue looked unpartitioned), else it is read again.
-    let hold: string | undefined;
-    let held = false;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        if (attempt > CONFIGURE_TRIES) throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
-        const stored = await this.call(this.client.hgetall(this.keys.settings));
-        const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
-        const partitions = parsed.partitions ?? layout.partitions;
-        if (partitions === 1 && layout.marks.length === 1) {
-          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) break;
-          continue; // partitioned meanwhile
-        }
-        if (!held) {
-          hold = randomUUID(); // before it is sent: a hold whose reply is lost is released too
-          if (!(await this.holdSettings(hold))) {
-            throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
-          }
-          held = true;
-          attempt = 0; // read again, holding
-          continue;
-        }
-        if (await this.call(this.lanes.configure(stored, layout, partitions, fields, hold!))) {
-          hold = undefined; // released by the last write
-          break;
-        }
-      }
-    } finally {
-      if (hold) await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {}); // else it expires
-    }
+    if (!(await this.configureUnpartitioned(parsed.partitions, fields))) await this.configurePartitioned(parsed.partitions, fields);
     this.routing = undefined;
     return this.settings();
+  }
+
+  /** The stored settings, their layout, and the partition count the change leaves. */
+  private async readForChange(partitions: number | undefined) {
+    const stored = await this.call(this.client.hgetall(this.keys.settings));
+    const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
+    const unpartitioned = (partitions ?? layout.partitions) === 1 && layout.marks.length === 1;
+    return { stored, layout, partitions: partitions ?? layout.partitions, unpartitioned };
+  }
+
+  /**
+   * A change of a queue that is and stays unpartitioned: written as given (concurrent ones
+   * all hold, field by field), unless the queue was partitioned meanwhile (configure.lua
+   * refuses it, nothing written). False when the queue is, or becomes, partitioned.
+   */
+  private async configureUnpartitioned(partitions: number | undefined, fields: [string, string][]): Promise<boolean> {
+    for (let attempt = 1; attempt <= CONFIGURE_TRIES; attempt++) {
+      if (!(await this.readForChange(partitions)).unpartitioned) return false;
+      if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) return true;
+      // Partitioned meanwhile: read again.
+    }
+    throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
+  }
+
+  /**
+   * A change of a partitioned queue (or one that partitions it): it holds `configuring`
+   * (one such change at a time, pause and group changes included), is computed from the
+   * settings as read and writes every partition; its last write holds only if the settings'
+   * version is still the one read (a change made while the queue looked unpartitioned may
+   * have come between), else it is read and computed again. The last write releases the
+   * hold; a change that gives up releases it here (else it expires).
+   */
+  private async configurePartitioned(partitions: number | undefined, fields: [string, string][]): Promise<void> {
+    let hold: string | undefined = randomUUID(); // before it is sent: a hold whose reply is lost is released too
+    if (!(await this.holdSettings(hold))) throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
+    try {
+      for (let attempt = 1; attempt <= CONFIGURE_TRIES; attempt++) {
+        const read = await this.readForChange(partitions);
+        if (read.unpartitioned) {
+          // Back to one partition meanwhile: written as given (the hold is released below).
+          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) return;
+          continue;
+        }
+        if (await this.call(this.lanes.configure(read.stored, read.layout, read.partitions, fields, hold))) {
+          hold = undefined; // released by the last write
+          return;
+        }
+      }
+      throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
+    } finally {
+      if (hold) await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {});
+    }
   }
 
   /**
