@@ -74,4 +74,39 @@ describe('retention of flow parents', () => {
     expect(parent?.error?.message).toMatch(new RegExp(`child b/${second.id} failed: TaskGoneError: task "${second.id}" of queue "b" is gone`));
     expect(await s.client().hget(new QueueKeys(s.prefix, 'p').task(flow.id), TASK_FIELDS.failedBy)).toBe(`b|${second.id}`);
   });
+
+  // The children's order decides which the re-open returns first: the gone one, or the live one.
+  it.each([
+    ['the gone child first', ['b', 'c']],
+    ['the live child first', ['c', 'b']],
+  ])("does not run a sibling re-opened with a gone child once the parent failed again (%s)", async (_, order) => {
+    const s = scope();
+    const flows = s.add(new Flows({ connection: redis.url, prefix: s.prefix }));
+    let runs = 0;
+    s.worker('a', async () => {
+      if (++runs === 1) throw new Error('down once');
+      return 'a';
+    });
+    const flow = await flows.add({ queue: 'p', children: [{ queue: 'a', attempts: 1 }, ...order.map((queue) => ({ queue }))] });
+    await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
+    const first = flow.tree.children[0]!;
+    const gone = flow.tree.children[1 + order.indexOf('b')]!;
+    const live = flow.tree.children[1 + order.indexOf('c')]!;
+    for (const [queue, child] of [['b', gone], ['c', live]] as const) {
+      await vi.waitFor(async () => expect((await s.queue(queue).getTask(child.id))?.state).toBe('cancelled'), { timeout: 5_000 });
+    }
+    await s.queue('b').configure({ retention: { failed: { maxAgeMs: 0 } } });
+    await (s.worker('b', async () => 'b') as unknown as { beat(): Promise<void> }).beat();
+    expect(await s.queue('b').getTask(gone.id)).toBeNull();
+
+    await s.queue('a').retry(first.id);
+    const parent = await s.queue('p').getTask(flow.id);
+    expect(parent?.state).toBe('failed');
+    expect(parent?.error?.message).toMatch(/TaskGoneError/);
+    // Under 'fail' the parent's children still to run are cancelled, not put back in line.
+    expect((await s.queue('c').getTask(live.id))?.state).toBe('cancelled');
+    const keys = new QueueKeys(s.prefix, 'p');
+    expect(await s.client().hget(keys.deps(flow.id), `c|${live.id}`)).toMatch(/:X$/);
+    expect(await s.client().hexists(keys.task(flow.id), TASK_FIELDS.retrying)).toBe(0);
+  });
 });

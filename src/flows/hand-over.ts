@@ -41,6 +41,11 @@ export function parseNotice(notice: string): { parentQueue: string; parentId: st
   return { parentQueue: notice.slice(0, first), parentId: notice.slice(first + 1, second), version: Number(notice.slice(second + 1, third)), outcome: notice.slice(third + 1) };
 }
 
+/** The state of a parent's `deps` entry (`<version>:<state>`, flow-record.lua); undefined when there is none. */
+function entryState(entry: string | null): string | undefined {
+  return entry === null ? undefined : entry.slice(entry.indexOf(':') + 1);
+}
+
 export function refOf(queue: string, id: string): string {
   return `${queue}|${id}`;
 }
@@ -120,7 +125,7 @@ export class FlowHandOver {
 
   /** After a node was retried: the children its retry answered are retried in turn; then its notice is applied. */
   async afterRetry(queue: string, id: string, children: readonly string[]): Promise<void> {
-    for (const ref of children) await this.retryNode(ref, { queue, id });
+    await this.retryChildren({ queue, id }, children);
     await this.apply(queue, [id]);
   }
 
@@ -128,8 +133,20 @@ export class FlowHandOver {
   private async record(parentQueue: string, parentId: string, notices: readonly flowScripts.ChildNotice[]): Promise<void> {
     const reply = await runScript(this.client(), flowScripts.recordOutcomes(this.keys(parentQueue), parentId, notices));
     for (const ref of reply.cancel) await this.cancelNode(ref);
-    for (const ref of reply.retry) await this.retryNode(ref, { queue: parentQueue, id: parentId });
+    await this.retryChildren({ queue: parentQueue, id: parentId }, reply.retry);
     if (reply.upward) await this.apply(parentQueue, [parentId]);
+  }
+
+  /**
+   * Retries the children a parent waits for again, each only while its entry still says
+   * 'R' (to be retried): one that failed the parent meanwhile (a gone sibling's record, say)
+   * had them marked cancelled instead, and they are not run.
+   */
+  private async retryChildren(parent: { queue: string; id: string }, refs: readonly string[]): Promise<void> {
+    const deps = this.keys(parent.queue).deps(parent.id);
+    for (const ref of refs) {
+      if (entryState(await this.client().hget(deps, ref)) === 'R') await this.retryNode(ref, parent);
+    }
   }
 
   /**
@@ -142,8 +159,11 @@ export class FlowHandOver {
    */
   private async reportGone(ref: string, parent: { queue: string; id: string }): Promise<void> {
     const entry = await this.client().hget(this.keys(parent.queue).deps(parent.id), ref);
-    if (entry === null) return; // not its child (any more): nothing waits for it
-    const version = Number(entry.slice(0, entry.indexOf(':'))) || 0;
+    // Only a child still to be retried: a pending one ('') has its notice on the way (its
+    // retry came, then it finished and went), a final one was recorded, and either's real
+    // notice must not be outranked by this one.
+    if (entryState(entry) !== 'R') return;
+    const version = Number(entry!.slice(0, entry!.indexOf(':'))) || 0;
     const { queue, id } = parseRef(ref);
     const error = { name: 'TaskGoneError', message: `task "${id}" of queue "${queue}" is gone (removed, or past its retention) and cannot run again` };
     await this.record(parent.queue, parent.id, [{ child: ref, version: version + 1, outcome: STATE_CODES.failed + JSON.stringify(error) }]);

@@ -21,8 +21,8 @@ repeated after a crash): a notice whose version is not newer than the entry's ch
 nothing, and only a child still pending counts down the parent's `pending`. When it
 reaches 0, the parent moves to waiting (a chain step's payload becomes its child's result).
 Under the 'fail' policy a failed or cancelled child fails the parent (error
-ChildFailedError naming the child that failed first) and its pending children are marked
-'X' for the caller to cancel; retrying that child before the parent ever ran puts the
+ChildFailedError naming the child that failed first) and its pending children (and those
+still to be retried, 'R') are marked 'X' for the caller to cancel; retrying that child before the parent ever ran puts the
 parent back to waiting for its children, and the 'X' siblings pending again as 'R' (the
 caller retries them: while any 'R' is left, counted in the parent's `retrying`, every notice
 applied to it but an 'R' child's own returns them, until their own retries' notices come) -
@@ -140,13 +140,16 @@ local function fail_parent(child, code, outcome)
   redis.call('LPUSH', key(R.failed), pid)
   count_finished(M.failed, 1, now)
   publish('failed', { pid })
+  -- Its children still to run are cancelled: those pending ('') and those still to be
+  -- retried ('R': a sibling's retry had re-opened it; not retried now, they are not run).
   local entries = redis.call('HGETALL', deps)
   for i = 1, #entries, 2 do
     local v, s = parse(entries[i + 1])
-    if s == '' and entries[i] ~= child then
+    if (s == '' or s == 'R') and entries[i] ~= child then
       redis.call('HSET', deps, entries[i], v .. ':X')
     end
   end
+  redis.call('HDEL', tkey, F.retrying)
   notify_parent(pid, tkey, p[8], S.failed, err)
   if p[8] then
     upward = 1
