@@ -4,29 +4,28 @@
  * Responsible for: creating tasks in batches (one script call per chunk, single enqueues
  * coalesced per tick; task-encoding.ts validates them before anything reaches Redis),
  * handing out `Task` handles whose results can be awaited (results.ts), and the admin
- * actions (counts, pause, cancel, retry, remove); its reads are queue-reads.ts's. It never
- * runs handlers: that is the Worker's job.
+ * actions (counts, pause, cancel, retry, remove); its reads are queue-reads.ts's, its
+ * writes of settings, pause and group settings settings-writer.ts's. It never runs
+ * handlers: that is the Worker's job.
  */
-import { randomUUID } from 'node:crypto';
 import { resolveQueueOptions, validateName, validateTaskId, type QueueOptions, type ResolvedQueueOptions, type TaskOptions } from '../config.js';
 import {
   ClosedError,
   InvalidStateError,
   PartitionsDisagreeError,
-  SettingsConflictError,
   QueueFullError,
   TaskNotFoundError,
   ValidationError,
 } from '../errors.js';
 import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
-import { GROUP_FIELDS, QueueKeys, queuesKey, SETTINGS_FIELDS, STATE_CODES, TASK_FIELDS } from '../redis/keys.js';
+import { GROUP_FIELDS, QueueKeys, queuesKey, STATE_CODES, TASK_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
 import { runScript, type ScriptCall } from '../redis/scripts.js';
 import { checkStatus } from '../redis/status.js';
 import type { TaskCounts, ThroughputPoint, WorkerInfo } from './queue-reads.js';
 import { QueueLanes, type Lane } from './queue-lanes.js';
-import { layoutOf, markOfId, routeBatch, routeOf, type Layout } from './partitions.js';
+import { markOfId, routeBatch, routeOf, type Layout } from './partitions.js';
 import {
   decodeSettings,
   groupFields,
@@ -39,6 +38,7 @@ import {
   type SettingsPatch,
 } from './settings.js';
 import { ScheduleBook, type ScheduleChangeResult } from './schedule-book.js';
+import { SettingsWriter } from './settings-writer.js';
 import type { ScheduleDefinition, ScheduleInfo } from './schedules.js';
 import { stateFromCode, type TaskState } from './states.js';
 import { encodeItems, encodeTask, GENERATED_ID, withTrace, type EnqueueItem } from './task-encoding.js';
@@ -55,13 +55,6 @@ import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 const ENQUEUE_CHUNK = 1000;
 /** Times a batch is routed again after the queue's partitions changed under it. */
 const REROUTES = 8;
-/** Tries of a settings change that meets other changes (Queue.configure). */
-const CONFIGURE_TRIES = 8;
-/** How long a partitioned settings change may hold `configuring` (it expires if its process dies). */
-const CONFIGURE_HOLD_MS = 10_000;
-/** How long a partitioned settings change waits for its turn: past a dead holder's expiry. */
-const CONFIGURE_WAIT_MS = CONFIGURE_HOLD_MS + 2_000;
-
 export interface ResultOptions {
   /** Reject with WaitTimeoutError after this many ms. Default: wait as long as it takes. */
   timeoutMs?: number;
@@ -107,6 +100,8 @@ export class Queue<P = unknown, R = unknown> {
   /** The queue's partitions (one unless configured): keys, reads, result waiters, events. */
   private readonly lanes: QueueLanes<P, R>;
   private readonly book: ScheduleBook;
+  /** Writes settings, pause and group settings to every partition. */
+  private readonly writer: SettingsWriter<P, R>;
   /** Flow cascades of the admin actions (src/flows/hand-over.ts). */
   private readonly flows: FlowHandOver;
   /**
@@ -145,6 +140,7 @@ export class Queue<P = unknown, R = unknown> {
     this.keys = this.lanes.base.keys;
     this.flows = new FlowHandOver(() => this.client, this.options.prefix);
     this.book = new ScheduleBook(this.name, this.keys, () => this.client, this.options.maxPayloadBytes);
+    this.writer = new SettingsWriter<P, R>(this.name, this.keys, this.lanes, () => this.client);
     void loadTracing();
   }
 
@@ -475,76 +471,11 @@ export class Queue<P = unknown, R = unknown> {
   async configure(patch: SettingsPatch): Promise<QueueSettings> {
     this.assertOpen();
     const parsed = parseSettingsPatch(patch);
-    const fields = settingsFields(parsed);
+    const fields = settingsFields(parsed); // it checks too: nothing is written before
     this.register();
-    if (!(await this.configureUnpartitioned(parsed.partitions, fields))) await this.configurePartitioned(parsed.partitions, fields);
+    await this.writer.configure(parsed.partitions, fields);
     this.routing = undefined;
     return this.settings();
-  }
-
-  /** The stored settings, their layout, and the partition count the change leaves. */
-  private async readForChange(partitions: number | undefined) {
-    const stored = await this.call(this.client.hgetall(this.keys.settings));
-    const layout = layoutOf(stored[SETTINGS_FIELDS.partitions], stored[SETTINGS_FIELDS.partitionLanes]);
-    const unpartitioned = (partitions ?? layout.partitions) === 1 && layout.marks.length === 1;
-    return { stored, layout, partitions: partitions ?? layout.partitions, unpartitioned };
-  }
-
-  /**
-   * A change of a queue that is and stays unpartitioned: written as given (concurrent ones
-   * all hold, field by field), unless the queue was partitioned meanwhile (configure.lua
-   * refuses it, nothing written). False when the queue is, or becomes, partitioned.
-   */
-  private async configureUnpartitioned(partitions: number | undefined, fields: [string, string][]): Promise<boolean> {
-    for (let attempt = 1; attempt <= CONFIGURE_TRIES; attempt++) {
-      if (!(await this.readForChange(partitions)).unpartitioned) return false;
-      if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) return true;
-      // Partitioned meanwhile: read again.
-    }
-    throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
-  }
-
-  /**
-   * A change of a partitioned queue (or one that partitions it): it holds `configuring`
-   * (one such change at a time, pause and group changes included), is computed from the
-   * settings as read and writes every partition; its last write holds only if the settings'
-   * version is still the one read (a change made while the queue looked unpartitioned may
-   * have come between), else it is read and computed again. The last write releases the
-   * hold; a change that gives up releases it here (else it expires).
-   */
-  private async configurePartitioned(partitions: number | undefined, fields: [string, string][]): Promise<void> {
-    let hold: string | undefined = randomUUID(); // before it is sent: a hold whose reply is lost is released too
-    if (!(await this.holdSettings(hold))) throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
-    try {
-      for (let attempt = 1; attempt <= CONFIGURE_TRIES; attempt++) {
-        const read = await this.readForChange(partitions);
-        if (read.unpartitioned) {
-          // Back to one partition meanwhile: written as given (the hold is released below).
-          if (!fields.length || (await this.call(runScript(this.client, scripts.configure(this.keys, fields, { only: 'unpartitioned' })))) >= 0) return;
-          continue;
-        }
-        if (await this.call(this.lanes.configure(read.stored, read.layout, read.partitions, fields, hold))) {
-          hold = undefined; // released by the last write
-          return;
-        }
-      }
-      throw new SettingsConflictError(this.name, `it met other changes on ${CONFIGURE_TRIES} tries`);
-    } finally {
-      if (hold) await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {});
-    }
-  }
-
-  /**
-   * Takes `configuring` for a partitioned settings change, waiting for another change to
-   * finish (or, if its process died, its hold to expire): up to CONFIGURE_WAIT_MS.
-   */
-  private async holdSettings(token: string): Promise<boolean> {
-    const deadline = Date.now() + CONFIGURE_WAIT_MS;
-    for (;;) {
-      if ((await this.call(this.client.set(this.keys.configuring, token, 'PX', CONFIGURE_HOLD_MS, 'NX'))) === 'OK') return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
-    }
   }
 
   /** The queue's settings, with the defaults filled in. */
@@ -562,32 +493,20 @@ export class Queue<P = unknown, R = unknown> {
     validateName('group', group);
     const fields = groupFields(parseGroupLimits(patch), GROUP_FIELDS.concurrency, GROUP_FIELDS.rateMax, GROUP_FIELDS.ratePerMs);
     if (!fields.length) throw new ValidationError('the group settings change is empty: give concurrency or rateLimit');
-    await this.configureGroupEverywhere(group, fields);
+    await this.call(this.writer.configureGroup(group, fields));
   }
 
   /** Stops claims of one group's tasks (the others go on); running ones finish. */
   async pauseGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.configureGroupEverywhere(group, [[GROUP_FIELDS.paused, '1']]);
+    await this.call(this.writer.configureGroup(group, [[GROUP_FIELDS.paused, '1']]));
   }
 
   async resumeGroup(group: string): Promise<void> {
     this.assertOpen();
     validateName('group', group);
-    await this.configureGroupEverywhere(group, [[GROUP_FIELDS.paused, '']]);
-  }
-
-  /**
-   * Writes a group's own fields in every partition: its tasks from before a change of the
-   * partition count may be in another than its own (its pause and limits hold there too).
-   */
-  private async configureGroupEverywhere(group: string, fields: [string, string][]): Promise<void> {
-    // The first partition first: partitions added later copy it.
-    await this.everyPartition(async (lanes) => {
-      for (const lane of lanes.slice(0, 1)) await runScript(this.client, scripts.configureGroup(lane.keys, group, fields));
-      await Promise.all(lanes.slice(1).map((lane) => runScript(this.client, scripts.configureGroup(lane.keys, group, fields))));
-    });
+    await this.call(this.writer.configureGroup(group, [[GROUP_FIELDS.paused, '']]));
   }
 
   /** Groups with waiting or active tasks, largest backlog first (a page), and how many there are. */
@@ -667,6 +586,13 @@ export class Queue<P = unknown, R = unknown> {
 
   async resume(): Promise<void> {
     await this.setPaused(false);
+  }
+
+  /** Every partition's pause (one call each: not atomic over partitions). */
+  private async setPaused(paused: boolean): Promise<void> {
+    this.assertOpen();
+    this.register();
+    await this.call(this.writer.setPaused(paused));
   }
 
   /**
@@ -848,33 +774,6 @@ export class Queue<P = unknown, R = unknown> {
     const reply = await this.call(runScript(this.client, script(lane.keys)));
     checkStatus(reply.status, { queue: this.name, taskId: id, action, allowed, state: stateFromCode(reply.state) ?? reply.state });
     return reply;
-  }
-
-  /** Every partition's pause (one call each: not atomic over partitions). */
-  private async setPaused(paused: boolean): Promise<void> {
-    this.assertOpen();
-    this.register();
-    await this.everyPartition((lanes) => Promise.all(lanes.map((lane) => runScript(this.client, scripts.setPaused(lane.keys, paused)))));
-  }
-
-  /**
-   * Writes to every partition (`write` gets them, the first one first). A partitioned queue's
-   * write holds `configuring`, so a change of the count (which copies the pause and group
-   * settings into the partitions it adds) runs before or after it, not across it.
-   */
-  private async everyPartition(write: (lanes: Lane<P, R>[]) => Promise<unknown>): Promise<void> {
-    const layout = await this.call(this.lanes.layout());
-    if (layout.marks.length === 1) {
-      await this.call(write(this.lanes.every(layout)));
-      return;
-    }
-    const hold = randomUUID();
-    try {
-      if (!(await this.holdSettings(hold))) throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
-      await this.call(write(this.lanes.every(await this.call(this.lanes.layout()))));
-    } finally {
-      await this.call(runScript(this.client, scripts.configure(this.keys, [], { release: hold }))).catch(() => {}); // else it expires
-    }
   }
 
   /** Resolves once the queue's name is in the prefix's registry (schedules make a queue known). */
