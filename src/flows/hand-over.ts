@@ -138,14 +138,16 @@ export class FlowHandOver {
   }
 
   /**
-   * Retries the children a parent waits for again, each only while its entry still says
-   * 'R' (to be retried): one that failed the parent meanwhile (a gone sibling's record, say)
-   * had them marked cancelled instead, and they are not run.
+   * Retries the children a parent waits for again, each only while the parent still waits
+   * for its children and the child's entry still says 'R' (to be retried): a parent failed
+   * meanwhile (a gone sibling's record, say) had them marked cancelled instead, and one
+   * cancelled meanwhile is not waiting; their children are not run.
    */
   private async retryChildren(parent: { queue: string; id: string }, refs: readonly string[]): Promise<void> {
-    const deps = this.keys(parent.queue).deps(parent.id);
+    const keys = this.keys(parent.queue);
     for (const ref of refs) {
-      if (entryState(await this.client().hget(deps, ref)) === 'R') await this.retryNode(ref, parent);
+      const [state, entry] = await Promise.all([this.client().hget(keys.task(parent.id), F.state), this.client().hget(keys.deps(parent.id), ref)]);
+      if (state === STATE_CODES.dependencies && entryState(entry) === 'R') await this.retryNode(ref, parent);
     }
   }
 

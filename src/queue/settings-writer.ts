@@ -141,6 +141,8 @@ export class SettingsWriter<P, R> {
     const deadline = Date.now() + CONFIGURE_WAIT_MS;
     for (;;) {
       if ((await orUnavailable(this.client().set(this.keys.configuring, token, 'PX', CONFIGURE_HOLD_MS, 'NX'))) === 'OK') return;
+      // A SET sent again after a reconnect finds its own first try's hold: that is ours.
+      if ((await orUnavailable(this.client().get(this.keys.configuring))) === token) return;
       if (Date.now() >= deadline) throw new SettingsConflictError(this.name, `another change held its settings for ${CONFIGURE_WAIT_MS / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
     }
