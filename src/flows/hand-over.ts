@@ -5,12 +5,13 @@
  * Responsible for: applying a child's notice (left in its own slot by its final transition,
  * lib/tree.lua) to its parent's slot with flow-record, which is idempotent, then what that
  * leads to (cancelling the pending siblings of a child that failed a 'fail' parent, retrying
- * them - and their subtrees - when that child was retried, the parent's own notice to its
- * parent), and only then
- * deleting the notice (flow-clear, only if no newer one replaced it). A process that dies
- * anywhere in between leaves the notice in place: the sweep (every worker heartbeat)
- * applies it again, which changes nothing twice. Also the cascades of admin actions on a
- * parent: cancel its pending descendants, retry its subtree, remove its tree.
+ * them - and their subtrees - when that child was retried, recording a child gone by then
+ * as failed so its parent does not wait for it for good, the parent's own notice to its
+ * parent), and only then deleting the notice (flow-clear, only if no newer one replaced
+ * it). A process that dies anywhere in between leaves the notice in place: the sweep (every
+ * worker heartbeat) applies it again, which changes nothing twice. Also the cascades of
+ * admin actions on a parent: cancel its pending descendants, retry its subtree, remove its
+ * tree.
  */
 import { QueueKeys, STATE_CODES, TASK_FIELDS as F } from '../redis/keys.js';
 import * as flowScripts from '../redis/flow-scripts.js';
