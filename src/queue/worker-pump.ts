@@ -280,8 +280,14 @@ export class Pump<P> {
     if (this.retryTimer) return; // recovering from an error: the timer pumps
     const completions = this.completions;
     const failures = this.failures;
-    // Claims are split so the trips in flight share the work and overlap.
-    const want = this.claiming && !this.options.idle.blocked ? Math.min(this.free, this.claimBatch) : 0;
+    // Claims are split so the trips in flight share the work and overlap. While the idle
+    // wait blocks, its own claim takes what is announced; but a completion that may release
+    // its flow parent in this layout (a chain's next step, a fan-in's parent) claims with
+    // it, so the parent starts one script call later, not two (the slots are the ones the
+    // idle wait's claim does not hold).
+    const blocked = this.options.idle.blocked;
+    const releasesHere = blocked && !this.options.shared && completions.some((c) => c.lease.task.parent?.queue === this.options.keys.queue);
+    const want = this.claiming && (!blocked || releasesHere) ? Math.min(this.free, this.claimBatch) : 0;
     if (!completions.length && !failures.length && want <= 0) return;
     this.completions = [];
     this.failures = [];
