@@ -34,6 +34,11 @@ const MAX_TRIPS_IN_FLIGHT = 2;
 /** The longest an idle worker blocks before claiming once more, whatever it expects. */
 const MAX_IDLE_WAIT_MS = 10_000;
 
+/** How long an idle wait blocks, given a claim's due time (-1: nothing due). */
+function idleWaitMs(dueInMs: number): number {
+  return dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+}
+
 export interface PumpOptions<P> {
   client: RedisClient;
   keys: QueueKeys;
@@ -104,6 +109,8 @@ export class Pump<P> {
   private firing: Promise<void> | undefined;
   /** After a failed fire, not before this (epoch ms). */
   private fireRetryAt = 0;
+  /** When the idle wait in flight times out at the latest (epoch ms; see onClaim). */
+  private idleUntil = 0;
 
   constructor(private readonly options: PumpOptions<P>) {
     this.claimBatch = Math.ceil(options.concurrency / MAX_TRIPS_IN_FLIGHT);
@@ -420,6 +427,13 @@ export class Pump<P> {
     // A slot is due: its runs are created, then the worker claims again (fireSchedules).
     if (scheduleDueInMs === 0 && Date.now() >= this.fireRetryAt) return;
     const free = this.options.shared ? this.free : this.options.concurrency - this.options.runner.busy;
+    // A claim made while the idle wait blocks (a completion releasing a flow parent here) may
+    // learn of an earlier due time than the wait's (a rate window opening for the parent it
+    // could not take) and has dropped the wake marker: end the wait now, so its own claim
+    // runs and the next wait is armed with that due time, not left to its own timeout.
+    if (this.options.idle.blocked && !this.options.shared && dueInMs >= 0 && Date.now() + idleWaitMs(dueInMs) < this.idleUntil) {
+      this.options.idle.interrupt(this.options.client, this.options.keys.wake);
+    }
     // A short claim emptied the queue: wait for the next announcement now, so the blocking
     // pop is already in Redis when work arrives (one hop to a handler, not two). A pump of
     // a shared budget waits whether slots are free or not: a slot that frees goes to a
@@ -430,7 +444,7 @@ export class Pump<P> {
 
   /** The idle wait of a pump sharing its worker's slots: blocks without a claim, then claims if slots are free. */
   private waitShared(dueInMs: number): void {
-    const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+    const waitMs = idleWaitMs(dueInMs);
     void this.options.idle.wait(this.options.keys.wake, waitMs, undefined).then((woke) => {
       if (!this.claiming) return;
       this.backlog = true; // announced (or due): claim when this partition's turn comes
@@ -464,7 +478,8 @@ export class Pump<P> {
     const want = Math.min(this.free, this.claimBatch);
     if (want <= 0) return;
     this.claimsInFlight += want;
-    const waitMs = dueInMs < 0 ? MAX_IDLE_WAIT_MS : Math.min(MAX_IDLE_WAIT_MS, dueInMs + 5);
+    const waitMs = idleWaitMs(dueInMs);
+    this.idleUntil = Date.now() + waitMs;
     const { keys } = this.options;
     void this.options.idle.wait(keys.wake, waitMs, scripts.claim(keys, this.claimRequest(want))).then((claimed) => {
       this.claimsInFlight -= want;
