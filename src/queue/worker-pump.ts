@@ -293,7 +293,10 @@ export class Pump<P> {
     // it, so the parent starts one script call later, not two (the slots are the ones the
     // idle wait's claim does not hold).
     const blocked = this.options.idle.blocked;
-    const releasesHere = blocked && !this.options.shared && completions.some((c) => c.lease.task.parent?.queue === this.options.keys.queue);
+    // (Not with durability: the claim would wait for the replicas' acknowledgement of the
+    // completion, where the idle wait's claim does not.)
+    const releasesHere =
+      blocked && !this.options.shared && !this.options.durability && completions.some((c) => c.lease.task.parent?.queue === this.options.keys.queue);
     const want = this.claiming && (!blocked || releasesHere) ? Math.min(this.free, this.claimBatch) : 0;
     if (!completions.length && !failures.length && want <= 0) return;
     this.completions = [];
