@@ -22,7 +22,7 @@ import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MAX_PROGRESS_BYTES, resolveWorkerOptions, validateName, type ResolvedWorkerOptions, type WorkerOptions } from '../config.js';
 import { ClosedError, LeaseLostError, ValidationError, type RateLimitedError } from '../errors.js';
-import { closeClient, openClient, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, QUIT_TIMEOUT_MS, settledWithin, type OwnedClient } from '../redis/connection.js';
 import { EvictionGuard } from '../redis/eviction-policy.js';
 import { typedReplyError } from '../redis/reply-errors.js';
 import { QueueKeys, queuesKey } from '../redis/keys.js';
@@ -450,17 +450,22 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await Promise.race([this.runner.whenIdle(), timedOut]);
     clearTimeout(timer);
     const deadline = Date.now() + Math.max(timeoutMs, 1_000);
-    await this.releaseRemaining();
-    await this.runner.close();
-    await this.notes.close();
-    await Promise.all(lanes.map((lane) => lane.pump.flush(deadline)));
-    await Promise.all(lanes.map((lane) => lane.keeper.stop()));
-    await Promise.all(this.flowApplies);
-    await this.computingSlots;
-    for (const lane of lanes) lane.pump.stop();
-    await Promise.all(lanes.map((lane) => this.client.hdel(lane.keys.workers, this.id).catch(() => {})));
-    await closeClient(this.connection);
-    await Promise.all(lanes.map((lane) => lane.idle.close()));
+    const wrapUp = (async () => {
+      await this.releaseRemaining();
+      await this.runner.close();
+      await this.notes.close();
+      await Promise.all(lanes.map((lane) => lane.pump.flush(deadline)));
+      await Promise.all(lanes.map((lane) => lane.keeper.stop()));
+      await Promise.all(this.flowApplies);
+      await this.computingSlots;
+      for (const lane of lanes) lane.pump.stop();
+      await Promise.all(lanes.map((lane) => this.client.hdel(lane.keys.workers, this.id).catch(() => {})));
+    })();
+    // A Redis that answers nothing (stalled, or unreachable with the commands queued) must
+    // not keep the close from ending: what is not recorded by the deadline, and a little
+    // after for the last writes, is left to the leases (their expiry runs the tasks again).
+    if (!(await settledWithin(wrapUp, deadline - Date.now() + QUIT_TIMEOUT_MS))) for (const lane of lanes) lane.pump.stop();
+    await Promise.all([closeClient(this.connection), ...lanes.map((lane) => lane.idle.close())]);
     this.safeEmit('closed');
   }
 

@@ -162,18 +162,43 @@ export async function closeClient({ client, owned }: OwnedClient): Promise<void>
   await quit(client);
 }
 
+/**
+ * How long a close waits for Redis to answer QUIT: a stalled server (or a Cluster node that
+ * is down, whose connection waits to reconnect) never answers, and a close must end.
+ */
+export const QUIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Awaits `work` for at most `ms`: true when it succeeded in time, false when it failed or
+ * is still going (it is left to finish or fail on its own, its failure unheard).
+ */
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = work.then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([outcome, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A command sent while closing (QUIT, UNSUBSCRIBE), awaited at most QUIT_TIMEOUT_MS (see settledWithin). */
+export function answeredWhileClosing(command: Promise<unknown>): Promise<boolean> {
+  return settledWithin(command, QUIT_TIMEOUT_MS);
+}
+
+/** Closes a client politely (QUIT), or at once when Redis does not answer within QUIT_TIMEOUT_MS. */
 export async function quit(client: RedisClient): Promise<void> {
   if (client.status === 'end') return;
   if (client.status !== 'ready') {
     client.disconnect();
     return;
   }
-  try {
-    await client.quit();
-  } catch {
-    // The connection dropped while quitting: nothing is left to close.
-    client.disconnect();
-  }
+  // Not answered (a stalled server), or the connection dropped while quitting: close it.
+  if (!(await answeredWhileClosing(client.quit()))) client.disconnect();
 }
 
 /**

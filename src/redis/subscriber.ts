@@ -12,7 +12,7 @@
 import { Cluster } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
 import { ClusterSubscriptions } from './cluster-subscriptions.js';
-import { defaultConnection, openDedicatedClient, quit, whenReady } from './connection.js';
+import { answeredWhileClosing, defaultConnection, openDedicatedClient, quit, whenReady } from './connection.js';
 import type { RedisClient } from './scripts.js';
 
 type Listener = (message: string) => void;
@@ -94,8 +94,9 @@ export class SharedSubscriber {
         if (onReconnect) current.reconnectListeners.delete(onReconnect);
         if (current.listeners.size > 0 || this.channels.get(name) !== current) return;
         this.channels.delete(name);
-        if (this.cluster) await this.cluster.unsubscribe('shard', name);
-        else await this.client.unsubscribe(name).catch(() => {});
+        // Not waited for past a bound: a stalled Redis must not keep a close from ending.
+        if (this.cluster) await answeredWhileClosing(this.cluster.unsubscribe('shard', name));
+        else await answeredWhileClosing(this.client.unsubscribe(name));
       },
     };
   }
