@@ -27,4 +27,20 @@ describe('close() while Redis answers nothing', () => {
     // The worker's 1 s, then a second or two for each step that Redis would answer.
     expect(Date.now() - started).toBeLessThan(10_000);
   });
+
+  it('ends for a queue with an enqueue on its way, which hears that the connection closed', async () => {
+    server = await RedisServer.start();
+    const queue = new Queue<number>('frozen', { connection: server.url, prefix: uniquePrefix() });
+    await queue.enqueue(1);
+    await server.pause();
+    const sent = queue.enqueue(2).then(
+      () => 'written',
+      (error: Error) => error.name,
+    );
+    const started = Date.now();
+    await queue.close();
+    // Its 10 s for what was accepted before the close, then a second for QUIT.
+    expect(Date.now() - started).toBeLessThan(16_000);
+    expect(await sent).toBe('RedisUnavailableError');
+  });
 });

@@ -12,7 +12,7 @@
 import { Redis, type Cluster } from 'ioredis';
 import { DEFAULT_REDIS_URL } from '../config.js';
 import { RedisUnavailableError, ValidationError } from '../index.js';
-import { openClient } from '../redis/connection.js';
+import { openClient, quit } from '../redis/connection.js';
 import { parseConnectionUrl } from '../redis/connection-url.js';
 import { checkEvictionPolicy } from '../redis/eviction-policy.js';
 import { redactUrl } from '../redis/redact.js';
@@ -76,12 +76,8 @@ export class CliConnection {
     return `cannot reach Redis at ${redactUrl(this.url)} (${this.lastError.message}): start redis-server there, or point --redis or REDIS_URL at a running one`;
   }
 
+  /** QUIT, or at once when Redis does not answer (redis/connection.ts quit). */
   async close(): Promise<void> {
-    if (this.client.status === 'end') return;
-    if (this.client.status !== 'ready') {
-      this.client.disconnect();
-      return;
-    }
-    await this.client.quit().catch(() => this.client.disconnect());
+    await quit(this.client);
   }
 }

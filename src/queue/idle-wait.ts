@@ -11,7 +11,7 @@
  */
 import { Cluster } from 'ioredis';
 import type { ConnectionOption } from '../config.js';
-import { openDedicatedClient, quit } from '../redis/connection.js';
+import { openDedicatedClient, quit, settledWithin } from '../redis/connection.js';
 import type { ClaimReply } from '../redis/queue-scripts.js';
 import { knownMode } from '../redis/functions.js';
 import { WAKE_MEMBER } from '../redis/keys.js';
@@ -95,7 +95,8 @@ export class IdleWait {
       clearTimeout(timer);
     }
     this.blocker.disconnect(); // ends a wait still pending (its claim then never runs)
-    await this.waiting;
+    // A client that was reconnecting keeps its queued commands past a disconnect: not waited for.
+    if (this.waiting) await settledWithin(this.waiting, UNBLOCK_TIMEOUT_MS);
   }
 
   async close(): Promise<void> {

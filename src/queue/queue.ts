@@ -17,7 +17,7 @@ import {
   TaskNotFoundError,
   ValidationError,
 } from '../errors.js';
-import { closeClient, openClient, orUnavailable, type OwnedClient } from '../redis/connection.js';
+import { closeClient, openClient, orUnavailable, settledWithin, type OwnedClient } from '../redis/connection.js';
 import { GROUP_FIELDS, QueueKeys, queuesKey, STATE_CODES, TASK_FIELDS } from '../redis/keys.js';
 import * as scripts from '../redis/queue-scripts.js';
 import { runReplicated, shortfall } from '../redis/durability.js';
@@ -53,6 +53,8 @@ import { FlowHandOver, parseRef } from '../flows/hand-over.js';
 /** Tasks per enqueue script call: big enough to amortize the round trip, small enough to
  * keep each script call short for other clients. */
 const ENQUEUE_CHUNK = 1000;
+/** How long close() lets enqueues accepted before it go out. */
+const CLOSE_SEND_MS = 10_000;
 /** Times a batch is routed again after the queue's partitions changed under it. */
 const REROUTES = 8;
 export interface ResultOptions {
@@ -741,9 +743,13 @@ export class Queue<P = unknown, R = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Enqueues accepted before close go out first (some may wait behind a batch on its way).
-    while (this.accepting > 0 || this.flushing || this.flushQueued) {
-      await Promise.resolve(this.accepting > 0 ? loadTracing() : this.inFlight).catch(() => {});
+    // Enqueues accepted before close go out first (some may wait behind a batch on its way),
+    // for CLOSE_SEND_MS at most: a Redis that answers nothing must not keep the close from
+    // ending (those callers then hear that the connection closed; what they sent may or may
+    // not have been written, as with any failed call).
+    const deadline = Date.now() + CLOSE_SEND_MS;
+    while ((this.accepting > 0 || this.flushing || this.flushQueued) && Date.now() < deadline) {
+      await settledWithin(Promise.resolve(this.accepting > 0 ? loadTracing() : this.inFlight), deadline - Date.now());
       await new Promise((resolve) => setImmediate(resolve));
     }
     await this.lanes.close();

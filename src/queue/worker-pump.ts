@@ -109,6 +109,8 @@ export class Pump<P> {
   private firing: Promise<void> | undefined;
   /** After a failed fire, not before this (epoch ms). */
   private fireRetryAt = 0;
+  /** Stopped for good (see stop()). */
+  private stopped = false;
   /** When the idle wait in flight times out at the latest (epoch ms; see onClaim). */
   private idleUntil = 0;
 
@@ -148,18 +150,19 @@ export class Pump<P> {
           else this.options.onDeferred(lease.task, error);
         });
       } catch (error) {
+        if (this.stopped) break; // given up: the leases expire and the tasks run again
         this.deferrals.push(...deferrals);
         this.options.report(error as Error);
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
-    this.deferring = this.deferrals.length ? this.sendDeferrals() : undefined;
+    this.deferring = this.deferrals.length && !this.stopped ? this.sendDeferrals() : undefined;
     // Room may have opened for a claim (the worker was full).
     this.schedule();
   }
 
   schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -176,7 +179,7 @@ export class Pump<P> {
   async flush(deadline: number): Promise<void> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.stopped) {
       if (this.deferring) {
         await this.deferring;
         continue;
@@ -192,7 +195,9 @@ export class Pump<P> {
     }
   }
 
+  /** For good: no turn, retry or schedule fire runs after this (a close that gave up on Redis included). */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.scheduleTimer);
   }
@@ -207,7 +212,7 @@ export class Pump<P> {
   noteScheduleDue(dueInMs: number): void {
     clearTimeout(this.scheduleTimer);
     this.scheduleTimer = undefined;
-    if (dueInMs < 0 || !this.claiming) return;
+    if (dueInMs < 0 || !this.claiming || this.stopped) return;
     const waitMs = Math.max(dueInMs === 0 ? 0 : dueInMs + 5, this.fireRetryAt - Date.now());
     if (waitMs <= 0) void this.fireSchedules();
     else this.scheduleTimer = setTimeout(() => void this.fireSchedules(), Math.min(waitMs, MAX_IDLE_WAIT_MS));
@@ -280,6 +285,7 @@ export class Pump<P> {
   }
 
   private async turn(): Promise<void> {
+    if (this.stopped) return;
     if (this.trips.size >= MAX_TRIPS_IN_FLIGHT) {
       this.again = true;
       return;
@@ -380,7 +386,7 @@ export class Pump<P> {
   }
 
   private retryLater(): void {
-    if (this.retryTimer) return;
+    if (this.retryTimer || this.stopped) return;
     this.retryDelayMs = Math.min(Math.max(this.retryDelayMs * 2, 100), 5_000);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

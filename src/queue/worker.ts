@@ -112,6 +112,10 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   private layoutTimer: NodeJS.Timeout | undefined;
   private nudgeTimer: NodeJS.Timeout | undefined;
   private claiming = false;
+  /** Errors are no longer reported (a close gave up on Redis, or ended). */
+  private quiet = false;
+  /** Nothing is emitted any more ('closed' was the last). */
+  private closedOff = false;
   /** Applies flow children's notices to their parents (src/flows/hand-over.ts). */
   private readonly flows: FlowHandOver;
   private readonly flowApplies = new Set<Promise<void>>();
@@ -464,9 +468,20 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     // A Redis that answers nothing (stalled, or unreachable with the commands queued) must
     // not keep the close from ending: what is not recorded by the deadline, and a little
     // after for the last writes, is left to the leases (their expiry runs the tasks again).
-    if (!(await settledWithin(wrapUp, deadline - Date.now() + QUIT_TIMEOUT_MS))) for (const lane of lanes) lane.pump.stop();
+    wrapUp.catch((error: Error) => this.report(error));
+    if (!(await settledWithin(wrapUp, deadline - Date.now() + QUIT_TIMEOUT_MS))) {
+      // What the abandoned steps still do (their commands fail as the connections close) is
+      // not reported, nor emitted after 'closed'.
+      this.quiet = true;
+      for (const lane of lanes) {
+        lane.pump.stop();
+        void lane.keeper.stop(); // its heartbeat timer ends now
+      }
+    }
     await Promise.all([closeClient(this.connection), ...lanes.map((lane) => lane.idle.close())]);
     this.safeEmit('closed');
+    this.quiet = true;
+    this.closedOff = true;
   }
 
   /**
@@ -512,6 +527,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   private report(reported: Error): void {
+    if (this.quiet) return; // a close gave up on Redis: the failures of what it left are expected
     const error = typedReplyError(reported) ?? reported; // OOM, refused credentials
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else console.error(`[errand] worker ${this.id} (queue "${this.queue}"): ${error.message}`);
@@ -519,6 +535,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   /** Listeners are user code: one that throws must not break the loop. */
   private safeEmit<K extends keyof WorkerEvents<P, R>>(event: K, ...args: WorkerEvents<P, R>[K]): void {
+    if (this.closedOff) return; // 'closed' was the last
     try {
       (this.emit as (event: K, ...args: WorkerEvents<P, R>[K]) => boolean)(event, ...args);
     } catch (error) {

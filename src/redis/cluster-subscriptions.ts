@@ -16,7 +16,7 @@
  * event; that is why this exists.
  */
 import { Redis, type Cluster } from 'ioredis';
-import { whenReady } from './connection.js';
+import { answeredWhileClosing, whenReady } from './connection.js';
 import { slotOf } from './slot.js';
 
 export type SubscriptionKind = 'shard' | 'channel' | 'pattern';
@@ -85,7 +85,7 @@ export class ClusterSubscriptions {
     const connection = entry.node ? this.connections.get(entry.node) : undefined;
     if (!connection || connection.status !== 'ready') return;
     const command = kind === 'shard' ? 'sunsubscribe' : kind === 'pattern' ? 'punsubscribe' : 'unsubscribe';
-    await connection[command](name).catch(() => {});
+    await answeredWhileClosing(connection[command](name)); // not waited for past a bound: a node may answer nothing
   }
 
   async close(): Promise<void> {
