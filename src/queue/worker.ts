@@ -453,10 +453,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     await Promise.race([Promise.all(lanes.map((lane) => lane.pump.settle())), timedOut]);
     await Promise.race([this.runner.whenIdle(), timedOut]);
     clearTimeout(timer);
+    // Handlers still running give their leases up, and isolated ones end, before the budget
+    // for the last writes starts: a pool's exit is this process's business, not Redis's.
+    const held = this.runner.surrender();
+    await this.runner.close();
     const deadline = Date.now() + Math.max(timeoutMs, 1_000);
     const wrapUp = (async () => {
-      await this.releaseRemaining();
-      await this.runner.close();
+      await this.releaseHeld(held);
       await this.notes.close();
       await Promise.all(lanes.map((lane) => lane.pump.flush(deadline)));
       await Promise.all(lanes.map((lane) => lane.keeper.stop()));
@@ -495,9 +498,8 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       .finally(() => (this.computingSlots = undefined));
   }
 
-  /** Leases of handlers still running at the close deadline go back to the queue. */
-  private async releaseRemaining(): Promise<void> {
-    const remaining = this.runner.surrender();
+  /** Leases of handlers still running at the close deadline (surrendered) go back to the queue. */
+  private async releaseHeld(remaining: ReturnType<HandlerRunner<P, R>['surrender']>): Promise<void> {
     if (!remaining.length) return;
     const byLane = new Map<WorkerLane<P>, typeof remaining>();
     for (const held of remaining) {
