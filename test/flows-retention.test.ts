@@ -47,26 +47,34 @@ describe('retention of flow parents', () => {
     expect((await s.queue('p').getTask(flow.id))?.state).toBe('failed'); // unchanged
   });
 
-  it("fails the parent again, naming the child, when a sibling's retry re-opens it for a cancelled child that is gone", async () => {
-    const s = scope();
+  /**
+   * A `fail` parent of child 'a' (fails once) and siblings in `queues` (no workers: the
+   * cascade cancels them), failed; then the sibling in queue 'b' is trimmed by retention.
+   */
+  async function failedWithGoneSibling(s: ReturnType<typeof scope>, queues: string[]) {
     const flows = s.add(new Flows({ connection: redis.url, prefix: s.prefix }));
     let runs = 0;
     s.worker('a', async () => {
       if (++runs === 1) throw new Error('down once');
       return 'a';
     });
-    // No worker for 'b' yet: its child waits, and the cascade cancels it.
-    const flow = await flows.add({ queue: 'p', children: [{ queue: 'a', attempts: 1 }, { queue: 'b' }] });
+    const flow = await flows.add({ queue: 'p', children: [{ queue: 'a', attempts: 1 }, ...queues.map((queue) => ({ queue }))] });
     await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
-    const first = flow.tree.children[0]!;
-    const second = flow.tree.children[1]!;
-    await vi.waitFor(async () => expect((await s.queue('b').getTask(second.id))?.state).toBe('cancelled'), { timeout: 5_000 });
+    const child = (queue: string) => flow.tree.children[1 + queues.indexOf(queue)]!;
+    for (const queue of queues) {
+      await vi.waitFor(async () => expect((await s.queue(queue).getTask(child(queue).id))?.state).toBe('cancelled'), { timeout: 5_000 });
+    }
     // The cancelled child's age passes: a heartbeat of its queue trims it.
     await s.queue('b').configure({ retention: { failed: { maxAgeMs: 0 } } }); // cancelled tasks keep the failed retention
-    const trimmer = s.worker('b', async () => 'b');
-    await (trimmer as unknown as { beat(): Promise<void> }).beat();
-    expect(await s.queue('b').getTask(second.id)).toBeNull();
+    await (s.worker('b', async () => 'b') as unknown as { beat(): Promise<void> }).beat();
+    expect(await s.queue('b').getTask(child('b').id)).toBeNull();
+    return { flow, first: flow.tree.children[0]!, child };
+  }
 
+  it("fails the parent again, naming the child, when a sibling's retry re-opens it for a cancelled child that is gone", async () => {
+    const s = scope();
+    const { flow, first, child } = await failedWithGoneSibling(s, ['b']);
+    const second = child('b');
     // Retrying the child that failed re-opens the parent, which would wait for the gone one for good.
     await s.queue('a').retry(first.id);
     const parent = await s.queue('p').getTask(flow.id);
@@ -81,23 +89,8 @@ describe('retention of flow parents', () => {
     ['the live child first', ['c', 'b']],
   ])("does not run a sibling re-opened with a gone child once the parent failed again (%s)", async (_, order) => {
     const s = scope();
-    const flows = s.add(new Flows({ connection: redis.url, prefix: s.prefix }));
-    let runs = 0;
-    s.worker('a', async () => {
-      if (++runs === 1) throw new Error('down once');
-      return 'a';
-    });
-    const flow = await flows.add({ queue: 'p', children: [{ queue: 'a', attempts: 1 }, ...order.map((queue) => ({ queue }))] });
-    await expect(flow.result({ timeoutMs: 10_000 })).rejects.toThrow(/failed/);
-    const first = flow.tree.children[0]!;
-    const gone = flow.tree.children[1 + order.indexOf('b')]!;
-    const live = flow.tree.children[1 + order.indexOf('c')]!;
-    for (const [queue, child] of [['b', gone], ['c', live]] as const) {
-      await vi.waitFor(async () => expect((await s.queue(queue).getTask(child.id))?.state).toBe('cancelled'), { timeout: 5_000 });
-    }
-    await s.queue('b').configure({ retention: { failed: { maxAgeMs: 0 } } });
-    await (s.worker('b', async () => 'b') as unknown as { beat(): Promise<void> }).beat();
-    expect(await s.queue('b').getTask(gone.id)).toBeNull();
+    const { flow, first, child } = await failedWithGoneSibling(s, order);
+    const live = child('c');
 
     await s.queue('a').retry(first.id);
     const parent = await s.queue('p').getTask(flow.id);
