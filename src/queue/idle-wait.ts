@@ -89,10 +89,7 @@ export class IdleWait {
     this.stopped = true;
     const { waiting, blockerId } = this;
     if (waiting && blockerId !== undefined && !(commands instanceof Cluster)) {
-      const unblocked = commands.client('UNBLOCK', blockerId).then(() => waiting, () => {});
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([unblocked, new Promise((resolve) => (timer = setTimeout(resolve, UNBLOCK_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      await settledWithin(commands.client('UNBLOCK', blockerId).then(() => waiting), UNBLOCK_TIMEOUT_MS);
     }
     this.blocker.disconnect(); // ends a wait still pending (its claim then never runs)
     // A client that was reconnecting keeps its queued commands past a disconnect: not waited for.
